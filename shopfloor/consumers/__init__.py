@@ -1,0 +1,1 @@
+"""Kafka in, dead letters out: the loop that feeds batches to the store."""

@@ -1,0 +1,236 @@
+"""The projector loop: poll a batch, decode it, dead-letter the bad, apply the rest in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shopfloor import metrics
+from shopfloor.events.codec import InvalidEvent, decode
+from shopfloor.events.envelope import Envelope
+from shopfloor.store.batch import (
+    Batch,
+    BatchResult,
+    PositionConflict,
+    Rejected,
+    apply_batch,
+    load_positions,
+)
+from shopfloor.store.changes import ChangeNotice, Handler
+from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartition
+
+log = logging.getLogger(__name__)
+PROBE_INTERVAL = 3.0
+
+
+@dataclass
+class ProjectorStatus:
+    running: bool = False
+    connected: bool = False
+    store_ok: bool = True
+    store_error: str | None = None
+    last_batch_at: float | None = None
+    lag: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    dead: int = 0
+
+
+def decode_records(records: Sequence[Record]) -> list[Envelope | Rejected]:
+    items: list[Envelope | Rejected] = []
+    for record in records:
+        try:
+            items.append(
+                decode(
+                    record.value,
+                    record.headers,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+            )
+        except InvalidEvent as exc:
+            items.append(Rejected(record, str(exc)))
+        except Exception as exc:  # never let one record stop the line
+            items.append(Rejected(record, f"undecodable: {type(exc).__name__}: {exc}"))
+    return items
+
+
+def dead_letter_headers(rejected: Rejected) -> list[tuple[str, bytes]]:
+    record = rejected.record
+    return [
+        *record.headers,
+        ("dlq_reason", rejected.reason.encode()),
+        ("dlq_topic", record.topic.encode()),
+        ("dlq_partition", str(record.partition).encode()),
+        ("dlq_offset", str(record.offset).encode()),
+    ]
+
+
+class Projector:
+    def __init__(
+        self,
+        source: EventSource,
+        dead_letters: EventSink,
+        engine: Engine,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: Sequence[Handler],
+        on_commit: Callable[[ChangeNotice], None],
+        max_records: int = 5000,
+    ) -> None:
+        self._source = source
+        self._dead_letters = dead_letters
+        self._engine = engine
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._handlers = list(handlers)
+        self._on_commit = on_commit
+        self._max_records = max_records
+        self._expected: dict[TopicPartition, int | None] = {}
+        self._stopping = asyncio.Event()
+        self._last_probe = 0.0
+        self._last_kafka_commit = 0.0
+        self.status = ProjectorStatus()
+
+    async def _assigned(self, partitions: set[TopicPartition]) -> None:
+        stored = await asyncio.to_thread(load_positions, self._engine, self._group_id)
+        for tp in partitions:
+            self._expected[tp] = stored.get(tp)
+            self._source.seek(tp, stored.get(tp, 0))
+        log.info("assigned %d partitions; resuming from stored positions", len(partitions))
+
+    async def _revoked(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            self._expected.pop(tp, None)
+
+    async def run(self) -> None:
+        await self._source.start(self._topics, self._assigned, self._revoked)
+        self.status.running = True
+        self.status.connected = True
+        try:
+            while not self._stopping.is_set():
+                batch = await self._source.getmany(timeout_ms=200, max_records=self._max_records)
+                if batch:
+                    self.status.connected = True
+                    await self._process(batch)
+                else:
+                    await self._idle()
+        finally:
+            self.status.running = False
+            await self._source.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _idle(self) -> None:
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_INTERVAL:
+            return
+        self._last_probe = now
+        probe = getattr(self._source, "probe", None)
+        self.status.connected = await probe() if probe is not None else self._source.connected()
+        self._update_lag()
+
+    def _update_lag(self) -> None:
+        lags = self._source.lag()
+        self.status.lag = sum(lags.values())
+        for tp, lag in lags.items():
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+
+    async def _process(self, fetched: dict[TopicPartition, list[Record]]) -> None:
+        records = [r for tp in sorted(fetched) for r in fetched[tp] if tp in self._expected]
+        if not records:
+            return
+        items = await asyncio.to_thread(decode_records, records)
+        for item in items:
+            if isinstance(item, Rejected):
+                await self._dead_letters.send(
+                    f"{item.record.topic}.dlq",
+                    item.record.value,
+                    item.record.key,
+                    dead_letter_headers(item),
+                )
+        next_offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        batch = Batch(
+            self._group_id, items, {tp: self._expected.get(tp) for tp in next_offsets}, next_offsets
+        )
+        result = await self._commit_with_retry(batch)
+        if result is None:
+            return
+        for tp, offset in next_offsets.items():
+            self._expected[tp] = offset
+        self._record(result)
+        if result.notice is not None:
+            self._on_commit(result.notice)
+        if time.monotonic() - self._last_kafka_commit > 5:
+            self._last_kafka_commit = time.monotonic()
+            await self._source.commit(next_offsets)
+            self._update_lag()
+
+    async def _commit_with_retry(self, batch: Batch) -> BatchResult | None:
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                result = await asyncio.to_thread(apply_batch, self._engine, batch, self._handlers)
+            except PositionConflict as exc:
+                log.warning("position conflict, re-seeking from the store: %s", exc)
+                await self._assigned(set(self._expected))
+                return None
+            except (OperationalError, DBAPIError) as exc:
+                self.status.store_ok = False
+                self.status.store_error = f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:300]}"
+                log.error("store refused the batch, retrying in %.1fs: %s", delay, self.status.store_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.status.store_ok = True
+            self.status.store_error = None
+            return result
+        return None
+
+    def _record(self, result: BatchResult) -> None:
+        status = self.status
+        status.last_batch_at = time.time()
+        status.applied += result.applied
+        status.duplicates += result.duplicates
+        status.stale += result.stale
+        status.dead += result.dead
+        for outcome, count in (
+            ("applied", result.applied),
+            ("duplicate", result.duplicates),
+            ("stale", result.stale),
+            ("dead_letter", result.dead),
+        ):
+            if count:
+                metrics.EVENTS.labels(outcome).inc(count)
+        metrics.BATCH_SIZE.observe(result.applied + result.duplicates + result.stale + result.dead)
+        metrics.COMMIT_SECONDS.observe(result.commit_seconds)
+        now_ms = time.time() * 1000
+        for event_ms in result.event_times_ms[:: max(1, len(result.event_times_ms) // 100)]:
+            metrics.EVENT_TO_COMMIT.observe(max(0.0, (now_ms - event_ms) / 1000))
+
+    def describe(self) -> dict[str, Any]:
+        s = self.status
+        return {
+            "running": s.running,
+            "connected": s.connected,
+            "store_ok": s.store_ok,
+            "store_error": s.store_error,
+            "lag": s.lag,
+            "last_batch_at": s.last_batch_at,
+            "applied": s.applied,
+            "duplicates": s.duplicates,
+            "stale": s.stale,
+            "dead_letters": s.dead,
+        }

@@ -1,0 +1,1 @@
+"""Event contracts: the CloudEvents envelope and the typed `data` of every event type."""

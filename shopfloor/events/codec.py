@@ -1,0 +1,197 @@
+"""Decoding and encoding of both CloudEvents 1.0 Kafka bindings (structured and binary mode)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.events.models import EVENT_TYPES
+
+Headers = Sequence[tuple[str, bytes]]
+MAX_VALUE_BYTES = 1_000_000
+
+
+class InvalidEvent(ValueError):
+    """A record that cannot become an Envelope; its message is the dead-letter reason."""
+
+
+def _reject_constant(name: str) -> float:
+    raise InvalidEvent(f"JSON constant {name} is not allowed")
+
+
+def _loads(raw: bytes | None, what: str) -> Any:
+    if raw is None:
+        raise InvalidEvent(f"{what} is empty (tombstone record)")
+    if len(raw) > MAX_VALUE_BYTES:
+        raise InvalidEvent(f"{what} is {len(raw)} bytes, over the {MAX_VALUE_BYTES} byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"{what} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidEvent(f"{what} is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent(f"{what} is not JSON: {exc.msg} at position {exc.pos}") from None
+
+
+def _parse_time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidEvent("attribute 'time' is required (RFC 3339 string)")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"attribute 'time' is not RFC 3339: {value[:60]!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidEvent("attribute 'time' must carry a UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def _parse_sequence(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidEvent("extension 'sequence' must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
+        return int(value)
+    raise InvalidEvent(f"extension 'sequence' must be an integer, got {str(value)[:40]!r}")
+
+
+def _required_string(attrs: Mapping[str, Any], name: str) -> str:
+    value = attrs.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEvent(f"attribute '{name}' is required (non-empty string)")
+    if len(value) > 500:
+        raise InvalidEvent(f"attribute '{name}' is longer than 500 characters")
+    return value
+
+
+def _optional_string(attrs: Mapping[str, Any], name: str) -> str | None:
+    value = attrs.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 500:
+        raise InvalidEvent(f"attribute '{name}' must be a string of at most 500 characters")
+    return value
+
+
+def _binary_attributes(headers: Headers) -> dict[str, Any] | None:
+    attrs: dict[str, Any] = {}
+    for name, raw in headers:
+        if not name.startswith("ce_"):
+            continue
+        try:
+            attrs[name[3:]] = (raw or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEvent(f"header '{name}' is not valid UTF-8") from None
+    return attrs if "specversion" in attrs else None
+
+
+def decode(
+    value: bytes | None,
+    headers: Headers = (),
+    *,
+    topic: str = "",
+    partition: int = 0,
+    offset: int = -1,
+) -> Envelope:
+    """Turn one Kafka record into an Envelope, or raise InvalidEvent with the reason."""
+    attrs = _binary_attributes(headers)
+    if attrs is not None:
+        data = _loads(value, "record value (binary-mode data)")
+    else:
+        attrs = _loads(value, "record value")
+        if not isinstance(attrs, dict):
+            raise InvalidEvent("record value is not a JSON object (structured CloudEvent)")
+        data = attrs.get("data")
+    if attrs.get("specversion") != "1.0":
+        raise InvalidEvent(
+            f"attribute 'specversion' must be '1.0', got {str(attrs.get('specversion'))[:20]!r}"
+        )
+    event_id = _required_string(attrs, "id")
+    event_type = _required_string(attrs, "type")
+    source = _required_string(attrs, "source")
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise InvalidEvent(f"unknown event type {event_type[:100]!r}")
+    time = _parse_time(attrs.get("time"))
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"{event_type}: 'data' must be a JSON object")
+    try:
+        payload = model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise InvalidEvent(f"{event_type}: {problems}") from None
+    return Envelope(
+        id=event_id,
+        type=event_type,
+        source=source,
+        time=time,
+        data=payload,
+        subject=_optional_string(attrs, "subject"),
+        correlationid=_optional_string(attrs, "correlationid"),
+        sequence=_parse_sequence(attrs.get("sequence")),
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )
+
+
+def cloud_event(
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    time: datetime | None = None,
+    event_id: str | None = None,
+    subject: str | None = None,
+    correlationid: str | None = None,
+    sequence: int | None = None,
+) -> dict[str, Any]:
+    """Build a structured-mode CloudEvent as a dict (what producers and the simulator send)."""
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id or uuid.uuid4().hex,
+        "type": event_type,
+        "source": source,
+        "time": format_time(time or datetime.now(UTC)),
+        "datacontenttype": "application/json",
+        "data": dict(data),
+    }
+    if subject is not None:
+        event["subject"] = subject
+    if correlationid is not None:
+        event["correlationid"] = correlationid
+    if sequence is not None:
+        event["sequence"] = str(sequence)
+    return event
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def encode_structured(event: Mapping[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return value, [("content-type", b"application/cloudevents+json")]
+
+
+def encode_binary(event: Mapping[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    headers = [
+        (f"ce_{name}", str(value).encode())
+        for name, value in event.items()
+        if name not in ("data", "datacontenttype")
+    ]
+    headers.append(("content-type", b"application/json"))
+    return json.dumps(event["data"], separators=(",", ":")).encode(), headers

@@ -1,0 +1,177 @@
+"""Typed `data` payloads for every event type in CONTRACT §3.
+
+Unknown extra fields are ignored (forward compatible); missing or malformed required fields raise
+a pydantic ValidationError, which the codec turns into a dead-letter reason.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+StrictInt = Annotated[int, Field(strict=True)]
+Text = Annotated[str, Field(max_length=10_000)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WorkOrderStatus(StrEnum):
+    PLANNED = "PLANNED"
+    RELEASED = "RELEASED"
+    IN_PROGRESS = "IN_PROGRESS"
+    ON_HOLD = "ON_HOLD"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class EquipmentStatus(StrEnum):
+    RUNNING = "RUNNING"
+    IDLE = "IDLE"
+    DOWN = "DOWN"
+    MAINTENANCE = "MAINTENANCE"
+
+
+class AdjustmentReason(StrEnum):
+    RECEIPT = "RECEIPT"
+    PUTAWAY = "PUTAWAY"
+    PICK = "PICK"
+    SHIP = "SHIP"
+    COUNT_CORRECTION = "COUNT_CORRECTION"
+    SCRAP = "SCRAP"
+    TRANSFER = "TRANSFER"
+
+
+class EventData(BaseModel):
+    """Base for all payloads; `entity_field` names the per-entity key used for `sequence` checks."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
+    entity_field: ClassVar[str]
+    stream: ClassVar[str]
+
+    def entity_id(self) -> str:
+        return str(getattr(self, self.entity_field))
+
+
+class WorkOrderStatusChanged(EventData):
+    entity_field: ClassVar[str] = "work_order_id"
+    stream: ClassVar[str] = "work_order"
+    work_order_id: Id
+    status: WorkOrderStatus
+    line_id: Text | None = None
+    product: Text | None = None
+    previous_status: Text | None = None
+    quantity_planned: NonNegativeInt | None = None
+    quantity_done: NonNegativeInt | None = None
+    quantity_scrap: NonNegativeInt | None = None
+    operator: Text | None = None
+    reason: Text | None = None
+
+
+class EquipmentStatusChanged(EventData):
+    entity_field: ClassVar[str] = "equipment_id"
+    stream: ClassVar[str] = "equipment"
+    equipment_id: Id
+    status: EquipmentStatus
+    line_id: Text | None = None
+    reason: Text | None = None
+
+
+class SensorReading(EventData):
+    entity_field: ClassVar[str] = "equipment_id"
+    stream: ClassVar[str] = "sensor"
+    equipment_id: Id
+    sensor: Id
+    value: float
+    unit: Text | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _finite_number(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("value must be a number")
+        if not math.isfinite(value):
+            raise ValueError("value must be finite")
+        return value
+
+
+class InventoryAdjusted(EventData):
+    entity_field: ClassVar[str] = "sku"
+    stream: ClassVar[str] = "inventory"
+    sku: Id
+    location: Id
+    delta: StrictInt
+    reason: AdjustmentReason
+    warehouse: Text | None = None
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    sku: Id
+    qty: Annotated[int, Field(ge=0, strict=True)]
+
+
+class OrderEvent(EventData):
+    entity_field: ClassVar[str] = "order_id"
+    stream: ClassVar[str] = "order"
+    order_id: Id
+
+
+class OrderCreated(OrderEvent):
+    customer: Text | None = None
+    lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
+    due_at: datetime | None = None
+    priority: Text | int | None = None
+
+    @field_validator("due_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("due_at must carry a UTC offset")
+        return value
+
+
+class PaymentProcessed(OrderEvent):
+    amount: float | None = None
+
+
+class PaymentFailed(OrderEvent):
+    reason: Text | None = None
+
+
+class PickCompleted(OrderEvent):
+    pass
+
+
+class ShipmentDispatched(OrderEvent):
+    carrier: Text | None = None
+    tracking_id: Text | None = None
+
+
+class DeliveryCompleted(OrderEvent):
+    pass
+
+
+class OrderCancelled(OrderEvent):
+    reason: Text | None = None
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    model.__name__: model
+    for model in (
+        WorkOrderStatusChanged,
+        EquipmentStatusChanged,
+        SensorReading,
+        InventoryAdjusted,
+        OrderCreated,
+        PaymentProcessed,
+        PaymentFailed,
+        PickCompleted,
+        ShipmentDispatched,
+        DeliveryCompleted,
+        OrderCancelled,
+    )
+}

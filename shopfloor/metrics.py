@@ -1,0 +1,29 @@
+"""Prometheus metrics shared by the consumers and the web side."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60)
+
+EVENTS = Counter("shopfloor_events_total", "Records consumed, by outcome", ["outcome"])
+BATCH_SIZE = Histogram(
+    "shopfloor_batch_size",
+    "Records per applied batch",
+    buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000),
+)
+COMMIT_SECONDS = Histogram(
+    "shopfloor_batch_commit_seconds", "Batch transaction time", buckets=LATENCY_BUCKETS
+)
+EVENT_TO_COMMIT = Histogram(
+    "shopfloor_event_to_commit_seconds", "Event time to read-model commit", buckets=LATENCY_BUCKETS
+)
+EVENT_TO_PUSH = Histogram(
+    "shopfloor_event_to_push_seconds",
+    "Event time to SSE send of the change, per view",
+    ["view"],
+    buckets=LATENCY_BUCKETS,
+)
+CONSUMER_LAG = Gauge("shopfloor_consumer_lag", "Records behind the log end", ["topic", "partition"])
+SSE_CLIENTS = Gauge("shopfloor_sse_clients", "Connected SSE clients", ["view"])
+SSE_FRAMES = Counter("shopfloor_sse_frames_total", "SSE frames rendered (sent to every subscriber)", ["view"])

@@ -1,0 +1,1 @@
+"""Pure folds: event -> read-model rows. No I/O here; time comes from the events."""

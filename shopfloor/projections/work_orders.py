@@ -1,0 +1,117 @@
+"""Work orders: current state per order, its status history, and counts per line and status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.events.models import WorkOrderStatusChanged
+
+T = TypeVar("T")
+UNASSIGNED_LINE = "unassigned"
+OPEN_STATUSES = ("PLANNED", "RELEASED", "IN_PROGRESS", "ON_HOLD")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrder:
+    work_order_id: str
+    status: str
+    line_id: str
+    product: str | None
+    quantity_planned: int | None
+    quantity_done: int | None
+    quantity_scrap: int | None
+    operator: str | None
+    reason: str | None
+    correlationid: str | None
+    created_ms: int
+    updated_ms: int
+    status_since_ms: int
+    history_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    work_order_id: str
+    position: int
+    status: str
+    previous_status: str | None
+    at_ms: int
+    operator: str | None
+    reason: str | None
+    event_id: str
+    correlationid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    order: WorkOrder
+    entry: StatusEntry | None
+    count_deltas: dict[tuple[str, str], int]
+
+
+def _pick(new: T | None, old: T | None) -> T | None:
+    return old if new is None else new
+
+
+def fold(current: WorkOrder | None, event: Envelope) -> Folded:
+    """Apply one WorkOrderStatusChanged; fields an event leaves out keep their previous value."""
+    data = event.data
+    assert isinstance(data, WorkOrderStatusChanged)
+    at_ms = int(event.time.timestamp() * 1000)
+    status = data.status.value
+    if current is None:
+        order = WorkOrder(
+            work_order_id=data.work_order_id,
+            status=status,
+            line_id=data.line_id or UNASSIGNED_LINE,
+            product=data.product,
+            quantity_planned=data.quantity_planned,
+            quantity_done=data.quantity_done,
+            quantity_scrap=data.quantity_scrap,
+            operator=data.operator,
+            reason=data.reason,
+            correlationid=event.correlationid,
+            created_ms=at_ms,
+            updated_ms=at_ms,
+            status_since_ms=at_ms,
+            history_count=0,
+        )
+        previous = data.previous_status
+    else:
+        order = replace(
+            current,
+            status=status,
+            line_id=data.line_id or current.line_id,
+            product=_pick(data.product, current.product),
+            quantity_planned=_pick(data.quantity_planned, current.quantity_planned),
+            quantity_done=_pick(data.quantity_done, current.quantity_done),
+            quantity_scrap=_pick(data.quantity_scrap, current.quantity_scrap),
+            operator=_pick(data.operator, current.operator),
+            reason=data.reason if status != current.status else _pick(data.reason, current.reason),
+            correlationid=_pick(event.correlationid, current.correlationid),
+            updated_ms=max(current.updated_ms, at_ms),
+            status_since_ms=at_ms if status != current.status else current.status_since_ms,
+        )
+        previous = current.status
+    entry = None
+    if current is None or status != current.status:
+        entry = StatusEntry(
+            work_order_id=order.work_order_id,
+            position=order.history_count,
+            status=status,
+            previous_status=previous,
+            at_ms=at_ms,
+            operator=data.operator,
+            reason=data.reason,
+            event_id=event.id,
+            correlationid=event.correlationid,
+        )
+        order = replace(order, history_count=order.history_count + 1)
+    deltas: dict[tuple[str, str], int] = {}
+    if current is None or (current.line_id, current.status) != (order.line_id, order.status):
+        deltas[(order.line_id, order.status)] = 1
+        if current is not None:
+            deltas[(current.line_id, current.status)] = -1
+    return Folded(order, entry, deltas)

@@ -1,0 +1,182 @@
+"""Wires one process together: store, event log, projector, live hub and background tasks.
+
+`demo`, `serve`, `project` and `web` differ only in which parts run and where events come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from shopfloor.config import Settings
+from shopfloor.consumers.projector import Projector
+from shopfloor.store.batch import current_version, ensure_version_row
+from shopfloor.store.db import create_schema, drop_schema, make_engine
+from shopfloor.store.handlers import HANDLERS
+from shopfloor.transport.base import EventSink
+from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
+from shopfloor.web.live import Hub
+
+log = logging.getLogger(__name__)
+BackgroundTask = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    hub: Hub
+    projector: Projector | None = None
+    sink: EventSink | None = None
+    auth: bool = False
+    tasks: list[BackgroundTask] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    last_event_ms: int | None = None
+    last_commit_ms: int | None = None
+
+    async def status(self) -> dict[str, Any]:
+        """Freshness for every page: newest event time, and whether the data may be stale."""
+
+        def read() -> tuple[int, int | None, int | None]:
+            with self.engine.connect() as conn:
+                return current_version(conn)
+
+        reasons: list[str] = []
+        try:
+            _, self.last_event_ms, self.last_commit_ms = await asyncio.to_thread(read)
+        except Exception:
+            reasons.append("store unreachable")
+        if self.projector is not None:
+            status = self.projector.status
+            if not status.connected:
+                reasons.append("event log unreachable")
+            if not status.store_ok:
+                reasons.append("store refuses writes")
+            if status.lag > 1000:
+                reasons.append(f"consumer {status.lag} events behind")
+        return {
+            "healthy": not reasons,
+            "reason": ", ".join(reasons),
+            "last_event_ms": self.last_event_ms,
+            "last_commit_ms": self.last_commit_ms,
+            "server_ms": int(time.time() * 1000),
+        }
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        running = [asyncio.create_task(task()) for task in self.tasks]
+        try:
+            yield
+        finally:
+            if self.projector is not None:
+                self.projector.stop()
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            for stop in self.on_stop:
+                with contextlib.suppress(Exception):
+                    await stop()
+
+
+def open_store(settings: Settings, *, fresh: bool = False) -> Engine:
+    engine = make_engine(settings.database_url)
+    if fresh:
+        drop_schema(engine)
+    create_schema(engine)
+    ensure_version_row(engine)
+    return engine
+
+
+def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = False) -> Runtime:
+    """Assemble a process. `demo` uses the embedded log and starts a fresh store and simulator."""
+    engine = open_store(settings, fresh=demo and settings.embedded)
+    with engine.connect() as conn:
+        version, _, _ = current_version(conn)
+    runtime = Runtime(settings=settings, engine=engine, hub=Hub(version, settings.push_interval_seconds))
+    runtime.hub.status_provider = runtime.status
+    if serve_web:
+        runtime.tasks.append(runtime.hub.run_ticker)
+    if consume:
+        _add_projector(runtime, settings, demo=demo)
+    return runtime
+
+
+def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
+    if settings.embedded:
+        memory_log = MemoryLog()
+        source: Any = MemorySource(memory_log)
+        sink: Any = MemorySink(memory_log)
+    else:
+        from shopfloor.transport.kafka import KafkaSink, KafkaSource, ensure_topics
+
+        options = settings.kafka_client_options()
+        source = KafkaSource(settings.kafka_bootstrap_servers or "", settings.kafka_group_id, options)
+        sink = KafkaSink(settings.kafka_bootstrap_servers or "", options)
+
+        async def prepare() -> None:
+            topics = settings.topics + [f"{t}.dlq" for t in settings.topics]
+            created = await ensure_topics(
+                settings.kafka_bootstrap_servers or "",
+                topics,
+                settings.kafka_topic_partitions,
+                options,
+            )
+            if created:
+                log.info("created topics: %s", ", ".join(created))
+            await sink.start()
+
+        runtime.tasks.insert(0, prepare)
+        runtime.on_stop.append(sink.stop)
+    projector = Projector(
+        source,
+        sink,
+        runtime.engine,
+        settings.kafka_group_id,
+        settings.topics,
+        HANDLERS,
+        on_commit=runtime.hub.publish,
+        max_records=settings.batch_max_records,
+    )
+    runtime.projector = projector
+    runtime.sink = sink
+
+    async def run_projector() -> None:
+        while True:
+            try:
+                await projector.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("projector stopped unexpectedly; restarting in 2 s")
+                await asyncio.sleep(2)
+
+    if settings.embedded:
+        runtime.tasks.append(run_projector)
+    else:
+        prepare_task = runtime.tasks.pop(0)
+
+        async def prepare_then_run() -> None:
+            while True:
+                try:
+                    await prepare_task()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    projector.status.connected = False
+                    log.error("cannot reach Kafka yet (%s); retrying in 2 s", exc)
+                    await asyncio.sleep(2)
+            await run_projector()
+
+        runtime.tasks.append(prepare_then_run)

@@ -1,0 +1,1 @@
+"""Believable plant traffic for `shopfloor demo` and `shopfloor simulate`."""

@@ -1,0 +1,1 @@
+"""The read-model store: SQLite or PostgreSQL through SQLAlchemy, same code for both."""

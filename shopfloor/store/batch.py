@@ -1,0 +1,236 @@
+"""One batch, one transaction: read-model changes, consumer positions, applied ids, dead letters."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, and_, select, text, tuple_, update
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.store.bookkeeping import (
+    AppliedEvent,
+    ConsumerPosition,
+    DeadLetter,
+    EntityVersion,
+    StoreVersion,
+)
+from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
+from shopfloor.store.db import insert_ignore, to_ms, upsert
+from shopfloor.transport.base import Record, TopicPartition
+
+POSITIONS = ConsumerPosition.__table__  # type: ignore[attr-defined]
+APPLIED = AppliedEvent.__table__  # type: ignore[attr-defined]
+VERSIONS = EntityVersion.__table__  # type: ignore[attr-defined]
+DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
+STORE_VERSION = StoreVersion.__table__  # type: ignore[attr-defined]
+NOTIFY_CHANNEL = "shopfloor_changes"
+CHUNK = 500
+
+
+class PositionConflict(RuntimeError):
+    """The stored position is not where this consumer expected: another worker moved it."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    record: Record
+    reason: str
+
+
+@dataclass
+class Batch:
+    group_id: str
+    items: list[Envelope | Rejected]
+    expected: dict[TopicPartition, int | None]
+    next_offsets: dict[TopicPartition, int]
+
+
+@dataclass
+class BatchResult:
+    notice: ChangeNotice | None
+    applied: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    dead: int = 0
+    commit_seconds: float = 0.0
+    event_times_ms: list[int] = field(default_factory=list)
+
+
+def load_positions(engine: Engine, group_id: str) -> dict[TopicPartition, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(POSITIONS).where(POSITIONS.c.group_id == group_id))
+        return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+
+
+def _check_positions(conn: Connection, batch: Batch) -> None:
+    stored = {
+        TopicPartition(r.topic, r.partition): r.next_offset
+        for r in conn.execute(select(POSITIONS).where(POSITIONS.c.group_id == batch.group_id))
+    }
+    for tp in batch.next_offsets:
+        if stored.get(tp) != batch.expected.get(tp):
+            raise PositionConflict(
+                f"{tp.topic}[{tp.partition}] is at {stored.get(tp)}, expected {batch.expected.get(tp)}"
+            )
+
+
+def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        found.update(
+            k for (k,) in conn.execute(select(APPLIED.c.event_key).where(APPLIED.c.event_key.in_(chunk)))
+        )
+    return found
+
+
+def _stored_sequences(conn: Connection, entities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(entities), CHUNK):
+        chunk = entities[start : start + CHUNK]
+        rows = conn.execute(
+            select(VERSIONS).where(tuple_(VERSIONS.c.stream, VERSIONS.c.entity_id).in_(chunk))
+        )
+        found.update({(r.stream, r.entity_id): r.sequence for r in rows})
+    return found
+
+
+def _bump_version(conn: Connection, last_event_ms: int | None) -> int:
+    values: dict[str, object] = {
+        "version": STORE_VERSION.c.version + 1,
+        "last_commit_ms": int(time.time() * 1000),
+    }
+    if last_event_ms is not None:
+        values["last_event_ms"] = last_event_ms
+    conn.execute(update(STORE_VERSION).where(STORE_VERSION.c.id == 1).values(**values))
+    return conn.execute(select(STORE_VERSION.c.version).where(STORE_VERSION.c.id == 1)).scalar_one()
+
+
+def ensure_version_row(engine: Engine) -> None:
+    with engine.begin() as conn:
+        insert_ignore(conn, STORE_VERSION, [{"id": 1, "version": 0}])
+
+
+def current_version(conn: Connection) -> tuple[int, int | None, int | None]:
+    row = conn.execute(select(STORE_VERSION).where(STORE_VERSION.c.id == 1)).first()
+    return (0, None, None) if row is None else (row.version, row.last_event_ms, row.last_commit_ms)
+
+
+def apply_batch(engine: Engine, batch: Batch, handlers: Sequence[Handler]) -> BatchResult:
+    started = time.perf_counter()
+    result = BatchResult(notice=None)
+    with engine.begin() as conn:
+        _check_positions(conn, batch)
+        envelopes = [item for item in batch.items if isinstance(item, Envelope)]
+        seen = _already_applied(conn, list({e.dedup_key for e in envelopes}))
+        sequenced = list({e.entity for e in envelopes if e.sequence is not None})
+        sequences = _stored_sequences(conn, sequenced)
+        touched_sequences: set[tuple[str, str]] = set()
+        fresh: list[Envelope] = []
+        for event in envelopes:
+            if event.dedup_key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(event.dedup_key)
+            if event.sequence is not None:
+                stored = sequences.get(event.entity)
+                if stored is not None and event.sequence < stored:
+                    result.stale += 1
+                    continue
+                sequences[event.entity] = event.sequence
+                touched_sequences.add(event.entity)
+            fresh.append(event)
+        changes = Changes()
+        for handler in handlers:
+            mine = [e for e in fresh if e.type in handler.event_types]
+            if mine:
+                handler.apply(conn, mine, changes)
+        result.applied = len(fresh)
+        result.event_times_ms = [to_ms(e.time) for e in fresh]
+        insert_ignore(conn, APPLIED, [{"event_key": e.dedup_key, "event_ms": to_ms(e.time)} for e in fresh])
+        upsert(
+            conn,
+            VERSIONS,
+            [
+                {"stream": s, "entity_id": i, "sequence": sequences[(s, i)]}
+                for s, i in sorted(touched_sequences)
+            ],
+            ["stream", "entity_id"],
+        )
+        rejected = [item for item in batch.items if isinstance(item, Rejected)]
+        result.dead = len(rejected)
+        now_ms = int(time.time() * 1000)
+        insert_ignore(conn, DEAD, [_dead_letter_row(r, now_ms) for r in rejected])
+        if rejected:
+            changes.mark("dead-letters", EVERYTHING, now_ms)
+        upsert(
+            conn,
+            POSITIONS,
+            [
+                {
+                    "group_id": batch.group_id,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "next_offset": off,
+                }
+                for tp, off in sorted(batch.next_offsets.items())
+            ],
+            ["group_id", "topic", "partition"],
+        )
+        version = _bump_version(conn, max(result.event_times_ms, default=None))
+        notice = ChangeNotice(
+            version=version,
+            keys={view: frozenset(keys) for view, keys in changes.keys.items()},
+            oldest_event_ms=dict(changes.oldest_event_ms),
+        )
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": NOTIFY_CHANNEL, "payload": encode_notice(notice)},
+            )
+        result.notice = notice
+    result.commit_seconds = time.perf_counter() - started
+    return result
+
+
+def _dead_letter_row(rejected: Rejected, now_ms: int) -> dict[str, object]:
+    record = rejected.record
+    headers = [[name, value.decode("utf-8", "replace")] for name, value in record.headers]
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "reason": rejected.reason[:2000],
+        "key": record.key,
+        "value": record.value,
+        "headers": json.dumps(headers),
+        "received_ms": now_ms,
+        "status": "NEW",
+    }
+
+
+def encode_notice(notice: ChangeNotice, limit: int = 7000) -> str:
+    """JSON for NOTIFY (8000-byte cap): views with too many keys collapse to EVERYTHING."""
+    keys = {view: sorted(ks) for view, ks in notice.keys.items()}
+    payload = json.dumps({"v": notice.version, "k": keys, "t": notice.oldest_event_ms})
+    if len(payload) > limit:
+        keys = {view: [EVERYTHING] for view in keys}
+        payload = json.dumps({"v": notice.version, "k": keys, "t": notice.oldest_event_ms})
+    return payload
+
+
+def decode_notice(payload: str) -> ChangeNotice:
+    raw = json.loads(payload)
+    return ChangeNotice(
+        version=raw["v"],
+        keys={view: frozenset(ks) for view, ks in raw["k"].items()},
+        oldest_event_ms=raw["t"],
+    )
+
+
+def prune_applied(engine: Engine, older_than_ms: int) -> int:
+    with engine.begin() as conn:
+        return conn.execute(APPLIED.delete().where(and_(APPLIED.c.event_ms < older_than_ms))).rowcount

@@ -1,0 +1,57 @@
+"""Tables that make batches effectively-once: positions, applied ids, entity sequences, dead letters."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ConsumerPosition(SQLModel, table=True):
+    __tablename__ = "consumer_positions"
+    group_id: str = Field(primary_key=True)
+    topic: str = Field(primary_key=True)
+    partition: int = Field(primary_key=True)
+    next_offset: int = Field(sa_column_kwargs={}, sa_type=BigInteger)
+
+
+class AppliedEvent(SQLModel, table=True):
+    """(source, id) of every applied event; pruned by event time after the dedup window."""
+
+    __tablename__ = "applied_events"
+    event_key: str = Field(primary_key=True)
+    event_ms: int = Field(sa_type=BigInteger, index=True)
+
+
+class EntityVersion(SQLModel, table=True):
+    __tablename__ = "entity_versions"
+    stream: str = Field(primary_key=True)
+    entity_id: str = Field(primary_key=True)
+    sequence: int = Field(sa_type=BigInteger)
+
+
+class DeadLetter(SQLModel, table=True):
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str
+    partition: int
+    offset: int = Field(sa_type=BigInteger)
+    reason: str
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    headers: str = "[]"
+    received_ms: int = Field(sa_type=BigInteger)
+    status: str = Field(default="NEW", index=True)
+
+
+class StoreVersion(SQLModel, table=True):
+    """One row: bumped by every batch commit; SSE event ids are these versions."""
+
+    __tablename__ = "store_version"
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0, sa_type=BigInteger)
+    last_event_ms: int | None = Field(default=None, sa_type=BigInteger)
+    last_commit_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+Index("ix_dead_letters_received", DeadLetter.__table__.c.received_ms)  # type: ignore[attr-defined]

@@ -1,0 +1,45 @@
+"""What a committed batch changed: per view, the keys to re-render and the oldest event time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from shopfloor.events.envelope import Envelope
+
+EVERYTHING = "*"
+
+
+@dataclass
+class Changes:
+    keys: dict[str, set[str]] = field(default_factory=dict)
+    oldest_event_ms: dict[str, int] = field(default_factory=dict)
+
+    def mark(self, view: str, key: str, event_ms: int) -> None:
+        self.keys.setdefault(view, set()).add(key)
+        oldest = self.oldest_event_ms.get(view)
+        if oldest is None or event_ms < oldest:
+            self.oldest_event_ms[view] = event_ms
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """Sent after commit to whoever renders pages (in process, or over PostgreSQL NOTIFY)."""
+
+    version: int
+    keys: dict[str, frozenset[str]]
+    oldest_event_ms: dict[str, int]
+
+
+class Handler(Protocol):
+    """Applies a projection's events inside the batch transaction (load, pure fold, save)."""
+
+    event_types: frozenset[str]
+
+    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None: ...

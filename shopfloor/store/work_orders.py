@@ -1,0 +1,127 @@
+"""Work-order tables, the batch handler around the pure fold, and the queries pages use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, select, update
+from sqlmodel import Field, SQLModel
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.projections.work_orders import WorkOrder, fold
+from shopfloor.store.changes import Changes
+from shopfloor.store.db import insert_ignore, upsert
+
+VIEW = "work-orders"
+
+
+class WorkOrderRow(SQLModel, table=True):
+    __tablename__ = "work_orders"
+    work_order_id: str = Field(primary_key=True)
+    status: str = Field(index=True)
+    line_id: str = Field(index=True)
+    product: str | None = None
+    quantity_planned: int | None = None
+    quantity_done: int | None = None
+    quantity_scrap: int | None = None
+    operator: str | None = None
+    reason: str | None = None
+    correlationid: str | None = None
+    created_ms: int = Field(sa_type=BigInteger)
+    updated_ms: int = Field(sa_type=BigInteger)
+    status_since_ms: int = Field(sa_type=BigInteger)
+    history_count: int = 0
+
+
+class WorkOrderHistoryRow(SQLModel, table=True):
+    __tablename__ = "work_order_history"
+    work_order_id: str = Field(primary_key=True)
+    position: int = Field(primary_key=True)
+    status: str
+    previous_status: str | None = None
+    at_ms: int = Field(sa_type=BigInteger)
+    operator: str | None = None
+    reason: str | None = None
+    event_id: str
+    correlationid: str | None = None
+
+
+class WorkOrderCountRow(SQLModel, table=True):
+    __tablename__ = "work_order_counts"
+    line_id: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    count: int = 0
+
+
+ORDERS = WorkOrderRow.__table__  # type: ignore[attr-defined]
+HISTORY = WorkOrderHistoryRow.__table__  # type: ignore[attr-defined]
+COUNTS = WorkOrderCountRow.__table__  # type: ignore[attr-defined]
+
+
+class WorkOrderHandler:
+    event_types = frozenset({"WorkOrderStatusChanged"})
+
+    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
+        ids = {e.data.entity_id() for e in events}
+        states: dict[str, WorkOrder] = {
+            row.work_order_id: WorkOrder(**row._mapping)
+            for row in conn.execute(select(ORDERS).where(ORDERS.c.work_order_id.in_(ids)))
+        }
+        history: list[dict[str, Any]] = []
+        deltas: dict[tuple[str, str], int] = {}
+        for event in events:
+            folded = fold(states.get(event.data.entity_id()), event)
+            states[folded.order.work_order_id] = folded.order
+            if folded.entry is not None:
+                history.append(asdict(folded.entry))
+            for cell, delta in folded.count_deltas.items():
+                deltas[cell] = deltas.get(cell, 0) + delta
+            changes.mark(VIEW, folded.order.work_order_id, int(event.time.timestamp() * 1000))
+        upsert(conn, ORDERS, [asdict(states[i]) for i in ids], ["work_order_id"])
+        insert_ignore(conn, HISTORY, history)
+        nonzero = {cell: d for cell, d in deltas.items() if d}
+        insert_ignore(conn, COUNTS, [{"line_id": ln, "status": st, "count": 0} for ln, st in nonzero])
+        for (line_id, status), delta in sorted(nonzero.items()):
+            conn.execute(
+                update(COUNTS)
+                .where(COUNTS.c.line_id == line_id, COUNTS.c.status == status)
+                .values(count=COUNTS.c.count + delta)
+            )
+
+
+def list_work_orders(
+    conn: Connection,
+    line: str | None = None,
+    ids: Sequence[str] | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    query = select(ORDERS).order_by(ORDERS.c.line_id, ORDERS.c.work_order_id)
+    if line:
+        query = query.where(ORDERS.c.line_id == line)
+    if status:
+        query = query.where(ORDERS.c.status == status)
+    if ids is not None:
+        query = query.where(ORDERS.c.work_order_id.in_(list(ids)))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def get_history(conn: Connection, work_order_id: str) -> list[dict[str, Any]]:
+    query = select(HISTORY).where(HISTORY.c.work_order_id == work_order_id).order_by(HISTORY.c.position)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def line_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = {}
+    for row in conn.execute(select(COUNTS).where(COUNTS.c.count != 0)):
+        result.setdefault(row.line_id, {})[row.status] = row.count
+    return result
+
+
+def lines(conn: Connection) -> list[str]:
+    return sorted(line for (line,) in conn.execute(select(COUNTS.c.line_id).distinct()))

@@ -1,0 +1,57 @@
+"""The small surface the consumers need from an event log; Kafka and the embedded log both provide it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+AssignmentCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class EventSource(Protocol):
+    """A consumer with manual positions: the store, not the log, decides where reading resumes."""
+
+    async def start(
+        self, topics: Sequence[str], on_assign: AssignmentCallback, on_revoke: AssignmentCallback
+    ) -> None: ...
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    async def commit(self, positions: dict[TopicPartition, int]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def connected(self) -> bool: ...
+
+    def lag(self) -> dict[TopicPartition, int]: ...
+
+
+class EventSink(Protocol):
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None: ...
+
+    async def flush(self) -> None: ...

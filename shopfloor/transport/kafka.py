@@ -1,0 +1,176 @@
+"""aiokafka adapters: a group consumer whose positions come from the store, and a producer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as KafkaTP
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shopfloor.transport.base import AssignmentCallback, Record, TopicPartition
+
+log = logging.getLogger(__name__)
+
+
+def _ours(tps: Any) -> set[TopicPartition]:
+    return {TopicPartition(tp.topic, tp.partition) for tp in tps}
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, on_assign: AssignmentCallback, on_revoke: AssignmentCallback) -> None:
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._on_revoke(_ours(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._on_assign(_ours(assigned))
+
+
+class KafkaSource:
+    """A consumer-group member with auto-commit off; Kafka's committed offsets are only for lag tools."""
+
+    def __init__(self, bootstrap_servers: str, group_id: str, client_options: dict[str, Any]) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_wait_ms=50,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+            **client_options,
+        )
+        self._last_ok = 0.0
+
+    async def start(
+        self, topics: Sequence[str], on_assign: AssignmentCallback, on_revoke: AssignmentCallback
+    ) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe(list(topics), listener=_Listener(on_assign, on_revoke))
+        self._last_ok = asyncio.get_running_loop().time()
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        fetched = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        batch: dict[TopicPartition, list[Record]] = {}
+        for tp, messages in fetched.items():
+            batch[TopicPartition(tp.topic, tp.partition)] = [
+                Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
+                for m in messages
+            ]
+        if batch:
+            self._last_ok = asyncio.get_running_loop().time()
+        return batch
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self._consumer.seek(KafkaTP(partition.topic, partition.partition), offset)
+
+    def seek_to_beginning(self, partition: TopicPartition) -> None:
+        self._consumer.seek(KafkaTP(partition.topic, partition.partition), 0)
+
+    async def commit(self, positions: dict[TopicPartition, int]) -> None:
+        try:
+            assigned = self._consumer.assignment()
+            offsets = {KafkaTP(tp.topic, tp.partition): off for tp, off in positions.items()}
+            offsets = {tp: off for tp, off in offsets.items() if tp in assigned}
+            if offsets:
+                await self._consumer.commit(offsets)
+        except KafkaError as exc:  # secondary bookkeeping only; the store holds the truth
+            log.debug("kafka offset commit skipped: %s", exc)
+
+    async def probe(self, timeout: float = 3.0) -> bool:
+        """Ask the broker for metadata; remembers the answer for `connected`."""
+        try:
+            await asyncio.wait_for(self._consumer._client.fetch_all_metadata(), timeout)
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        self._last_ok = asyncio.get_running_loop().time()
+        return True
+
+    def connected(self) -> bool:
+        return asyncio.get_running_loop().time() - self._last_ok < 10.0
+
+    def lag(self) -> dict[TopicPartition, int]:
+        result: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            last = self._consumer.last_stable_offset(tp)
+            try:
+                position = self._consumer._subscription.subscription.assignment.state_value(tp).position
+            except (AttributeError, KeyError):
+                position = None
+            end = high if high is not None else last
+            if end is not None and position is not None:
+                result[TopicPartition(tp.topic, tp.partition)] = max(0, end - position)
+        return result
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+
+class KafkaSink:
+    def __init__(self, bootstrap_servers: str, client_options: dict[str, Any]) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+            max_request_size=2 * 1024 * 1024,
+            **client_options,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        await self._producer.send(topic, value=value, key=key, headers=list(headers))
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        await self._producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+
+    async def flush(self) -> None:
+        await self._producer.flush()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], partitions: int, client_options: dict[str, Any]
+) -> list[str]:
+    """Create the topics that do not exist yet; returns those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                )
+        return missing
+    finally:
+        await admin.close()

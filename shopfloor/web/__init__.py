@@ -1,0 +1,1 @@
+"""The FastAPI app: pages, JSON API, SSE streams and operations endpoints."""

@@ -1,0 +1,83 @@
+"""The FastAPI application: pages, API, SSE, operations endpoints, static and vendor assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import func, select
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from shopfloor.projections.work_orders import OPEN_STATUSES
+from shopfloor.runtime import Runtime
+from shopfloor.store import work_orders as wo_store
+from shopfloor.web import health, sse, work_orders
+from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.templating import templates
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="shopfloor", version="0.1.0", lifespan=runtime.lifespan)
+    app.state.runtime = runtime
+    engine = runtime.engine
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route(
+        "/vendor/{name}", vendor_route(vendor_files()), methods=["GET"], include_in_schema=False
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
+
+    runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
+    app.include_router(work_orders.router(engine))
+    app.include_router(health.router(runtime))
+
+    @app.get("/", response_class=HTMLResponse)
+    def overview(request: Request) -> HTMLResponse:
+        with engine.connect() as conn:
+            counts = wo_store.line_counts(conn)
+            open_orders = conn.execute(
+                select(func.count())
+                .select_from(wo_store.ORDERS)
+                .where(wo_store.ORDERS.c.status.in_(OPEN_STATUSES))
+            ).scalar_one()
+        context: dict[str, Any] = {
+            "view": "overview",
+            "wo_open": open_orders,
+            "wo_lines": len(counts),
+            "lines": sorted(counts),
+        }
+        return templates.TemplateResponse(request, "index.html", context)
+
+    @app.get("/sse/{view}", include_in_schema=False)
+    async def live(view: str, request: Request) -> Response:
+        if view not in runtime.hub.views:
+            return JSONResponse({"error": f"no live view {view!r}"}, status_code=404)
+        return sse.stream(runtime.hub, view, request)
+
+    return app

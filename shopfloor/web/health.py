@@ -1,0 +1,53 @@
+"""Liveness, readiness (store, consumers, lag) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from shopfloor.runtime import Runtime
+
+MAX_READY_LAG = 10_000
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz")
+    def readyz() -> JSONResponse:
+        problems: list[str] = []
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            problems.append(f"store unreachable: {type(exc).__name__}")
+        body: dict[str, Any] = {"store": "ok" if not problems else "unreachable"}
+        projector = runtime.projector
+        if projector is not None:
+            status = projector.describe()
+            body["consumer"] = status
+            if not status["running"]:
+                problems.append("consumer not running")
+            if not status["connected"]:
+                problems.append("event log (Kafka) unreachable")
+            if not status["store_ok"]:
+                problems.append(f"store refuses writes: {status['store_error']}")
+            if status["lag"] > MAX_READY_LAG:
+                problems.append(f"consumer lag {status['lag']} records")
+        body["status"] = "ready" if not problems else "not ready"
+        body["problems"] = problems
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @api.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return api

@@ -1,0 +1,194 @@
+"""Change notices -> rendered fragments -> every subscriber, coalesced per view.
+
+A view's changed rows are rendered once per frame and the same bytes go to every subscriber. The
+first change after a quiet spell goes out at once; under bursts, at most one frame per
+`interval` per view. Frame ids are read-model versions, so a reconnecting client asks for what
+changed since the version it has, or gets a fresh snapshot when that is too old to know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from shopfloor import metrics
+from shopfloor.store.changes import EVERYTHING, ChangeNotice
+
+log = logging.getLogger(__name__)
+PatchRenderer = Callable[[frozenset[str]], Awaitable[str]]
+QUEUE_FRAMES = 64
+HISTORY_NOTICES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    event: str
+    data: str
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class Subscriber:
+    queue: asyncio.Queue[Frame | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
+    dropped: bool = False
+
+    def offer(self, frame: Frame) -> None:
+        """Slow clients are cut off (they reconnect and catch up) rather than buffered forever."""
+        if self.dropped:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.dropped = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+@dataclass
+class ViewChannel:
+    name: str
+    render_patch: PatchRenderer
+    interval: float
+    floor_version: int
+    subscribers: set[Subscriber] = field(default_factory=set)
+    history: deque[tuple[int, frozenset[str]]] = field(default_factory=lambda: deque(maxlen=HISTORY_NOTICES))
+    pending: set[str] = field(default_factory=set)
+    pending_version: int = 0
+    pending_oldest_ms: int | None = None
+    last_flush: float = 0.0
+    flush_task: asyncio.Task[None] | None = None
+
+    def keys_since(self, version: int) -> frozenset[str] | None:
+        """Keys changed after `version`, or None when history no longer reaches back that far."""
+        if version < self.floor_version:
+            return None
+        keys: set[str] = set()
+        for v, changed in self.history:
+            if v > version:
+                keys |= changed
+        return frozenset(keys)
+
+    def record(self, version: int, keys: frozenset[str]) -> None:
+        if len(self.history) == self.history.maxlen:
+            self.floor_version = self.history[0][0]
+        self.history.append((version, keys))
+
+
+async def _no_status() -> dict[str, object]:
+    return {}
+
+
+class Hub:
+    def __init__(self, version: int, interval: float) -> None:
+        self.version = version
+        self._interval = interval
+        self.status_provider: Callable[[], Awaitable[dict[str, object]]] = _no_status
+        self.views: dict[str, ViewChannel] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    def register(self, view: str, render_patch: PatchRenderer) -> None:
+        self.views[view] = ViewChannel(view, render_patch, self._interval, self.version)
+
+    def publish(self, notice: ChangeNotice) -> None:
+        """Called on the event loop after each commit (in process or from PostgreSQL NOTIFY)."""
+        if notice.version <= self.version and notice.version != 0:
+            return
+        self.version = notice.version
+        for view, keys in notice.keys.items():
+            channel = self.views.get(view)
+            if channel is None:
+                continue
+            channel.record(notice.version, keys)
+            if not channel.subscribers:
+                continue
+            channel.pending |= keys
+            channel.pending_version = notice.version
+            oldest = notice.oldest_event_ms.get(view)
+            if oldest is not None and (
+                channel.pending_oldest_ms is None or oldest < channel.pending_oldest_ms
+            ):
+                channel.pending_oldest_ms = oldest
+            if channel.flush_task is None:
+                wait = max(0.0, channel.last_flush + channel.interval - time.monotonic())
+                channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
+
+    async def _flush(self, channel: ViewChannel, wait: float) -> None:
+        try:
+            if wait:
+                await asyncio.sleep(wait)
+            keys, version, oldest = (
+                channel.pending,
+                channel.pending_version,
+                channel.pending_oldest_ms,
+            )
+            channel.pending, channel.pending_oldest_ms = set(), None
+            channel.last_flush = time.monotonic()
+            frame = await self._patch_frame(channel, frozenset(keys), version)
+            for subscriber in list(channel.subscribers):
+                subscriber.offer(frame)
+            metrics.SSE_FRAMES.labels(channel.name).inc()
+            if oldest is not None:
+                metrics.EVENT_TO_PUSH.labels(channel.name).observe(max(0.0, time.time() - oldest / 1000))
+        except Exception:
+            log.exception("rendering %s frame failed", channel.name)
+        finally:
+            channel.flush_task = None
+            if channel.pending:
+                wait = max(0.0, channel.last_flush + channel.interval - time.monotonic())
+                channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
+
+    async def _patch_frame(self, channel: ViewChannel, keys: frozenset[str], version: int) -> Frame:
+        if EVERYTHING in keys:
+            return Frame("reload", "", version)
+        return Frame("patch", await channel.render_patch(keys), version)
+
+    async def catch_up(self, view: str, since: int | None) -> Frame | None:
+        """What a (re)connecting client needs before live frames: a patch, or None if current.
+
+        Returns a `reload` frame when `since` is unknown or older than the view's history.
+        """
+        channel = self.views[view]
+        if since is not None and since >= self.version:
+            return None
+        keys = None if since is None else channel.keys_since(since)
+        if keys is None:
+            return Frame("reload", "", self.version)
+        if not keys:
+            return None
+        return await self._patch_frame(channel, keys, self.version)
+
+    def subscribe(self, view: str) -> Subscriber:
+        subscriber = Subscriber()
+        self.views[view].subscribers.add(subscriber)
+        metrics.SSE_CLIENTS.labels(view).set(len(self.views[view].subscribers))
+        return subscriber
+
+    def unsubscribe(self, view: str, subscriber: Subscriber) -> None:
+        self.views[view].subscribers.discard(subscriber)
+        metrics.SSE_CLIENTS.labels(view).set(len(self.views[view].subscribers))
+
+    def clients(self) -> int:
+        return sum(len(c.subscribers) for c in self.views.values())
+
+    async def status_frame(self) -> Frame:
+        return Frame("status", json.dumps({"version": self.version, **(await self.status_provider())}))
+
+    async def run_ticker(self, period: float = 5.0) -> None:
+        """Every few seconds all clients hear how fresh the data is (same bytes for all)."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                frame = await self.status_frame()
+            except Exception:
+                log.exception("status frame failed")
+                continue
+            for channel in self.views.values():
+                for subscriber in list(channel.subscribers):
+                    subscriber.offer(frame)
