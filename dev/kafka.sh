@@ -290,6 +290,7 @@ cmd_start() {
 
   local t0=$SECONDS
   ensure_libs
+  choose_check # fail before launching if readiness cannot be checked
 
   rm -rf "$DATA_DIR"
   mkdir -p "$DATA_DIR"

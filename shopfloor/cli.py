@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         "empty store.",
     )
     _common(serve)
+    project = commands.add_parser("project", help="consumers and projections only (no web server)",
+                                  description="Consumes the plant topics into the store. Several `project` "
+                                  "processes share the work through one Kafka consumer group.")
+    _common(project, web=False)
     simulate = commands.add_parser(
         "simulate",
         help="produce realistic plant traffic to Kafka",
@@ -100,6 +104,18 @@ def _serve(settings: Settings, *, consume: bool, demo_rate: float | None = None,
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 
+def _project(settings: Settings) -> None:
+    from shopfloor.runtime import build
+
+    runtime = build(settings, consume=True, serve_web=False)
+
+    async def main() -> None:
+        async with runtime.lifespan(None):
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:
     from shopfloor.simulator import base
     from shopfloor.simulator.plant import plant_traffic
@@ -141,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _serve(settings, consume=True, demo_rate=args.rate, auth_default=False)
         elif args.command == "serve":
             _serve(_settings(args), consume=True, auth_default=True)
+        elif args.command == "project":
+            _project(_settings(args))
         elif args.command == "simulate":
             _simulate(_settings(args), args)
     except ValueError as exc:

@@ -1,0 +1,125 @@
+"""Fixtures for the real components: Kafka, PostgreSQL and Chromium. Missing ones fail, never skip."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from shopfloor.events.codec import encode_binary, encode_structured
+from shopfloor.transport.kafka import KafkaSink
+from tests.support import REPO
+
+KAFKA = os.environ.get("SHOPFLOOR_TEST_KAFKA", "127.0.0.1:9092")
+POSTGRES = os.environ.get(
+    "SHOPFLOOR_TEST_POSTGRES", "postgresql+psycopg://shopfloor:shopfloor@127.0.0.1:55432/shopfloor"
+)
+CHROMIUM = os.environ.get("SHOPFLOOR_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+async def kafka() -> str:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), 15)
+        await admin.list_topics()
+    except Exception as exc:
+        pytest.fail(f"Kafka is not reachable at {KAFKA} ({exc!r}); start it with `bash dev/kafka.sh start`")
+    finally:
+        await admin.close()
+    return KAFKA
+
+
+def _admin_dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    try:
+        with psycopg.connect(_admin_dsn(POSTGRES), connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES} ({exc}); start it with `bash dev/postgres.sh start`")
+    return POSTGRES
+
+
+def _fresh_postgres_database(base_url: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = base_url.rpartition("/")
+    yield f"{head}/{name}"
+    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every store-facing test runs on SQLite and on PostgreSQL, each in a fresh database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _fresh_postgres_database(request.getfixturevalue("postgres"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+async def producer(kafka: str) -> AsyncIterator[Producer]:
+    sink = KafkaSink(kafka, {})
+    await sink.start()
+    yield Producer(sink)
+    await sink.stop()
+
+
+class Producer:
+    """Produces CloudEvents (structured or binary mode) or raw bytes to the real broker."""
+
+    def __init__(self, sink: KafkaSink) -> None:
+        self.sink = sink
+
+    async def event(self, topic: str, key: str, event: dict[str, Any], binary: bool = False) -> None:
+        value, headers = (encode_binary if binary else encode_structured)(event)
+        await self.sink.send_and_wait(topic, value, key.encode(), headers)
+
+    async def raw(self, topic: str, key: str | None, value: bytes | None,
+                  headers: list[tuple[str, bytes]] | None = None) -> None:
+        await self.sink.send_and_wait(topic, value, key.encode() if key else None, headers or [])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}; install it with `apt-get install chromium` (dev/setup.sh)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium_path: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def browser_assets() -> None:
+    if not (REPO / "node_modules" / "htmx.org").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True)

@@ -1,0 +1,122 @@
+"""Helpers the tests share: event builders, producing to Kafka, polling for a condition, servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shopfloor.config import Settings
+from shopfloor.events.codec import cloud_event, encode_binary, encode_structured
+
+REPO = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def event(event_type: str, data: dict[str, Any], *, source: str = "test/line", event_id: str | None = None,
+          sequence: int | None = None, at: datetime | None = None, correlationid: str | None = None,
+          offset_s: float = 0) -> dict[str, Any]:
+    return cloud_event(event_type, data, source=source, event_id=event_id or uuid.uuid4().hex,
+                       sequence=sequence, time=at or (T0 + timedelta(seconds=offset_s)),
+                       correlationid=correlationid)
+
+
+def wo(work_order_id: str, status: str, *, line: str = "L1", **extra: Any) -> dict[str, Any]:
+    return {"work_order_id": work_order_id, "status": status, "line_id": line, **extra}
+
+
+def encode(evt: dict[str, Any], binary: bool = False) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return (encode_binary if binary else encode_structured)(evt)
+
+
+def unique_settings(bootstrap: str | None, database_url: str, **overrides: Any) -> Settings:
+    """Settings with topics and group of their own, so tests never see each other's events."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "database_url": database_url,
+        "kafka_group_id": f"test-{tag}",
+        "kafka_topic_partitions": 3,
+        "topic_work_orders": f"t{tag}.mes.work-orders",
+        "topic_equipment": f"t{tag}.mes.equipment",
+        "topic_sensors": f"t{tag}.iot.sensors",
+        "topic_inventory": f"t{tag}.wms.inventory",
+        "topic_outbound": f"t{tag}.wms.outbound",
+        "push_interval_seconds": 0.05,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"SHOPFLOOR_{name.upper()}"] = str(value)
+    return env
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 30,
+                     what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(settings: Settings, *args: str, command: str = "serve",
+                   timeout: float = 60) -> Iterator[str]:
+    """A real `shopfloor` process; yields its base URL once /healthz answers."""
+    port = free_port()
+    env = settings_env(settings)
+    env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
+    log_path = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"shopfloor-{port}.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "shopfloor", command, *args], env=env,
+                                   stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError(f"shopfloor {command} exited: {log_path.read_text()[-3000:]}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"shopfloor {command} did not start: {log_path.read_text()[-3000:]}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
