@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     topic_sensors: str = "iot.sensors"
     topic_inventory: str = "wms.inventory"
     topic_outbound: str = "wms.outbound"
+    topic_alert_commands: str = "ops.alert-commands"
 
     batch_max_records: int = Field(default=5000, ge=1)
     push_interval_seconds: float = Field(default=0.25, gt=0)
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
             self.topic_sensors,
             self.topic_inventory,
             self.topic_outbound,
+            self.topic_alert_commands,
         ]
 
     @property

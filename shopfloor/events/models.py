@@ -159,6 +159,34 @@ class OrderCancelled(OrderEvent):
     reason: Text | None = None
 
 
+class AlertCommand(EventData):
+    """A supervisor's action on an alert (its own topic); the alarm journal is their history."""
+
+    entity_field: ClassVar[str] = "alert_id"
+    stream: ClassVar[str] = "alert_command"
+    alert_id: Id
+    equipment_id: Text | None = None
+    user: Text | None = None
+    note: Text | None = None
+
+
+class AlertAcknowledged(AlertCommand):
+    pass
+
+
+class AlertShelved(AlertCommand):
+    """Suppressed until `until`; an `until` in the past (or equal to the event time) unshelves."""
+
+    until: datetime
+
+    @field_validator("until")
+    @classmethod
+    def _aware_until(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("until must carry a UTC offset")
+        return value
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     model.__name__: model
     for model in (
@@ -173,5 +201,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ShipmentDispatched,
         DeliveryCompleted,
         OrderCancelled,
+        AlertAcknowledged,
+        AlertShelved,
     )
 }
