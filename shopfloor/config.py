@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str | None = None
     kafka_group_id: str = "shopfloor-projector"
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     kafka_topic_partitions: int = Field(default=6, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -38,6 +39,28 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(default=5000, ge=1)
     push_interval_seconds: float = Field(default=0.25, gt=0)
     stale_after_seconds: float = Field(default=15.0, gt=0)
+
+    # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.
+    inventory_reorder_point: int = Field(default=20, ge=0)
+    inventory_reorder_points: str = ""
+    outbound_stuck_minutes: str = "CREATED=15,PAID=30,PICKED=60,DISPATCHED=1440"
+    sim_payment_failure_share: float = Field(default=0.05, ge=0, le=1)
+    sim_cancel_share: float = Field(default=0.03, ge=0, le=1)
+    sim_stuck_share: float = Field(default=0.04, ge=0, le=1)
+
+    @field_validator("inventory_reorder_points", "outbound_stuck_minutes")
+    @classmethod
+    def _key_numbers(cls, value: str) -> str:
+        key_numbers(value)
+        return value
+
+    def reorder_points(self) -> dict[str, int]:
+        """Per-SKU reorder points that override `inventory_reorder_point`."""
+        return {key: int(number) for key, number in key_numbers(self.inventory_reorder_points).items()}
+
+    def stuck_limits_ms(self) -> dict[str, int]:
+        """How long an order may sit in each open stage before it counts as stuck."""
+        return {key: int(number * 60_000) for key, number in key_numbers(self.outbound_stuck_minutes).items()}
 
     @property
     def topics(self) -> list[str]:
@@ -73,3 +96,17 @@ class Settings(BaseSettings):
         if not enabled and self.host not in LOOPBACK_HOSTS:
             raise ValueError(f"SHOPFLOOR_AUTH=off is only allowed on a loopback address, not {self.host!r}")
         return enabled
+
+
+def key_numbers(text: str) -> dict[str, float]:
+    """Parses "A=1,B=2.5" (blank allowed); raises ValueError on anything else."""
+    result: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, number = part.rpartition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=NUMBER, got {part[:60]!r}")
+        value = float(number)
+        if value < 0 or value != value:
+            raise ValueError(f"{key.strip()!r} must be a number >= 0")
+        result[key.strip()] = value
+    return result

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from shopfloor.store.changes import Handler
+from shopfloor.store.inventory import InventoryHandler
+from shopfloor.store.outbound import OutboundHandler
 from shopfloor.store.work_orders import WorkOrderHandler
 
 HANDLERS: list[Handler] = [WorkOrderHandler()]
+HANDLERS += [InventoryHandler(), OutboundHandler()]  # warehouse (issue 3)

@@ -1,0 +1,96 @@
+"""Inventory: on hand per SKU x location and per SKU, folded from InventoryAdjusted deltas.
+
+Deltas commute, so the quantities do not depend on arrival order; exactly-once (no delta applied
+twice) is the batch store's job (dedup by source+id, stale by sequence). Low stock is judged at
+read time against configurable reorder points, so changing them needs no rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.events.models import InventoryAdjusted
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    sku: str
+    location: str
+    on_hand: int
+    warehouse: str | None
+    last_reason: str
+    last_delta: int
+    last_event_id: str
+    correlationid: str | None
+    updated_ms: int
+    adjustments: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkuTotal:
+    sku: str
+    on_hand: int
+    locations: int
+    updated_ms: int
+
+
+def _ms(event: Envelope) -> int:
+    return int(event.time.timestamp() * 1000)
+
+
+def fold_stock(current: StockLevel | None, event: Envelope) -> StockLevel:
+    """Add one delta. The "last" fields follow the newest event time, so late arrivals keep them."""
+    data = event.data
+    assert isinstance(data, InventoryAdjusted)
+    at_ms = _ms(event)
+    if current is None:
+        return StockLevel(
+            sku=data.sku,
+            location=data.location,
+            on_hand=data.delta,
+            warehouse=data.warehouse,
+            last_reason=data.reason.value,
+            last_delta=data.delta,
+            last_event_id=event.id,
+            correlationid=event.correlationid,
+            updated_ms=at_ms,
+            adjustments=1,
+        )
+    newest = at_ms >= current.updated_ms
+    return replace(
+        current,
+        on_hand=current.on_hand + data.delta,
+        warehouse=data.warehouse or current.warehouse,
+        last_reason=data.reason.value if newest else current.last_reason,
+        last_delta=data.delta if newest else current.last_delta,
+        last_event_id=event.id if newest else current.last_event_id,
+        correlationid=(event.correlationid or current.correlationid) if newest else current.correlationid,
+        updated_ms=max(at_ms, current.updated_ms),
+        adjustments=current.adjustments + 1,
+    )
+
+
+def fold_total(current: SkuTotal | None, event: Envelope, new_location: bool) -> SkuTotal:
+    """The SKU's total moves by the same delta; `new_location` when the SKUxlocation row is new."""
+    data = event.data
+    assert isinstance(data, InventoryAdjusted)
+    at_ms = _ms(event)
+    if current is None:
+        return SkuTotal(data.sku, data.delta, 1, at_ms)
+    return replace(
+        current,
+        on_hand=current.on_hand + data.delta,
+        locations=current.locations + (1 if new_location else 0),
+        updated_ms=max(at_ms, current.updated_ms),
+    )
+
+
+def reorder_point(sku: str, default: int, overrides: Mapping[str, int]) -> int:
+    return overrides.get(sku, default)
+
+
+def is_low(sku: str, total_on_hand: int, default: int, overrides: Mapping[str, int]) -> bool:
+    """Low stock: the SKU's total is below its reorder point (a reorder point of 0 never alerts)."""
+    return total_on_hand < reorder_point(sku, default, overrides)

@@ -1,0 +1,211 @@
+"""Inventory tables, the batch handler around the pure folds, and the windowed queries pages use.
+
+Pages never read all 250,000 SKU x location rows: every list is a keyset window over an index
+(`(sku, location)`, `(location, sku)` or `(on_hand, sku, location)`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Index, func, or_, select, tuple_
+from sqlmodel import Field, SQLModel
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
+from shopfloor.store.changes import Changes
+from shopfloor.store.db import upsert
+
+VIEW = "inventory"
+CHUNK = 400
+KEY_SEPARATOR = "\x1f"
+
+
+class StockRow(SQLModel, table=True):
+    __tablename__ = "inventory_stock"
+    sku: str = Field(primary_key=True)
+    location: str = Field(primary_key=True)
+    on_hand: int = 0
+    warehouse: str | None = None
+    last_reason: str = ""
+    last_delta: int = 0
+    last_event_id: str = ""
+    correlationid: str | None = None
+    updated_ms: int = Field(sa_type=BigInteger)
+    adjustments: int = 0
+
+
+class SkuTotalRow(SQLModel, table=True):
+    __tablename__ = "inventory_totals"
+    sku: str = Field(primary_key=True)
+    on_hand: int = Field(default=0, index=True)
+    locations: int = 0
+    updated_ms: int = Field(sa_type=BigInteger)
+
+
+STOCK = StockRow.__table__  # type: ignore[attr-defined]
+TOTALS = SkuTotalRow.__table__  # type: ignore[attr-defined]
+Index("ix_inventory_stock_location_sku", STOCK.c.location, STOCK.c.sku)
+Index("ix_inventory_stock_on_hand", STOCK.c.on_hand, STOCK.c.sku, STOCK.c.location)
+
+SORTS: dict[str, tuple[str, ...]] = {
+    "sku": ("sku", "location"),
+    "location": ("location", "sku"),
+    "on_hand": ("on_hand", "sku", "location"),
+}
+
+
+def stock_key(sku: str, location: str) -> str:
+    return f"{sku}{KEY_SEPARATOR}{location}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    sku, _, location = key.partition(KEY_SEPARATOR)
+    return sku, location
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+class InventoryHandler:
+    event_types = frozenset({"InventoryAdjusted"})
+
+    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
+        pairs = sorted({(e.data.sku, e.data.location) for e in events})  # type: ignore[attr-defined]
+        skus = sorted({sku for sku, _ in pairs})
+        levels: dict[tuple[str, str], StockLevel] = {}
+        for chunk in _chunks(pairs):
+            query = select(STOCK).where(tuple_(STOCK.c.sku, STOCK.c.location).in_(list(chunk)))
+            levels.update({(r.sku, r.location): StockLevel(**r._mapping) for r in conn.execute(query)})
+        totals: dict[str, SkuTotal] = {}
+        for chunk in _chunks(skus):
+            query = select(TOTALS).where(TOTALS.c.sku.in_(list(chunk)))
+            totals.update({r.sku: SkuTotal(**r._mapping) for r in conn.execute(query)})
+        for event in events:
+            data = event.data
+            pair = (data.sku, data.location)  # type: ignore[attr-defined]
+            current = levels.get(pair)
+            levels[pair] = fold_stock(current, event)
+            totals[pair[0]] = fold_total(totals.get(pair[0]), event, new_location=current is None)
+            changes.mark(VIEW, stock_key(*pair), int(event.time.timestamp() * 1000))
+        upsert(conn, STOCK, [asdict(levels[p]) for p in pairs], ["sku", "location"])
+        upsert(conn, TOTALS, [asdict(totals[s]) for s in skus], ["sku"])
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+class BadCursor(ValueError):
+    """A page cursor that this server did not hand out."""
+
+
+def encode_cursor(sort: str, row: dict[str, Any]) -> str:
+    values = [row[c] for c in SORTS[sort]]
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(sort: str, cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except ValueError:
+        raise BadCursor("cursor is not one this server handed out") from None
+    columns = SORTS[sort]
+    if not isinstance(values, list) or len(values) != len(columns):
+        raise BadCursor(f"cursor does not fit sort={sort}")
+    for column, value in zip(columns, values, strict=True):
+        expected = int if column == "on_hand" else str
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise BadCursor(f"cursor does not fit sort={sort}")
+    return values
+
+
+@dataclass(frozen=True)
+class Window:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def stock_window(
+    conn: Connection,
+    *,
+    q: str | None = None,
+    skus: Sequence[str] | None = None,
+    sort: str = "sku",
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> Window:
+    """One page of stock rows in `sort` order, after (or before) a cursor; never a full read."""
+    columns = [STOCK.c[c] for c in SORTS[sort]]
+    query = select(STOCK)
+    if q:
+        pattern = _like(q)
+        query = query.where(
+            or_(STOCK.c.sku.ilike(pattern, escape="\\"), STOCK.c.location.ilike(pattern, escape="\\"))
+        )
+    if skus is not None:
+        query = query.where(STOCK.c.sku.in_(list(skus)))
+    backwards = before is not None and after is None
+    if after is not None:
+        query = query.where(tuple_(*columns) > tuple_(*decode_cursor(sort, after)))
+    elif before is not None:
+        query = query.where(tuple_(*columns) < tuple_(*decode_cursor(sort, before)))
+    order = [c.desc() for c in columns] if backwards else columns
+    rows = [dict(r._mapping) for r in conn.execute(query.order_by(*order).limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    has_next = more if not backwards else True
+    has_prev = (after is not None) if not backwards else more
+    return Window(
+        rows=rows,
+        next_cursor=encode_cursor(sort, rows[-1]) if rows and has_next else None,
+        prev_cursor=encode_cursor(sort, rows[0]) if rows and has_prev else None,
+    )
+
+
+def get_stock(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for chunk in _chunks(sorted(pairs)):
+        query = select(STOCK).where(tuple_(STOCK.c.sku, STOCK.c.location).in_(list(chunk)))
+        found.extend(dict(r._mapping) for r in conn.execute(query))
+    return found
+
+
+def get_totals(conn: Connection, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(skus))):
+        for row in conn.execute(select(TOTALS).where(TOTALS.c.sku.in_(list(chunk)))):
+            found[row.sku] = dict(row._mapping)
+    return found
+
+
+def totals_below(conn: Connection, ceiling: int) -> list[dict[str, Any]]:
+    """SKU totals under `ceiling` (the highest reorder point), lowest first; uses the on_hand index."""
+    query = select(TOTALS).where(TOTALS.c.on_hand < ceiling).order_by(TOTALS.c.on_hand, TOTALS.c.sku)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def summary(conn: Connection) -> dict[str, int]:
+    skus, rows, units = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(TOTALS.c.locations), 0),
+            func.coalesce(func.sum(TOTALS.c.on_hand), 0),
+        )
+    ).one()
+    return {"skus": int(skus), "rows": int(rows), "units": int(units)}
