@@ -53,9 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         "empty store.",
     )
     _common(serve)
-    project = commands.add_parser("project", help="consumers and projections only (no web server)",
-                                  description="Consumes the plant topics into the store. Several `project` "
-                                  "processes share the work through one Kafka consumer group.")
+    project = commands.add_parser(
+        "project",
+        help="consumers and projections only (no web server)",
+        description="Consumes the plant topics into the store. Several `project` "
+        "processes share the work through one Kafka consumer group.",
+    )
     _common(project, web=False)
     simulate = commands.add_parser(
         "simulate",

@@ -38,16 +38,18 @@ class _Listener(ConsumerRebalanceListener):
 class KafkaSource:
     """A consumer-group member with auto-commit off; Kafka's committed offsets are only for lag tools."""
 
-    def __init__(self, bootstrap_servers: str, group_id: str, client_options: dict[str, Any]) -> None:
-        self._consumer = AIOKafkaConsumer(
+    def __init__(
+        self, bootstrap_servers: str, group_id: str, client_options: dict[str, Any], session_timeout_ms: int = 10_000
+    ) -> None:
+        self._options = dict(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_wait_ms=50,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=min(2_000, session_timeout_ms // 3),
             **client_options,
         )
         self._last_ok = 0.0
@@ -55,6 +57,8 @@ class KafkaSource:
     async def start(
         self, topics: Sequence[str], on_assign: AssignmentCallback, on_revoke: AssignmentCallback
     ) -> None:
+        """aiokafka clients must be created on the running loop, so creation waits until here."""
+        self._consumer = AIOKafkaConsumer(**self._options)
         await self._consumer.start()
         self._consumer.subscribe(list(topics), listener=_Listener(on_assign, on_revoke))
         self._last_ok = asyncio.get_running_loop().time()
@@ -119,7 +123,7 @@ class KafkaSource:
 
 class KafkaSink:
     def __init__(self, bootstrap_servers: str, client_options: dict[str, Any]) -> None:
-        self._producer = AIOKafkaProducer(
+        self._options = dict(
             bootstrap_servers=bootstrap_servers,
             acks="all",
             enable_idempotence=True,
@@ -130,6 +134,7 @@ class KafkaSink:
         )
 
     async def start(self) -> None:
+        self._producer = AIOKafkaProducer(**self._options)
         await self._producer.start()
 
     async def send(

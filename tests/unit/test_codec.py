@@ -12,8 +12,13 @@ from tests.support import encode, event, wo
 
 
 def test_structured_mode_decodes_envelope_and_data() -> None:
-    evt = event("WorkOrderStatusChanged", wo("WO-1", "RELEASED", quantity_planned=10), sequence=3,
-                correlationid="corr-9", source="mes/line-3")
+    evt = event(
+        "WorkOrderStatusChanged",
+        wo("WO-1", "RELEASED", quantity_planned=10),
+        sequence=3,
+        correlationid="corr-9",
+        source="mes/line-3",
+    )
     value, headers = encode(evt)
     decoded = decode(value, headers, topic="mes.work-orders", partition=2, offset=41)
     assert isinstance(decoded.data, WorkOrderStatusChanged)
@@ -73,8 +78,11 @@ def test_invalid_envelopes_give_a_reason(mutate, reason: str) -> None:  # type: 
         (b"{not json", "not JSON"),
         (b"[1,2,3]", "not a JSON object"),
         (None, "tombstone"),
-        (b'{"specversion":"1.0","id":"x","type":"SensorReading","source":"s","time":"2026-11-27T08:00:00Z",'
-         b'"data":{"equipment_id":"M1","sensor":"t","value":NaN}}', "NaN is not allowed"),
+        (
+            b'{"specversion":"1.0","id":"x","type":"SensorReading","source":"s","time":"2026-11-27T08:00:00Z",'
+            b'"data":{"equipment_id":"M1","sensor":"t","value":NaN}}',
+            "NaN is not allowed",
+        ),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b"x" * 1_000_001, "byte limit"),
     ],
