@@ -116,8 +116,12 @@ def evaluate(
         for m in range(machines):
             for s, sensor in enumerate(SENSORS):
                 series = scenarios.series(
-                    kind, sensor, seed=seed * 1_000_003 + k * 10_007 + m * 101 + s,
-                    start_ms=T0_MS, duration_ms=duration, rate_hz=rate_hz,
+                    kind,
+                    sensor,
+                    seed=seed * 1_000_003 + k * 10_007 + m * 101 + s,
+                    start_ms=T0_MS,
+                    duration_ms=duration,
+                    rate_hz=rate_hz,
                 )
                 report.episodes[kind] = report.episodes.get(kind, 0) + len(series.episodes)
                 _score_healthy(report, series, detect(sensor, series.readings), T0_MS + duration)
@@ -128,8 +132,12 @@ def evaluate(
         for s, sensor in enumerate(SENSORS):
             kind = scenarios.DEGRADATION if sensor == failing else scenarios.NORMAL
             series = scenarios.series(
-                kind, sensor, seed=seed * 7_000_001 + f * 31 + s, start_ms=T0_MS,
-                duration_ms=scenarios.DAY_MS, rate_hz=rate_hz,
+                kind,
+                sensor,
+                seed=seed * 7_000_001 + f * 31 + s,
+                start_ms=T0_MS,
+                duration_ms=scenarios.DAY_MS,
+                rate_hz=rate_hz,
             )
             if sensor != failing:
                 continue
@@ -190,8 +198,7 @@ def render(report: Report, command: str) -> str:
         + (", ".join(f"{k} {v}" for k, v in sorted(report.false_by_kind.items())) or "none")
         + ".",
         "",
-        "Lead times (minutes, sorted): "
-        + ", ".join(f"{x:g}" for x in sorted(report.leads_min)),
+        "Lead times (minutes, sorted): " + ", ".join(f"{x:g}" for x in sorted(report.leads_min)),
         "",
         "## How the detector works",
         "",

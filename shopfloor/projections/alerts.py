@@ -81,7 +81,11 @@ def apply_signal(
         if current is None:
             return None
         return replace(
-            current, state=CLEARED, active=False, cleared_ms=signal.at_ms, updated_ms=signal.at_ms,
+            current,
+            state=CLEARED,
+            active=False,
+            cleared_ms=signal.at_ms,
+            updated_ms=signal.at_ms,
             value=signal.value,
         )
     predicted = None if signal.ttl_s is None else signal.at_ms + int(signal.ttl_s * 1000)

@@ -55,7 +55,7 @@ class SensorSpec:
     limit: float | None
     unit: str = ""
     horizon_s: float = 3600.0
-    deadband: float = 0.03  # a threshold clears only below limit × (1 − deadband)
+    deadband: float = 0.03  # a threshold clears only below limit * (1 - deadband)
 
 
 SPECS: dict[str, SensorSpec] = {

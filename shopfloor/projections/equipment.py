@@ -33,7 +33,9 @@ def fold(current: Equipment | None, event: Envelope) -> Equipment:
     at_ms = int(event.time.timestamp() * 1000)
     status = data.status.value
     if current is None:
-        return Equipment(data.equipment_id, data.line_id or UNASSIGNED_LINE, status, data.reason, at_ms, at_ms)
+        return Equipment(
+            data.equipment_id, data.line_id or UNASSIGNED_LINE, status, data.reason, at_ms, at_ms
+        )
     changed = status != current.status
     return replace(
         current,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from shopfloor.store.alerts import AlertCommandHandler
 from shopfloor.store.changes import Handler
+from shopfloor.store.equipment import EquipmentHandler
 from shopfloor.store.inventory import InventoryHandler
 from shopfloor.store.outbound import OutboundHandler
+from shopfloor.store.sensors import SensorHandler
 from shopfloor.store.work_orders import WorkOrderHandler
 
 HANDLERS: list[Handler] = [WorkOrderHandler()]
 HANDLERS += [InventoryHandler(), OutboundHandler()]  # warehouse (issue 3)
+HANDLERS += [EquipmentHandler(), SensorHandler(), AlertCommandHandler()]  # equipment (issue 4)

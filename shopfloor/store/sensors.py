@@ -1,0 +1,239 @@
+"""Sensor read models: latest value (with detector state) and down-sampled trend buckets.
+
+Raw readings are never stored. A batch's readings are aggregated in memory into per-second and
+per-minute buckets (count, sum, min, max) and merged with ONE upsert per bucket. Retention is by
+event time: per-second buckets for 10 minutes, per-minute buckets for 12 hours, so the store stays
+bounded at any reading rate (rows <= sensors * (600 + 720)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Index, Table, Text, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.events.models import SensorReading
+from shopfloor.projections import anomaly
+from shopfloor.store import alerts as alert_store
+from shopfloor.store import equipment as equipment_store
+from shopfloor.store.changes import Changes
+from shopfloor.store.db import upsert
+
+TREND_VIEW = "sensors"
+SECOND_MS, MINUTE_MS = 1000, 60_000
+RETAIN_SECONDS_MS = 10 * 60_000
+RETAIN_MINUTES_MS = 12 * 3600_000
+PRUNE_STEP_MS = 10_000
+CHUNK = 400
+
+
+class SensorLatestRow(SQLModel, table=True):
+    __tablename__ = "sensor_latest"
+    equipment_id: str = Field(primary_key=True)
+    sensor: str = Field(primary_key=True)
+    value: float
+    unit: str | None = None
+    at_ms: int = Field(sa_type=BigInteger)
+    readings: int = Field(default=0, sa_type=BigInteger)
+    detector: str = Field(default="", sa_type=Text)
+
+
+class SensorSecondRow(SQLModel, table=True):
+    __tablename__ = "sensor_buckets_1s"
+    equipment_id: str = Field(primary_key=True)
+    sensor: str = Field(primary_key=True)
+    bucket_ms: int = Field(primary_key=True, sa_type=BigInteger)
+    n: int
+    vsum: float
+    vmin: float
+    vmax: float
+
+
+class SensorMinuteRow(SQLModel, table=True):
+    __tablename__ = "sensor_buckets_1m"
+    equipment_id: str = Field(primary_key=True)
+    sensor: str = Field(primary_key=True)
+    bucket_ms: int = Field(primary_key=True, sa_type=BigInteger)
+    n: int
+    vsum: float
+    vmin: float
+    vmax: float
+
+
+LATEST = SensorLatestRow.__table__  # type: ignore[attr-defined]
+SECONDS = SensorSecondRow.__table__  # type: ignore[attr-defined]
+MINUTES = SensorMinuteRow.__table__  # type: ignore[attr-defined]
+Index("ix_sensor_buckets_1s_time", SECONDS.c.bucket_ms)
+Index("ix_sensor_buckets_1m_time", MINUTES.c.bucket_ms)
+
+Key = tuple[str, str]
+Buckets = dict[tuple[str, str, int], list[float]]
+
+
+def _add(buckets: Buckets, key: tuple[str, str, int], value: float) -> None:
+    cell = buckets.get(key)
+    if cell is None:
+        buckets[key] = [1, value, value, value]
+    else:
+        cell[0] += 1
+        cell[1] += value
+        if value < cell[2]:
+            cell[2] = value
+        if value > cell[3]:
+            cell[3] = value
+
+
+def merge_buckets(conn: Connection, table: Table, buckets: Buckets, cutoff_ms: int) -> None:
+    """One upsert per bucket that adds counts and sums and widens min/max (late data merges too)."""
+    rows = [
+        {
+            "equipment_id": eq,
+            "sensor": s,
+            "bucket_ms": b,
+            "n": int(c[0]),
+            "vsum": c[1],
+            "vmin": c[2],
+            "vmax": c[3],
+        }
+        for (eq, s, b), c in sorted(buckets.items())
+        if b >= cutoff_ms
+    ]
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    stmt = (sqlite_insert if sqlite else pg_insert)(table)
+    least, greatest = (func.min, func.max) if sqlite else (func.least, func.greatest)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["equipment_id", "sensor", "bucket_ms"],
+        set_={
+            "n": table.c.n + stmt.excluded.n,
+            "vsum": table.c.vsum + stmt.excluded.vsum,
+            "vmin": least(table.c.vmin, stmt.excluded.vmin),
+            "vmax": greatest(table.c.vmax, stmt.excluded.vmax),
+        },
+    )
+    conn.execute(stmt, rows)
+
+
+def _cutoff(newest_ms: int, retain_ms: int) -> int:
+    """Rounded, so most batches delete nothing and the result does not depend on batch edges."""
+    cut = newest_ms - retain_ms
+    return cut - cut % PRUNE_STEP_MS
+
+
+class SensorHandler:
+    """Per batch: load detector states for the batch's sensors, fold, then write in bulk."""
+
+    event_types = frozenset({"SensorReading"})
+
+    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
+        grouped: dict[Key, list[tuple[int, float, str | None]]] = {}
+        for event in events:
+            data = event.data
+            assert isinstance(data, SensorReading)
+            at_ms = int(event.time.timestamp() * 1000)
+            grouped.setdefault((data.equipment_id, data.sensor), []).append((at_ms, data.value, data.unit))
+        keys = sorted(grouped)
+        previous = _load_latest(conn, keys)
+        newest = max(r[0] for readings in grouped.values() for r in readings)
+        cut_seconds = _cutoff(newest, RETAIN_SECONDS_MS)
+        cut_minutes = _cutoff(newest, RETAIN_MINUTES_MS)
+        seconds: Buckets = {}
+        minutes: Buckets = {}
+        latest_rows: list[dict[str, Any]] = []
+        signals: list[alert_store.SignalAt] = []
+        first_seen: dict[str, int] = {}
+        oldest_per_machine: dict[str, int] = {}
+        for key in keys:
+            eq, sensor = key
+            readings = grouped[key]
+            prior = previous.get(key)
+            state = anomaly.from_json(prior["detector"]) if prior else None
+            state, raised = anomaly.fold(state, anomaly.spec_for(sensor), [(t, v) for t, v, _ in readings])
+            signals.extend((eq, sensor, s) for s in raised)
+            newest_reading = max(readings, key=lambda r: r[0])
+            if prior is not None and prior["at_ms"] > newest_reading[0]:
+                newest_reading = (prior["at_ms"], prior["value"], prior["unit"])
+            if prior is None:
+                first_seen[eq] = min(first_seen.get(eq, readings[0][0]), readings[0][0])
+            latest_rows.append(
+                {
+                    "equipment_id": eq,
+                    "sensor": sensor,
+                    "value": newest_reading[1],
+                    "unit": newest_reading[2]
+                    or (prior or {}).get("unit")
+                    or anomaly.spec_for(sensor).unit
+                    or None,
+                    "at_ms": newest_reading[0],
+                    "readings": (prior["readings"] if prior else 0) + len(readings),
+                    "detector": anomaly.to_json(state),
+                }
+            )
+            for at_ms, value, _ in readings:
+                _add(seconds, (eq, sensor, at_ms - at_ms % SECOND_MS), value)
+                _add(minutes, (eq, sensor, at_ms - at_ms % MINUTE_MS), value)
+            oldest = min(r[0] for r in readings)
+            oldest_per_machine[eq] = min(oldest_per_machine.get(eq, oldest), oldest)
+        upsert(conn, LATEST, latest_rows, ["equipment_id", "sensor"])
+        merge_buckets(conn, SECONDS, seconds, cut_seconds)
+        merge_buckets(conn, MINUTES, minutes, cut_minutes)
+        conn.execute(delete(SECONDS).where(SECONDS.c.bucket_ms < cut_seconds))
+        conn.execute(delete(MINUTES).where(MINUTES.c.bucket_ms < cut_minutes))
+        equipment_store.ensure_known(conn, first_seen, changes)
+        alert_store.apply_signals(conn, signals, changes)
+        for eq, oldest in oldest_per_machine.items():
+            changes.mark(TREND_VIEW, eq, oldest)
+
+
+def _load_latest(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+    found: dict[Key, dict[str, Any]] = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = list(keys[start : start + CHUNK])
+        rows = conn.execute(select(LATEST).where(tuple_(LATEST.c.equipment_id, LATEST.c.sensor).in_(chunk)))
+        found.update({(r.equipment_id, r.sensor): dict(r._mapping) for r in rows})
+    return found
+
+
+def latest_values(
+    conn: Connection, equipment_ids: Sequence[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Latest value per sensor, grouped by machine (without the detector's internals)."""
+    columns = [c for c in LATEST.c if c.name != "detector"]
+    query = select(*columns).order_by(LATEST.c.equipment_id, LATEST.c.sensor)
+    if equipment_ids is not None:
+        query = query.where(LATEST.c.equipment_id.in_(list(equipment_ids)))
+    result: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(query):
+        result.setdefault(row.equipment_id, []).append(dict(row._mapping))
+    return result
+
+
+def trend(
+    conn: Connection, equipment_id: str, since_ms: int, *, per_minute: bool = False, sensor: str | None = None
+) -> dict[str, list[list[float]]]:
+    """Buckets after `since_ms` per sensor as [bucket_ms, min, avg, max]; never touches raw readings."""
+    table = MINUTES if per_minute else SECONDS
+    query = (
+        select(table)
+        .where(table.c.equipment_id == equipment_id, table.c.bucket_ms > since_ms)
+        .order_by(table.c.sensor, table.c.bucket_ms)
+    )
+    if sensor is not None:
+        query = query.where(table.c.sensor == sensor)
+    result: dict[str, list[list[float]]] = {}
+    for r in conn.execute(query):
+        result.setdefault(r.sensor, []).append([r.bucket_ms, r.vmin, round(r.vsum / r.n, 4), r.vmax])
+    return result
+
+
+def bucket_counts(conn: Connection) -> tuple[int, int]:
+    """How many per-second and per-minute buckets exist (retention checks)."""
+    seconds = conn.execute(select(func.count()).select_from(SECONDS)).scalar_one()
+    minutes = conn.execute(select(func.count()).select_from(MINUTES)).scalar_one()
+    return seconds, minutes
