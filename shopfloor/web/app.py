@@ -17,6 +17,8 @@ from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.runtime import Runtime
 from shopfloor.store import work_orders as wo_store
 from shopfloor.web import health, sse, work_orders
+from shopfloor.web import inventory as inventory_web
+from shopfloor.web import outbound as outbound_web
 from shopfloor.web.assets import vendor_files, vendor_route
 from shopfloor.web.templating import templates
 
@@ -55,6 +57,16 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
     app.include_router(work_orders.router(engine))
+    runtime.hub.register(
+        inventory_web.VIEW,
+        inventory_web.patch_renderer(engine, inventory_web.ReorderPoints.from_settings(runtime.settings)),
+    )
+    app.include_router(inventory_web.router(engine, runtime.settings))
+    runtime.hub.register(
+        outbound_web.VIEW,
+        outbound_web.patch_renderer(engine, runtime.settings.stuck_limits_ms(), outbound_web.wall_clock_ms),
+    )
+    app.include_router(outbound_web.router(engine, runtime.settings))
     app.include_router(health.router(runtime))
 
     @app.get("/", response_class=HTMLResponse)
@@ -72,6 +84,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             "wo_lines": len(counts),
             "lines": sorted(counts),
         }
+        context["inventory"] = inventory_web.tile(engine, runtime.settings)
+        context["outbound"] = outbound_web.tile(engine, runtime.settings, outbound_web.wall_clock_ms())
         return templates.TemplateResponse(request, "index.html", context)
 
     @app.get("/sse/{view}", include_in_schema=False)

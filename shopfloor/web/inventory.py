@@ -7,7 +7,6 @@ keyset window; live patches replace only rows that are already on a subscriber's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -168,9 +167,7 @@ def router(engine: Engine, settings: Settings) -> APIRouter:
     api = APIRouter()
     points = ReorderPoints.from_settings(settings)
 
-    def params(
-        q: str | None, sort: str, after: str | None, before: str | None, low: bool
-    ) -> dict[str, Any]:
+    def params(q: str | None, sort: str, after: str | None, before: str | None, low: bool) -> dict[str, Any]:
         _one_of(after, before)
         return {
             "q": (q or "").strip() or None,
@@ -233,5 +230,8 @@ def router(engine: Engine, settings: Settings) -> APIRouter:
     return api
 
 
-def skus_of(keys: Iterable[str]) -> set[str]:
-    return {store.split_key(k)[0] for k in keys}
+def tile(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """Figures for the overview page's inventory tile."""
+    points = ReorderPoints.from_settings(settings)
+    with engine.connect() as conn:
+        return {**store.summary(conn), "low": len(low_totals(conn, points))}
