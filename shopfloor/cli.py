@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--duration", type=float, help="stop after this many seconds")
     simulate.add_argument("--count", type=int, help="stop after this many events")
     simulate.add_argument("--seed", type=int, help="random seed, for repeatable traffic")
+    simulate.add_argument(
+        "--sensor-rate", type=float, default=1000.0, help="sensor readings per second (default 1000)"
+    )
+    demo.add_argument(
+        "--sensor-rate", type=float, default=50.0, help="sensor readings per second (default 50)"
+    )
+    from shopfloor.evaluation_cli import add_parser as add_evaluate
+
+    add_evaluate(commands)  # equipment (issue 4)
     return parser
 
 
@@ -82,7 +91,14 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
-def _serve(settings: Settings, *, consume: bool, demo_rate: float | None = None, auth_default: bool) -> None:
+def _serve(
+    settings: Settings,
+    *,
+    consume: bool,
+    demo_rate: float | None = None,
+    auth_default: bool,
+    demo_sensor_rate: float = 0.0,
+) -> None:
     import uvicorn
 
     from shopfloor.runtime import build
@@ -97,7 +113,7 @@ def _serve(settings: Settings, *, consume: bool, demo_rate: float | None = None,
         sink = runtime.sink
 
         async def simulate() -> None:
-            generators = plant_traffic(settings, rate=demo_rate)
+            generators = plant_traffic(settings, rate=demo_rate, sensor_rate=demo_sensor_rate)
             await base.burst(sink, generators, 400)
             await base.run(sink, generators)
 
@@ -136,7 +152,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
         try:
             sent = await base.run(
                 sink,
-                plant_traffic(settings, rate=args.rate, seed=args.seed),
+                plant_traffic(settings, rate=args.rate, seed=args.seed, sensor_rate=args.sensor_rate),
                 duration=args.duration,
                 max_events=args.count,
             )
@@ -157,13 +173,23 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings = _settings(
                 args, kafka_bootstrap_servers="", database_url=args.database_url or DEMO_DATABASE
             )
-            _serve(settings, consume=True, demo_rate=args.rate, auth_default=False)
+            _serve(
+                settings,
+                consume=True,
+                demo_rate=args.rate,
+                auth_default=False,
+                demo_sensor_rate=args.sensor_rate,
+            )
         elif args.command == "serve":
             _serve(_settings(args), consume=True, auth_default=True)
         elif args.command == "project":
             _project(_settings(args))
         elif args.command == "simulate":
             _simulate(_settings(args), args)
+        elif args.command == "evaluate":
+            from shopfloor.evaluation_cli import run as run_evaluate
+
+            run_evaluate(args)
     except ValueError as exc:
         sys.exit(f"shopfloor {args.command}: {exc}")
     except KeyboardInterrupt:
