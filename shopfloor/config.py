@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     topic_alert_commands: str = "ops.alert-commands"
 
     batch_max_records: int = Field(default=5000, ge=1)
-    push_interval_seconds: float = Field(default=0.25, gt=0)
+    push_interval_seconds: float = Field(default=0.2, gt=0)
     stale_after_seconds: float = Field(default=15.0, gt=0)
 
     # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.

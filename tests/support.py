@@ -32,8 +32,11 @@ def event(event_type: str, data: dict[str, Any], *, source: str = "test/line", e
                        correlationid=correlationid)
 
 
-def wo(work_order_id: str, status: str, *, line: str = "L1", **extra: Any) -> dict[str, Any]:
-    return {"work_order_id": work_order_id, "status": status, "line_id": line, **extra}
+def wo(work_order_id: str, status: str, *, line: str | None = "L1", **extra: Any) -> dict[str, Any]:
+    data = {"work_order_id": work_order_id, "status": status, **extra}
+    if line is not None:
+        data["line_id"] = line
+    return data
 
 
 def encode(evt: dict[str, Any], binary: bool = False) -> tuple[bytes, list[tuple[str, bytes]]]:

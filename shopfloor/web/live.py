@@ -1,8 +1,8 @@
 """Change notices -> rendered fragments -> every subscriber, coalesced per view.
 
-A view's changed rows are rendered once per frame and the same bytes go to every subscriber. The
-first change after a quiet spell goes out at once; under bursts, at most one frame per
-`interval` per view. Frame ids are read-model versions, so a reconnecting client asks for what
+A view's changed rows are rendered once per frame and the same bytes go to every subscriber.
+Frames are paced by a token bucket per view: sparse changes go out at once, a burst spends the
+bucket, and sustained load gets one frame per `interval`, carrying every key changed meanwhile. Frame ids are read-model versions, so a reconnecting client asks for what
 changed since the version it has, or gets a fresh snapshot when that is too old to know.
 """
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 PatchRenderer = Callable[[frozenset[str]], Awaitable[str]]
 QUEUE_FRAMES = 64
 HISTORY_NOTICES = 512
+BURST_FRAMES = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,22 @@ class ViewChannel:
     pending: set[str] = field(default_factory=set)
     pending_version: int = 0
     pending_oldest_ms: int | None = None
-    last_flush: float = 0.0
+    tokens: float = BURST_FRAMES
+    refilled: float = 0.0
     flush_task: asyncio.Task[None] | None = None
+
+    def delay_for_next_frame(self) -> float:
+        """Spend a token if one is there (send now); else how long until one will be."""
+        now = time.monotonic()
+        self.tokens = min(BURST_FRAMES, self.tokens + (now - self.refilled) / self.interval)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        wait = (1 - self.tokens) * self.interval
+        self.tokens = 0.0
+        self.refilled = now + wait
+        return wait
 
     def keys_since(self, version: int) -> frozenset[str] | None:
         """Keys changed after `version`, or None when history no longer reaches back that far."""
@@ -116,7 +131,7 @@ class Hub:
             ):
                 channel.pending_oldest_ms = oldest
             if channel.flush_task is None:
-                wait = max(0.0, channel.last_flush + channel.interval - time.monotonic())
+                wait = channel.delay_for_next_frame()
                 channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
 
     async def _flush(self, channel: ViewChannel, wait: float) -> None:
@@ -129,7 +144,6 @@ class Hub:
                 channel.pending_oldest_ms,
             )
             channel.pending, channel.pending_oldest_ms = set(), None
-            channel.last_flush = time.monotonic()
             frame = await self._patch_frame(channel, frozenset(keys), version)
             for subscriber in list(channel.subscribers):
                 subscriber.offer(frame)
@@ -141,7 +155,7 @@ class Hub:
         finally:
             channel.flush_task = None
             if channel.pending:
-                wait = max(0.0, channel.last_flush + channel.interval - time.monotonic())
+                wait = channel.delay_for_next_frame()
                 channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
 
     async def _patch_frame(self, channel: ViewChannel, keys: frozenset[str], version: int) -> Frame:
