@@ -120,8 +120,12 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
         from shopfloor.transport.kafka import KafkaSink, KafkaSource, ensure_topics
 
         options = settings.kafka_client_options()
-        source = KafkaSource(settings.kafka_bootstrap_servers or "", settings.kafka_group_id, options,
-                             settings.kafka_session_timeout_ms)
+        source = KafkaSource(
+            settings.kafka_bootstrap_servers or "",
+            settings.kafka_group_id,
+            options,
+            settings.kafka_session_timeout_ms,
+        )
         sink = KafkaSink(settings.kafka_bootstrap_servers or "", options)
 
         async def prepare() -> None:

@@ -22,8 +22,15 @@ POSTGRES = os.environ.get(
     "SHOPFLOOR_TEST_POSTGRES", "postgresql+psycopg://shopfloor:shopfloor@127.0.0.1:55432/shopfloor"
 )
 CHROMIUM = os.environ.get("SHOPFLOOR_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +58,9 @@ def postgres() -> str:
         with psycopg.connect(_admin_dsn(POSTGRES), connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES} ({exc}); start it with `bash dev/postgres.sh start`")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES} ({exc}); start it with `bash dev/postgres.sh start`"
+        )
     return POSTGRES
 
 
@@ -97,15 +106,18 @@ class Producer:
         value, headers = (encode_binary if binary else encode_structured)(event)
         await self.sink.send_and_wait(topic, value, key.encode(), headers)
 
-    async def raw(self, topic: str, key: str | None, value: bytes | None,
-                  headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def raw(
+        self, topic: str, key: str | None, value: bytes | None, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         await self.sink.send_and_wait(topic, value, key.encode() if key else None, headers or [])
 
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}; install it with `apt-get install chromium` (dev/setup.sh)")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}; install it with `apt-get install chromium` (dev/setup.sh)"
+        )
     return CHROMIUM
 
 

@@ -24,12 +24,26 @@ REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
-def event(event_type: str, data: dict[str, Any], *, source: str = "test/line", event_id: str | None = None,
-          sequence: int | None = None, at: datetime | None = None, correlationid: str | None = None,
-          offset_s: float = 0) -> dict[str, Any]:
-    return cloud_event(event_type, data, source=source, event_id=event_id or uuid.uuid4().hex,
-                       sequence=sequence, time=at or (T0 + timedelta(seconds=offset_s)),
-                       correlationid=correlationid)
+def event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    source: str = "test/line",
+    event_id: str | None = None,
+    sequence: int | None = None,
+    at: datetime | None = None,
+    correlationid: str | None = None,
+    offset_s: float = 0,
+) -> dict[str, Any]:
+    return cloud_event(
+        event_type,
+        data,
+        source=source,
+        event_id=event_id or uuid.uuid4().hex,
+        sequence=sequence,
+        time=at or (T0 + timedelta(seconds=offset_s)),
+        correlationid=correlationid,
+    )
 
 
 def wo(work_order_id: str, status: str, *, line: str | None = "L1", **extra: Any) -> dict[str, Any]:
@@ -70,8 +84,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 30,
-                     what: str = "condition") -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 30, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -91,16 +106,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(settings: Settings, *args: str, command: str = "serve",
-                   timeout: float = 60) -> Iterator[str]:
+def running_server(
+    settings: Settings, *args: str, command: str = "serve", timeout: float = 60
+) -> Iterator[str]:
     """A real `shopfloor` process; yields its base URL once /healthz answers."""
     port = free_port()
     env = settings_env(settings)
     env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
     log_path = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"shopfloor-{port}.log"
     with log_path.open("w") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "shopfloor", command, *args], env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shopfloor", command, *args],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

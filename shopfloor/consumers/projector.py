@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from shopfloor import metrics
 from shopfloor.events.codec import InvalidEvent, decode
@@ -28,6 +28,10 @@ from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartit
 
 log = logging.getLogger(__name__)
 PROBE_INTERVAL = 3.0
+
+
+class ProjectionFailed(RuntimeError):
+    """Applying these records failed for a reason other than the store being unavailable."""
 
 
 @dataclass
@@ -151,20 +155,32 @@ class Projector:
         if not records:
             return
         items = await asyncio.to_thread(decode_records, records)
+        await self._send_dead_letters(items)
+        try:
+            await self._commit(records, items)
+        except ProjectionFailed as exc:
+            log.error("batch failed (%s); applying its records one by one to isolate the cause", exc)
+            for record, item in zip(records, items, strict=True):
+                try:
+                    await self._commit([record], [item])
+                except ProjectionFailed as single:
+                    rejected = Rejected(record, f"projection failed: {single}")
+                    await self._send_dead_letters([rejected])
+                    await self._commit([record], [rejected])
+
+    async def _send_dead_letters(self, items: Sequence[Envelope | Rejected]) -> None:
         for item in items:
             if isinstance(item, Rejected):
                 await self._dead_letters.send(
-                    f"{item.record.topic}.dlq",
-                    item.record.value,
-                    item.record.key,
-                    dead_letter_headers(item),
+                    f"{item.record.topic}.dlq", item.record.value, item.record.key, dead_letter_headers(item)
                 )
+
+    async def _commit(self, records: Sequence[Record], items: list[Envelope | Rejected]) -> None:
         next_offsets: dict[TopicPartition, int] = {}
         for record in records:
             next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
-        batch = Batch(
-            self._group_id, items, {tp: self._expected.get(tp) for tp in next_offsets}, next_offsets
-        )
+        expected = {tp: self._expected.get(tp) for tp in next_offsets}
+        batch = Batch(self._group_id, items, expected, next_offsets)
         result = await self._commit_with_retry(batch)
         if result is None:
             return
@@ -179,6 +195,7 @@ class Projector:
             self._update_lag()
 
     async def _commit_with_retry(self, batch: Batch) -> BatchResult | None:
+        """Retries while the store is unavailable; a failure caused by the records raises ProjectionFailed."""
         delay = 0.5
         while not self._stopping.is_set():
             try:
@@ -187,13 +204,15 @@ class Projector:
                 log.warning("position conflict, re-seeking from the store: %s", exc)
                 await self._assigned(set(self._expected))
                 return None
-            except (OperationalError, DBAPIError) as exc:
+            except OperationalError as exc:
                 self.status.store_ok = False
                 self.status.store_error = f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:300]}"
                 log.error("store refused the batch, retrying in %.1fs: %s", delay, self.status.store_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
+            except Exception as exc:
+                raise ProjectionFailed(f"{type(exc).__name__}: {str(exc).strip()[:500]}") from exc
             self.status.store_ok = True
             self.status.store_error = None
             return result

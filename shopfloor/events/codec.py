@@ -34,6 +34,8 @@ def _loads(raw: bytes | None, what: str) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidEvent(f"{what} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if "\x00" in text or "\\u0000" in text:
+        raise InvalidEvent(f"{what} contains NUL characters")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:

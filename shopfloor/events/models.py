@@ -13,8 +13,9 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
-StrictInt = Annotated[int, Field(strict=True)]
+INT32 = 2**31 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT32, strict=True)]
+StrictInt = Annotated[int, Field(ge=-INT32, le=INT32, strict=True)]
 Text = Annotated[str, Field(max_length=10_000)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -111,7 +112,7 @@ class InventoryAdjusted(EventData):
 class OrderLine(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
-    qty: Annotated[int, Field(ge=0, strict=True)]
+    qty: NonNegativeInt
 
 
 class OrderEvent(EventData):

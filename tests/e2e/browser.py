@@ -47,5 +47,7 @@ async def seen_at(page: Any, key: str, value: str, timeout_ms: float = 15_000) -
 def summary(latencies_ms: list[float]) -> str:
     ordered = sorted(latencies_ms)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return (f"n={len(ordered)} p50={statistics.median(ordered):.1f}ms p95={p95:.1f}ms "
-            f"max={ordered[-1]:.1f}ms min={ordered[0]:.1f}ms")
+    return (
+        f"n={len(ordered)} p50={statistics.median(ordered):.1f}ms p95={p95:.1f}ms "
+        f"max={ordered[-1]:.1f}ms min={ordered[0]:.1f}ms"
+    )

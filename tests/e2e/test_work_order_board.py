@@ -16,15 +16,18 @@ async def test_board_follows_kafka_events_live(kafka, producer, browser, sqlite_
     topic = settings.topic_work_orders
     orders = [f"WO-E2E-{i:02d}" for i in range(12)]
     for i, order in enumerate(orders):
-        await producer.event(topic, order, event("WorkOrderStatusChanged", wo(order, "PLANNED", line=f"L{i % 3}"),
-                                                 sequence=1))
+        await producer.event(
+            topic, order, event("WorkOrderStatusChanged", wo(order, "PLANNED", line=f"L{i % 3}"), sequence=1)
+        )
     with running_server(settings) as url:
         page = await browser.new_page(viewport={"width": 1920, "height": 1080})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         await page.goto(f"{url}/work-orders")
-        await page.wait_for_selector(f'[data-work-order="{orders[-1]}"][data-status="PLANNED"]', timeout=30_000)
+        await page.wait_for_selector(
+            f'[data-work-order="{orders[-1]}"][data-status="PLANNED"]', timeout=30_000
+        )
         await page.wait_for_selector('#connection[data-state="live"]', timeout=10_000)
         await watch(page, "data-work-order", "data-status")
         latencies: list[float] = []
@@ -34,8 +37,16 @@ async def test_board_follows_kafka_events_live(kafka, producer, browser, sqlite_
             sequences[order] += 1
             status = STATUSES[(sequences[order] - 2) % len(STATUSES)]
             produced_at = datetime.now(UTC)
-            await producer.event(topic, order, event("WorkOrderStatusChanged", wo(order, status, line=None),
-                                                     sequence=sequences[order], at=produced_at))
+            await producer.event(
+                topic,
+                order,
+                event(
+                    "WorkOrderStatusChanged",
+                    wo(order, status, line=None),
+                    sequence=sequences[order],
+                    at=produced_at,
+                ),
+            )
             shown_at = await seen_at(page, order, status)
             latencies.append(shown_at - produced_at.timestamp() * 1000)
             await page.evaluate("window.__seen = []")
@@ -49,7 +60,8 @@ async def test_board_follows_kafka_events_live(kafka, producer, browser, sqlite_
         filtered = await browser.new_page()
         await filtered.goto(f"{url}/work-orders?line=L1")
         assert await filtered.locator("[data-work-order]").count() == 4
-        assert set(await filtered.locator("[data-work-order]").evaluate_all(
-            "els => els.map(e => e.dataset.line)")) == {"L1"}
+        assert set(
+            await filtered.locator("[data-work-order]").evaluate_all("els => els.map(e => e.dataset.line)")
+        ) == {"L1"}
         await filtered.close()
         await page.close()

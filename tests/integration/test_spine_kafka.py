@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import subprocess
@@ -22,11 +21,20 @@ async def test_events_become_read_models(kafka, producer, database_url) -> None:
     settings = unique_settings(kafka, database_url)
     topic = settings.topic_work_orders
     async with projecting(settings) as runtime:
-        await producer.event(topic, "WO-1", event("WorkOrderStatusChanged", wo("WO-1", "PLANNED", line="L1",
-                                                                                  product="pump"), sequence=1))
-        await producer.event(topic, "WO-1", event("WorkOrderStatusChanged", wo("WO-1", "RELEASED"), sequence=2,
-                                                  offset_s=10), binary=True)
-        await producer.event(topic, "WO-2", event("WorkOrderStatusChanged", wo("WO-2", "IN_PROGRESS", line="L2")))
+        await producer.event(
+            topic,
+            "WO-1",
+            event("WorkOrderStatusChanged", wo("WO-1", "PLANNED", line="L1", product="pump"), sequence=1),
+        )
+        await producer.event(
+            topic,
+            "WO-1",
+            event("WorkOrderStatusChanged", wo("WO-1", "RELEASED"), sequence=2, offset_s=10),
+            binary=True,
+        )
+        await producer.event(
+            topic, "WO-2", event("WorkOrderStatusChanged", wo("WO-2", "IN_PROGRESS", line="L2"))
+        )
         await wait_consumed(runtime, 3)
         state = work_order_state(runtime.engine)
     orders = {o["work_order_id"]: o for o in state["orders"]}
@@ -44,7 +52,9 @@ async def test_duplicates_and_stale_events_change_nothing(kafka, producer, datab
     settings = unique_settings(kafka, database_url)
     topic = settings.topic_work_orders
     first = event("WorkOrderStatusChanged", wo("WO-7", "RELEASED"), sequence=1, event_id="e-1")
-    second = event("WorkOrderStatusChanged", wo("WO-7", "IN_PROGRESS"), sequence=2, offset_s=5, event_id="e-2")
+    second = event(
+        "WorkOrderStatusChanged", wo("WO-7", "IN_PROGRESS"), sequence=2, offset_s=5, event_id="e-2"
+    )
     stale = event("WorkOrderStatusChanged", wo("WO-7", "CANCELLED"), sequence=1, offset_s=9, event_id="e-3")
     async with projecting(settings) as runtime:
         for evt in (first, second, first, second, stale):
@@ -59,12 +69,16 @@ async def test_duplicates_and_stale_events_change_nothing(kafka, producer, datab
     assert {(c["line_id"], c["status"]): c["count"] for c in state["counts"]} == {("L1", "IN_PROGRESS"): 1}
 
 
-async def test_poison_events_are_dead_lettered_and_later_events_applied(kafka, producer, database_url) -> None:  # type: ignore[no-untyped-def]
+async def test_poison_events_are_dead_lettered_and_later_events_applied(
+    kafka, producer, database_url
+) -> None:  # type: ignore[no-untyped-def]
     settings = unique_settings(kafka, database_url)
     topic = settings.topic_work_orders
     async with projecting(settings) as runtime:
         await producer.raw(topic, "WO-1", b"\x00\xffgarbage", [("origin", b"fuzz")])
-        await producer.event(topic, "WO-1", event("WorkOrderStatusChanged", {"work_order_id": "WO-1", "status": "NOPE"}))
+        await producer.event(
+            topic, "WO-1", event("WorkOrderStatusChanged", {"work_order_id": "WO-1", "status": "NOPE"})
+        )
         await producer.event(topic, "WO-1", event("Unheard", {"work_order_id": "WO-1"}))
         await producer.event(topic, "WO-1", event("WorkOrderStatusChanged", wo("WO-1", "COMPLETED")))
         await wait_consumed(runtime, 4)
@@ -73,8 +87,14 @@ async def test_poison_events_are_dead_lettered_and_later_events_applied(kafka, p
         with runtime.engine.connect() as conn:
             from sqlalchemy import text
 
-            letters = [dict(r._mapping) for r in conn.execute(text(
-                'SELECT topic, "partition", "offset", reason, value FROM dead_letters ORDER BY "offset"'))]
+            letters = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    text(
+                        'SELECT topic, "partition", "offset", reason, value FROM dead_letters ORDER BY "offset"'
+                    )
+                )
+            ]
     assert state["orders"][0]["status"] == "COMPLETED"
     assert all(letter["topic"] == topic for letter in letters)
     assert [letter["offset"] for letter in letters] == [0, 1, 2]
@@ -82,8 +102,13 @@ async def test_poison_events_are_dead_lettered_and_later_events_applied(kafka, p
     assert "status" in letters[1]["reason"]
     assert "unknown event type" in letters[2]["reason"]
 
-    consumer = AIOKafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka, auto_offset_reset="earliest",
-                                group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        f"{topic}.dlq",
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         records = []
@@ -110,15 +135,24 @@ def _stream(orders: int, events_per_order: int, seed: int) -> list[tuple[str, di
         line = f"L{i % 7}"
         queue = queues.setdefault(wid, [])
         for seq in range(1, events_per_order + 1):
-            evt = event("WorkOrderStatusChanged",
-                        wo(wid, statuses[(seq - 1) % len(statuses)], line=line, quantity_done=seq),
-                        sequence=seq, offset_s=seq * 60 + i)
+            evt = event(
+                "WorkOrderStatusChanged",
+                wo(wid, statuses[(seq - 1) % len(statuses)], line=line, quantity_done=seq),
+                sequence=seq,
+                offset_s=seq * 60 + i,
+            )
             queue.append(evt)
             if rng.random() < 0.1:
                 queue.append(evt)
             if seq > 2 and rng.random() < 0.05:
-                queue.append(event("WorkOrderStatusChanged", wo(wid, "CANCELLED", line=line),
-                                   sequence=seq - 2, offset_s=seq * 60 + i + 1))
+                queue.append(
+                    event(
+                        "WorkOrderStatusChanged",
+                        wo(wid, "CANCELLED", line=line),
+                        sequence=seq - 2,
+                        offset_s=seq * 60 + i + 1,
+                    )
+                )
     out: list[tuple[str, dict]] = []
     while queues:
         key = rng.choice(list(queues))
@@ -128,7 +162,9 @@ def _stream(orders: int, events_per_order: int, seed: int) -> list[tuple[str, di
     return out
 
 
-async def test_killed_consumer_resumes_without_loss_or_double_effect(kafka, producer, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_killed_consumer_resumes_without_loss_or_double_effect(
+    kafka, producer, database_url, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     settings = unique_settings(kafka, database_url, batch_max_records=50, kafka_session_timeout_ms=6000)
     stream = _stream(orders=300, events_per_order=15, seed=7)
     total = len(stream)
@@ -137,8 +173,13 @@ async def test_killed_consumer_resumes_without_loss_or_double_effect(kafka, prod
     log = (tmp_path / "project.log").open("w")
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "shopfloor", "project"], env=env, cwd=REPO,
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "shopfloor", "project"],
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     engine = open_store(settings)
     await ensure_topics(kafka, [settings.topic_work_orders], 3, {})
@@ -150,7 +191,9 @@ async def test_killed_consumer_resumes_without_loss_or_double_effect(kafka, prod
         await producer.sink.flush()
         for _ in range(3):
             floor = at_kill[-1] if at_kill else 0
-            await wait_until(lambda: _consumed(engine) > floor, 60, "the restarted projector to make progress")
+            await wait_until(
+                lambda floor=floor: _consumed(engine) > floor, 60, "the restarted projector to progress"
+            )
             await asyncio.sleep(random.uniform(0.1, 0.5))
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -163,12 +206,15 @@ async def test_killed_consumer_resumes_without_loss_or_double_effect(kafka, prod
         process.wait(10)
     killed_state = work_order_state(engine)
 
-    replay = unique_settings(kafka, f"sqlite:///{tmp_path / 'replay.db'}",
-                             topic_work_orders=settings.topic_work_orders)
+    replay = unique_settings(
+        kafka, f"sqlite:///{tmp_path / 'replay.db'}", topic_work_orders=settings.topic_work_orders
+    )
     async with projecting(replay) as runtime:
         await wait_consumed(runtime, total, timeout=120)
         clean_state = work_order_state(runtime.engine)
-    print(f"\nkill test: {total} records, SIGKILL after {at_kill} records, {len(killed_state['orders'])} orders")
+    print(
+        f"\nkill test: {total} records, SIGKILL after {at_kill} records, {len(killed_state['orders'])} orders"
+    )
     assert any(0 < consumed < total for consumed in at_kill), "no kill landed mid-stream"
     assert killed_state == clean_state
     assert len(killed_state["orders"]) == 300
@@ -182,5 +228,7 @@ def _consumed(engine) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        value = conn.execute(text("SELECT COALESCE(SUM(next_offset), 0) FROM consumer_positions")).scalar_one()
+        value = conn.execute(
+            text("SELECT COALESCE(SUM(next_offset), 0) FROM consumer_positions")
+        ).scalar_one()
     return int(value)
