@@ -2,8 +2,9 @@
 
 A view's changed rows are rendered once per frame and the same bytes go to every subscriber.
 Frames are paced by a token bucket per view: sparse changes go out at once, a burst spends the
-bucket, and sustained load gets one frame per `interval`, carrying every key changed meanwhile. Frame ids are read-model versions, so a reconnecting client asks for what
-changed since the version it has, or gets a fresh snapshot when that is too old to know.
+bucket, and sustained load gets one frame per `interval`, carrying every key changed meanwhile.
+Frame ids are read-model versions, so a reconnecting client asks for what changed since the
+version it has, or reloads its view when that is too old to know.
 """
 
 from __future__ import annotations

@@ -90,9 +90,7 @@ async def test_poison_events_are_dead_lettered_and_later_events_applied(
             letters = [
                 dict(r._mapping)
                 for r in conn.execute(
-                    text(
-                        'SELECT topic, "partition", "offset", reason, value FROM dead_letters ORDER BY "offset"'
-                    )
+                    text('SELECT topic, "partition", "offset", reason, value FROM dead_letters ORDER BY 3')
                 )
             ]
     assert state["orders"][0]["status"] == "COMPLETED"
