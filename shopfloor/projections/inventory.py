@@ -93,4 +93,5 @@ def reorder_point(sku: str, default: int, overrides: Mapping[str, int]) -> int:
 
 def is_low(sku: str, total_on_hand: int, default: int, overrides: Mapping[str, int]) -> bool:
     """Low stock: the SKU's total is below its reorder point (a reorder point of 0 never alerts)."""
-    return total_on_hand < reorder_point(sku, default, overrides)
+    point = reorder_point(sku, default, overrides)
+    return point > 0 and total_on_hand < point
