@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     topic_alert_commands: str = "ops.alert-commands"
 
     batch_max_records: int = Field(default=5000, ge=1)
+    dedup_window_seconds: float = Field(default=3600.0, gt=0)
     push_interval_seconds: float = Field(default=0.2, gt=0)
     stale_after_seconds: float = Field(default=15.0, gt=0)
 

@@ -151,6 +151,7 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
         HANDLERS,
         on_commit=runtime.hub.publish,
         max_records=settings.batch_max_records,
+        dedup_window_seconds=settings.dedup_window_seconds,
     )
     runtime.projector = projector
     runtime.sink = sink

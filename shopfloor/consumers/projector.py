@@ -22,6 +22,7 @@ from shopfloor.store.batch import (
     Rejected,
     apply_batch,
     load_positions,
+    prune_applied,
 )
 from shopfloor.store.changes import ChangeNotice, Handler
 from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartition
@@ -90,6 +91,7 @@ class Projector:
         handlers: Sequence[Handler],
         on_commit: Callable[[ChangeNotice], None],
         max_records: int = 5000,
+        dedup_window_seconds: float = 3600.0,
     ) -> None:
         self._source = source
         self._dead_letters = dead_letters
@@ -99,6 +101,9 @@ class Projector:
         self._handlers = list(handlers)
         self._on_commit = on_commit
         self._max_records = max_records
+        self._dedup_window_ms = int(dedup_window_seconds * 1000)
+        self._newest_event_ms = 0
+        self._last_prune = time.monotonic()
         self._expected: dict[TopicPartition, int | None] = {}
         self._stopping = asyncio.Event()
         self._last_probe = 0.0
@@ -189,10 +194,30 @@ class Projector:
         self._record(result)
         if result.notice is not None:
             self._on_commit(result.notice)
+        await self._prune_dedup_ids(result)
         if time.monotonic() - self._last_kafka_commit > 5:
             self._last_kafka_commit = time.monotonic()
             await self._source.commit(next_offsets)
             self._update_lag()
+
+    async def _prune_dedup_ids(self, result: BatchResult) -> None:
+        """Applied ids are kept for the dedup window (by event time), so the table stays bounded."""
+        self._newest_event_ms = max(self._newest_event_ms, max(result.event_times_ms, default=0))
+        if time.monotonic() - self._last_prune < 30 or not self._newest_event_ms:
+            return
+        self._last_prune = time.monotonic()
+        cutoff = self._newest_event_ms - self._dedup_window_ms
+        try:
+            removed = await asyncio.to_thread(prune_applied, self._engine, cutoff)
+        except OperationalError as exc:
+            log.warning("pruning applied ids failed (will retry): %s", exc)
+            return
+        if removed:
+            log.info(
+                "pruned %d applied ids older than the %ds dedup window",
+                removed,
+                self._dedup_window_ms // 1000,
+            )
 
     async def _commit_with_retry(self, batch: Batch) -> BatchResult | None:
         """Retries while the store is unavailable; a failure caused by the records raises ProjectionFailed."""
