@@ -16,7 +16,8 @@ from starlette.responses import Response
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.runtime import Runtime
 from shopfloor.store import work_orders as wo_store
-from shopfloor.web import health, sse, work_orders
+from shopfloor.web import equipment as equipment_web
+from shopfloor.web import equipment_actions, equipment_trend, health, sse, work_orders
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.assets import vendor_files, vendor_route
@@ -67,6 +68,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         outbound_web.patch_renderer(engine, runtime.settings.stuck_limits_ms(), outbound_web.wall_clock_ms),
     )
     app.include_router(outbound_web.router(engine, runtime.settings))
+    runtime.hub.register(equipment_web.VIEW, equipment_web.patch_renderer(engine))  # equipment (issue 4)
+    runtime.hub.register(equipment_trend.TREND_VIEW, equipment_web.trend_patch_renderer())
+    app.include_router(equipment_web.router(engine))
+    app.include_router(equipment_trend.router(engine, runtime.hub))
+    app.include_router(equipment_actions.router(runtime))
     app.include_router(health.router(runtime))
 
     @app.get("/", response_class=HTMLResponse)

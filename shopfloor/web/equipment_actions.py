@@ -1,0 +1,117 @@
+"""Supervisor actions on alerts: acknowledge and shelve, each produced as a command event.
+
+The POST handlers do not touch the read model: they publish `AlertAcknowledged` / `AlertShelved`
+to the alert-command topic through the runtime's sink, and the projector folds them like any other
+event, so every screen and every replica learns of them the same way. `require_role` is the one
+place the sign-in check plugs in; `same_origin` refuses cross-site form posts (CSRF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from shopfloor.events.codec import cloud_event, encode_structured
+from shopfloor.runtime import Runtime
+from shopfloor.store import alerts as alert_store
+
+SOURCE = "shopfloor/web"
+MAX_SHELVE_MINUTES = 7 * 24 * 60
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    roles: frozenset[str]
+
+
+def require_role(role: str) -> Callable[[Request], Principal]:
+    """Dependency: the signed-in user if they hold `role`. With auth off everyone is a local supervisor.
+
+    A sign-in middleware is expected to put a Principal on `request.state.user`.
+    """
+
+    def check(request: Request) -> Principal:
+        runtime: Runtime = request.app.state.runtime
+        if not runtime.auth:
+            return Principal("local", frozenset({role}))
+        user = getattr(request.state, "user", None)
+        if not isinstance(user, Principal):
+            raise HTTPException(401, "sign in to do this")
+        if role not in user.roles:
+            raise HTTPException(403, f"this needs the {role} role")
+        return user
+
+    return check
+
+
+def same_origin(request: Request) -> None:
+    """Refuse requests another site's page made the browser send (CSRF), by Fetch metadata or Origin."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise HTTPException(403, "cross-site request refused")
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, "cross-origin request refused")
+
+
+Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
+AlertId = Annotated[str, Form(min_length=1, max_length=500)]
+Note = Annotated[str | None, Form(max_length=2000)]
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(dependencies=[Depends(same_origin)])
+
+    def _get_alert(alert_id: str) -> dict[str, Any] | None:
+        with runtime.engine.connect() as conn:
+            return alert_store.get_alert(conn, alert_id)
+
+    async def publish(event_type: str, alert_id: str, user: Principal, note: str | None, **extra: str) -> str:
+        alert = await asyncio.to_thread(_get_alert, alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        if runtime.sink is None:
+            raise HTTPException(503, "this process does not publish events")
+        data = {"alert_id": alert_id, "equipment_id": alert["equipment_id"], "user": user.name, **extra}
+        if note:
+            data["note"] = note
+        event = cloud_event(event_type, data, source=SOURCE, subject=alert_id)
+        value, headers = encode_structured(event)
+        topic = runtime.settings.topic_alert_commands
+        await runtime.sink.send(topic, value, alert["equipment_id"].encode(), headers)
+        await runtime.sink.flush()
+        return event["id"]
+
+    def done(request: Request, event_id: str) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=202, headers={"X-Command-Id": event_id})
+        return RedirectResponse("/equipment", status_code=303)
+
+    @api.post("/equipment/alerts/acknowledge")
+    async def acknowledge(
+        request: Request, user: Supervisor, alert_id: AlertId, note: Note = None
+    ) -> Response:
+        return done(request, await publish("AlertAcknowledged", alert_id, user, note))
+
+    @api.post("/equipment/alerts/shelve")
+    async def shelve(
+        request: Request,
+        user: Supervisor,
+        alert_id: AlertId,
+        minutes: Annotated[int, Form(ge=0, le=MAX_SHELVE_MINUTES)] = 60,
+        note: Note = None,
+    ) -> Response:
+        """Suppress until now + minutes; 0 minutes unshelves."""
+        until = datetime.now(UTC) + timedelta(minutes=minutes)
+        stamp = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return done(request, await publish("AlertShelved", alert_id, user, note, until=stamp))
+
+    return api
