@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, func, or_, select, tuple_
+from sqlalchemy import BigInteger, Connection, Index, and_, false, func, or_, select, tuple_, update
 from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import upsert
+from shopfloor.store.db import insert_ignore, upsert
 
 VIEW = "inventory"
 CHUNK = 400
@@ -47,8 +47,18 @@ class SkuTotalRow(SQLModel, table=True):
     updated_ms: int = Field(sa_type=BigInteger)
 
 
+class LocationRow(SQLModel, table=True):
+    """Every location and how many SKUs it holds: lets a search find matching locations cheaply."""
+
+    __tablename__ = "inventory_locations"
+    location: str = Field(primary_key=True)
+    skus: int = 0
+
+
 STOCK = StockRow.__table__  # type: ignore[attr-defined]
 TOTALS = SkuTotalRow.__table__  # type: ignore[attr-defined]
+LOCATIONS = LocationRow.__table__  # type: ignore[attr-defined]
+SEARCH_SORT_LIMIT = 20_000
 Index("ix_inventory_stock_location_sku", STOCK.c.location, STOCK.c.sku)
 Index("ix_inventory_stock_on_hand", STOCK.c.on_hand, STOCK.c.sku, STOCK.c.location)
 
@@ -73,6 +83,11 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
+def _pairs(pairs: Sequence[tuple[str, str]]) -> Any:
+    """(sku, location) pairs as OR-ed equalities: SQLite answers a row-value IN with a full scan."""
+    return or_(*(and_(STOCK.c.sku == sku, STOCK.c.location == location) for sku, location in pairs))
+
+
 class InventoryHandler:
     event_types = frozenset({"InventoryAdjusted"})
 
@@ -81,21 +96,31 @@ class InventoryHandler:
         skus = sorted({sku for sku, _ in pairs})
         levels: dict[tuple[str, str], StockLevel] = {}
         for chunk in _chunks(pairs):
-            query = select(STOCK).where(tuple_(STOCK.c.sku, STOCK.c.location).in_(list(chunk)))
+            query = select(STOCK).where(_pairs(chunk))
             levels.update({(r.sku, r.location): StockLevel(**r._mapping) for r in conn.execute(query)})
         totals: dict[str, SkuTotal] = {}
         for chunk in _chunks(skus):
             query = select(TOTALS).where(TOTALS.c.sku.in_(list(chunk)))
             totals.update({r.sku: SkuTotal(**r._mapping) for r in conn.execute(query)})
+        new_locations: dict[str, int] = {}
         for event in events:
             data = event.data
             pair = (data.sku, data.location)  # type: ignore[attr-defined]
             current = levels.get(pair)
+            if current is None:
+                new_locations[pair[1]] = new_locations.get(pair[1], 0) + 1
             levels[pair] = fold_stock(current, event)
             totals[pair[0]] = fold_total(totals.get(pair[0]), event, new_location=current is None)
             changes.mark(VIEW, stock_key(*pair), int(event.time.timestamp() * 1000))
         upsert(conn, STOCK, [asdict(levels[p]) for p in pairs], ["sku", "location"])
         upsert(conn, TOTALS, [asdict(totals[s]) for s in skus], ["sku"])
+        insert_ignore(conn, LOCATIONS, [{"location": loc, "skus": 0} for loc in sorted(new_locations)])
+        for location, added in sorted(new_locations.items()):
+            conn.execute(
+                update(LOCATIONS)
+                .where(LOCATIONS.c.location == location)
+                .values(skus=LOCATIONS.c.skus + added)
+            )
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -138,6 +163,29 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _search(conn: Connection, q: str) -> Any:
+    """Rows whose SKU or location contains `q`.
+
+    Few matching rows: look the SKUs up in the totals and the locations in their own table, then
+    read just those rows through the indexes. Many: scan in page order, which stops early.
+    """
+    pattern = _like(q)
+    skus = conn.execute(
+        select(TOTALS.c.sku, TOTALS.c.locations).where(TOTALS.c.sku.ilike(pattern, escape="\\"))
+    ).all()
+    locations = conn.execute(
+        select(LOCATIONS.c.location, LOCATIONS.c.skus).where(LOCATIONS.c.location.ilike(pattern, escape="\\"))
+    ).all()
+    if sum(n for _, n in skus) + sum(n for _, n in locations) > SEARCH_SORT_LIMIT:
+        return or_(STOCK.c.sku.ilike(pattern, escape="\\"), STOCK.c.location.ilike(pattern, escape="\\"))
+    conditions = []
+    if skus:
+        conditions.append(STOCK.c.sku.in_([sku for sku, _ in skus]))
+    if locations:
+        conditions.append(STOCK.c.location.in_([loc for loc, _ in locations]))
+    return or_(*conditions) if conditions else false()
+
+
 def stock_window(
     conn: Connection,
     *,
@@ -152,10 +200,7 @@ def stock_window(
     columns = [STOCK.c[c] for c in SORTS[sort]]
     query = select(STOCK)
     if q:
-        pattern = _like(q)
-        query = query.where(
-            or_(STOCK.c.sku.ilike(pattern, escape="\\"), STOCK.c.location.ilike(pattern, escape="\\"))
-        )
+        query = query.where(_search(conn, q))
     if skus is not None:
         query = query.where(STOCK.c.sku.in_(list(skus)))
     backwards = before is not None and after is None
@@ -181,7 +226,7 @@ def stock_window(
 def get_stock(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for chunk in _chunks(sorted(pairs)):
-        query = select(STOCK).where(tuple_(STOCK.c.sku, STOCK.c.location).in_(list(chunk)))
+        query = select(STOCK).where(_pairs(chunk))
         found.extend(dict(r._mapping) for r in conn.execute(query))
     return found
 

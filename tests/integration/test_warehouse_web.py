@@ -207,6 +207,7 @@ async def test_late_and_stuck_are_judged_by_the_injected_clock(warehouse) -> Non
     )
     now = {"ms": T0_MS + 55 * MIN}
     app = FastAPI()
+    app.state.runtime = runtime
     app.include_router(outbound_web.router(runtime.engine, runtime.settings, clock=lambda: now["ms"]))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
