@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         "empty store.",
     )
     _common(serve)
+    web = commands.add_parser(
+        "web",
+        help="web server only (no consumers); a replica behind a load balancer",
+        description="Serves the live pages from the store without consuming. On PostgreSQL it "
+        "learns of every commit by any `project` worker through LISTEN/NOTIFY, so any number "
+        "of replicas can run side by side.",
+    )
+    _common(web, kafka=False)
     project = commands.add_parser(
         "project",
         help="consumers and projections only (no web server)",
@@ -79,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     from shopfloor.evaluation_cli import add_parser as add_evaluate
 
     add_evaluate(commands)  # equipment (issue 4)
+    from shopfloor.auth.cli import add_parser as add_users
+
+    add_users(commands)  # sign-in accounts (issue 6)
     return parser
 
 
@@ -182,6 +193,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         elif args.command == "serve":
             _serve(_settings(args), consume=True, auth_default=True)
+        elif args.command == "web":
+            settings = _settings(args)
+            if not settings.database_url.startswith("postgresql"):
+                logging.getLogger("shopfloor").warning(
+                    "shopfloor web on SQLite hears no commits from other processes; use PostgreSQL"
+                )
+            _serve(settings, consume=False, auth_default=True)
         elif args.command == "project":
             _project(_settings(args))
         elif args.command == "simulate":
@@ -190,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             from shopfloor.evaluation_cli import run as run_evaluate
 
             run_evaluate(args)
+        elif args.command == "users":
+            from shopfloor.auth.cli import run as run_users
+
+            run_users(args)
     except ValueError as exc:
         sys.exit(f"shopfloor {args.command}: {exc}")
     except KeyboardInterrupt:

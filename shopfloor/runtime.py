@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector
@@ -37,6 +37,7 @@ class Runtime:
     projector: Projector | None = None
     sink: EventSink | None = None
     auth: bool = False
+    listener: Any = None  # NotifyListener on PostgreSQL web processes (issue 7)
     tasks: list[BackgroundTask] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     last_event_ms: int | None = None
@@ -62,6 +63,8 @@ class Runtime:
                 reasons.append("store refuses writes")
             if status.lag > 1000:
                 reasons.append(f"consumer {status.lag} events behind")
+        if self.listener is not None and not self.listener.status.connected:
+            reasons.append("not hearing commits (PostgreSQL LISTEN down)")
         return {
             "healthy": not reasons,
             "reason": ", ".join(reasons),
@@ -90,11 +93,27 @@ class Runtime:
 
 def open_store(settings: Settings, *, fresh: bool = False) -> Engine:
     engine = make_engine(settings.database_url)
-    if fresh:
-        drop_schema(engine)
-    create_schema(engine)
-    ensure_version_row(engine)
+    with schema_lock(engine):
+        if fresh:
+            drop_schema(engine)
+        create_schema(engine)
+        ensure_version_row(engine)
     return engine
+
+
+@contextlib.contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Workers and replicas starting together must not race each other creating tables (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(7207001)"))
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(7207001)"))
+            conn.commit()
 
 
 def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = False) -> Runtime:
@@ -106,6 +125,11 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     runtime.hub.status_provider = runtime.status
     if serve_web:
         runtime.tasks.append(runtime.hub.run_ticker)
+        if engine.dialect.name == "postgresql":
+            from shopfloor.web.notify_listener import NotifyListener
+
+            runtime.listener = NotifyListener(settings.database_url, runtime.hub)
+            runtime.tasks.append(runtime.listener.run)
     if consume:
         _add_projector(runtime, settings, demo=demo)
     return runtime

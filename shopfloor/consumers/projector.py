@@ -115,7 +115,11 @@ class Projector:
         for tp in partitions:
             self._expected[tp] = stored.get(tp)
             self._source.seek(tp, stored.get(tp, 0))
-        log.info("assigned %d partitions; resuming from stored positions", len(partitions))
+        log.info(
+            "assigned %d partitions; resuming from stored positions: %s",
+            len(partitions),
+            " ".join(f"{tp.topic}[{tp.partition}]@{stored.get(tp, 0)}" for tp in sorted(partitions)),
+        )
 
     async def _revoked(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:

@@ -42,6 +42,10 @@ def router(runtime: Runtime) -> APIRouter:
                 problems.append(f"store refuses writes: {status['store_error']}")
             if status["lag"] > MAX_READY_LAG:
                 problems.append(f"consumer lag {status['lag']} records")
+        if runtime.listener is not None:
+            body["listener"] = runtime.listener.describe()
+            if not body["listener"]["connected"]:
+                problems.append("not listening for commits (PostgreSQL LISTEN)")
         body["status"] = "ready" if not problems else "not ready"
         body["problems"] = problems
         return JSONResponse(body, status_code=200 if not problems else 503)
