@@ -200,6 +200,15 @@ def render(report: Report, command: str) -> str:
         "",
         "Lead times (minutes, sorted): " + ", ".join(f"{x:g}" for x in sorted(report.leads_min)),
         "",
+        "## Limits of this evaluation",
+        "",
+        "The scenarios are synthetic and the detector was tuned on them, so these figures say the "
+        "method works on these shapes, not that it will on a given plant: real sensors need their "
+        "limits (`SPECS` in anomaly.py) and noise checked. Degradations here are monotone and "
+        "slower than an hour; a failure that develops in minutes can only be caught by the threshold "
+        "alert. Noise bursts are reported as spike alerts only when they produce readings beyond 8 σ, "
+        "so mild bursts pass silently (by design: they are not failures).",
+        "",
         "## How the detector works",
         "",
         "`shopfloor/projections/anomaly.py`, pure and driven only by event time. Readings are reduced "
