@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, and_, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, and_, select, text, update
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.store.bookkeeping import (
@@ -88,13 +88,19 @@ def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:
 
 
 def _stored_sequences(conn: Connection, entities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Per stream, `entity_id IN (...)`: row-value IN lists make SQLite scan the whole table."""
+    by_stream: dict[str, list[str]] = {}
+    for stream, entity_id in entities:
+        by_stream.setdefault(stream, []).append(entity_id)
     found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(entities), CHUNK):
-        chunk = entities[start : start + CHUNK]
-        rows = conn.execute(
-            select(VERSIONS).where(tuple_(VERSIONS.c.stream, VERSIONS.c.entity_id).in_(chunk))
-        )
-        found.update({(r.stream, r.entity_id): r.sequence for r in rows})
+    for stream, ids in by_stream.items():
+        for start in range(0, len(ids), CHUNK):
+            rows = conn.execute(
+                select(VERSIONS.c.entity_id, VERSIONS.c.sequence).where(
+                    VERSIONS.c.stream == stream, VERSIONS.c.entity_id.in_(ids[start : start + CHUNK])
+                )
+            )
+            found.update({(stream, r.entity_id): r.sequence for r in rows})
     return found
 
 
