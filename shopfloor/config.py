@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     auth: Literal["on", "off"] | None = None
+    # Sign-in (issue 6): sessions live in the store, so every web replica honours them.
+    session_idle_minutes: float = Field(default=60.0, gt=0)
+    session_absolute_hours: float = Field(default=12.0, gt=0)
+    kiosk_session_days: float = Field(default=90.0, gt=0)
+    session_check_seconds: float = Field(default=5.0, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: float = Field(default=900.0, gt=0)
+    metrics_token: str | None = None
 
     topic_work_orders: str = "mes.work-orders"
     topic_equipment: str = "mes.equipment"

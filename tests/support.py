@@ -107,12 +107,12 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    settings: Settings, *args: str, command: str = "serve", timeout: float = 60
+    settings: Settings, *args: str, command: str = "serve", timeout: float = 60, auth: bool = False
 ) -> Iterator[str]:
-    """A real `shopfloor` process; yields its base URL once /healthz answers."""
+    """A real `shopfloor` process; yields its base URL once /healthz answers. `auth` turns sign-in on."""
     port = free_port()
     env = settings_env(settings)
-    env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
+    env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="on" if auth else "off")
     log_path = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"shopfloor-{port}.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from shopfloor.auth import wiring as auth_wiring
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.runtime import Runtime
 from shopfloor.store import work_orders as wo_store
@@ -30,6 +31,11 @@ CSP = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+    "display-capture=(), interest-cohort=()"
+)
+
 
 class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -38,6 +44,11 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
 
 
@@ -45,6 +56,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="shopfloor", version="0.1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     engine = runtime.engine
+    auth_wiring.install(app, runtime)  # issue 6: inside SecurityHeaders, so refusals carry them
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(
@@ -98,6 +110,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def live(view: str, request: Request) -> Response:
         if view not in runtime.hub.views:
             return JSONResponse({"error": f"no live view {view!r}"}, status_code=404)
-        return sse.stream(runtime.hub, view, request)
+        alive = auth_wiring.session_watch(runtime, request)
+        return sse.stream(runtime.hub, view, request, alive, runtime.settings.session_check_seconds)
 
     return app

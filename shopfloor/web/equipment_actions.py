@@ -3,14 +3,12 @@
 The POST handlers do not touch the read model: they publish `AlertAcknowledged` / `AlertShelved`
 to the alert-command topic through the runtime's sink, and the projector folds them like any other
 event, so every screen and every replica learns of them the same way. `require_role` is the one
-place the sign-in check plugs in; `same_origin` refuses cross-site form posts (CSRF).
+place the sign-in check plugs in (shopfloor.auth.roles); `same_origin` refuses cross-site form posts (CSRF).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -18,38 +16,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from shopfloor.auth.roles import Principal, require_role
 from shopfloor.events.codec import cloud_event, encode_structured
 from shopfloor.runtime import Runtime
 from shopfloor.store import alerts as alert_store
 
 SOURCE = "shopfloor/web"
 MAX_SHELVE_MINUTES = 7 * 24 * 60
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    roles: frozenset[str]
-
-
-def require_role(role: str) -> Callable[[Request], Principal]:
-    """Dependency: the signed-in user if they hold `role`. With auth off everyone is a local supervisor.
-
-    A sign-in middleware is expected to put a Principal on `request.state.user`.
-    """
-
-    def check(request: Request) -> Principal:
-        runtime: Runtime = request.app.state.runtime
-        if not runtime.auth:
-            return Principal("local", frozenset({role}))
-        user = getattr(request.state, "user", None)
-        if not isinstance(user, Principal):
-            raise HTTPException(401, "sign in to do this")
-        if role not in user.roles:
-            raise HTTPException(403, f"this needs the {role} role")
-        return user
-
-    return check
 
 
 def same_origin(request: Request) -> None:

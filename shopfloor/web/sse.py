@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -30,7 +32,45 @@ def parse_since(request: Request) -> int | None:
     return int(raw)
 
 
-def stream(hub: Hub, view: str, request: Request) -> EventSourceResponse:
+SESSION_ENDED = {"event": "status", "data": json.dumps({"session": "ended"}), "retry": RETRY_MS}
+
+
+async def _next_frame(
+    queue: asyncio.Queue[Frame | None],
+    alive: Callable[[], Awaitable[bool]] | None,
+    every: float,
+    checked: list[float],
+) -> Frame | dict[str, Any] | None:
+    """The next frame; or, once `alive` says the session is over, the message that ends the stream.
+
+    `alive` is asked at least every `every` seconds, busy stream or quiet; `checked` holds the last time.
+    """
+    if alive is None:
+        return await queue.get()
+    loop = asyncio.get_running_loop()
+    getter = asyncio.ensure_future(queue.get())
+    try:
+        while True:
+            remaining = checked[0] + every - loop.time()
+            if remaining > 0:
+                done, _ = await asyncio.wait({getter}, timeout=remaining)
+                if done:
+                    return getter.result()
+            checked[0] = loop.time()
+            if not await alive():
+                return SESSION_ENDED
+    finally:
+        getter.cancel()
+
+
+def stream(
+    hub: Hub,
+    view: str,
+    request: Request,
+    alive: Callable[[], Awaitable[bool]] | None = None,
+    check_seconds: float = 5.0,
+) -> EventSourceResponse:
+    """`alive`, when given, is asked every `check_seconds`; the stream ends once it says no (issue 6)."""
     since = parse_since(request)
 
     async def frames() -> AsyncIterator[dict[str, Any]]:
@@ -40,9 +80,13 @@ def stream(hub: Hub, view: str, request: Request) -> EventSourceResponse:
             first = await hub.catch_up(view, since)
             if first is not None:
                 yield _message(first)
+            checked = [asyncio.get_running_loop().time()]
             while True:
-                frame = await subscriber.queue.get()
-                if frame is None:
+                frame = await _next_frame(subscriber.queue, alive, check_seconds, checked)
+                if frame is SESSION_ENDED:
+                    yield SESSION_ENDED
+                    return
+                if not isinstance(frame, Frame):
                     return
                 yield _message(frame)
         finally:
