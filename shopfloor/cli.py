@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     from shopfloor.evaluation_cli import add_parser as add_evaluate
 
     add_evaluate(commands)  # equipment (issue 4)
+    from shopfloor.contracts.cli import add_parser as add_schemas
+
+    add_schemas(commands)  # event contracts (issue 7)
     from shopfloor.auth.cli import add_parser as add_users
 
     add_users(commands)  # sign-in accounts (issue 6)
@@ -207,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             _project(_settings(args))
         elif args.command == "simulate":
             _simulate(_settings(args), args)
+        elif args.command == "schemas":
+            from shopfloor.contracts.cli import run as run_schemas
+
+            run_schemas(args)
         elif args.command == "evaluate":
             from shopfloor.evaluation_cli import run as run_evaluate
 

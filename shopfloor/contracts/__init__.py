@@ -1,0 +1,1 @@
+"""Event contracts as JSON Schema: exported, committed, and checked for BACKWARD compatibility."""
