@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
 from shopfloor.auth import wiring as auth_wiring
-from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.runtime import Runtime
-from shopfloor.store import work_orders as wo_store
 from shopfloor.web import equipment as equipment_web
-from shopfloor.web import equipment_actions, equipment_trend, health, sse, work_orders
+from shopfloor.web import equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.assets import vendor_files, vendor_route
-from shopfloor.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSP = (
@@ -87,24 +82,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(equipment_actions.router(runtime))
     app.include_router(health.router(runtime))
 
-    @app.get("/", response_class=HTMLResponse)
-    def overview(request: Request) -> HTMLResponse:
-        with engine.connect() as conn:
-            counts = wo_store.line_counts(conn)
-            open_orders = conn.execute(
-                select(func.count())
-                .select_from(wo_store.ORDERS)
-                .where(wo_store.ORDERS.c.status.in_(OPEN_STATUSES))
-            ).scalar_one()
-        context: dict[str, Any] = {
-            "view": "overview",
-            "wo_open": open_orders,
-            "wo_lines": len(counts),
-            "lines": sorted(counts),
-        }
-        context["inventory"] = inventory_web.tile(engine, runtime.settings)
-        context["outbound"] = outbound_web.tile(engine, runtime.settings, outbound_web.wall_clock_ms())
-        return templates.TemplateResponse(request, "index.html", context)
+    runtime.hub.register(
+        overview.VIEW, overview.patch_renderer(engine, runtime.settings), follows=overview.FOLLOWS
+    )
+    app.include_router(overview.router(engine, runtime.settings))
 
     @app.get("/sse/{view}", include_in_schema=False)
     async def live(view: str, request: Request) -> Response:

@@ -26,6 +26,7 @@ PatchRenderer = Callable[[frozenset[str]], Awaitable[str]]
 QUEUE_FRAMES = 64
 HISTORY_NOTICES = 512
 BURST_FRAMES = 5.0
+FOLLOWED = "followed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class ViewChannel:
     render_patch: PatchRenderer
     interval: float
     floor_version: int
+    follows: frozenset[str] = frozenset()
     subscribers: set[Subscriber] = field(default_factory=set)
     history: deque[tuple[int, frozenset[str]]] = field(default_factory=lambda: deque(maxlen=HISTORY_NOTICES))
     pending: set[str] = field(default_factory=set)
@@ -109,24 +111,35 @@ class Hub:
         self.views: dict[str, ViewChannel] = {}
         self._ticker: asyncio.Task[None] | None = None
 
-    def register(self, view: str, render_patch: PatchRenderer) -> None:
-        self.views[view] = ViewChannel(view, render_patch, self._interval, self.version)
+    def register(self, view: str, render_patch: PatchRenderer, follows: frozenset[str] = frozenset()) -> None:
+        """`follows`: other views whose changes also change this one (a summary page), as key FOLLOWED."""
+        self.views[view] = ViewChannel(view, render_patch, self._interval, self.version, follows)
+
+    def _keys_for(self, channel: ViewChannel, notice: ChangeNotice) -> tuple[frozenset[str], int | None]:
+        keys = notice.keys.get(channel.name, frozenset())
+        oldest = notice.oldest_event_ms.get(channel.name)
+        followed = [view for view in channel.follows if view in notice.keys]
+        if followed:
+            keys |= {FOLLOWED}
+            oldest = min(
+                (notice.oldest_event_ms[v] for v in followed if v in notice.oldest_event_ms), default=oldest
+            )
+        return keys, oldest
 
     def publish(self, notice: ChangeNotice) -> None:
         """Called on the event loop after each commit (in process or from PostgreSQL NOTIFY)."""
         if notice.version <= self.version and notice.version != 0:
             return
         self.version = notice.version
-        for view, keys in notice.keys.items():
-            channel = self.views.get(view)
-            if channel is None:
+        for channel in self.views.values():
+            keys, oldest = self._keys_for(channel, notice)
+            if not keys:
                 continue
             channel.record(notice.version, keys)
             if not channel.subscribers:
                 continue
             channel.pending |= keys
             channel.pending_version = notice.version
-            oldest = notice.oldest_event_ms.get(view)
             if oldest is not None and (
                 channel.pending_oldest_ms is None or oldest < channel.pending_oldest_ms
             ):
