@@ -103,6 +103,11 @@
   function applyStatus(data) {
     lastStatusAt = Date.now();
     const status = JSON.parse(data);
+    if (status.session === "ended") {
+      // Signed out, expired or revoked (kiosk): the server closed the stream; sign in again.
+      window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+      return;
+    }
     if (status.last_event_ms) lastEventMs = status.last_event_ms;
     if (status.version !== undefined) lastVersion = Math.max(lastVersion || 0, status.version);
     serverHealthy = status.healthy !== false;

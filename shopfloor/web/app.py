@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from shopfloor.auth import wiring as auth_wiring
 from shopfloor.runtime import Runtime
+from shopfloor.web import dead_letters as dead_letters_web
 from shopfloor.web import equipment as equipment_web
 from shopfloor.web import equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import inventory as inventory_web
@@ -81,6 +82,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(equipment_trend.router(engine, runtime.hub))
     app.include_router(equipment_actions.router(runtime))
     app.include_router(health.router(runtime))
+    runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))  # issue 6
+    app.include_router(dead_letters_web.router(runtime))
 
     runtime.hub.register(
         overview.VIEW, overview.patch_renderer(engine, runtime.settings), follows=overview.FOLLOWS

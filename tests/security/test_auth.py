@@ -94,6 +94,7 @@ async def test_roles_gate_admin_and_supervisor_actions(database_url) -> None:  #
         await sign_in(client, "sue")
         token = await page_token(client)
         assert (await client.get("/admin")).status_code == 403
+        assert (await client.get("/dead-letters")).status_code == 200
         ack = await client.post(
             "/equipment/alerts/acknowledge",
             data={"alert_id": "no-such-alert"},
@@ -104,6 +105,7 @@ async def test_roles_gate_admin_and_supervisor_actions(database_url) -> None:  #
         client.cookies.clear()
         await sign_in(client, "otto")
         token = await page_token(client)
+        assert (await client.get("/dead-letters")).status_code == 403
         refused = await client.post(
             "/equipment/alerts/acknowledge", data={"alert_id": "x"}, headers={"x-csrf-token": token}
         )
