@@ -1,0 +1,1 @@
+"""Benchmarks: event->pixel latency, ingest throughput, SSE fan-out and a soak (`python bench/run.py`)."""

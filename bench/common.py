@@ -1,0 +1,458 @@
+"""What every benchmark shares: services, settings, a real server process, events, statistics, files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shopfloor.config import Settings
+from shopfloor.events.codec import cloud_event, encode_structured
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+DOCS = REPO / "docs"
+CHROMIUM = os.environ.get("SHOPFLOOR_BENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Both measured pages must keep full-speed timers even when not in front.
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+QUIX_VERSION = "3.28.1"
+QUIX_VENV = Path(os.environ.get("SHOPFLOOR_DEV_DIR", Path.home() / ".cache" / "shopfloor")) / "bench-quix"
+STATUS_CYCLE = ("RELEASED", "IN_PROGRESS", "ON_HOLD", "IN_PROGRESS", "COMPLETED", "PLANNED")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- services -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Services:
+    kafka: str
+    postgres: str
+    created_dbs: list[str] = field(default_factory=list)
+
+    def fresh_postgres(self, prefix: str) -> str:
+        """A new empty PostgreSQL database (dropped again by `cleanup`)."""
+        name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+        url = _script("postgres.sh", "createdb", name).strip().splitlines()[-1]
+        self.created_dbs.append(name)
+        return url
+
+    def cleanup(self) -> None:
+        for name in self.created_dbs:
+            try:
+                _script("postgres.sh", "dropdb", name)
+            except subprocess.CalledProcessError as exc:
+                log(f"could not drop database {name}: {exc}")
+        self.created_dbs.clear()
+
+
+def _script(name: str, *args: str) -> str:
+    result = subprocess.run(
+        ["bash", str(REPO / "dev" / name), *args], check=True, capture_output=True, text=True, cwd=REPO
+    )
+    return result.stdout
+
+
+def start_services() -> Services:
+    """Kafka and PostgreSQL through the repository scripts (idempotent; never stopped by us)."""
+    _script("kafka.sh", "start")
+    _script("postgres.sh", "start")
+    kafka = _script("kafka.sh", "bootstrap").strip().splitlines()[-1]
+    postgres = _script("postgres.sh", "url").strip().splitlines()[-1]
+    return Services(kafka=kafka, postgres=postgres)
+
+
+def raise_fd_limit() -> int:
+    """Thousands of sockets need more than the usual 1,024 descriptors; children inherit this."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def bench_settings(kafka: str, database_url: str, **overrides: Any) -> Settings:
+    """Settings with topics and a consumer group of their own (the broker is shared)."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka,
+        "database_url": database_url,
+        "kafka_group_id": f"bench-{tag}",
+        "kafka_topic_partitions": 3,
+        "topic_work_orders": f"b{tag}.mes.work-orders",
+        "topic_equipment": f"b{tag}.mes.equipment",
+        "topic_sensors": f"b{tag}.iot.sensors",
+        "topic_inventory": f"b{tag}.wms.inventory",
+        "topic_outbound": f"b{tag}.wms.outbound",
+        "topic_alert_commands": f"b{tag}.ops.alert-commands",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"SHOPFLOOR_{name.upper()}"] = str(value)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def running_server(settings: Settings, workdir: Path, timeout: float = 90) -> Iterator[Server]:
+    """A real `shopfloor serve` process (web + projector), auth off on loopback."""
+    port = free_port()
+    env = settings_env(settings)
+    env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
+    log_path = workdir / f"server-{port}.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shopfloor", "serve", "--log-level", "warning"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"shopfloor serve exited: {log_path.read_text()[-3000:]}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"shopfloor serve did not start: {log_path.read_text()[-3000:]}")
+                time.sleep(0.2)
+            yield Server(url, port, process, log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    """Until /readyz says the consumers run and are caught up."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = response.text[:300]
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready after {timeout}s: {last}")
+
+
+def rss_bytes(pid: int) -> int:
+    import psutil
+
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def epoch_ms(event: dict[str, Any]) -> float:
+    """The event's `time` attribute (what latency is measured from) as epoch milliseconds."""
+    return datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp() * 1000
+
+
+def work_order_event(
+    order: str, status: str, sequence: int, *, line: str | None = None, at: datetime | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"work_order_id": order, "status": status}
+    if line is not None:
+        data.update(line_id=line, product=f"P-{sequence % 7}", quantity_planned=100)
+    return cloud_event(
+        "WorkOrderStatusChanged", data, source="bench/mes", time=at or now(), sequence=sequence
+    )
+
+
+def sensor_event(equipment: str, sensor: str, value: float, at: datetime | None = None) -> dict[str, Any]:
+    data = {"equipment_id": equipment, "sensor": sensor, "value": value, "unit": "u"}
+    return cloud_event("SensorReading", data, source="bench/iot", time=at or now())
+
+
+def inventory_event(sku: str, location: str, delta: int, at: datetime | None = None) -> dict[str, Any]:
+    reason = "RECEIPT" if delta > 0 else "PICK"
+    data = {"sku": sku, "location": location, "delta": delta, "reason": reason, "warehouse": "W1"}
+    return cloud_event("InventoryAdjusted", data, source="bench/wms", time=at or now())
+
+
+class Producer:
+    """An aiokafka producer for bench traffic: many sends in flight, flushed in groups."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._pending: list[asyncio.Future[Any]] = []
+
+    async def __aenter__(self) -> Producer:
+        from aiokafka import AIOKafkaProducer
+
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, linger_ms=5, max_batch_size=512 * 1024, acks=1
+        )
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.flush()
+        await self._producer.stop()
+
+    async def send(self, topic: str, key: str, event: dict[str, Any]) -> None:
+        value, headers = encode_structured(event)
+        self._pending.append(await self._producer.send(topic, value, key=key.encode(), headers=headers))
+        if len(self._pending) >= 5000:
+            await self.flush()
+
+    async def send_now(self, topic: str, key: str, event: dict[str, Any]) -> None:
+        value, headers = encode_structured(event)
+        await self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 3) -> None:
+    from shopfloor.transport.kafka import ensure_topics as ensure
+
+    await ensure(bootstrap, list(topics), partitions, {})
+
+
+# --- browser ------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser build)."""
+    from playwright.async_api import async_playwright
+
+    if not await asyncio.to_thread(os.path.exists, CHROMIUM):
+        raise RuntimeError(f"Chromium not found at {CHROMIUM}; install it with `apt-get install chromium`")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def ensure_browser_assets() -> None:
+    if not (REPO / "node_modules" / "htmx.org").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True)
+
+
+# --- helper processes ---------------------------------------------------------------------------
+
+
+def bench_process(module: str, *args: str, python: str | None = None) -> subprocess.Popen[str]:
+    """`python -m bench.<module> ...` with line-oriented stdin/stdout for coordination."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [python or sys.executable, "-m", f"bench.{module}", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+
+
+def read_line(process: subprocess.Popen[str], timeout: float, what: str) -> str:
+    """The next stdout line of a helper, or an error if it dies or takes too long."""
+    import selectors
+
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                line = process.stdout.readline()
+                if line:
+                    return line.strip()
+                raise RuntimeError(f"{what}: helper exited with {process.wait()}")
+        raise RuntimeError(f"{what}: no answer after {timeout}s")
+    finally:
+        selector.close()
+
+
+def stop_process(process: subprocess.Popen[str], timeout: float = 10) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- statistics and files -----------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return float(ordered[rank - 1])
+
+
+def summarize(values: Sequence[float]) -> dict[str, float | int]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0}
+    return {
+        "n": len(ordered),
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(percentile(ordered, 95), 2),
+        "p99": round(percentile(ordered, 99), 2),
+        "max": round(ordered[-1], 2),
+        "min": round(ordered[0], 2),
+        "mean": round(statistics.fmean(ordered), 2),
+    }
+
+
+def write_result(name: str, data: dict[str, Any], *, stamp: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{stamp}-{name}.json"
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def machine(postgres_url: str) -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_kb = int(line.split()[1])
+    except OSError:
+        pass
+
+    def version(command: list[str]) -> str:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=20)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return "unknown"
+
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    packages = {}
+    for name in ("aiokafka", "fastapi", "uvicorn", "sse-starlette", "sqlalchemy", "psycopg", "playwright"):
+        try:
+            packages[name] = package_version(name)
+        except PackageNotFoundError:
+            packages[name] = "missing"
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "postgresql": _postgres_version(postgres_url),
+        "kafka": _kafka_version(),
+        "chromium": version([CHROMIUM, "--version"]),
+        "quixstreams": QUIX_VERSION,
+        "packages": packages,
+        "load_average": os.getloadavg(),
+    }
+
+
+def _postgres_version(url: str) -> str:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=5
+        ) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            return f"PostgreSQL {row[0]}" if row else "PostgreSQL"
+    except psycopg.Error:
+        return "PostgreSQL (version unknown)"
+
+
+def _kafka_version() -> str:
+    try:
+        text = (REPO / "dev" / "kafka" / "pom.xml").read_text()
+        start = text.index("<kafka.version>") + len("<kafka.version>")
+        return "Apache Kafka " + text[start : text.index("<", start)]
+    except (OSError, ValueError):
+        return "Apache Kafka (version unknown)"

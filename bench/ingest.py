@@ -1,0 +1,370 @@
+"""Ingest throughput: events/s from Kafka into the read models, per projection, SQLite and PostgreSQL.
+
+For each projection (work orders, inventory, sensors) N events are produced to a topic of their own
+first. Then, from the same topic on the same broker, each contender reads all of them from the
+beginning in one process:
+
+- shopfloor: the real Projector (poll, decode in a thread, one transaction per batch with dedup,
+  stale checks, positions and the projection's full read model), with every handler installed;
+- naive: the tutorial aiokafka consumer: for each record decode, upsert one row, commit the
+  database transaction, commit the Kafka offset (latest value per key, or sum per key);
+- Quix Streams 3.28.1: the same result (latest value per key, sum per key) in its RocksDB state
+  store, with its default changelog topics and 5 s checkpoints.
+
+Throughput is the sustained rate from the first records fetched to the last one committed, so the
+one-off consumer-group join is not counted; the wall time includes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Float, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bench.common import (
+    QUIX_VENV,
+    REPO,
+    STATUS_CYCLE,
+    Producer,
+    Services,
+    ensure_topics,
+    inventory_event,
+    log,
+    work_order_event,
+)
+from shopfloor.consumers.projector import Projector
+from shopfloor.events.codec import decode
+from shopfloor.runtime import open_store
+from shopfloor.simulator.sensors import SensorTraffic
+from shopfloor.store.changes import ChangeNotice
+from shopfloor.store.handlers import HANDLERS
+from shopfloor.transport.kafka import KafkaSink, KafkaSource
+
+PROJECTIONS = ("work_orders", "inventory", "sensors")
+QUIX_OPS = {"work_orders": "latest-status", "inventory": "sum-delta", "sensors": "latest-value"}
+Generated = list[tuple[str, dict[str, Any]]]
+
+
+# --- traffic ------------------------------------------------------------------------------------
+
+
+def _work_orders(n: int, start: datetime) -> Generated:
+    """500 open orders moving through their statuses, with per-order sequences."""
+    out: Generated = []
+    sequence: dict[str, int] = {}
+    for i in range(n):
+        order = f"WO-{i % 500:04d}"
+        sequence[order] = sequence.get(order, 0) + 1
+        status = STATUS_CYCLE[(sequence[order] - 1) % len(STATUS_CYCLE)]
+        at = start + timedelta(milliseconds=i)
+        line = f"L{i % 500 % 20}" if sequence[order] == 1 else None
+        out.append((order, work_order_event(order, status, sequence[order], line=line, at=at)))
+    return out
+
+
+def _inventory(n: int, start: datetime) -> Generated:
+    """Stock movements over 5,000 SKUs x 50 locations."""
+    rng = random.Random(11)
+    out: Generated = []
+    for i in range(n):
+        sku, location = f"SKU-{rng.randrange(5000):05d}", f"LOC-{rng.randrange(50):02d}"
+        delta = rng.choice((1, 2, 5, 10, 20, -1, -2, -5))
+        out.append((sku, inventory_event(sku, location, delta, at=start + timedelta(milliseconds=i))))
+    return out
+
+
+def _sensors(n: int, start: datetime) -> Generated:
+    """200 machines x 5 sensors, as the simulator makes them, 1,000 readings per second of event time."""
+    traffic = SensorTraffic("unused.equipment", "unused.sensors", rate=1000, seed=3)
+    out: Generated = []
+    step = 0
+    while len(out) < n:
+        now = start + timedelta(milliseconds=5 * step)
+        out += [(p.key, p.event) for p in traffic.step(now) if p.event["type"] == "SensorReading"]
+        step += 1
+    return out[:n]
+
+
+GENERATORS: dict[str, Callable[[int, datetime], Generated]] = {
+    "work_orders": _work_orders,
+    "inventory": _inventory,
+    "sensors": _sensors,
+}
+
+
+async def _produce(bootstrap: str, topic: str, events: Generated) -> float:
+    started = time.perf_counter()
+    async with Producer(bootstrap) as producer:
+        for key, event in events:
+            await producer.send(topic, key, event)
+    return len(events) / (time.perf_counter() - started)
+
+
+# --- contenders ---------------------------------------------------------------------------------
+
+
+class TimedSource(KafkaSource):
+    """The projector's real Kafka source, noting when the first records arrived."""
+
+    first_fetch: float | None = None
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> Any:
+        batch = await super().getmany(timeout_ms, max_records)
+        if batch and self.first_fetch is None:
+            self.first_fetch = time.perf_counter()
+        return batch
+
+
+async def _shopfloor(bootstrap: str, topic: str, database_url: str, n: int) -> dict[str, Any]:
+    engine = open_store_url(database_url)
+    group = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    sink = KafkaSink(bootstrap, {})
+    await sink.start()
+    commits: list[tuple[float, int]] = []
+    projector: Projector
+
+    def on_commit(_notice: ChangeNotice) -> None:
+        commits.append((time.perf_counter(), projector.status.applied + projector.status.stale))
+
+    source = TimedSource(bootstrap, group, {})
+    projector = Projector(source, sink, engine, group, [topic], HANDLERS, on_commit)
+    started = time.perf_counter()
+    task = asyncio.create_task(projector.run())
+    deadline = started + max(120.0, n / 500)
+    try:
+        while (not commits or commits[-1][1] < n) and time.perf_counter() < deadline:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    finally:
+        projector.stop()
+        await asyncio.wait_for(task, 30)
+        await sink.stop()
+    done = commits[-1][1] if commits else 0
+    result = _rates(started, source.first_fetch, commits)
+    result["checks"] = _check_shopfloor(engine, topic)
+    engine.dispose()
+    result["complete"] = done >= n
+    return result
+
+
+def open_store_url(url: str) -> Any:
+    from shopfloor.config import Settings
+
+    return open_store(Settings(database_url=url, kafka_bootstrap_servers="unused:9092"))
+
+
+def _rates(started: float, first_fetch: float | None, commits: list[tuple[float, int]]) -> dict[str, Any]:
+    if not commits or first_fetch is None:
+        return {"rate": None, "wall_s": None, "records": 0, "batches": 0}
+    t_last, n_last = commits[-1]
+    span = t_last - first_fetch
+    return {
+        "rate": round(n_last / span, 1) if span > 0 else None,
+        "wall_s": round(t_last - started, 2),
+        "records": n_last,
+        "batches": len(commits),
+    }
+
+
+def _check_shopfloor(engine: Any, topic: str) -> dict[str, Any]:
+    """A cheap check that the read model holds the expected result (totals, key counts)."""
+    from shopfloor.store import inventory, sensors, work_orders
+
+    with engine.connect() as conn:
+        return {
+            "work_orders": conn.execute(select(func.count()).select_from(work_orders.ORDERS)).scalar_one(),
+            "stock_rows": conn.execute(select(func.count()).select_from(inventory.STOCK)).scalar_one(),
+            "on_hand_total": conn.execute(
+                select(func.coalesce(func.sum(inventory.STOCK.c.on_hand), 0))
+            ).scalar_one(),
+            "sensor_keys": conn.execute(select(func.count()).select_from(sensors.LATEST)).scalar_one(),
+        }
+
+
+async def _naive(
+    bootstrap: str, topic: str, database_url: str, projection: str, n: int, budget_s: float
+) -> dict[str, Any]:
+    """The tutorial shape: one record, one upsert, one database commit, one Kafka commit."""
+    from aiokafka import AIOKafkaConsumer
+
+    from shopfloor.store.db import make_engine
+
+    engine = make_engine(database_url)
+    metadata = MetaData()
+    table = Table(
+        f"naive_{projection}", metadata, Column("key", String, primary_key=True), Column("value", String)
+    )
+    if projection == "inventory":
+        table = Table(
+            f"naive_{projection}", MetaData(), Column("key", String, primary_key=True), Column("value", Float)
+        )
+    table.metadata.create_all(engine)
+    insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-naive-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    first = last = 0.0
+    done = 0
+    try:
+        async for message in consumer:
+            event = decode(message.value, message.headers or ())
+            data = event.data
+            if projection == "work_orders":
+                row = {"key": data.work_order_id, "value": data.status.value}  # type: ignore[attr-defined]
+                stmt = insert(table).values(row)
+                stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+            elif projection == "inventory":
+                row = {"key": f"{data.sku}|{data.location}", "value": data.delta}  # type: ignore[attr-defined]
+                stmt = insert(table).values(row)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["key"], set_={"value": table.c.value + stmt.excluded.value}
+                )
+            else:
+                row = {"key": f"{data.equipment_id}|{data.sensor}", "value": str(data.value)}  # type: ignore[attr-defined]
+                stmt = insert(table).values(row)
+                stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+            with engine.begin() as conn:
+                conn.execute(stmt)
+            await consumer.commit()
+            done += 1
+            last = time.perf_counter()
+            if done == 1:
+                first = last
+            if done >= n or last - first > budget_s:
+                break
+    finally:
+        await consumer.stop()
+        engine.dispose()
+    span = last - first
+    return {
+        "rate": round((done - 1) / span, 1) if span > 0 else None,
+        "wall_s": round(last - started, 2),
+        "records": done,
+        "complete": done >= n,
+        "time_boxed_s": budget_s,
+    }
+
+
+def ensure_quix() -> Path:
+    """Quix Streams in its own virtualenv (its pins conflict with shopfloor's); created once."""
+    python = QUIX_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import quixstreams, sys; sys.exit(quixstreams.__version__ != '3.28.1')"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    log(f"ingest: installing Quix Streams into {QUIX_VENV} (bench/requirements-quix.txt)")
+    subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(REPO / "bench" / "requirements-quix.txt"),
+        ],
+        check=True,
+    )
+    return python
+
+
+def _quix(python: Path, bootstrap: str, topic: str, projection: str, n: int) -> dict[str, Any]:
+    command = [
+        str(python),
+        str(REPO / "bench" / "quix_job.py"),
+        "--bootstrap",
+        bootstrap,
+        "--topic",
+        topic,
+        "--count",
+        str(n),
+        "--op",
+        QUIX_OPS[projection],
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=max(300, n / 200), check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    span = report["span_s"]
+    return {
+        "rate": round((report["records"] - 1) / span, 1) if span > 0 else None,
+        "wall_s": round(report["wall_s"], 2),
+        "records": report["records"],
+        "complete": report["records"] >= n,
+    }
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+
+async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
+    n = 3000 if quick else 100_000
+    budget = 3.0 if quick else 15.0
+    quix_python = await asyncio.to_thread(ensure_quix)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    rows: list[dict[str, Any]] = []
+    tag = uuid.uuid4().hex[:8]
+    for projection in PROJECTIONS:
+        topic = f"b{tag}.ingest.{projection}"
+        await ensure_topics(services.kafka, [topic, f"{topic}.dlq"], 3)
+        events = GENERATORS[projection](n, start)
+        produce_rate = await _produce(services.kafka, topic, events)
+        log(f"ingest {projection}: {n} events produced at {produce_rate:,.0f}/s")
+        quix = await asyncio.to_thread(_quix, quix_python, services.kafka, topic, projection, n)
+        log(f"ingest {projection}: Quix Streams {quix}")
+        for store in ("sqlite", "postgresql"):
+            url = (
+                f"sqlite:///{workdir / f'ingest-{projection}-{uuid.uuid4().hex[:6]}.db'}"
+                if store == "sqlite"
+                else services.fresh_postgres(f"ingest_{projection}")
+            )
+            ours = await _shopfloor(services.kafka, topic, url, n)
+            log(f"ingest {projection} {store}: shopfloor {ours}")
+            naive_url = (
+                f"sqlite:///{workdir / f'naive-{projection}-{uuid.uuid4().hex[:6]}.db'}"
+                if store == "sqlite"
+                else services.fresh_postgres(f"naive_{projection}")
+            )
+            naive = await _naive(services.kafka, topic, naive_url, projection, n, budget)
+            log(f"ingest {projection} {store}: naive {naive}")
+            row: dict[str, Any] = {
+                "projection": projection,
+                "store": store,
+                "events": n,
+                "produce_rate": round(produce_rate, 1),
+                "shopfloor": ours,
+                "naive": naive,
+                "quix": quix,
+            }
+            if ours.get("rate") and naive.get("rate"):
+                row["ratio_vs_naive"] = round(ours["rate"] / naive["rate"], 1)
+            if ours.get("rate") and quix.get("rate"):
+                row["ratio_vs_quix"] = round(ours["rate"] / quix["rate"], 2)
+            rows.append(row)
+    expected = sum(e["data"]["delta"] for _, e in _inventory(n, start))
+    return {
+        "benchmark": "ingest",
+        "events_per_projection": n,
+        "expected_on_hand_total": expected,
+        "rows": rows,
+        "targets": {"sqlite": 50_000, "postgresql": 20_000},
+        "notes": "quix is store-independent (RocksDB); the same Quix figure is listed beside both stores",
+    }

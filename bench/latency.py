@@ -1,0 +1,208 @@
+"""Event -> pixel: from a work-order event's `time` to the DOM change in Chromium, SSE vs htmx polling.
+
+One `shopfloor serve` process (SQLite store) consumes every topic. A separate process produces
+sensor readings at 1,000 or 5,000 events/s, another holds 100 SSE clients on the same board, and
+two Chromium pages watch the board: the live page (SSE patches) and the same server's board
+fragment fetched by htmx every 2 s (`hx-get="/work-orders/board" hx-trigger="every 2s"`), the way
+plant screens polled before. A MutationObserver stamps each row's status change with `Date.now()`,
+the same machine clock the event `time` comes from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    STATUS_CYCLE,
+    Producer,
+    Services,
+    bench_process,
+    bench_settings,
+    chromium,
+    ensure_browser_assets,
+    ensure_topics,
+    epoch_ms,
+    log,
+    read_line,
+    running_server,
+    stop_process,
+    summarize,
+    wait_ready,
+    work_order_event,
+)
+
+ORDERS = 40
+LINES = 4
+POLL_PATH = "/__bench/poll"
+POLL_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>work orders (htmx polling, 2 s)</title>
+<link rel="stylesheet" href="/static/shopfloor.css">
+<script src="/vendor/htmx.min.js"></script></head>
+<body><main class="board-page">
+<div id="poll-root" hx-get="/work-orders/board" hx-trigger="load, every 2s" hx-swap="innerHTML"></div>
+</main></body></html>"""
+
+# Records a row only when its status differs from the last one this page showed, so the polling
+# page (which re-inserts every row every 2 s) and the live page are timed the same way.
+OBSERVE = """
+() => {
+  window.__seen = [];
+  const last = new Map();
+  document.querySelectorAll("[data-work-order]").forEach(
+    (el) => last.set(el.getAttribute("data-work-order"), el.getAttribute("data-status")));
+  const record = (el, t) => {
+    if (el.nodeType !== 1) return;
+    const key = el.getAttribute("data-work-order");
+    if (key === null) return;
+    const value = el.getAttribute("data-status");
+    if (last.get(key) !== value) { last.set(key, value); window.__seen.push([key, value, t]); }
+  };
+  new MutationObserver((mutations) => {
+    const t = Date.now();
+    for (const m of mutations) {
+      if (m.type === "attributes") record(m.target, t);
+      for (const n of m.addedNodes) {
+        record(n, t);
+        if (n.querySelectorAll) n.querySelectorAll("[data-work-order]").forEach((c) => record(c, t));
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ["data-status"]});
+}
+"""
+
+
+def _match(sent: list[tuple[str, str, float]], seen: list[list[Any]]) -> tuple[list[float], int]:
+    """Latency of every sent change: the first time the page showed that order in that status."""
+    shown: dict[tuple[str, str], list[float]] = {}
+    for key, value, at in seen:
+        shown.setdefault((key, value), []).append(float(at))
+    latencies: list[float] = []
+    missed = 0
+    for order, status, event_ms in sent:
+        times = [t for t in shown.get((order, status), []) if t >= event_ms - 1]
+        if times:
+            latencies.append(min(times) - event_ms)
+        else:
+            missed += 1
+    return latencies, missed
+
+
+async def _level(
+    services: Services, workdir: Path, rate: int, events: int, interval: float
+) -> dict[str, Any]:
+    settings = bench_settings(services.kafka, f"sqlite:///{workdir / f'latency-{rate}.db'}")
+    topic = settings.topic_work_orders
+    await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
+    orders = [f"WO-LAT-{i:03d}" for i in range(ORDERS)]
+    sequence = dict.fromkeys(orders, 1)
+    status_index = dict.fromkeys(orders, len(STATUS_CYCLE) - 1)
+    async with Producer(services.kafka) as producer:
+        for i, order in enumerate(orders):
+            await producer.send(topic, order, work_order_event(order, "PLANNED", 1, line=f"BL{i % LINES}"))
+        await producer.flush()
+        with running_server(settings, workdir) as server:
+            await asyncio.to_thread(wait_ready, server.url)
+            load = bench_process(
+                "load",
+                "--bootstrap",
+                services.kafka,
+                "--sensor-topic",
+                settings.topic_sensors,
+                "--equipment-topic",
+                settings.topic_equipment,
+                "--rate",
+                str(rate),
+            )
+            clients = bench_process("sse_clients", "--url", server.url, "--count", "100")
+            try:
+                read_line(load, 60, "sensor producer")
+                ready = read_line(clients, 120, "SSE clients").split()
+                await asyncio.sleep(3)  # background load reaches steady state
+                async with chromium() as browser:
+                    live_page = await (
+                        await browser.new_context(viewport={"width": 1920, "height": 1080})
+                    ).new_page()
+                    poll_context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+                    await poll_context.route(
+                        f"{server.url}{POLL_PATH}",
+                        lambda route: route.fulfill(status=200, content_type="text/html", body=POLL_PAGE),
+                    )
+                    poll_page = await poll_context.new_page()
+                    errors: list[str] = []
+                    for page in (live_page, poll_page):
+                        page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    await live_page.goto(f"{server.url}/work-orders")
+                    await poll_page.goto(f"{server.url}{POLL_PATH}")
+                    last = f'[data-work-order="{orders[-1]}"]'
+                    await live_page.wait_for_selector('#connection[data-state="live"]', timeout=30_000)
+                    for page in (live_page, poll_page):
+                        await page.wait_for_selector(last, timeout=30_000)
+                        await page.evaluate(OBSERVE)
+                    sent: list[tuple[str, str, float]] = []
+                    started = time.monotonic()
+                    for n in range(events):
+                        order = orders[n % ORDERS]
+                        status_index[order] = (status_index[order] + 1) % len(STATUS_CYCLE)
+                        sequence[order] += 1
+                        status = STATUS_CYCLE[status_index[order]]
+                        event = work_order_event(order, status, sequence[order])
+                        await producer.send_now(topic, order, event)
+                        sent.append((order, status, epoch_ms(event)))
+                        await asyncio.sleep(max(0.0, started + (n + 1) * interval - time.monotonic()))
+                    await asyncio.sleep(3.5)  # one more poll period, and then some
+                    live_seen = await live_page.evaluate("window.__seen")
+                    poll_seen = await poll_page.evaluate("window.__seen")
+            finally:
+                if load.poll() is None and load.stdin is not None:
+                    load.stdin.write("quit\n")
+                    load.stdin.flush()
+                try:
+                    load_report = json.loads(read_line(load, 30, "sensor producer report"))
+                except (RuntimeError, ValueError) as exc:
+                    load_report = {"error": str(exc)}
+                stop_process(load)
+                stop_process(clients)
+            readiness = await asyncio.to_thread(httpx.get, f"{server.url}/readyz", timeout=5)
+    live, live_missed = _match(sent, live_seen)
+    poll, poll_missed = _match(sent, poll_seen)
+    result: dict[str, Any] = {
+        "background_rate": rate,
+        "background_achieved": load_report,
+        "other_sse_clients": int(ready[1]) if len(ready) > 1 else 0,
+        "events": len(sent),
+        "interval_s": interval,
+        "sse": summarize(live),
+        "sse_missed": live_missed,
+        "polling": summarize(poll),
+        "polling_missed": poll_missed,
+        "sse_ms": [round(x, 1) for x in live],
+        "polling_ms": [round(x, 1) for x in poll],
+        "ready_after": {"status": readiness.status_code, "body": readiness.text[:300]},
+        "page_errors": errors[:5],
+    }
+    if live and poll:
+        result["ratio_p50"] = round(result["polling"]["p50"] / max(result["sse"]["p50"], 0.1), 1)
+        result["ratio_p99"] = round(result["polling"]["p99"] / max(result["sse"]["p99"], 0.1), 1)
+    return result
+
+
+async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
+    ensure_browser_assets()
+    events, interval = (20, 0.2) if quick else (500, 0.25)
+    levels = []
+    for rate in (1000, 5000):
+        log(f"latency: {events} work-order changes with {rate} sensor events/s in the background")
+        level = await _level(services, workdir, rate, events, interval)
+        log(
+            f"latency @{rate}/s: SSE {level['sse']} missed {level['sse_missed']}; "
+            f"polling {level['polling']} missed {level['polling_missed']}"
+        )
+        levels.append(level)
+    return {"benchmark": "latency", "store": "sqlite", "levels": levels, "target_p99_ms": 50}

@@ -1,0 +1,347 @@
+"""Renders a run's results as Markdown with PNG plots (docs/benchmarks.md, or bench/results/ in quick mode).
+
+`python bench/report.py [RUN.json]` re-renders a report from a saved run (default
+bench/results/latest.json) without measuring anything again.
+"""
+
+# Markdown table rows and their format strings read best unwrapped.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import DOCS, REPO, RESULTS
+
+ANALYSIS = REPO / "bench" / "analysis.md"
+NAMES = {"work_orders": "work orders", "inventory": "inventory", "sensors": "sensors"}
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, int | float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _met(ok: bool | None) -> str:
+    return "—" if ok is None else ("**met**" if ok else "**missed**")
+
+
+# --- plots --------------------------------------------------------------------------------------
+
+
+def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img.mkdir(parents=True, exist_ok=True)
+    made: dict[str, str] = {}
+    results = run["results"]
+
+    if "latency" in results:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for level, style in zip(results["latency"]["levels"], ("-", "--"), strict=False):
+            for key, label, color in (
+                ("sse_ms", "SSE push", "tab:blue"),
+                ("polling_ms", "htmx polling 2 s", "tab:red"),
+            ):
+                values = sorted(v for v in level[key] if v > 0)
+                if values:
+                    ys = [(i + 1) / len(values) for i in range(len(values))]
+                    rate = level["background_rate"]
+                    ax.plot(values, ys, style, color=color, label=f"{label}, {rate:,} sensor ev/s")
+        ax.axvline(50, color="grey", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("event time → DOM change in Chromium (ms, log scale)")
+        ax.set_ylabel("fraction of changes")
+        ax.set_title("Event → pixel latency, work-order board")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        made["latency"] = _save(fig, img / f"{prefix}latency.png")
+
+    if "ingest" in results:
+        rows = results["ingest"]["rows"]
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        labels = [f"{NAMES[r['projection']]}\n{r['store']}" for r in rows]
+        width = 0.27
+        for i, (key, label, color) in enumerate(
+            (
+                ("shopfloor", "shopfloor projector", "tab:blue"),
+                ("quix", "Quix Streams 3.28.1", "tab:green"),
+                ("naive", "aiokafka, commit per event", "tab:red"),
+            )
+        ):
+            values = [r[key].get("rate") or 0 for r in rows]
+            ax.bar([x + (i - 1) * width for x in range(len(rows))], values, width, label=label, color=color)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(rows)), labels, fontsize=8)
+        ax.set_ylabel("events/s (log scale)")
+        ax.set_title("Ingest throughput, one process, from Kafka into the read model")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        made["ingest"] = _save(fig, img / f"{prefix}ingest.png")
+
+    if "fanout" in results:
+        rows = results["fanout"]["rows"]
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        xs = [r["clients"] for r in rows]
+        for key, label, style in (("p50", "p50", "o-"), ("p99", "p99", "s-")):
+            ax.plot(xs, [r["latency"].get(key) for r in rows], style, label=f"event → client, {label}")
+        ax.plot(xs, [r["spread"].get("p99") for r in rows], "^--", label="spread across clients, p99")
+        ax.axhline(100, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel("concurrent SSE clients on one server process")
+        ax.set_ylabel("ms")
+        ax.set_title("SSE fan-out of one change")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        made["fanout"] = _save(fig, img / f"{prefix}fanout.png")
+
+    if "soak" in results:
+        samples = results["soak"]["samples"]
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+        minutes = [s["minute"] for s in samples]
+        top.plot(minutes, [s["server_rss_mib"] for s in samples], "o-", color="tab:blue")
+        top.set_ylabel("server RSS (MiB)")
+        top.grid(alpha=0.3)
+        bottom.plot(
+            minutes, [s["js_heap_after_gc_mib"] for s in samples], "o-", color="tab:orange", label="after GC"
+        )
+        bottom.plot(
+            minutes, [s["js_heap_used_mib"] for s in samples], ".:", color="tab:orange", label="before GC"
+        )
+        bottom.set_ylabel("page JS heap (MiB)")
+        bottom.set_xlabel("minutes")
+        bottom.legend(fontsize=8)
+        bottom.grid(alpha=0.3)
+        top.set_title(
+            f"Soak: {results['soak']['rate']:,} events/s, {results['soak']['sse_clients']} SSE clients + 1 page"
+        )
+        made["soak"] = _save(fig, img / f"{prefix}soak.png")
+    return made
+
+
+def _save(fig: Any, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path.name
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    lines = ["| aim | measured | target |", "|---|---|---|"]
+    if "latency" in results:
+        for level in results["latency"]["levels"]:
+            p99 = level["sse"].get("p99")
+            ok = p99 is not None and p99 <= 50 if level["background_rate"] == 1000 else None
+            lines.append(
+                f"| p99 event→pixel, {level['background_rate']:,} sensor events/s | "
+                f"{_fmt(p99)} ms (p50 {_fmt(level['sse'].get('p50'))} ms; polling p50 "
+                f"{_fmt(level['polling'].get('p50'))} ms, {_fmt(level.get('ratio_p50'), 1)}× slower) | "
+                f"{'≤ 50 ms: ' + _met(ok) if ok is not None else 'reported'} |"
+            )
+    if "ingest" in results:
+        for row in results["ingest"]["rows"]:
+            target = results["ingest"]["targets"][row["store"]]
+            rate = row["shopfloor"].get("rate")
+            quix = row["quix"].get("rate")
+            ok = rate is not None and rate >= target
+            vs = rate is not None and quix is not None and rate >= quix
+            lines.append(
+                f"| ingest {NAMES[row['projection']]}, {row['store']} | {_fmt(rate)} events/s "
+                f"({_fmt(row.get('ratio_vs_quix'), 2)}× Quix, {_fmt(row.get('ratio_vs_naive'), 0)}× naive) | "
+                f"≥ {target:,}/s: {_met(ok)}; ≥ Quix: {_met(vs)} |"
+            )
+    if "fanout" in results:
+        best = results["fanout"]["largest_holding_target"]
+        lines.append(
+            f"| SSE clients per process at p99 ≤ 100 ms | {_fmt(best)} | ≥ 1,000: {_met(best is not None and best >= 1000)} |"
+        )
+    if "soak" in results:
+        soak = results["soak"]
+        for key, label in (("server_rss_growth_pct", "server RSS"), ("js_heap_growth_pct", "page JS heap")):
+            growth = soak.get(key)
+            lines.append(
+                f"| {label} growth after warm-up, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
+                f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
+            )
+    return lines
+
+
+def _latency(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| background | delivery | n | p50 | p95 | p99 | max | missed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for level in result["levels"]:
+        for key, label in (("sse", "SSE push (shopfloor)"), ("polling", "htmx polling every 2 s")):
+            s = level[key]
+            lines.append(
+                f"| {level['background_rate']:,} ev/s (achieved {_fmt(level['background_achieved'].get('rate'))}) | {label} | "
+                f"{s.get('n', 0)} | {_fmt(s.get('p50'))} | {_fmt(s.get('p95'))} | {_fmt(s.get('p99'))} | "
+                f"{_fmt(s.get('max'))} | {level[key + '_missed']} |"
+            )
+        lines.append(
+            f"| | **polling ÷ SSE** | | **{_fmt(level.get('ratio_p50'), 1)}×** | | **{_fmt(level.get('ratio_p99'), 1)}×** | | |"
+        )
+    return lines
+
+
+def _ingest(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| projection | store | shopfloor events/s | Quix Streams events/s | naive events/s | shopfloor ÷ Quix | shopfloor ÷ naive | shopfloor wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {NAMES[r['projection']]} | {r['store']} | {_fmt(r['shopfloor'].get('rate'))} | {_fmt(r['quix'].get('rate'))} | "
+            f"{_fmt(r['naive'].get('rate'))} | {_fmt(r.get('ratio_vs_quix'), 2)}× | {_fmt(r.get('ratio_vs_naive'), 0)}× | "
+            f"{_fmt(r['shopfloor'].get('wall_s'), 1)} |"
+        )
+    return lines
+
+
+def _fanout(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| clients | connected | deliveries | missing | p50 ms | p99 ms | max ms | spread p99 ms | last client p50 ms | server RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['clients']:,} | {r['connected']:,} | {r['deliveries']:,} | {r['missing_deliveries']} | "
+            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)} | {_fmt(r['latency'].get('max'), 1)} | "
+            f"{_fmt(r['spread'].get('p99'), 1)} | {_fmt(r['to_all_clients'].get('p50'), 1)} | {_fmt(r['server_rss_mib'], 1)} |"
+        )
+    return lines
+
+
+def _soak(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| minute | server RSS MiB | JS heap MiB (before GC) | JS heap MiB (after GC) | DOM nodes | consumer lag |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in result["samples"]:
+        lines.append(
+            f"| {s['minute']:.1f} | {s['server_rss_mib']:.1f} | {s['js_heap_used_mib']:.2f} | "
+            f"{s['js_heap_after_gc_mib']:.2f} | {s['dom_nodes']} | {_fmt(s['consumer_lag'])} |"
+        )
+    return lines
+
+
+def render(run: dict[str, Any], *, quick: bool) -> Path:
+    """Writes the report; returns its path."""
+    if quick:
+        target, img, prefix, img_ref = RESULTS / "benchmarks-quick.md", RESULTS, "quick-", ""
+    else:
+        target, img, prefix, img_ref = DOCS / "benchmarks.md", DOCS / "img", "bench-", "img/"
+    plots = _plots(run, img, prefix)
+    results = run["results"]
+    m = run["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Measured by `{run['command']}` on {run['stamp']} ({'quick mode: a harness check, not the figures' if quick else 'full run'}).",
+        "Generated by `bench/report.py` from the JSON in `bench/results/`; the analysis section is `bench/analysis.md`.",
+        "",
+        "## Summary",
+        "",
+        *_summary(results),
+        "",
+    ]
+    if run.get("errors"):
+        out += ["**Benchmarks that failed in this run:** " + ", ".join(sorted(run["errors"])), ""]
+    out += [
+        "## Machine",
+        "",
+        f"- {m['nproc']} cores ({m['cpu'] or 'CPU model unknown'}), {m['memory_gib']} GiB memory, Linux {m['kernel']}",
+        f"- load average at start {', '.join(f'{x:.2f}' for x in m['load_average'])} (the machine is shared with other test runs: figures are noisy)",
+        f"- Python {m['python']}, SQLite {m['sqlite']}, {m['postgresql']}, {m['kafka']} (single KRaft node), {m['chromium']}",
+        "- " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + f", Quix Streams {m['quixstreams']}",
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "bash dev/setup.sh test && pip install -e '.[bench]'   # matplotlib, psutil, py-spy, pyinstrument",
+        "python bench/run.py                    # everything (about 55 min with the 30-minute soak)",
+        "python bench/run.py --quick            # harness check, < 3 min, results in bench/results/ only",
+        "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | soak",
+        "python bench/run.py --soak-minutes 10  # shorter soak",
+        "python bench/report.py bench/results/latest.json   # re-render this page from saved results",
+        "```",
+        "",
+        "Kafka and PostgreSQL are started through `dev/kafka.sh start` and `dev/postgres.sh start` (left running);",
+        "every benchmark uses topics, consumer groups and databases of its own. Quix Streams is installed by",
+        "the ingest benchmark into its own virtualenv (`bench/requirements-quix.txt`) because its pins",
+        "(pydantic < 2.14, pydantic-settings < 2.16) conflict with shopfloor's.",
+        "",
+    ]
+    if "latency" in results:
+        out += ["## Event → pixel latency", "", _doc("latency"), "", *_latency(results["latency"]), ""]
+        if "latency" in plots:
+            out += [f"![event to pixel latency]({img_ref}{plots['latency']})", ""]
+    if "ingest" in results:
+        out += ["## Ingest throughput", "", _doc("ingest"), "", *_ingest(results["ingest"]), ""]
+        out += [
+            f"Each run consumed {results['ingest']['events_per_projection']:,} events per projection. The naive consumer is time-boxed "
+            f"({results['ingest']['rows'][0]['naive'].get('time_boxed_s')} s of records); its rate is the rate it held meanwhile.",
+            "",
+        ]
+        if "ingest" in plots:
+            out += [f"![ingest throughput]({img_ref}{plots['ingest']})", ""]
+    if "fanout" in results:
+        out += ["## SSE fan-out", "", _doc("fanout"), "", *_fanout(results["fanout"]), ""]
+        out += [
+            f"Largest client count holding p99 ≤ 100 ms with every delivery made: **{_fmt(results['fanout']['largest_holding_target'])}**.",
+            "",
+        ]
+        if "fanout" in plots:
+            out += [f"![fan-out latency]({img_ref}{plots['fanout']})", ""]
+    if "soak" in results:
+        soak = results["soak"]
+        out += ["## Soak", "", _doc("soak"), "", *_soak(soak), ""]
+        out += [
+            f"Growth after warm-up ({soak['warmup_samples']} samples): server RSS {_fmt(soak['server_rss_growth_pct'], 1)} %, "
+            f"page JS heap {_fmt(soak['js_heap_growth_pct'], 1)} %; the page was `{soak['page_connection_at_end']}` at the end; "
+            f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",
+            "",
+        ]
+        if "soak" in plots:
+            out += [f"![soak memory]({img_ref}{plots['soak']})", ""]
+    if ANALYSIS.exists():
+        out += [ANALYSIS.read_text().strip(), ""]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(out))
+    return target
+
+
+def _doc(module: str) -> str:
+    """The method, as the benchmark module's docstring says it (one source of truth)."""
+    import importlib
+
+    doc = importlib.import_module(f"bench.{module}").__doc__ or ""
+    return " ".join(doc.split("\n\n", 1)[-1].split())
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
+    run = json.loads(path.read_text())
+    print(render(run, quick=run.get("quick", False)))
+
+
+if __name__ == "__main__":
+    main()
