@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     from shopfloor.contracts.cli import add_parser as add_schemas
 
     add_schemas(commands)  # event contracts (issue 7)
+    from shopfloor.rebuild.cli import add_parser as add_rebuild
+
+    add_rebuild(commands, _common)  # zero-downtime rebuilds (issue 7)
     from shopfloor.auth.cli import add_parser as add_users
 
     add_users(commands)  # sign-in accounts (issue 6)
@@ -210,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             _project(_settings(args))
         elif args.command == "simulate":
             _simulate(_settings(args), args)
+        elif args.command == "rebuild":
+            from shopfloor.rebuild.cli import run as run_rebuild
+
+            run_rebuild(_settings(args), args)
         elif args.command == "schemas":
             from shopfloor.contracts.cli import run as run_schemas
 

@@ -125,80 +125,88 @@ def current_version(conn: Connection) -> tuple[int, int | None, int | None]:
     return (0, None, None) if row is None else (row.version, row.last_event_ms, row.last_commit_ms)
 
 
-def apply_batch(engine: Engine, batch: Batch, handlers: Sequence[Handler]) -> BatchResult:
+def apply_batch(
+    engine: Engine, batch: Batch, handlers: Sequence[Handler], *, notify: bool = True
+) -> BatchResult:
+    """One transaction. `notify=False` is for shadow stores (rebuilds) whose versions pages must not see."""
     started = time.perf_counter()
-    result = BatchResult(notice=None)
     with engine.begin() as conn:
-        _check_positions(conn, batch)
-        envelopes = [item for item in batch.items if isinstance(item, Envelope)]
-        seen = _already_applied(conn, list({e.dedup_key for e in envelopes}))
-        sequenced = list({e.entity for e in envelopes if e.sequence is not None})
-        sequences = _stored_sequences(conn, sequenced)
-        touched_sequences: set[tuple[str, str]] = set()
-        fresh: list[Envelope] = []
-        for event in envelopes:
-            if event.dedup_key in seen:
-                result.duplicates += 1
-                continue
-            seen.add(event.dedup_key)
-            if event.sequence is not None:
-                stored = sequences.get(event.entity)
-                if stored is not None and event.sequence < stored:
-                    result.stale += 1
-                    continue
-                sequences[event.entity] = event.sequence
-                touched_sequences.add(event.entity)
-            fresh.append(event)
-        changes = Changes()
-        for handler in handlers:
-            mine = [e for e in fresh if e.type in handler.event_types]
-            if mine:
-                handler.apply(conn, mine, changes)
-        result.applied = len(fresh)
-        result.event_times_ms = [to_ms(e.time) for e in fresh]
-        insert_ignore(conn, APPLIED, [{"event_key": e.dedup_key, "event_ms": to_ms(e.time)} for e in fresh])
-        upsert(
-            conn,
-            VERSIONS,
-            [
-                {"stream": s, "entity_id": i, "sequence": sequences[(s, i)]}
-                for s, i in sorted(touched_sequences)
-            ],
-            ["stream", "entity_id"],
-        )
-        rejected = [item for item in batch.items if isinstance(item, Rejected)]
-        result.dead = len(rejected)
-        now_ms = int(time.time() * 1000)
-        insert_ignore(conn, DEAD, [_dead_letter_row(r, now_ms) for r in rejected])
-        if rejected:
-            changes.mark("dead-letters", EVERYTHING, now_ms)
-        upsert(
-            conn,
-            POSITIONS,
-            [
-                {
-                    "group_id": batch.group_id,
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "next_offset": off,
-                }
-                for tp, off in sorted(batch.next_offsets.items())
-            ],
-            ["group_id", "topic", "partition"],
-        )
-        version = _bump_version(conn, max(result.event_times_ms, default=None))
-        notice = ChangeNotice(
-            version=version,
-            keys={view: frozenset(keys) for view, keys in changes.keys.items()},
-            oldest_event_ms=dict(changes.oldest_event_ms),
-        )
-        if conn.dialect.name == "postgresql":
-            conn.execute(
-                text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": NOTIFY_CHANNEL, "payload": encode_notice(notice)},
-            )
-        result.notice = notice
+        result = apply_in(conn, batch, handlers, notify=notify)
     result.commit_seconds = time.perf_counter() - started
+    return result
+
+
+def apply_in(
+    conn: Connection, batch: Batch, handlers: Sequence[Handler], *, notify: bool = True
+) -> BatchResult:
+    """The batch inside a transaction the caller owns."""
+    result = BatchResult(notice=None)
+    _check_positions(conn, batch)
+    envelopes = [item for item in batch.items if isinstance(item, Envelope)]
+    seen = _already_applied(conn, list({e.dedup_key for e in envelopes}))
+    sequenced = list({e.entity for e in envelopes if e.sequence is not None})
+    sequences = _stored_sequences(conn, sequenced)
+    touched_sequences: set[tuple[str, str]] = set()
+    fresh: list[Envelope] = []
+    for event in envelopes:
+        if event.dedup_key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event.dedup_key)
+        if event.sequence is not None:
+            stored = sequences.get(event.entity)
+            if stored is not None and event.sequence < stored:
+                result.stale += 1
+                continue
+            sequences[event.entity] = event.sequence
+            touched_sequences.add(event.entity)
+        fresh.append(event)
+    changes = Changes()
+    for handler in handlers:
+        mine = [e for e in fresh if e.type in handler.event_types]
+        if mine:
+            handler.apply(conn, mine, changes)
+    result.applied = len(fresh)
+    result.event_times_ms = [to_ms(e.time) for e in fresh]
+    insert_ignore(conn, APPLIED, [{"event_key": e.dedup_key, "event_ms": to_ms(e.time)} for e in fresh])
+    upsert(
+        conn,
+        VERSIONS,
+        [{"stream": s, "entity_id": i, "sequence": sequences[(s, i)]} for s, i in sorted(touched_sequences)],
+        ["stream", "entity_id"],
+    )
+    rejected = [item for item in batch.items if isinstance(item, Rejected)]
+    result.dead = len(rejected)
+    now_ms = int(time.time() * 1000)
+    insert_ignore(conn, DEAD, [_dead_letter_row(r, now_ms) for r in rejected])
+    if rejected:
+        changes.mark("dead-letters", EVERYTHING, now_ms)
+    upsert(
+        conn,
+        POSITIONS,
+        [
+            {
+                "group_id": batch.group_id,
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "next_offset": off,
+            }
+            for tp, off in sorted(batch.next_offsets.items())
+        ],
+        ["group_id", "topic", "partition"],
+    )
+    version = _bump_version(conn, max(result.event_times_ms, default=None))
+    notice = ChangeNotice(
+        version=version,
+        keys={view: frozenset(keys) for view, keys in changes.keys.items()},
+        oldest_event_ms=dict(changes.oldest_event_ms),
+    )
+    if notify and conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": NOTIFY_CHANNEL, "payload": encode_notice(notice)},
+        )
+    result.notice = notice
     return result
 
 

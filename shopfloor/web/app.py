@@ -18,6 +18,7 @@ from shopfloor.web import equipment as equipment_web
 from shopfloor.web import equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import outbound as outbound_web
+from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -81,6 +82,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(equipment_trend.router(engine, runtime.hub))
     app.include_router(equipment_actions.router(runtime))
     app.include_router(health.router(runtime))
+    app.include_router(rebuilds_router(runtime))  # rebuild progress (issue 7)
     runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))  # issue 6
     app.include_router(dead_letters_web.router(runtime))
 

@@ -1,0 +1,89 @@
+"""Which read models can be rebuilt: each handler module's tables, view and event types.
+
+A handler module declares its tables by defining them (SQLModel `table=True` classes); a handler may
+also name them explicitly with a `tables` attribute. The read model's name is the module's name
+with dashes (`shopfloor.store.work_orders` -> `work-orders`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+from shopfloor.config import Settings
+from shopfloor.store.changes import Handler
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    name: str
+    handlers: tuple[Handler, ...]
+    tables: tuple[Table, ...]
+    views: tuple[str, ...]
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset().union(*(h.event_types for h in self.handlers))
+
+    def topics(self, settings: Settings) -> list[str]:
+        """The topics carrying this model's events (every plant topic when a type is not mapped)."""
+        by_type = event_topics(settings)
+        if any(t not in by_type for t in self.event_types):
+            return list(settings.topics)
+        return sorted({by_type[t] for t in self.event_types})
+
+
+def event_topics(settings: Settings) -> dict[str, str]:
+    """CONTRACT §1: which topic each event type is published to."""
+    outbound = ["OrderCreated", "PaymentProcessed", "PaymentFailed", "PickCompleted"]
+    outbound += ["ShipmentDispatched", "DeliveryCompleted", "OrderCancelled"]
+    return {
+        "WorkOrderStatusChanged": settings.topic_work_orders,
+        "EquipmentStatusChanged": settings.topic_equipment,
+        "SensorReading": settings.topic_sensors,
+        "InventoryAdjusted": settings.topic_inventory,
+        "AlertAcknowledged": settings.topic_alert_commands,
+        "AlertShelved": settings.topic_alert_commands,
+        **dict.fromkeys(outbound, settings.topic_outbound),
+    }
+
+
+def _module_tables(module_name: str) -> list[Table]:
+    found = []
+    for mapper in SQLModel._sa_registry.mappers:  # type: ignore[attr-defined]
+        cls = mapper.class_
+        if cls.__module__ == module_name and isinstance(getattr(cls, "__table__", None), Table):
+            found.append(cls.__table__)
+    return sorted(found, key=lambda t: t.name)
+
+
+def read_models(handlers: Sequence[Handler]) -> dict[str, ReadModel]:
+    """Handlers grouped by module; models sharing a table are merged (they must be rebuilt together)."""
+    import shopfloor.store.tables  # noqa: F401  (every table module imported)
+
+    models: dict[str, ReadModel] = {}
+    for handler in handlers:
+        module_name = type(handler).__module__
+        name = module_name.rsplit(".", 1)[-1].replace("_", "-")
+        declared = getattr(handler, "tables", None)
+        tables = list(declared) if declared is not None else _module_tables(module_name)
+        view = getattr(sys.modules[module_name], "VIEW", None)
+        previous = models.get(name)
+        if previous is not None:
+            handlers_ = (*previous.handlers, handler)
+            tables = sorted({*previous.tables, *tables}, key=lambda t: t.name)
+            models[name] = ReadModel(name, handlers_, tuple(tables), previous.views)
+        else:
+            models[name] = ReadModel(name, (handler,), tuple(tables), (view,) if view else ())
+    return {name: model for name, model in models.items() if model.tables}
+
+
+def find(name: str, handlers: Sequence[Handler]) -> ReadModel:
+    models = read_models(handlers)
+    if name not in models:
+        raise ValueError(f"unknown read model {name!r}; one of: {', '.join(sorted(models))}")
+    return models[name]

@@ -1,0 +1,65 @@
+"""Rebuild progress in the live store: the command writes it, the admin page of every replica reads it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Engine, select
+from sqlmodel import Field, SQLModel
+
+from shopfloor.store.db import upsert
+
+
+class RebuildRow(SQLModel, table=True):
+    __tablename__ = "rebuild_progress"
+    model: str = Field(primary_key=True)
+    state: str  # REPLAYING, CATCHING_UP, SWAPPING, SWAPPED, FAILED
+    started_ms: int = Field(sa_type=BigInteger)
+    updated_ms: int = Field(sa_type=BigInteger)
+    done: int = Field(default=0, sa_type=BigInteger)
+    total: int = Field(default=0, sa_type=BigInteger)
+    rate: float = 0.0
+    swapped_version: int | None = Field(default=None, sa_type=BigInteger)
+    message: str = ""
+
+
+TABLE = RebuildRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Progress:
+    model: str
+    state: str = "REPLAYING"
+    started_ms: int = 0
+    updated_ms: int = 0
+    done: int = 0
+    total: int = 0
+    rate: float = 0.0
+    swapped_version: int | None = None
+    message: str = ""
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if self.total <= 0 else min(100.0, 100.0 * self.done / self.total)
+
+
+def ensure_table(engine: Engine) -> None:
+    TABLE.create(engine, checkfirst=True)
+
+
+def save(engine: Engine, progress: Progress) -> None:
+    progress.updated_ms = int(time.time() * 1000)
+    with engine.begin() as conn:
+        upsert(conn, TABLE, [asdict(progress)], ["model"])
+
+
+def load_all(engine: Engine) -> list[Progress]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(TABLE).order_by(TABLE.c.started_ms.desc()))
+        return [Progress(**dict(r._mapping)) for r in rows]
+
+
+def as_dict(progress: Progress) -> dict[str, Any]:
+    return {**asdict(progress), "percent": round(progress.percent, 1)}
