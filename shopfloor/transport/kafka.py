@@ -39,7 +39,11 @@ class KafkaSource:
     """A consumer-group member with auto-commit off; Kafka's committed offsets are only for lag tools."""
 
     def __init__(
-        self, bootstrap_servers: str, group_id: str, client_options: dict[str, Any], session_timeout_ms: int = 10_000
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        client_options: dict[str, Any],
+        session_timeout_ms: int = 10_000,
     ) -> None:
         self._options = dict(
             bootstrap_servers=bootstrap_servers,
