@@ -96,9 +96,6 @@ def _parser() -> argparse.ArgumentParser:
     from shopfloor.auth.cli import add_parser as add_users
 
     add_users(commands)  # sign-in accounts (issue 6)
-    from shopfloor.auth.cli import add_parser as add_users
-
-    add_users(commands)  # sign-in accounts (issue 6)
     return parser
 
 
@@ -225,10 +222,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             from shopfloor.evaluation_cli import run as run_evaluate
 
             run_evaluate(args)
-        elif args.command == "users":
-            from shopfloor.auth.cli import run as run_users
-
-            run_users(args)
         elif args.command == "users":
             from shopfloor.auth.cli import run as run_users
 
