@@ -185,6 +185,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from shopfloor.observability.logs import configure_from_env
+
+    configure_from_env()  # SHOPFLOOR_LOG_FORMAT=json (issue 7)
     try:
         if args.command == "demo":
             settings = _settings(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from shopfloor import metrics
 from shopfloor.events.codec import InvalidEvent, decode
 from shopfloor.events.envelope import Envelope
+from shopfloor.observability.logs import set_correlation
 from shopfloor.store.batch import (
     Batch,
     BatchResult,
@@ -164,6 +165,7 @@ class Projector:
         if not records:
             return
         items = await asyncio.to_thread(decode_records, records)
+        set_correlation(getattr(item, "correlationid", None) for item in items)  # logs and pushes after
         await self._send_dead_letters(items)
         try:
             await self._commit(records, items)
