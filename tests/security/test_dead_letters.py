@@ -23,7 +23,9 @@ async def test_dead_letters_page_reprocess_and_discard(kafka, producer, database
     async with projecting(settings) as runtime:
         app = create_app(runtime)
         await producer.raw(topic, "WO-1", b"\x00\xff<script>window.__pwned=1</script>", [("origin", b"fuzz")])
-        await producer.event(topic, "WO-1", event("Unheard", {"work_order_id": "<img src=x onerror=alert(1)>"}))
+        await producer.event(
+            topic, "WO-1", event("Unheard", {"work_order_id": "<img src=x onerror=alert(1)>"})
+        )
         await producer.event(topic, "WO-2", event("WorkOrderStatusChanged", wo("WO-2", "RELEASED")))
         await wait_consumed(runtime, 3)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
@@ -37,11 +39,15 @@ async def test_dead_letters_page_reprocess_and_discard(kafka, producer, database
             garbage, unknown = _letters(runtime.engine)
             assert (await client.post(f"/dead-letters/{garbage['id']}/discard")).status_code == 303
             assert (await client.post(f"/dead-letters/{garbage['id']}/discard")).status_code == 409
-            reprocessed = await client.post(f"/dead-letters/{unknown['id']}/reprocess", headers={"hx-request": "1"})
+            reprocessed = await client.post(
+                f"/dead-letters/{unknown['id']}/reprocess", headers={"hx-request": "1"}
+            )
             assert reprocessed.status_code == 204
             assert (await client.post("/dead-letters/999999/reprocess")).status_code == 404
             # The original bytes went back to the topic: the consumer sees them again (still unknown).
-            await wait_until(lambda: len(_letters(runtime.engine)) == 3, 30, "the reprocessed record consumed")
+            await wait_until(
+                lambda: len(_letters(runtime.engine)) == 3, 30, "the reprocessed record consumed"
+            )
             listed = (await client.get("/api/dead-letters?status=ALL")).json()
             assert listed["counts"] == {"NEW": 1, "REPROCESSED": 1, "DISCARDED": 1}
         letters = _letters(runtime.engine)
