@@ -136,6 +136,7 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
 
 
 def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
+    prepare: Callable[[], Awaitable[None]] | None = None
     if settings.embedded:
         memory_log = MemoryLog()
         source: Any = MemorySource(memory_log)
@@ -143,29 +144,21 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
     else:
         from shopfloor.transport.kafka import KafkaSink, KafkaSource, ensure_topics
 
+        servers = settings.kafka_bootstrap_servers or ""
         options = settings.kafka_client_options()
-        source = KafkaSource(
-            settings.kafka_bootstrap_servers or "",
-            settings.kafka_group_id,
-            options,
-            settings.kafka_session_timeout_ms,
-        )
-        sink = KafkaSink(settings.kafka_bootstrap_servers or "", options)
+        source = KafkaSource(servers, settings.kafka_group_id, options, settings.kafka_session_timeout_ms)
+        sink = KafkaSink(servers, options)
+        runtime.on_stop.append(sink.stop)
 
         async def prepare() -> None:
             topics = settings.topics + [f"{t}.dlq" for t in settings.topics]
             created = await ensure_topics(
-                settings.kafka_bootstrap_servers or "",
-                topics,
-                settings.kafka_topic_partitions,
-                options,
+                servers, topics, settings.kafka_topic_partitions, options, settings.kafka_replication_factor
             )
             if created:
                 log.info("created topics: %s", ", ".join(created))
             await sink.start()
 
-        runtime.tasks.insert(0, prepare)
-        runtime.on_stop.append(sink.stop)
     projector = Projector(
         source,
         sink,
@@ -181,6 +174,17 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
     runtime.sink = sink
 
     async def run_projector() -> None:
+        """Kafka may be down at start: keep trying to prepare, then keep the projector running."""
+        while prepare is not None:
+            try:
+                await prepare()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                projector.status.connected = False
+                log.error("cannot reach Kafka yet (%s); retrying in 2 s", exc)
+                await asyncio.sleep(2)
         while True:
             try:
                 await projector.run()
@@ -191,22 +195,4 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
                 log.exception("projector stopped unexpectedly; restarting in 2 s")
                 await asyncio.sleep(2)
 
-    if settings.embedded:
-        runtime.tasks.append(run_projector)
-    else:
-        prepare_task = runtime.tasks.pop(0)
-
-        async def prepare_then_run() -> None:
-            while True:
-                try:
-                    await prepare_task()
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    projector.status.connected = False
-                    log.error("cannot reach Kafka yet (%s); retrying in 2 s", exc)
-                    await asyncio.sleep(2)
-            await run_projector()
-
-        runtime.tasks.append(prepare_then_run)
+    runtime.tasks.append(run_projector)

@@ -167,7 +167,11 @@ class KafkaSink:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Sequence[str], partitions: int, client_options: dict[str, Any]
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    partitions: int,
+    client_options: dict[str, Any],
+    replication_factor: int = 1,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options)
@@ -178,7 +182,10 @@ async def ensure_topics(
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                    [
+                        NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                        for t in missing
+                    ]
                 )
         return missing
     finally:
