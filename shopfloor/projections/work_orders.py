@@ -61,6 +61,8 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
     assert isinstance(data, WorkOrderStatusChanged)
     at_ms = int(event.time.timestamp() * 1000)
     status = data.status.value
+    changed = current is None or status != current.status
+    count = 0 if current is None else current.history_count
     if current is None:
         order = WorkOrder(
             work_order_id=data.work_order_id,
@@ -76,7 +78,7 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
             created_ms=at_ms,
             updated_ms=at_ms,
             status_since_ms=at_ms,
-            history_count=0,
+            history_count=1,
         )
         previous = data.previous_status
     else:
@@ -93,13 +95,14 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
             correlationid=_pick(event.correlationid, current.correlationid),
             updated_ms=max(current.updated_ms, at_ms),
             status_since_ms=at_ms if status != current.status else current.status_since_ms,
+            history_count=count + 1 if changed else count,
         )
         previous = current.status
     entry = None
-    if current is None or status != current.status:
+    if changed:
         entry = StatusEntry(
             work_order_id=order.work_order_id,
-            position=order.history_count,
+            position=count,
             status=status,
             previous_status=previous,
             at_ms=at_ms,
@@ -108,7 +111,6 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
             event_id=event.id,
             correlationid=event.correlationid,
         )
-        order = replace(order, history_count=order.history_count + 1)
     deltas: dict[tuple[str, str], int] = {}
     if current is None or (current.line_id, current.status) != (order.line_id, order.status):
         deltas[(order.line_id, order.status)] = 1

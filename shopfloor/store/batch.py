@@ -7,7 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, and_, select, text, update
+from sqlalchemy import Connection, Engine, String, and_, any_, bindparam, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.store.bookkeeping import (
@@ -78,6 +79,11 @@ def _check_positions(conn: Connection, batch: Batch) -> None:
 
 
 def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:
+    if conn.dialect.name == "postgresql":  # one statement, one array parameter
+        wanted = bindparam("keys", list(keys), type_=postgresql.ARRAY(String))
+        return set(
+            conn.execute(select(APPLIED.c.event_key).where(APPLIED.c.event_key == any_(wanted))).scalars()
+        )
     found: set[str] = set()
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
@@ -168,7 +174,14 @@ def apply_in(
             handler.apply(conn, mine, changes)
     result.applied = len(fresh)
     result.event_times_ms = [to_ms(e.time) for e in fresh]
-    insert_ignore(conn, APPLIED, [{"event_key": e.dedup_key, "event_ms": to_ms(e.time)} for e in fresh])
+    insert_ignore(
+        conn,
+        APPLIED,
+        [
+            {"event_key": e.dedup_key, "event_ms": ms}
+            for e, ms in zip(fresh, result.event_times_ms, strict=True)
+        ],
+    )
     upsert(
         conn,
         VERSIONS,

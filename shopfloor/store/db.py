@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Enum,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -47,20 +60,138 @@ def drop_schema(engine: Engine) -> None:
 
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> None:
     """Insert rows, replacing the non-key columns of rows that already exist."""
-    if not rows:
-        return
-    key_names = list(keys)
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    stmt = insert(table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key_names}
-    conn.execute(stmt.on_conflict_do_update(index_elements=key_names, set_=updates), list(rows))
+    if rows:
+        _insert_many(conn, table, rows, tuple(keys))
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    if not rows:
-        return
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    conn.execute(insert(table).on_conflict_do_nothing(), list(rows))
+    if rows:
+        _insert_many(conn, table, rows, None)
+
+
+def _statement(dialect: str, table: Table, keys: tuple[str, ...] | None, columns: Sequence[str]) -> Any:
+    stmt = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+    if columns:
+        stmt = stmt.values({name: bindparam(name) for name in columns})
+    if keys is None:
+        return stmt.on_conflict_do_nothing()
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    sql: str
+    positions: tuple[str, ...] | None  # qmark drivers (SQLite): parameter order; None: one array per column
+    casts: tuple[type | None, ...] = ()
+
+
+_COMPILED: dict[tuple[Any, ...], _Bulk | None] = {}
+
+
+def _compile_bulk(
+    dialect: Any, table: Table, keys: tuple[str, ...] | None, columns: tuple[str, ...]
+) -> _Bulk | None:
+    statement = _statement(dialect.name, table, keys, columns).compile(dialect=dialect)
+    if statement._bind_processors or set(statement.params) != set(columns):
+        return None
+    if dialect.name == "sqlite":
+        return _Bulk(statement.string, tuple(statement.positiontup or ()))
+    if dialect.name != "postgresql":
+        return None
+    # PostgreSQL: one INSERT .. SELECT FROM unnest(array per column): a single statement per batch.
+    types = [table.c[name].type for name in columns]
+    casts = tuple(_array_cast(t) for t in types)
+    conflict = statement.string[statement.string.index(" ON CONFLICT") :]
+    if any(cast is None for cast in casts) or "%" in conflict:
+        return None
+    arrays = ", ".join(f"%s::{t.compile(dialect=dialect)}[]" for t in types)
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    target = dialect.identifier_preparer.format_table(table)
+    return _Bulk(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}", None, casts)
+
+
+def _array_cast(sql_type: Any) -> type | None:
+    """The Python type a column's array elements are normalised to (psycopg refuses mixed lists)."""
+    sql_type = getattr(sql_type, "impl_instance", sql_type)  # TypeDecorators (sqlmodel's AutoString)
+    if isinstance(sql_type, Enum | Boolean):
+        return None
+    for base, cast in ((String, str), (Integer, int), (Float, float)):
+        if isinstance(sql_type, base):
+            return cast
+    return None
+
+
+def _insert_many(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...] | None
+) -> None:
+    """INSERT .. ON CONFLICT for a batch of rows, the hot path of every batch. Compiled once per table and
+    row shape; SQLite gets the driver's executemany, PostgreSQL one statement over unnest()ed arrays.
+    Shadow schemas (rebuilds), types that need bind processing and rows an upsert would touch twice
+    take SQLAlchemy's usual path."""
+    columns = tuple(rows[0])
+    dialect = conn.dialect
+    bulk = None
+    if not conn.get_execution_options().get("schema_translate_map") and all(
+        len(r) == len(columns) for r in rows
+    ):
+        cache_key = (dialect.name, table, columns, keys)
+        if cache_key not in _COMPILED:
+            _COMPILED[cache_key] = _compile_bulk(dialect, table, keys, columns)
+        bulk = _COMPILED[cache_key]
+    if (
+        bulk is not None
+        and bulk.positions is None
+        and keys is not None
+        and len({tuple(r[k] for k in keys) for r in rows}) != len(rows)
+    ):
+        bulk = None  # ON CONFLICT DO UPDATE may not touch a row twice in one statement
+    if bulk is None:
+        conn.execute(_statement(dialect.name, table, keys, ()), list(rows))
+    elif bulk.positions is not None:
+        positions = bulk.positions
+        conn.exec_driver_sql(bulk.sql, [tuple(r[name] for name in positions) for r in rows])
+    else:
+        arrays = []
+        for name, cast in zip(columns, bulk.casts, strict=True):
+            values = [r[name] for r in rows]
+            if cast is not str:
+                values = [v if v is None else cast(v) for v in values]
+            arrays.append(values)
+        conn.exec_driver_sql(bulk.sql, tuple(arrays))
+
+
+def execute_cached(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """Executes a long-lived statement (kept by the caller) from its SQL compiled once: for statements
+    with hundreds of parameters, SQLAlchemy's per-call cache-key walk costs more than the query.
+    Shadow schemas (rebuilds) and types that need bind processing take the usual path."""
+    if conn.get_execution_options().get("schema_translate_map"):
+        return conn.execute(statement, params)
+    key = (id(statement), conn.dialect.name)
+    compiled = _RAW_SQL.get(key)
+    if compiled is None:
+        done = statement.compile(dialect=conn.dialect)
+        positions = tuple(done.positiontup) if done.positiontup is not None else None
+        compiled = _RAW_SQL[key] = (done.string, positions, bool(done._bind_processors), statement)
+    sql, positions, processed, _ = compiled
+    if processed:
+        return conn.execute(statement, params)
+    return conn.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)
+
+
+_RAW_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None, bool, Any]] = {}
+
+
+def as_row(obj: Any) -> dict[str, Any]:
+    """A dataclass of scalar fields as a column dict: `dataclasses.asdict` without its deep copy."""
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    return {name: getattr(obj, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def to_ms(moment: datetime) -> int:

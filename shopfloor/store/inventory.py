@@ -9,16 +9,31 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, and_, false, func, or_, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Index,
+    String,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import values as sql_values
 from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert
+from shopfloor.store.db import as_row, execute_cached, insert_ignore, upsert
 
 VIEW = "inventory"
 CHUNK = 400
@@ -83,9 +98,28 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _pairs(pairs: Sequence[tuple[str, str]]) -> Any:
-    """(sku, location) pairs as OR-ed equalities: SQLite answers a row-value IN with a full scan."""
-    return or_(*(and_(STOCK.c.sku == sku, STOCK.c.location == location) for sku, location in pairs))
+def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
+    """Stock rows for (sku, location) pairs: a VALUES list joined on the primary key. (SQLite scans
+    row-value IN lists; OR-ed equalities are as slow to build as to plan.) One statement per list
+    length, so SQLAlchemy compiles it once."""
+    statement = _STOCK_QUERIES.get(len(pairs))
+    if statement is None:
+        rows = [
+            (bindparam(f"s{i}", type_=String), bindparam(f"l{i}", type_=String)) for i in range(len(pairs))
+        ]
+        wanted = sql_values(sql_column("sku", String), sql_column("location", String), name="wanted")
+        wanted_rows = wanted.data(rows).cte()
+        statement = _STOCK_QUERIES[len(pairs)] = select(STOCK).join(
+            wanted_rows, and_(STOCK.c.sku == wanted_rows.c.sku, STOCK.c.location == wanted_rows.c.location)
+        )
+    params: dict[str, str] = {}
+    for i, (sku, location) in enumerate(pairs):
+        params[f"s{i}"] = sku
+        params[f"l{i}"] = location
+    return execute_cached(conn, statement, params)
+
+
+_STOCK_QUERIES: dict[int, Any] = {}
 
 
 class InventoryHandler:
@@ -96,8 +130,7 @@ class InventoryHandler:
         skus = sorted({sku for sku, _ in pairs})
         levels: dict[tuple[str, str], StockLevel] = {}
         for chunk in _chunks(pairs):
-            query = select(STOCK).where(_pairs(chunk))
-            levels.update({(r.sku, r.location): StockLevel(**r._mapping) for r in conn.execute(query)})
+            levels.update({(r.sku, r.location): StockLevel(**r._mapping) for r in _stock_rows(conn, chunk)})
         totals: dict[str, SkuTotal] = {}
         for chunk in _chunks(skus):
             query = select(TOTALS).where(TOTALS.c.sku.in_(list(chunk)))
@@ -112,8 +145,8 @@ class InventoryHandler:
             levels[pair] = fold_stock(current, event)
             totals[pair[0]] = fold_total(totals.get(pair[0]), event, new_location=current is None)
             changes.mark(VIEW, stock_key(*pair), int(event.time.timestamp() * 1000))
-        upsert(conn, STOCK, [asdict(levels[p]) for p in pairs], ["sku", "location"])
-        upsert(conn, TOTALS, [asdict(totals[s]) for s in skus], ["sku"])
+        upsert(conn, STOCK, [as_row(levels[p]) for p in pairs], ["sku", "location"])
+        upsert(conn, TOTALS, [as_row(totals[s]) for s in skus], ["sku"])
         insert_ignore(conn, LOCATIONS, [{"location": loc, "skus": 0} for loc in sorted(new_locations)])
         for location, added in sorted(new_locations.items()):
             conn.execute(
@@ -226,8 +259,7 @@ def stock_window(
 def get_stock(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for chunk in _chunks(sorted(pairs)):
-        query = select(STOCK).where(_pairs(chunk))
-        found.extend(dict(r._mapping) for r in conn.execute(query))
+        found.extend(dict(r._mapping) for r in _stock_rows(conn, chunk))
     return found
 
 

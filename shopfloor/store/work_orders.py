@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, select, update
@@ -12,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections.work_orders import WorkOrder, fold
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert
+from shopfloor.store.db import as_row, insert_ignore, upsert
 
 VIEW = "work-orders"
 
@@ -75,11 +74,11 @@ class WorkOrderHandler:
             folded = fold(states.get(event.data.entity_id()), event)
             states[folded.order.work_order_id] = folded.order
             if folded.entry is not None:
-                history.append(asdict(folded.entry))
+                history.append(as_row(folded.entry))
             for cell, delta in folded.count_deltas.items():
                 deltas[cell] = deltas.get(cell, 0) + delta
             changes.mark(VIEW, folded.order.work_order_id, int(event.time.timestamp() * 1000))
-        upsert(conn, ORDERS, [asdict(states[i]) for i in ids], ["work_order_id"])
+        upsert(conn, ORDERS, [as_row(states[i]) for i in ids], ["work_order_id"])
         insert_ignore(conn, HISTORY, history)
         nonzero = {cell: d for cell, d in deltas.items() if d}
         insert_ignore(conn, COUNTS, [{"line_id": ln, "status": st, "count": 0} for ln, st in nonzero])
