@@ -316,8 +316,8 @@ def _quix(python: Path, bootstrap: str, topic: str, projection: str, n: int) -> 
 
 
 async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
-    n = 3000 if quick else 100_000
-    budget = 3.0 if quick else 15.0
+    n = 2000 if quick else 100_000
+    budget = 1.0 if quick else 15.0
     quix_python = await asyncio.to_thread(ensure_quix)
     start = datetime.now(UTC) - timedelta(hours=2)
     rows: list[dict[str, Any]] = []

@@ -23,9 +23,24 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, log, machine, raise_fd_limit, start_services, write_result
+from bench.common import REPO, RESULTS, log, machine, raise_fd_limit, start_services, write_result
 
 BENCHMARKS = ("latency", "ingest", "fanout", "soak")
+
+
+def ensure_bench_packages() -> None:
+    """The `bench` extra of pyproject.toml (matplotlib, psutil, profilers), installed if missing."""
+    import importlib.util
+    import subprocess
+    import tomllib
+
+    if all(importlib.util.find_spec(name) for name in ("matplotlib", "psutil")):
+        return
+    pins = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["bench"]
+    log(f"installing the bench extra: {' '.join(pins)}")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *pins], check=True
+    )
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -60,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     started = time.monotonic()
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    ensure_bench_packages()
     descriptors = raise_fd_limit()
     log(f"file descriptor limit {descriptors}; starting Kafka and PostgreSQL (dev/kafka.sh, dev/postgres.sh)")
     services = start_services()
