@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shopfloor import metrics
 from shopfloor.events.codec import InvalidEvent, decode
@@ -26,6 +26,8 @@ from shopfloor.store.batch import (
     prune_applied,
 )
 from shopfloor.store.changes import ChangeNotice, Handler
+from shopfloor.store.faults import describe as describe_store_error
+from shopfloor.store.faults import store_unavailable
 from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -235,9 +237,11 @@ class Projector:
                 log.warning("position conflict, re-seeking from the store: %s", exc)
                 await self._assigned(set(self._expected))
                 return None
-            except OperationalError as exc:
+            except DBAPIError as exc:
+                if not store_unavailable(exc):  # e.g. a constraint a record broke: isolate it
+                    raise ProjectionFailed(f"{type(exc).__name__}: {str(exc).strip()[:500]}") from exc
                 self.status.store_ok = False
-                self.status.store_error = f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:300]}"
+                self.status.store_error = describe_store_error(exc)
                 log.error("store refused the batch, retrying in %.1fs: %s", delay, self.status.store_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
