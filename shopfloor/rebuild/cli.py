@@ -44,7 +44,8 @@ def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stderr) 
     if args.list or not args.model:
         for name, model in sorted(read_models(HANDLERS).items()):
             tables, topics = ", ".join(t.name for t in model.tables), ", ".join(model.topics(settings))
-            print(f"{name}: {tables}  (topics: {topics})")
+            also = f" (also: {', '.join(model.aliases)})" if model.aliases else ""
+            print(f"{name}{also}: {tables}  (topics: {topics})")
         return
     if settings.embedded:
         sys.exit("shopfloor rebuild: set SHOPFLOOR_KAFKA_BOOTSTRAP_SERVERS or --kafka-bootstrap-servers")

@@ -130,6 +130,10 @@ class SensorHandler:
     """Per batch: load detector states for the batch's sensors, fold, then write in bulk."""
 
     event_types = frozenset({"SensorReading"})
+    # Readings also raise alerts and discover machines: a rebuild must replay those tables together
+    # with these (shopfloor/rebuild/models.py merges read models that share a table).
+    tables = (LATEST, SECONDS, MINUTES, equipment_store.EQUIPMENT, alert_store.ALERTS, alert_store.JOURNAL)
+    views = (TREND_VIEW, equipment_store.VIEW)
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         grouped: dict[Key, list[tuple[int, float, str | None]]] = {}
