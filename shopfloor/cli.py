@@ -188,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from shopfloor.observability.logs import configure_from_env
 
     configure_from_env()  # SHOPFLOOR_LOG_FORMAT=json (issue 7)
+    if args.command in ("demo", "serve", "web", "project"):
+        from shopfloor.observability.tracing import configure_from_env as configure_tracing
+
+        configure_tracing(args.command)  # OTLP traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (issue 7)
     try:
         if args.command == "demo":
             settings = _settings(

@@ -27,3 +27,15 @@ EVENT_TO_PUSH = Histogram(
 CONSUMER_LAG = Gauge("shopfloor_consumer_lag", "Records behind the log end", ["topic", "partition"])
 SSE_CLIENTS = Gauge("shopfloor_sse_clients", "Connected SSE clients", ["view"])
 SSE_FRAMES = Counter("shopfloor_sse_frames_total", "SSE frames rendered (sent to every subscriber)", ["view"])
+DEAD_LETTERS = Counter(
+    "shopfloor_dead_letters_total", "Records dead-lettered (DLQ topic and table), by source topic", ["topic"]
+)
+REBALANCES = Counter(
+    "shopfloor_consumer_rebalances_total", "Partition assignments received (at start and on every rebalance)"
+)
+REBALANCE_SECONDS = Histogram(
+    "shopfloor_consumer_rebalance_seconds",
+    "Partitions revoked (or consumer started) until the new assignment resumed from stored positions",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+)
+ASSIGNED_PARTITIONS = Gauge("shopfloor_consumer_assigned_partitions", "Partitions this consumer owns")

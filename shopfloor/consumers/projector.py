@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from shopfloor import metrics
 from shopfloor.events.codec import InvalidEvent, decode
 from shopfloor.events.envelope import Envelope
-from shopfloor.observability.logs import set_correlation
+from shopfloor.observability import tracing
+from shopfloor.observability.logs import correlation, set_correlation
 from shopfloor.store.batch import (
     Batch,
     BatchResult,
@@ -112,6 +114,14 @@ class Projector:
         self._last_probe = 0.0
         self._last_kafka_commit = 0.0
         self.status = ProjectorStatus()
+        self._unassigned_since = time.monotonic()
+
+    async def _on_assign(self, partitions: set[TopicPartition]) -> None:
+        """A rebalance (or the start) ends here: measured, since screens go stale meanwhile."""
+        await self._assigned(partitions)
+        metrics.REBALANCES.inc()
+        metrics.REBALANCE_SECONDS.observe(time.monotonic() - self._unassigned_since)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._expected))
 
     async def _assigned(self, partitions: set[TopicPartition]) -> None:
         stored = await asyncio.to_thread(load_positions, self._engine, self._group_id)
@@ -125,11 +135,15 @@ class Projector:
         )
 
     async def _revoked(self, partitions: set[TopicPartition]) -> None:
+        self._unassigned_since = time.monotonic()
         for tp in partitions:
             self._expected.pop(tp, None)
+            with contextlib.suppress(KeyError):  # another worker reports its lag now
+                metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
 
     async def run(self) -> None:
-        await self._source.start(self._topics, self._assigned, self._revoked)
+        self._unassigned_since = time.monotonic()
+        await self._source.start(self._topics, self._on_assign, self._revoked)
         self.status.running = True
         self.status.connected = True
         try:
@@ -166,24 +180,27 @@ class Projector:
         records = [r for tp in sorted(fetched) for r in fetched[tp] if tp in self._expected]
         if not records:
             return
-        items = await asyncio.to_thread(decode_records, records)
-        set_correlation(getattr(item, "correlationid", None) for item in items)  # logs and pushes after
-        await self._send_dead_letters(items)
-        try:
-            await self._commit(records, items)
-        except ProjectionFailed as exc:
-            log.error("batch failed (%s); applying its records one by one to isolate the cause", exc)
-            for record, item in zip(records, items, strict=True):
-                try:
-                    await self._commit([record], [item])
-                except ProjectionFailed as single:
-                    rejected = Rejected(record, f"projection failed: {single}")
-                    await self._send_dead_letters([rejected])
-                    await self._commit([record], [rejected])
+        with tracing.consume_span(records, self._group_id) as span:
+            items = await asyncio.to_thread(decode_records, records)
+            set_correlation(getattr(item, "correlationid", None) for item in items)  # logs and pushes after
+            tracing.decoded(span, records, items, correlation.get())
+            await self._send_dead_letters(items)
+            try:
+                await self._commit(records, items)
+            except ProjectionFailed as exc:
+                log.error("batch failed (%s); applying its records one by one to isolate the cause", exc)
+                for record, item in zip(records, items, strict=True):
+                    try:
+                        await self._commit([record], [item])
+                    except ProjectionFailed as single:
+                        rejected = Rejected(record, f"projection failed: {single}")
+                        await self._send_dead_letters([rejected])
+                        await self._commit([record], [rejected])
 
     async def _send_dead_letters(self, items: Sequence[Envelope | Rejected]) -> None:
         for item in items:
             if isinstance(item, Rejected):
+                metrics.DEAD_LETTERS.labels(item.record.topic).inc()
                 await self._dead_letters.send(
                     f"{item.record.topic}.dlq", item.record.value, item.record.key, dead_letter_headers(item)
                 )
@@ -193,8 +210,10 @@ class Projector:
         for record in records:
             next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         expected = {tp: self._expected.get(tp) for tp in next_offsets}
-        batch = Batch(self._group_id, items, expected, next_offsets)
-        result = await self._commit_with_retry(batch)
+        with tracing.apply_span(len(records)) as span:
+            batch = Batch(self._group_id, items, expected, next_offsets, trace=tracing.traceparent(span))
+            result = await self._commit_with_retry(batch)
+            tracing.applied(span, result)
         if result is None:
             return
         for tp, offset in next_offsets.items():

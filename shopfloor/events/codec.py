@@ -86,6 +86,11 @@ def _optional_string(attrs: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+def _traceparent(value: object) -> str | None:
+    """Tracing context is best effort: a malformed one is ignored, never a reason to reject the event."""
+    return value if isinstance(value, str) and len(value) <= 256 else None
+
+
 def _binary_attributes(headers: Headers) -> dict[str, Any] | None:
     attrs: dict[str, Any] = {}
     for name, raw in headers:
@@ -144,6 +149,7 @@ def decode(
         subject=_optional_string(attrs, "subject"),
         correlationid=_optional_string(attrs, "correlationid"),
         sequence=_parse_sequence(attrs.get("sequence")),
+        traceparent=_traceparent(attrs.get("traceparent")),
         topic=topic,
         partition=partition,
         offset=offset,

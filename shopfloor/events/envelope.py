@@ -18,6 +18,7 @@ class Envelope:
     subject: str | None = None
     correlationid: str | None = None
     sequence: int | None = None
+    traceparent: str | None = None  # CloudEvents distributed-tracing extension (W3C)
     topic: str = ""
     partition: int = 0
     offset: int = -1

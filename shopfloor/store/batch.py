@@ -47,6 +47,7 @@ class Batch:
     items: list[Envelope | Rejected]
     expected: dict[TopicPartition, int | None]
     next_offsets: dict[TopicPartition, int]
+    trace: str | None = None  # traceparent of the span applying it, handed on in the notice
 
 
 @dataclass
@@ -213,6 +214,7 @@ def apply_in(
         version=version,
         keys={view: frozenset(keys) for view, keys in changes.keys.items()},
         oldest_event_ms=dict(changes.oldest_event_ms),
+        trace=batch.trace,
     )
     if notify and conn.dialect.name == "postgresql":
         conn.execute(
@@ -240,12 +242,18 @@ def _dead_letter_row(rejected: Rejected, now_ms: int) -> dict[str, object]:
 
 
 def encode_notice(notice: ChangeNotice, limit: int = 7000) -> str:
-    """JSON for NOTIFY (8000-byte cap): views with too many keys collapse to EVERYTHING."""
+    """JSON for NOTIFY (8000-byte cap): views with too many keys collapse to EVERYTHING.
+
+    The trace context rides as an optional "p" key (older readers ignore it).
+    """
     keys = {view: sorted(ks) for view, ks in notice.keys.items()}
-    payload = json.dumps({"v": notice.version, "k": keys, "t": notice.oldest_event_ms})
+    raw: dict[str, object] = {"v": notice.version, "k": keys, "t": notice.oldest_event_ms}
+    if notice.trace:
+        raw["p"] = notice.trace
+    payload = json.dumps(raw)
     if len(payload) > limit:
-        keys = {view: [EVERYTHING] for view in keys}
-        payload = json.dumps({"v": notice.version, "k": keys, "t": notice.oldest_event_ms})
+        raw["k"] = {view: [EVERYTHING] for view in keys}
+        payload = json.dumps(raw)
     return payload
 
 
@@ -255,6 +263,7 @@ def decode_notice(payload: str) -> ChangeNotice:
         version=raw["v"],
         keys={view: frozenset(ks) for view, ks in raw["k"].items()},
         oldest_event_ms=raw["t"],
+        trace=raw.get("p"),
     )
 
 

@@ -35,6 +35,9 @@ class ChangeNotice:
     version: int
     keys: dict[str, frozenset[str]]
     oldest_event_ms: dict[str, int]
+    # W3C traceparent of the `apply batch` span that committed it (None when tracing is off): lets
+    # the SSE push link back to the batch, also across processes (NOTIFY key "p", omitted when None).
+    trace: str | None = field(default=None, compare=False)
 
 
 class Handler(Protocol):

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from shopfloor import metrics
+from shopfloor.observability import tracing
 from shopfloor.store.changes import EVERYTHING, ChangeNotice
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class ViewChannel:
     pending: set[str] = field(default_factory=set)
     pending_version: int = 0
     pending_oldest_ms: int | None = None
+    pending_traces: list[str] = field(default_factory=list)  # batches (traceparents) in the next frame
     tokens: float = BURST_FRAMES
     refilled: float = 0.0
     flush_task: asyncio.Task[None] | None = None
@@ -140,6 +142,8 @@ class Hub:
                 continue
             channel.pending |= keys
             channel.pending_version = notice.version
+            if notice.trace and len(channel.pending_traces) < tracing.MAX_LINKS:
+                channel.pending_traces.append(notice.trace)
             if oldest is not None and (
                 channel.pending_oldest_ms is None or oldest < channel.pending_oldest_ms
             ):
@@ -152,15 +156,18 @@ class Hub:
         try:
             if wait:
                 await asyncio.sleep(wait)
-            keys, version, oldest = (
+            keys, version, oldest, traces = (
                 channel.pending,
                 channel.pending_version,
                 channel.pending_oldest_ms,
+                channel.pending_traces,
             )
-            channel.pending, channel.pending_oldest_ms = set(), None
-            frame = await self._patch_frame(channel, frozenset(keys), version)
-            for subscriber in list(channel.subscribers):
-                subscriber.offer(frame)
+            channel.pending, channel.pending_oldest_ms, channel.pending_traces = set(), None, []
+            with tracing.push_span(channel.name, traces, version, len(keys), len(channel.subscribers)):
+                with tracing.render_span(channel.name):
+                    frame = await self._patch_frame(channel, frozenset(keys), version)
+                for subscriber in list(channel.subscribers):
+                    subscriber.offer(frame)
             metrics.SSE_FRAMES.labels(channel.name).inc()
             if oldest is not None:
                 metrics.EVENT_TO_PUSH.labels(channel.name).observe(max(0.0, time.time() - oldest / 1000))
