@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, String, and_, any_, bindparam, select, text, update
+from sqlalchemy import Connection, Engine, String, and_, any_, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 
 from shopfloor.events.envelope import Envelope
@@ -68,10 +68,13 @@ def load_positions(engine: Engine, group_id: str) -> dict[TopicPartition, int]:
 
 
 def _check_positions(conn: Connection, batch: Batch) -> None:
-    stored = {
-        TopicPartition(r.topic, r.partition): r.next_offset
-        for r in conn.execute(select(POSITIONS).where(POSITIONS.c.group_id == batch.group_id))
-    }
+    """The batch's partitions must be where this worker left them; on PostgreSQL their rows stay
+    locked until commit, so a worker that lost the partition in a rebalance cannot slip past."""
+    query = select(POSITIONS).where(POSITIONS.c.group_id == batch.group_id)
+    if conn.dialect.name == "postgresql":
+        mine = [(tp.topic, tp.partition) for tp in sorted(batch.next_offsets)]
+        query = query.where(tuple_(POSITIONS.c.topic, POSITIONS.c.partition).in_(mine)).with_for_update()
+    stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in conn.execute(query)}
     for tp in batch.next_offsets:
         if stored.get(tp) != batch.expected.get(tp):
             raise PositionConflict(
