@@ -96,9 +96,14 @@ class KafkaSource:
             log.debug("kafka offset commit skipped: %s", exc)
 
     async def probe(self, timeout: float = 3.0) -> bool:
-        """Ask the broker for metadata; remembers the answer for `connected`."""
+        """Ask the broker for metadata of our topics; remembers the answer for `connected`.
+
+        Only the subscribed topics: metadata for every topic of a busy broker (thousands) takes tens
+        of milliseconds to decode on the event loop, which every live page would feel.
+        """
         try:
-            await asyncio.wait_for(self._consumer._client.fetch_all_metadata(), timeout)
+            if not await asyncio.wait_for(self._consumer._client.force_metadata_update(), timeout):
+                return False
         except (TimeoutError, KafkaError, OSError):
             return False
         self._last_ok = asyncio.get_running_loop().time()
