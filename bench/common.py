@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -121,7 +122,10 @@ def bench_settings(kafka: str, database_url: str, **overrides: Any) -> Settings:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment of a server process: this checkout's code (whatever `pip install -e` points
+    at) and the settings as SHOPFLOOR_* variables."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     for name, value in settings.model_dump().items():
         if value is not None:
             env[f"SHOPFLOOR_{name.upper()}"] = str(value)
@@ -153,9 +157,14 @@ def running_server(settings: Settings, workdir: Path, timeout: float = 90) -> It
     env = settings_env(settings)
     env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
     log_path = workdir / f"server-{port}.log"
+    command = [sys.executable, "-m", "shopfloor", "serve", "--log-level", "warning"]
+    profile_dir = os.environ.get("SHOPFLOOR_BENCH_PYSPY")  # a profiling aid: py-spy samples the server
+    if profile_dir:
+        out = Path(profile_dir) / f"server-{time.strftime('%H%M%S')}-{port}.txt"
+        command = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "-o", str(out), "--", *command]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shopfloor", "serve", "--log-level", "warning"],
+            command,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -177,7 +186,10 @@ def running_server(settings: Settings, workdir: Path, timeout: float = 90) -> It
                 time.sleep(0.2)
             yield Server(url, port, process, log_path)
         finally:
-            process.terminate()
+            if profile_dir:
+                process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+            else:
+                process.terminate()
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
@@ -199,6 +211,30 @@ def wait_ready(url: str, timeout: float = 60) -> None:
             last = str(exc)
         time.sleep(0.3)
     raise RuntimeError(f"server not ready after {timeout}s: {last}")
+
+
+def histogram_quantiles(
+    metrics_text: str, name: str, labels: dict[str, str] | None = None
+) -> dict[str, float | int | None]:
+    """p50/p99 (ms, upper bucket bounds) and count of a Prometheus histogram scraped from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets: list[tuple[float, float]] = []
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket") and all(
+                sample.labels.get(k) == v for k, v in (labels or {}).items()
+            ):
+                buckets.append((float(sample.labels["le"]), sample.value))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    result: dict[str, float | int | None] = {"count": int(total)}
+    for q in (50, 99):
+        bound = next((le for le, n in buckets if total and n >= total * q / 100), None)
+        result[f"p{q}_le_ms"] = None if bound is None else bound * 1000
+    return result
 
 
 def rss_bytes(pid: int) -> int:

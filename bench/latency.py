@@ -28,6 +28,7 @@ from bench.common import (
     ensure_browser_assets,
     ensure_topics,
     epoch_ms,
+    histogram_quantiles,
     log,
     read_line,
     running_server,
@@ -170,6 +171,7 @@ async def _level(
                 stop_process(load)
                 stop_process(clients)
             readiness = await asyncio.to_thread(httpx.get, f"{server.url}/readyz", timeout=5)
+            scraped = (await asyncio.to_thread(httpx.get, f"{server.url}/metrics", timeout=5)).text
     live, live_missed = _match(sent, live_seen)
     poll, poll_missed = _match(sent, poll_seen)
     result: dict[str, Any] = {
@@ -185,6 +187,11 @@ async def _level(
         "sse_ms": [round(x, 1) for x in live],
         "polling_ms": [round(x, 1) for x in poll],
         "ready_after": {"status": readiness.status_code, "body": readiness.text[:300]},
+        "server_event_to_commit": histogram_quantiles(scraped, "shopfloor_event_to_commit_seconds"),
+        "server_batch_commit": histogram_quantiles(scraped, "shopfloor_batch_commit_seconds"),
+        "server_event_to_push": histogram_quantiles(
+            scraped, "shopfloor_event_to_push_seconds", {"view": "work-orders"}
+        ),
         "page_errors": errors[:5],
     }
     if live and poll:
