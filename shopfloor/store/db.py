@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -66,24 +66,43 @@ def drop_schema(engine: Engine) -> None:
     SQLModel.metadata.drop_all(engine)
 
 
-def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> None:
-    """Insert rows, replacing the non-key columns of rows that already exist."""
+ConflictUpdates = Callable[[Any, str], dict[str, Any]]
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Iterable[str],
+    set_: ConflictUpdates | None = None,
+) -> None:
+    """Insert rows, replacing the non-key columns of rows that already exist; or, given `set_`
+    (insert statement, dialect name -> column updates, e.g. adding `stmt.excluded.n`), merging them."""
     if rows:
-        _insert_many(conn, table, rows, tuple(keys))
+        _insert_many(conn, table, rows, tuple(keys), set_)
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        _insert_many(conn, table, rows, None)
+        _insert_many(conn, table, rows, None, None)
 
 
-def _statement(dialect: str, table: Table, keys: tuple[str, ...] | None, columns: Sequence[str]) -> Any:
+def _statement(
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...] | None,
+    columns: Sequence[str],
+    set_: ConflictUpdates | None,
+) -> Any:
     stmt = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
     if columns:
         stmt = stmt.values({name: bindparam(name) for name in columns})
     if keys is None:
         return stmt.on_conflict_do_nothing()
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    if set_ is not None:
+        updates = set_(stmt, dialect)
+    else:
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
 
 
@@ -91,37 +110,47 @@ def _statement(dialect: str, table: Table, keys: tuple[str, ...] | None, columns
 class _Bulk:
     sql: str
     positions: tuple[str, ...] | None  # qmark drivers (SQLite): parameter order; None: one array per column
-    casts: tuple[type | None, ...] = ()
+    casts: tuple[type | None, ...] = ()  # per column (PostgreSQL) or per position (SQLite)
 
 
 _COMPILED: dict[tuple[Any, ...], _Bulk | None] = {}
+_FALLBACK: dict[tuple[Any, ...], Any] = {}
 
 
 def _compile_bulk(
-    dialect: Any, table: Table, keys: tuple[str, ...] | None, columns: tuple[str, ...]
+    dialect: Any,
+    table: Table,
+    keys: tuple[str, ...] | None,
+    columns: tuple[str, ...],
+    set_: ConflictUpdates | None,
 ) -> _Bulk | None:
-    statement = _statement(dialect.name, table, keys, columns).compile(dialect=dialect)
-    if statement._bind_processors or set(statement.params) != set(columns):
+    statement = _statement(dialect.name, table, keys, columns, set_).compile(dialect=dialect)
+    if set(statement.params) != set(columns):
         return None
+    casts = {name: _array_cast(table.c[name].type) for name in columns}
     if dialect.name == "sqlite":
-        return _Bulk(statement.string, tuple(statement.positiontup or ()))
-    if dialect.name != "postgresql":
+        # Float columns' only bind processing is float(): done here instead, per value.
+        if any(casts[name] is not float for name in statement._bind_processors):
+            return None
+        positions = tuple(statement.positiontup or ())
+        wanted = tuple(float if name in statement._bind_processors else None for name in positions)
+        return _Bulk(statement.string, positions, wanted if any(wanted) else ())
+    if dialect.name != "postgresql" or statement._bind_processors:
         return None
     # PostgreSQL: one INSERT .. SELECT FROM unnest(array per column): a single statement per batch.
-    types = [table.c[name].type for name in columns]
-    casts = tuple(_array_cast(t) for t in types)
     conflict = statement.string[statement.string.index(" ON CONFLICT") :]
-    if any(cast is None for cast in casts) or "%" in conflict:
+    if any(cast is None for cast in casts.values()) or "%" in conflict:
         return None
-    arrays = ", ".join(f"%s::{t.compile(dialect=dialect)}[]" for t in types)
+    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     target = dialect.identifier_preparer.format_table(table)
-    return _Bulk(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}", None, casts)
+    sql = f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"
+    return _Bulk(sql, None, tuple(casts[name] for name in columns))
 
 
 def _array_cast(sql_type: Any) -> type | None:
-    """The Python type a column's array elements are normalised to (psycopg refuses mixed lists)."""
+    """The Python type a column's values are normalised to (psycopg refuses mixed-type lists)."""
     sql_type = getattr(sql_type, "impl_instance", sql_type)  # TypeDecorators (sqlmodel's AutoString)
     if isinstance(sql_type, Enum | Boolean):
         return None
@@ -132,7 +161,11 @@ def _array_cast(sql_type: Any) -> type | None:
 
 
 def _insert_many(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...] | None
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: tuple[str, ...] | None,
+    set_: ConflictUpdates | None,
 ) -> None:
     """INSERT .. ON CONFLICT for a batch of rows, the hot path of every batch. Compiled once per table and
     row shape; SQLite gets the driver's executemany, PostgreSQL one statement over unnest()ed arrays.
@@ -140,13 +173,13 @@ def _insert_many(
     take SQLAlchemy's usual path."""
     columns = tuple(rows[0])
     dialect = conn.dialect
+    cache_key = (dialect.name, table, columns, keys, set_)
     bulk = None
     if not conn.get_execution_options().get("schema_translate_map") and all(
         len(r) == len(columns) for r in rows
     ):
-        cache_key = (dialect.name, table, columns, keys)
         if cache_key not in _COMPILED:
-            _COMPILED[cache_key] = _compile_bulk(dialect, table, keys, columns)
+            _COMPILED[cache_key] = _compile_bulk(dialect, table, keys, columns, set_)
         bulk = _COMPILED[cache_key]
     if (
         bulk is not None
@@ -156,16 +189,26 @@ def _insert_many(
     ):
         bulk = None  # ON CONFLICT DO UPDATE may not touch a row twice in one statement
     if bulk is None:
-        conn.execute(_statement(dialect.name, table, keys, ()), list(rows))
+        statement = _FALLBACK.get(cache_key)
+        if statement is None:
+            statement = _FALLBACK[cache_key] = _statement(dialect.name, table, keys, (), set_)
+        conn.execute(statement, list(rows))
     elif bulk.positions is not None:
         positions = bulk.positions
-        conn.exec_driver_sql(bulk.sql, [tuple(r[name] for name in positions) for r in rows])
+        params = [tuple(r[name] for name in positions) for r in rows]
+        if bulk.casts:
+            casts = bulk.casts
+            params = [
+                tuple(v if c is None or v is None else c(v) for v, c in zip(p, casts, strict=True))
+                for p in params
+            ]
+        conn.exec_driver_sql(bulk.sql, params)
     else:
         arrays = []
         for name, cast in zip(columns, bulk.casts, strict=True):
             values = [r[name] for r in rows]
             if cast is not str:
-                values = [v if v is None else cast(v) for v in values]
+                values = [v if v is None else cast(v) for v in values]  # type: ignore[misc]
             arrays.append(values)
         conn.exec_driver_sql(bulk.sql, tuple(arrays))
 

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Index, Table, Text, delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
@@ -103,21 +101,19 @@ def merge_buckets(conn: Connection, table: Table, buckets: Buckets, cutoff_ms: i
         for (eq, s, b), c in sorted(buckets.items())
         if b >= cutoff_ms
     ]
-    if not rows:
-        return
-    sqlite = conn.dialect.name == "sqlite"
-    stmt = (sqlite_insert if sqlite else pg_insert)(table)
-    least, greatest = (func.min, func.max) if sqlite else (func.least, func.greatest)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["equipment_id", "sensor", "bucket_ms"],
-        set_={
-            "n": table.c.n + stmt.excluded.n,
-            "vsum": table.c.vsum + stmt.excluded.vsum,
-            "vmin": least(table.c.vmin, stmt.excluded.vmin),
-            "vmax": greatest(table.c.vmax, stmt.excluded.vmax),
-        },
-    )
-    conn.execute(stmt, rows)
+    upsert(conn, table, rows, ["equipment_id", "sensor", "bucket_ms"], set_=_merge_counts)
+
+
+def _merge_counts(stmt: Any, dialect: str) -> dict[str, Any]:
+    """ON CONFLICT updates of a bucket: add counts and sums, widen min/max."""
+    table = stmt.table
+    least, greatest = (func.min, func.max) if dialect == "sqlite" else (func.least, func.greatest)
+    return {
+        "n": table.c.n + stmt.excluded.n,
+        "vsum": table.c.vsum + stmt.excluded.vsum,
+        "vmin": least(table.c.vmin, stmt.excluded.vmin),
+        "vmax": greatest(table.c.vmax, stmt.excluded.vmax),
+    }
 
 
 def _cutoff(newest_ms: int, retain_ms: int) -> int:
