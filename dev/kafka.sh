@@ -3,13 +3,15 @@
 #
 # The broker is run from Maven Central jars (dev/kafka/pom.xml) on the machine's Java 17.
 #
-# Usage: dev/kafka.sh start|stop|status|wait|restart|logs|bootstrap
+# Usage: dev/kafka.sh start|resume|stop|status|wait|restart|logs|bootstrap
 #   start      resolve jars (first time only), format a FRESH data dir, start the broker in the
 #              background and wait until it answers metadata requests. Idempotent.
+#   resume     like start, but keep the data dir (topics, records, group offsets) if it was
+#              formatted before; formats only when there is none. Same as KAFKA_KEEP_DATA=1 start.
 #   stop       SIGTERM, then SIGKILL after 20 s; removes the pid file. Idempotent.
 #   status     exit 0 if running and answering, 1 if running but not answering, 3 if stopped.
 #   wait       wait (up to KAFKA_START_TIMEOUT s) until the running broker answers.
-#   restart    stop + start (fresh data dir).
+#   restart    stop + start (fresh data dir; KAFKA_KEEP_DATA=1 keeps it, as for a broker outage).
 #   logs       print the tail of the broker log.
 #   bootstrap  print the bootstrap address (127.0.0.1:$KAFKA_PORT).
 #
@@ -20,6 +22,7 @@
 #   KAFKA_PORT                PLAINTEXT listener port (default 9092)
 #   KAFKA_CONTROLLER_PORT     KRaft controller port (default 9093)
 #   KAFKA_START_TIMEOUT       seconds to wait for readiness (default 90)
+#   KAFKA_KEEP_DATA           1: start/restart keep an already formatted data dir (see resume)
 #   KAFKA_EXTRA_PROPERTIES    lines appended to server.properties (later keys override earlier
 #                             ones, e.g. a `listeners=` line adding a SASL listener). The
 #                             PLAINTEXT listener on 127.0.0.1:$KAFKA_PORT must stay: it is what
@@ -292,21 +295,25 @@ cmd_start() {
   ensure_libs
   choose_check # fail before launching if readiness cannot be checked
 
-  rm -rf "$DATA_DIR"
-  mkdir -p "$DATA_DIR"
-  write_properties
-  : >"$LOG"
-
-  local cluster_id
-  cluster_id="$(random_cluster_id)"
   # Split on whitespace without glob expansion ("[name=...]" is a glob pattern).
   local -a fmt_extra=() java_extra=()
   read -r -a fmt_extra <<<"${KAFKA_STORAGE_FORMAT_ARGS:-}"
   read -r -a java_extra <<<"${KAFKA_JAVA_OPTS:-}"
-  if ! java -Xmx512m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$LIBS/*" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" ${fmt_extra[@]+"${fmt_extra[@]}"} >>"$LOG" 2>&1; then
-    log_tail
-    die "formatting the storage in $DATA_DIR failed"
+  if [[ "${KAFKA_KEEP_DATA:-}" == 1 && -f "$DATA_DIR/meta.properties" ]]; then
+    write_properties
+    log "keeping the data in $DATA_DIR (KAFKA_KEEP_DATA=1)"
+  else
+    rm -rf "$DATA_DIR"
+    mkdir -p "$DATA_DIR"
+    write_properties
+    : >"$LOG"
+    local cluster_id
+    cluster_id="$(random_cluster_id)"
+    if ! java -Xmx512m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$LIBS/*" \
+        kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" ${fmt_extra[@]+"${fmt_extra[@]}"} >>"$LOG" 2>&1; then
+      log_tail
+      die "formatting the storage in $DATA_DIR failed"
+    fi
   fi
 
   # setsid: own session, so the broker outlives this shell and its terminal; the inner bash
@@ -380,6 +387,7 @@ cmd_wait() {
 
 case "${1:-}" in
   start) cmd_start ;;
+  resume) KAFKA_KEEP_DATA=1 cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   wait) cmd_wait ;;

@@ -7,7 +7,7 @@
 # Usage: dev/postgres.sh start|stop|status|url [DB]|createdb NAME|dropdb NAME|psql [ARGS...]
 #   start          install if needed, initdb (first time), start, wait for readiness, and ensure
 #                  role `shopfloor` (password `shopfloor`) and database `shopfloor`. Idempotent.
-#   stop           fast shutdown. Idempotent.
+#   stop           fast shutdown (PG_STOP_MODE=immediate: a crash, recovered on the next start). Idempotent.
 #   status         exit 0 if running and accepting connections, 1 if running but not ready, 3 if stopped.
 #   url [DB]       print the SQLAlchemy URL, postgresql+psycopg://shopfloor:shopfloor@127.0.0.1:$PG_PORT/${DB:-shopfloor}
 #   createdb NAME  create database NAME owned by shopfloor if missing (starts the server if needed);
@@ -22,6 +22,7 @@
 #   PG_BIN              PostgreSQL bin dir (default: newest /usr/lib/postgresql/*/bin)
 #   PG_START_TIMEOUT    seconds to wait for readiness (default 60)
 #   PG_EXTRA_CONF       lines appended to the generated server config (later settings win)
+#   PG_STOP_MODE        pg_ctl stop mode for `stop`: fast (default) or immediate
 set -euo pipefail
 
 DEV_DIR="${SHOPFLOOR_DEV_DIR:-${HOME:?HOME is not set; set SHOPFLOOR_DEV_DIR}/.cache/shopfloor}"
@@ -273,8 +274,10 @@ cmd_stop() {
     log "not running"
     return 0
   fi
-  log "stopping PostgreSQL ($DATA) ..."
-  if ! as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null; then
+  local mode="${PG_STOP_MODE:-fast}"
+  [[ "$mode" == fast || "$mode" == immediate ]] || die "PG_STOP_MODE must be fast or immediate, got '$mode'"
+  log "stopping PostgreSQL ($DATA, $mode) ..."
+  if ! as_pg "$BIN/pg_ctl" -D "$DATA" -m "$mode" -w -t 60 stop >/dev/null; then
     log "fast shutdown failed; trying immediate"
     as_pg "$BIN/pg_ctl" -D "$DATA" -m immediate -w -t 30 stop >/dev/null || die "could not stop the server"
   fi

@@ -105,15 +105,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_log(port: int) -> Path:
+    """Where `running_server` on `port` writes the process's output."""
+    return Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"shopfloor-{port}.log"
+
+
 @contextmanager
 def running_server(
-    settings: Settings, *args: str, command: str = "serve", timeout: float = 60, auth: bool = False
+    settings: Settings,
+    *args: str,
+    command: str = "serve",
+    timeout: float = 60,
+    auth: bool = False,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """A real `shopfloor` process; yields its base URL once /healthz answers. `auth` turns sign-in on."""
-    port = free_port()
+    """A real `shopfloor` process; yields its base URL once /healthz answers. `auth` turns sign-in on;
+    `port` lets a restarted server come back where open pages expect it."""
+    port = port or free_port()
     env = settings_env(settings)
     env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="on" if auth else "off")
-    log_path = Path(os.environ.get("PYTEST_TMP", "/tmp")) / f"shopfloor-{port}.log"
+    log_path = server_log(port)
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "shopfloor", command, *args],
