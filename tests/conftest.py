@@ -135,3 +135,21 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 def browser_assets() -> None:
     if not (REPO / "node_modules" / "htmx.org").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True)
+
+
+FIGURES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """What passing tests print are measured figures (latencies, rates): kept for the summary."""
+    if report.when == "call" and report.passed and report.capstdout:
+        FIGURES.extend(
+            f"{report.nodeid}: {line.strip()}" for line in report.capstdout.splitlines() if line.strip()
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("figures measured by the tests")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
