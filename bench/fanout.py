@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.common import (
     Producer,
     Services,
@@ -50,7 +52,8 @@ async def _count(
         for worker in workers:
             _, ok, bad = (await asyncio.to_thread(read_line, worker, 180, "SSE clients")).split()
             connected, failed = connected + int(ok), failed + int(bad)
-        await asyncio.sleep(2)
+        subscribed = await asyncio.to_thread(_wait_subscribed, server.url, connected)
+        await asyncio.sleep(1)
         rss_connected = rss_bytes(server.pid)
         sent: list[tuple[str, float]] = []
         started = time.monotonic()
@@ -92,6 +95,7 @@ async def _count(
     return {
         "clients": count,
         "connected": connected,
+        "subscribed_before_changes": subscribed,
         "connect_failed": failed,
         "disconnected_during_run": lost,
         "worker_processes": len(workers),
@@ -103,6 +107,29 @@ async def _count(
         "to_all_clients": summarize(to_all),
         "server_rss_mib": round(rss_connected / 2**20, 1),
     }
+
+
+def _wait_subscribed(url: str, count: int, timeout: float = 120) -> int:
+    """Until the server has subscribed `count` SSE clients (its /metrics gauge): a client whose TCP
+    connect succeeded may still wait in the accept backlog, and would miss the first changes."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline = time.monotonic() + timeout
+    subscribed = 0
+    while time.monotonic() < deadline:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        subscribed = int(
+            sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                if family.name == "shopfloor_sse_clients"
+                for sample in family.samples
+            )
+        )
+        if subscribed >= count:
+            break
+        time.sleep(0.5)
+    return subscribed
 
 
 def _split(total: int, parts: int) -> list[int]:
