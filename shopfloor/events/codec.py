@@ -25,6 +25,10 @@ def _reject_constant(name: str) -> float:
     raise InvalidEvent(f"JSON constant {name} is not allowed")
 
 
+# One decoder for every record: json.loads builds a new JSONDecoder on each call given any option.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _loads(raw: bytes | None, what: str) -> Any:
     if raw is None:
         raise InvalidEvent(f"{what} is empty (tombstone record)")
@@ -37,7 +41,7 @@ def _loads(raw: bytes | None, what: str) -> Any:
     if "\x00" in text or "\\u0000" in text:
         raise InvalidEvent(f"{what} contains NUL characters")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise InvalidEvent(f"{what} is nested too deeply") from None
     except json.JSONDecodeError as exc:
