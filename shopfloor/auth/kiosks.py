@@ -10,6 +10,7 @@ from sqlalchemy import Engine, insert, select, update
 from shopfloor.auth import audit
 from shopfloor.auth.sessions import now_ms, token_hash
 from shopfloor.auth.tables import KIOSKS, SESSIONS
+from shopfloor.store.db import begin_write
 
 
 def create(engine: Engine, name: str, actor: str) -> str:
@@ -18,7 +19,7 @@ def create(engine: Engine, name: str, actor: str) -> str:
     if not 1 <= len(name) <= 100:
         raise ValueError("a screen name is 1-100 characters")
     token = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(
             insert(KIOSKS).values(
                 name=name, token_hash=token_hash(token), created_ms=now_ms(), created_by=actor
@@ -41,7 +42,7 @@ def lookup(engine: Engine, token: str) -> dict[str, Any] | None:
 
 def revoke(engine: Engine, kiosk_id: int, actor: str) -> None:
     """Revokes the token and ends every session opened with it (their SSE streams end too)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         row = conn.execute(select(KIOSKS).where(KIOSKS.c.id == kiosk_id)).first()
         if row is None:
             raise ValueError(f"no screen {kiosk_id}")

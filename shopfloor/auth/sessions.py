@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, select, update
 from shopfloor.auth.roles import Principal, implied_roles
 from shopfloor.auth.tables import SESSIONS
 from shopfloor.config import Settings
+from shopfloor.store.db import begin_write
 
 COOKIE = "sf_session"
 TOUCH_EVERY_MS = 60_000
@@ -45,7 +46,7 @@ def create(engine: Engine, timeouts: Timeouts, user: str, role: str, kiosk_id: i
     token = secrets.token_urlsafe(32)
     now = now_ms()
     lifetime = timeouts.kiosk_ms if kiosk_id is not None else timeouts.absolute_ms
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(
             insert(SESSIONS).values(
                 id=token_hash(token),
@@ -81,7 +82,7 @@ def resolve(engine: Engine, timeouts: Timeouts, token: str | None, *, touch: boo
         return None
     if touch and now - row.last_seen_ms > TOUCH_EVERY_MS:
         try:
-            with engine.begin() as conn:
+            with begin_write(engine) as conn:
                 conn.execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(last_seen_ms=now))
         except Exception:  # a store refusing writes must not sign everybody out
             pass
@@ -96,5 +97,5 @@ def still_valid(engine: Engine, timeouts: Timeouts, session_id: str) -> bool:
 
 
 def revoke(engine: Engine, session_id: str) -> None:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(revoked=True))

@@ -12,6 +12,7 @@ from shopfloor.auth.passwords import hash_password
 from shopfloor.auth.roles import ROLES
 from shopfloor.auth.sessions import now_ms
 from shopfloor.auth.tables import SESSIONS, USERS
+from shopfloor.store.db import begin_write
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
@@ -30,7 +31,7 @@ def _revoke_all(conn: Connection, name: str) -> None:
 def add(engine: Engine, name: str, role: str, password: str, actor: str = "cli") -> None:
     _check(name, role)
     hashed = hash_password(password)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.execute(select(USERS.c.name).where(USERS.c.name == name)).first() is not None:
             raise ValueError(f"user {name!r} exists already")
         conn.execute(insert(USERS).values(name=name, password_hash=hashed, role=role, created_ms=now_ms()))
@@ -39,7 +40,7 @@ def add(engine: Engine, name: str, role: str, password: str, actor: str = "cli")
 
 def set_role(engine: Engine, name: str, role: str, actor: str) -> None:
     _check(name, role)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.execute(update(USERS).where(USERS.c.name == name).values(role=role)).rowcount == 0:
             raise ValueError(f"no user {name!r}")
         _revoke_all(conn, name)
@@ -47,7 +48,7 @@ def set_role(engine: Engine, name: str, role: str, actor: str) -> None:
 
 
 def set_disabled(engine: Engine, name: str, disabled: bool, actor: str) -> None:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.execute(update(USERS).where(USERS.c.name == name).values(disabled=disabled)).rowcount == 0:
             raise ValueError(f"no user {name!r}")
         _revoke_all(conn, name)
@@ -56,7 +57,7 @@ def set_disabled(engine: Engine, name: str, disabled: bool, actor: str) -> None:
 
 def set_password(engine: Engine, name: str, password: str, actor: str) -> None:
     hashed = hash_password(password)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.execute(update(USERS).where(USERS.c.name == name).values(password_hash=hashed)).rowcount == 0:
             raise ValueError(f"no user {name!r}")
         _revoke_all(conn, name)

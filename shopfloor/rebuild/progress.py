@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, select
 from sqlmodel import Field, SQLModel
 
-from shopfloor.store.db import upsert
+from shopfloor.store.db import begin_write, upsert
 
 
 class RebuildRow(SQLModel, table=True):
@@ -51,7 +51,7 @@ def ensure_table(engine: Engine) -> None:
 
 def save(engine: Engine, progress: Progress) -> None:
     progress.updated_ms = int(time.time() * 1000)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         upsert(conn, TABLE, [asdict(progress)], ["model"])
 
 

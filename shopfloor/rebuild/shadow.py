@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.engine import make_url
 
 from shopfloor.store.bookkeeping import AppliedEvent, ConsumerPosition, EntityVersion, StoreVersion
-from shopfloor.store.db import make_engine
+from shopfloor.store.db import begin_write, make_engine
 
 SHADOW = "shopfloor_rebuild"
 RETIRED = "shopfloor_retired"
@@ -59,11 +59,11 @@ def shadow(engine: Engine) -> Engine:
 def reset(engine: Engine, tables: Sequence[Table]) -> None:
     """A fresh, empty shadow with the model's tables and bookkeeping of its own."""
     everything = [*tables, *BOOKKEEPING]
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {SHADOW}"))
-    with shadow(engine).begin() as conn:
+    with begin_write(shadow(engine)) as conn:
         for table in reversed(everything):
             table.drop(conn, checkfirst=True)
         for table in everything:
@@ -73,7 +73,7 @@ def reset(engine: Engine, tables: Sequence[Table]) -> None:
 
 def discard(engine: Engine) -> None:
     """Drops whatever a finished or failed rebuild left behind."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE"))
             conn.execute(text(f"DROP SCHEMA IF EXISTS {RETIRED} CASCADE"))

@@ -19,7 +19,7 @@ from shopfloor.store.bookkeeping import (
     StoreVersion,
 )
 from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
-from shopfloor.store.db import insert_ignore, to_ms, upsert
+from shopfloor.store.db import begin_write, insert_ignore, to_ms, upsert
 from shopfloor.transport.base import Record, TopicPartition
 
 POSITIONS = ConsumerPosition.__table__  # type: ignore[attr-defined]
@@ -126,7 +126,7 @@ def _bump_version(conn: Connection, last_event_ms: int | None) -> int:
 
 
 def ensure_version_row(engine: Engine) -> None:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         insert_ignore(conn, STORE_VERSION, [{"id": 1, "version": 0}])
 
 
@@ -140,7 +140,7 @@ def apply_batch(
 ) -> BatchResult:
     """One transaction. `notify=False` is for shadow stores (rebuilds) whose versions pages must not see."""
     started = time.perf_counter()
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         result = apply_in(conn, batch, handlers, notify=notify)
     result.commit_seconds = time.perf_counter() - started
     return result
@@ -271,5 +271,5 @@ def decode_notice(payload: str) -> ChangeNotice:
 
 
 def prune_applied(engine: Engine, older_than_ms: int) -> int:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         return conn.execute(APPLIED.delete().where(and_(APPLIED.c.event_ms < older_than_ms))).rowcount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -48,10 +49,20 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get(WRITE_OPTION)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+WRITE_OPTION = "shopfloor_write"
+
+
+def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
+    """A write transaction. On SQLite it begins IMMEDIATE: a deferred one that has read first fails
+    at once ("database is locked") when another connection committed in between."""
+    return engine.execution_options(**{WRITE_OPTION: True}).begin()
 
 
 def create_schema(engine: Engine) -> None:

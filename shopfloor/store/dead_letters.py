@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select, update
 
 from shopfloor.auth import audit
 from shopfloor.store.bookkeeping import DeadLetter
+from shopfloor.store.db import begin_write
 
 DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 STATUSES = ("NEW", "REPROCESSED", "DISCARDED")
@@ -56,7 +57,7 @@ def get(engine: Engine, letter_id: int) -> dict[str, Any] | None:
 
 def resolve(engine: Engine, letter_id: int, status: str, actor: str, detail: str = "") -> bool:
     """Marks a NEW dead letter; False when it was already resolved (by someone else, say)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         row = conn.execute(
             select(DEAD.c.topic, DEAD.c.partition, DEAD.c.offset).where(DEAD.c.id == letter_id)
         ).first()
