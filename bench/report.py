@@ -334,7 +334,7 @@ def _doc(module: str) -> str:
     import importlib
 
     doc = importlib.import_module(f"bench.{module}").__doc__ or ""
-    return " ".join(doc.split("\n\n", 1)[-1].split())
+    return doc.split("\n\n", 1)[-1].strip()
 
 
 def main() -> None:

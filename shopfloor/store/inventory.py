@@ -100,20 +100,21 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
     """Stock rows for (sku, location) pairs: a VALUES list joined on the primary key. (SQLite scans
-    row-value IN lists; OR-ed equalities are as slow to build as to plan.) One statement per list
-    length, so SQLAlchemy compiles it once."""
-    statement = _STOCK_QUERIES.get(len(pairs))
+    row-value IN lists; OR-ed equalities are as slow to build as to plan.) The list is padded to one
+    of a few lengths with ("", ""), which no row has (ids are non-empty), so a handful of statements,
+    each compiled once, serve every batch."""
+    size = next((n for n in (8, 16, 32, 64, 128, 256) if n >= len(pairs)), max(CHUNK, len(pairs)))
+    statement = _STOCK_QUERIES.get(size)
     if statement is None:
-        rows = [
-            (bindparam(f"s{i}", type_=String), bindparam(f"l{i}", type_=String)) for i in range(len(pairs))
-        ]
+        rows = [(bindparam(f"s{i}", type_=String), bindparam(f"l{i}", type_=String)) for i in range(size)]
         wanted = sql_values(sql_column("sku", String), sql_column("location", String), name="wanted")
         wanted_rows = wanted.data(rows).cte()
-        statement = _STOCK_QUERIES[len(pairs)] = select(STOCK).join(
+        statement = _STOCK_QUERIES[size] = select(STOCK).join(
             wanted_rows, and_(STOCK.c.sku == wanted_rows.c.sku, STOCK.c.location == wanted_rows.c.location)
         )
     params: dict[str, str] = {}
-    for i, (sku, location) in enumerate(pairs):
+    for i in range(size):
+        sku, location = pairs[i] if i < len(pairs) else ("", "")
         params[f"s{i}"] = sku
         params[f"l{i}"] = location
     return execute_cached(conn, statement, params)
