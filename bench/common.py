@@ -456,7 +456,14 @@ def machine(postgres_url: str) -> dict[str, Any]:
             packages[name] = package_version(name)
         except PackageNotFoundError:
             packages[name] = "missing"
+    commit = version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", "shopfloor"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
+        "commit": commit + (" with uncommitted changes in shopfloor/" if dirty else ""),
         "nproc": os.cpu_count(),
         "memory_gib": round(memory_kb / 1024 / 1024, 1),
         "cpu": cpu,

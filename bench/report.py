@@ -269,6 +269,7 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         "## Machine",
         "",
         f"- {m['nproc']} cores ({m['cpu'] or 'CPU model unknown'}), {m['memory_gib']} GiB memory, Linux {m['kernel']}",
+        f"- code: commit {m.get('commit', 'unknown')}",
         f"- load average at start {', '.join(f'{x:.2f}' for x in m['load_average'])} (the machine is shared with other test runs: figures are noisy)",
         f"- Python {m['python']}, SQLite {m['sqlite']}, {m['postgresql']}, {m['kafka']} (single KRaft node), {m['chromium']}",
         "- " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + f", Quix Streams {m['quixstreams']}",
