@@ -280,15 +280,17 @@ def inventory_event(sku: str, location: str, delta: int, at: datetime | None = N
 class Producer:
     """An aiokafka producer for bench traffic: many sends in flight, flushed in groups."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, linger_ms: int = 5) -> None:
+        """`linger_ms=0` for timed single events (a status change goes out at once)."""
         self._bootstrap = bootstrap
+        self._linger_ms = linger_ms
         self._pending: list[asyncio.Future[Any]] = []
 
     async def __aenter__(self) -> Producer:
         from aiokafka import AIOKafkaProducer
 
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, linger_ms=5, max_batch_size=512 * 1024, acks=1
+            bootstrap_servers=self._bootstrap, linger_ms=self._linger_ms, max_batch_size=512 * 1024, acks=1
         )
         await self._producer.start()
         return self

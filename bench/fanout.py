@@ -144,7 +144,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
     rows: list[dict[str, Any]] = []
     with running_server(settings, workdir) as server:
         await asyncio.to_thread(wait_ready, server.url)
-        async with Producer(services.kafka) as producer:
+        async with Producer(services.kafka, linger_ms=0) as producer:
             # a board with some orders on it, so each patch is a realistic insert into a lane
             for i in range(50):
                 order = f"WO-FAN-{i:03d}"

@@ -5,7 +5,8 @@ sensor readings at 1,000 or 5,000 events/s, another holds 100 SSE clients on the
 two Chromium pages watch the board: the live page (SSE patches) and the same server's board
 fragment fetched by htmx every 2 s (`hx-get="/work-orders/board" hx-trigger="every 2s"`), the way
 plant screens polled before. A MutationObserver stamps each row's status change with `Date.now()`,
-the same machine clock the event `time` comes from.
+the same machine clock the event `time` comes from. Work-order events are produced one at a time
+(linger 0, acks=1), four a second, each to an order whose status the page shows.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ async def _level(
     orders = [f"WO-LAT-{i:03d}" for i in range(ORDERS)]
     sequence = dict.fromkeys(orders, 1)
     status_index = dict.fromkeys(orders, len(STATUS_CYCLE) - 1)
-    async with Producer(services.kafka) as producer:
+    async with Producer(services.kafka, linger_ms=0) as producer:
         for i, order in enumerate(orders):
             await producer.send(topic, order, work_order_event(order, "PLANNED", 1, line=f"BL{i % LINES}"))
         await producer.flush()
