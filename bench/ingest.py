@@ -46,7 +46,7 @@ from bench.common import (
 )
 from shopfloor.consumers.projector import Projector
 from shopfloor.events.codec import decode
-from shopfloor.runtime import open_store
+from shopfloor.runtime import open_store, tune_gc
 from shopfloor.simulator.sensors import SensorTraffic
 from shopfloor.store.changes import ChangeNotice
 from shopfloor.store.handlers import HANDLERS
@@ -138,6 +138,7 @@ async def _shopfloor(bootstrap: str, topic: str, database_url: str, n: int) -> d
     def on_commit(_notice: ChangeNotice) -> None:
         commits.append((time.perf_counter(), projector.status.applied + projector.status.stale))
 
+    tune_gc()  # as `shopfloor serve` and `shopfloor project` do when they start
     source = TimedSource(bootstrap, group, {})
     projector = Projector(source, sink, engine, group, [topic], HANDLERS, on_commit)
     started = time.perf_counter()

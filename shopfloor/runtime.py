@@ -77,12 +77,7 @@ class Runtime:
 
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
-        # Everything imported and built so far lives as long as the process: keep it out of the
-        # cyclic GC, whose full passes over it stalled the event loop for 100-200 ms at a time;
-        # and collect the young generation less often (batches allocate many short-lived objects).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+        tune_gc()
         running = [asyncio.create_task(task()) for task in self.tasks]
         try:
             yield
@@ -97,6 +92,15 @@ class Runtime:
             for stop in self.on_stop:
                 with contextlib.suppress(Exception):
                     await stop()
+
+
+def tune_gc() -> None:
+    """Everything imported and built so far lives as long as the process: keep it out of the cyclic
+    GC, whose full passes over it stalled the event loop for 100-200 ms at a time; and collect the
+    young generation less often (batches allocate many short-lived objects)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def open_store(settings: Settings, *, fresh: bool = False) -> Engine:
