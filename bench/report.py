@@ -321,6 +321,14 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
             f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",
             "",
         ]
+        settled = _settled_growth(soak["samples"])
+        if settled:
+            out += [
+                f"Growth from minute {SETTLED_MINUTE} on (once the sensor read model's 10-minute window of "
+                f"per-second buckets is full, so the store's working set stops growing by design): server RSS "
+                f"{_fmt(settled[0], 1)} %, page JS heap {_fmt(settled[1], 1)} %.",
+                "",
+            ]
         if "soak" in plots:
             out += [f"![soak memory]({img_ref}{plots['soak']})", ""]
     if ANALYSIS.exists():
@@ -328,6 +336,21 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(out))
     return target
+
+
+SETTLED_MINUTE = 12
+
+
+def _settled_growth(samples: list[dict[str, Any]]) -> tuple[float | None, float | None] | None:
+    """Growth (the soak's median-of-three method) over the samples from SETTLED_MINUTE on."""
+    from bench.soak import growth
+
+    later = [s for s in samples if s["minute"] >= SETTLED_MINUTE]
+    if len(later) < 6:
+        return None
+    rss = growth([s["server_rss_mib"] for s in later], 0)
+    heap = growth([s["js_heap_after_gc_mib"] for s in later], 0)
+    return rss, heap
 
 
 def _doc(module: str) -> str:
