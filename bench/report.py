@@ -278,7 +278,7 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         "",
         "```sh",
         "bash dev/setup.sh test && pip install -e '.[bench]'   # matplotlib, psutil, py-spy, pyinstrument",
-        "python bench/run.py                    # everything (about 55 min with the 30-minute soak)",
+        "python bench/run.py                    # everything (about 40 min, 30 of them the soak)",
         "python bench/run.py --quick            # harness check, < 3 min, results in bench/results/ only",
         "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | soak",
         "python bench/run.py --soak-minutes 10  # shorter soak",
