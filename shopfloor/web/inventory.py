@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
@@ -163,56 +163,44 @@ def _one_of(after: str | None, before: str | None) -> None:
         raise HTTPException(400, "give `after` or `before`, not both")
 
 
+def window_query(
+    q: Search = None, sort: Sort = "sku", after: Cursor = None, before: Cursor = None, low: LowOnly = False
+) -> dict[str, Any]:
+    """The query parameters every inventory view shares, as `window()`/`board()` keyword arguments."""
+    _one_of(after, before)
+    return {
+        "q": (q or "").strip() or None,
+        "sort": sort,
+        "after": after or None,
+        "before": before or None,
+        "low_only": low,
+    }
+
+
+WindowQuery = Annotated[dict[str, Any], Depends(window_query)]
+
+
 def router(engine: Engine, settings: Settings) -> APIRouter:
     api = APIRouter()
     points = ReorderPoints.from_settings(settings)
 
-    def params(q: str | None, sort: str, after: str | None, before: str | None, low: bool) -> dict[str, Any]:
-        _one_of(after, before)
-        return {
-            "q": (q or "").strip() or None,
-            "sort": sort,
-            "after": after or None,
-            "before": before or None,
-            "low_only": low,
-        }
-
     @api.get("/inventory", response_class=HTMLResponse)
-    def inventory_page(
-        request: Request,
-        q: Search = None,
-        sort: Sort = "sku",
-        after: Cursor = None,
-        before: Cursor = None,
-        low: LowOnly = False,
-    ) -> HTMLResponse:
-        context = board(engine, points, **params(q, sort, after, before, low))
+    def inventory_page(request: Request, query: WindowQuery) -> HTMLResponse:
+        context = board(engine, points, **query)
         return templates.TemplateResponse(request, "inventory/page.html", {"view": VIEW, **context})
 
     @api.get("/inventory/board", response_class=HTMLResponse, include_in_schema=False)
-    def inventory_board(
-        request: Request,
-        q: Search = None,
-        sort: Sort = "sku",
-        after: Cursor = None,
-        before: Cursor = None,
-        low: LowOnly = False,
-    ) -> HTMLResponse:
-        context = board(engine, points, **params(q, sort, after, before, low))
+    def inventory_board(request: Request, query: WindowQuery) -> HTMLResponse:
+        context = board(engine, points, **query)
         return templates.TemplateResponse(request, "inventory/board.html", {"view": VIEW, **context})
 
     @api.get("/api/inventory")
     def inventory_api(
-        q: Search = None,
-        sort: Sort = "sku",
-        after: Cursor = None,
-        before: Cursor = None,
-        low: LowOnly = False,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        query: WindowQuery, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> dict[str, Any]:
         with engine.connect() as conn:
             version, _, _ = current_version(conn)
-            page, lows = window(conn, points, limit=limit, **params(q, sort, after, before, low))
+            page, lows = window(conn, points, limit=limit, **query)
             summary = store.summary(conn)
         return {
             "version": version,
