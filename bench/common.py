@@ -501,3 +501,20 @@ def _kafka_version() -> str:
         return "Apache Kafka " + text[start : text.index("<", start)]
     except (OSError, ValueError):
         return "Apache Kafka (version unknown)"
+
+
+def sensor_load(kafka: str, settings: Any, rate: int, duration: float | None = None) -> subprocess.Popen[str]:
+    """Background sensor traffic at `rate` events/s from its own process (bench/load.py)."""
+    args = [
+        "--bootstrap",
+        kafka,
+        "--sensor-topic",
+        settings.topic_sensors,
+        "--equipment-topic",
+        settings.topic_equipment,
+        "--rate",
+        str(rate),
+    ]
+    if duration is not None:
+        args += ["--duration", str(duration)]
+    return bench_process("load", *args)

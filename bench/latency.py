@@ -33,6 +33,7 @@ from bench.common import (
     log,
     read_line,
     running_server,
+    sensor_load,
     stop_process,
     summarize,
     wait_ready,
@@ -111,17 +112,7 @@ async def _level(
         await producer.flush()
         with running_server(settings, workdir) as server:
             await asyncio.to_thread(wait_ready, server.url)
-            load = bench_process(
-                "load",
-                "--bootstrap",
-                services.kafka,
-                "--sensor-topic",
-                settings.topic_sensors,
-                "--equipment-topic",
-                settings.topic_equipment,
-                "--rate",
-                str(rate),
-            )
+            load = sensor_load(services.kafka, settings, rate)
             clients = bench_process("sse_clients", "--url", server.url, "--count", "100")
             try:
                 read_line(load, 60, "sensor producer")

@@ -32,6 +32,7 @@ from bench.common import (
     read_line,
     rss_bytes,
     running_server,
+    sensor_load,
     stop_process,
     wait_ready,
     work_order_event,
@@ -85,19 +86,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         await producer.flush()
         with running_server(settings, workdir) as server:
             await asyncio.to_thread(wait_ready, server.url)
-            load = bench_process(
-                "load",
-                "--bootstrap",
-                services.kafka,
-                "--sensor-topic",
-                settings.topic_sensors,
-                "--equipment-topic",
-                settings.topic_equipment,
-                "--rate",
-                str(RATE),
-                "--duration",
-                str(minutes * 60 + 120),
-            )
+            load = sensor_load(services.kafka, settings, RATE, duration=minutes * 60 + 120)
             clients = bench_process("sse_clients", "--url", server.url, "--count", str(CLIENTS))
             errors: list[str] = []
             try:
