@@ -29,6 +29,7 @@ DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 STORE_VERSION = StoreVersion.__table__  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "shopfloor_changes"
 CHUNK = 500
+CLAIMED = -1  # a position row held by an open transaction that starts its partition
 
 
 class PositionConflict(RuntimeError):
@@ -73,13 +74,29 @@ def _check_positions(conn: Connection, batch: Batch) -> None:
     query = select(POSITIONS).where(POSITIONS.c.group_id == batch.group_id)
     if conn.dialect.name == "postgresql":
         mine = [(tp.topic, tp.partition) for tp in sorted(batch.next_offsets)]
+        _claim_new_partitions(conn, batch)
         query = query.where(tuple_(POSITIONS.c.topic, POSITIONS.c.partition).in_(mine)).with_for_update()
-    stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in conn.execute(query)}
+    stored = {
+        TopicPartition(r.topic, r.partition): None if r.next_offset == CLAIMED else r.next_offset
+        for r in conn.execute(query)
+    }
     for tp in batch.next_offsets:
         if stored.get(tp) != batch.expected.get(tp):
             raise PositionConflict(
                 f"{tp.topic}[{tp.partition}] is at {stored.get(tp)}, expected {batch.expected.get(tp)}"
             )
+
+
+def _claim_new_partitions(conn: Connection, batch: Batch) -> None:
+    """A partition with no position yet has no row to lock: insert a placeholder (never committed,
+    the batch's own position replaces it), so a second worker starting the same partition waits for
+    this transaction and then finds the position taken."""
+    rows = [
+        {"group_id": batch.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": CLAIMED}
+        for tp in sorted(batch.next_offsets)
+        if batch.expected.get(tp) is None
+    ]
+    insert_ignore(conn, POSITIONS, rows)
 
 
 def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -12,11 +13,18 @@ from shopfloor.config import Settings
 from tests.support import REPO, settings_env
 
 
-def start(settings: Settings, log: Path, command: str = "project", **env: str) -> subprocess.Popen[bytes]:
+def start(
+    settings: Settings,
+    log: Path,
+    command: str = "project",
+    module: Sequence[str] = ("shopfloor",),
+    **env: str,
+) -> subprocess.Popen[bytes]:
+    """`module` is what `python -m` runs (a mutant wrapper in the mutation checks)."""
     environment = {**settings_env(settings), **env}
     with log.open("a") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "shopfloor", command],
+            [sys.executable, "-m", *module, command],
             env=environment,
             cwd=REPO,
             stdout=out,

@@ -1,4 +1,8 @@
-"""A mixed plant stream with duplicates and out-of-order (stale) sequences, as (topic kind, key, event)."""
+"""A mixed plant stream as (topic kind, key, record value): work orders with stale sequences, inventory
+deltas (not idempotent, so a double effect shows), outbound sagas, equipment status, and sensor
+readings with degradations that cross alarm limits. Duplicates come twice: right after the original
+(usually the same batch) and re-sent later (usually another batch, as a producer retry would).
+Per-key order is the order produced, as Kafka keeps it. Deterministic for a seed, ids included."""
 
 from __future__ import annotations
 
@@ -9,79 +13,116 @@ from typing import Any
 from tests.support import event, wo
 
 STATUSES = ["PLANNED", "RELEASED", "IN_PROGRESS", "ON_HOLD", "IN_PROGRESS", "COMPLETED"]
+SAGA = ["PaymentProcessed", "PickCompleted", "ShipmentDispatched", "DeliveryCompleted"]
+MACHINE_STATUSES = ["RUNNING", "DOWN", "RUNNING", "IDLE", "MAINTENANCE"]
+SENSORS = {"temperature": (60.0, "°C"), "vibration": (2.0, "mm/s")}
+MACHINES = 12  # M-00..M-11: 00-03 send status only, 04-07 both, 08-11 readings only
+DEGRADE_FROM, DEGRADE_TO = 45, 75  # reading indexes of a degrading temperature (per machine)
+
+Record = tuple[str, str, bytes]
 
 
-def mixed_stream(total: int, seed: int) -> list[tuple[str, str, bytes]]:
-    """About `total` records: work orders (sequenced, with stale ones), inventory deltas (not
-    idempotent, so a double effect shows), outbound orders; ~10% exact duplicates. Per-key order
-    is the order produced, as Kafka keeps it."""
+def _reading(machine: int, sensor: str, index: int, rng: random.Random) -> float:
+    """Quarter steps, so bucket sums are exact whatever the batching; machines 05, 07, 09 and 11 run
+    hot from reading 45 to 75 (past the 95 °C limit), machine 11 never cools down again."""
+    base, _ = SENSORS[sensor]
+    noise = rng.randint(-4, 4) * 0.25
+    hot = sensor == "temperature" and machine % 2 == 1 and machine >= 5
+    if hot and index >= DEGRADE_FROM and (index < DEGRADE_TO or machine == 11):
+        return 97.0 + noise
+    return base + noise
+
+
+def mixed_stream(total: int, seed: int) -> list[Record]:
     rng = random.Random(seed)
-    out: list[tuple[str, str, bytes]] = []
+    out: list[Record] = []
+    resend: list[tuple[int, Record]] = []  # (when, record) for delayed duplicates
     sequences: dict[str, int] = {}
     order_steps: dict[str, int] = {}
-    steps = ["PaymentProcessed", "PickCompleted", "ShipmentDispatched", "DeliveryCompleted"]
-    orders = max(10, total // 40)
+    machine_steps: dict[int, int] = {}
+    readings: dict[tuple[int, str], int] = {}
+    entities = max(10, total // 40)
+    counter = 0
+
+    def build(event_type: str, data: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        nonlocal counter
+        counter += 1
+        return event(event_type, data, event_id=f"e{seed}-{counter}", offset_s=len(out) / 100, **kw)
+
     while len(out) < total:
+        while resend and resend[0][0] <= len(out):
+            out.append(resend.pop(0)[1])
         roll = rng.random()
-        if roll < 0.45:
-            wid = f"WO-{rng.randrange(orders):05d}"
+        if roll < 0.35:
+            wid = f"WO-{rng.randrange(entities):05d}"
             seq = sequences.get(wid, 0) + 1
             sequences[wid] = seq
-            if seq > 2 and rng.random() < 0.05:
-                evt = event(
-                    "WorkOrderStatusChanged",
-                    wo(wid, "CANCELLED", line=f"L{int(wid[3:]) % 7}"),
-                    sequence=seq - 2,
-                    offset_s=len(out) / 100,
-                )
+            line = f"L{int(wid[3:]) % 7}"
+            if seq > 2 and rng.random() < 0.05:  # an old update arriving late: stale
+                evt = build("WorkOrderStatusChanged", wo(wid, "CANCELLED", line=line), sequence=seq - 2)
             else:
-                evt = event(
-                    "WorkOrderStatusChanged",
-                    wo(
-                        wid,
-                        STATUSES[(seq - 1) % len(STATUSES)],
-                        line=f"L{int(wid[3:]) % 7}",
-                        quantity_done=seq,
-                    ),
-                    sequence=seq,
-                    offset_s=len(out) / 100,
-                )
+                status = STATUSES[(seq - 1) % len(STATUSES)]
+                data = wo(wid, status, line=line, quantity_done=seq)
+                evt = build("WorkOrderStatusChanged", data, sequence=seq)
             kind, key = "work_orders", wid
-        elif roll < 0.8:
-            sku = f"SKU-{rng.randrange(orders):04d}"
+        elif roll < 0.6:
+            sku = f"SKU-{rng.randrange(entities):04d}"
             data = {
                 "sku": sku,
                 "location": f"B{rng.randrange(5)}",
                 "delta": rng.randint(-20, 40),
                 "reason": rng.choice(["RECEIPT", "PICK", "COUNT_CORRECTION"]),
             }
-            evt = event("InventoryAdjusted", data, source="wms/fault", offset_s=len(out) / 100)
+            evt = build("InventoryAdjusted", data, source="wms/fault")
             kind, key = "inventory", sku
-        else:
-            oid = f"SO-{rng.randrange(orders):05d}"
+        elif roll < 0.72:
+            oid = f"SO-{rng.randrange(entities):05d}"
             step = order_steps.get(oid, -1)
-            if step == -1:
-                evt = event(
-                    "OrderCreated",
-                    {
-                        "order_id": oid,
-                        "customer": "C",
-                        "due_at": "2099-01-01T00:00:00Z",
-                        "lines": [{"sku": "SKU-0001", "qty": 1}],
-                    },
-                    source="wms/fault",
-                    offset_s=len(out) / 100,
-                )
-            elif step < len(steps):
-                evt = event(steps[step], {"order_id": oid}, source="wms/fault", offset_s=len(out) / 100)
-            else:
+            if step >= len(SAGA):
                 continue
+            if step == -1:
+                data = {
+                    "order_id": oid,
+                    "customer": "C",
+                    "due_at": "2099-01-01T00:00:00Z",
+                    "lines": [{"sku": "SKU-0001", "qty": 1 + int(oid[3:]) % 3}],
+                }
+                evt = build("OrderCreated", data, source="wms/fault")
+            else:
+                evt = build(SAGA[step], {"order_id": oid}, source="wms/fault")
             order_steps[oid] = step + 1
             kind, key = "outbound", oid
-        value = json.dumps(evt).encode()
-        out.append((kind, key, value))
-        if rng.random() < 0.1:
-            out.append((kind, key, value))  # an exact redelivery
+        elif roll < 0.75:
+            machine = rng.randrange(8)
+            step = machine_steps.get(machine, 0)
+            machine_steps[machine] = step + 1
+            status = MACHINE_STATUSES[step % len(MACHINE_STATUSES)]
+            data = {"equipment_id": f"M-{machine:02d}", "status": status, "line_id": f"L{machine % 3}"}
+            if status == "DOWN":
+                data["reason"] = rng.choice(["jam", "tooling"])
+            evt = build("EquipmentStatusChanged", data, source="mes/fault")
+            kind, key = "equipment", data["equipment_id"]
+        else:
+            machine = 4 + rng.randrange(MACHINES - 4)
+            sensor = rng.choice(sorted(SENSORS))
+            index = readings.get((machine, sensor), 0)
+            readings[(machine, sensor)] = index + 1
+            data = {
+                "equipment_id": f"M-{machine:02d}",
+                "sensor": sensor,
+                "value": _reading(machine, sensor, index, rng),
+                "unit": SENSORS[sensor][1],
+            }
+            evt = build("SensorReading", data, source="iot/fault")
+            kind, key = "sensors", data["equipment_id"]
+        record = (kind, key, json.dumps(evt).encode())
+        out.append(record)
+        duplicate = rng.random()
+        if duplicate < 0.05:
+            out.append(record)  # redelivered at once
+        elif duplicate < 0.1:
+            resend.append((len(out) + rng.randint(50, 500), record))  # a producer retry, later
+            resend.sort(key=lambda item: item[0])
     return out
 
 
@@ -90,4 +131,6 @@ def topic_for(settings: Any, kind: str) -> str:
         "work_orders": settings.topic_work_orders,
         "inventory": settings.topic_inventory,
         "outbound": settings.topic_outbound,
+        "equipment": settings.topic_equipment,
+        "sensors": settings.topic_sensors,
     }[kind]

@@ -1,0 +1,72 @@
+"""`shopfloor` with one guarantee broken on purpose, to prove the fault tests' oracle notices.
+
+    python -m tests.faults.mutants MUTANT project
+
+- `no-dedup`: duplicates are not recognised (neither against the store nor within a batch), so a
+  redelivered event is applied again.
+- `positions-first`: the consumer positions are committed in a transaction of their own BEFORE the
+  batch's read-model changes; the process then crashes once (SIGKILL, marker file
+  `SHOPFLOOR_MUTANT_MARKER`) between the two commits, as a kill at that instant would.
+
+Production code has no switch for this: the mutants patch the store module in this process only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from shopfloor.consumers import projector
+from shopfloor.store import batch as batch_store
+from shopfloor.store.db import begin_write, upsert
+
+CRASH_AT_BATCH = 3
+
+
+def _no_dedup() -> None:
+    batch_store._already_applied = lambda conn, keys: _NeverSeen()
+
+
+class _NeverSeen(set[str]):
+    """A `seen` set that forgets: `apply_in` adds each key as it goes, to drop in-batch repeats."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+def _positions_first() -> None:
+    marker = Path(os.environ["SHOPFLOOR_MUTANT_MARKER"])
+    batches = 0
+
+    def apply_batch(engine: Engine, batch: batch_store.Batch, handlers: Sequence[Any], **kw: Any) -> Any:
+        nonlocal batches
+        with begin_write(engine) as conn:
+            batch_store._check_positions(conn, batch)
+            rows = [
+                {"group_id": batch.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": off}
+                for tp, off in sorted(batch.next_offsets.items())
+            ]
+            upsert(conn, batch_store.POSITIONS, rows, ["group_id", "topic", "partition"])
+        batches += 1
+        if batches == CRASH_AT_BATCH and not marker.exists():
+            marker.write_text("crashed between the positions and the batch\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        batch.expected = dict(batch.next_offsets)  # where the first transaction left them
+        return batch_store.apply_batch(engine, batch, handlers, **kw)
+
+    projector.apply_batch = apply_batch
+
+
+MUTANTS = {"no-dedup": _no_dedup, "positions-first": _positions_first}
+
+if __name__ == "__main__":
+    MUTANTS[sys.argv[1]]()
+    from shopfloor.cli import main
+
+    main(sys.argv[2:])

@@ -1,0 +1,365 @@
+"""What the read models must hold after a stream, computed without the projector or the store.
+
+A deliberately plain model over the DISTINCT events of a `streams.mixed_stream` (first delivery of
+each (source, id) wins; a work-order update with a lower sequence than the last applied one is
+stale). It knows the stream's shape (each saga in order, machine statuses that always change), so
+each rule is a line or two. Compared per table on the columns listed in COLUMNS; the columns left out
+are named there with the reason.
+
+Two exceptions use the project's own pure functions, because re-deriving them here would be a
+second detector: the sensor detector state (`sensor_latest.detector`) and the alerts of every kind
+come from one pass of `anomaly.fold` and `alerts.apply_signal` over each sensor's distinct readings,
+all at once (no batches, no store). THRESHOLD alerts are also derived here independently (five
+readings above the limit open one, ten below limit - 3 % clear it), so the alerts table has an
+oracle that does not share code with the projection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import SQLModel
+
+import shopfloor.store.tables  # noqa: F401  (registers every table)
+from shopfloor.projections import alerts as alert_fold
+from shopfloor.projections import anomaly
+
+Rows = dict[str, list[tuple[Any, ...]]]
+
+# Per table, the columns compared. Left out: correlation ids, warehouse, operator, product and the like
+# (never set by this stream, so always NULL: nothing to learn); equipment.updated_ms (depends on
+# whether a machine's first reading or first status event is applied first, which two topics do not
+# order).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "work_orders": (
+        "work_order_id",
+        "status",
+        "line_id",
+        "quantity_done",
+        "created_ms",
+        "updated_ms",
+        "status_since_ms",
+        "history_count",
+    ),
+    "work_order_history": ("work_order_id", "position", "status", "previous_status", "at_ms", "event_id"),
+    "work_order_counts": ("line_id", "status", "count"),
+    "entity_versions": ("stream", "entity_id", "sequence"),
+    "inventory_stock": (
+        "sku",
+        "location",
+        "on_hand",
+        "last_reason",
+        "last_delta",
+        "last_event_id",
+        "updated_ms",
+        "adjustments",
+    ),
+    "inventory_totals": ("sku", "on_hand", "locations", "updated_ms"),
+    "inventory_locations": ("location", "skus"),
+    "outbound_orders": (
+        "order_id",
+        "stage",
+        "stage_since_ms",
+        "line_count",
+        "units",
+        "due_ms",
+        "created_ms",
+        "paid_ms",
+        "picked_ms",
+        "dispatched_ms",
+        "delivered_ms",
+        "inferred",
+        "out_of_order",
+        "first_ms",
+        "updated_ms",
+        "event_count",
+    ),
+    "outbound_order_steps": ("order_id", "position", "event_type", "stage", "at_ms", "event_id", "note"),
+    "equipment": ("equipment_id", "line_id", "status", "reason", "status_since_ms"),
+    "sensor_latest": ("equipment_id", "sensor", "value", "unit", "at_ms", "readings", "detector"),
+    "sensor_buckets_1s": ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax"),
+    "sensor_buckets_1m": ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax"),
+    "alerts": tuple(c.name for c in SQLModel.metadata.tables["alerts"].c),
+    "alert_journal": tuple(c.name for c in SQLModel.metadata.tables["alert_journal"].c),
+}
+# Bookkeeping and security tables: no read model (wall-clock stamps, offsets, generated ids).
+NOT_READ_MODELS = {
+    "applied_events",
+    "consumer_positions",
+    "dead_letters",
+    "store_version",
+    "audit_log",
+    "auth_sessions",
+    "kiosk_screens",
+    "users",
+}
+STAGE_OF = {
+    "OrderCreated": ("CREATED", "created_ms"),
+    "PaymentProcessed": ("PAID", "paid_ms"),
+    "PickCompleted": ("PICKED", "picked_ms"),
+    "ShipmentDispatched": ("DISPATCHED", "dispatched_ms"),
+    "DeliveryCompleted": ("DELIVERED", "delivered_ms"),
+}
+LIMITS = {"temperature": 95.0, "vibration": 7.1}
+THRESHOLD_RAISE, THRESHOLD_CLEAR, DEADBAND = 5, 10, 0.03
+SECOND_MS, MINUTE_MS = 1000, 60_000
+KEEP_SECONDS_MS, KEEP_MINUTES_MS, PRUNE_STEP_MS = 10 * MINUTE_MS, 12 * 60 * MINUTE_MS, 10_000
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def distinct(stream: Iterable[tuple[str, str, bytes]]) -> list[dict[str, Any]]:
+    """Each event once, in stream order (the first delivery of its (source, id))."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for _, _, value in stream:
+        evt = json.loads(value)
+        if (evt["source"], evt["id"]) not in seen:
+            seen.add((evt["source"], evt["id"]))
+            out.append(evt)
+    return out
+
+
+def expected(stream: Iterable[tuple[str, str, bytes]]) -> Rows:
+    events = distinct(stream)
+    tables: dict[str, dict[Any, tuple[Any, ...]]] = {name: {} for name in COLUMNS}
+    _work_orders(events, tables)
+    _inventory(events, tables)
+    _outbound(events, tables)
+    _equipment_and_sensors(events, tables)
+    return {name: sorted(rows.values(), key=repr) for name, rows in tables.items()}
+
+
+def _work_orders(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    orders: dict[str, dict[str, Any]] = {}
+    for evt in events:
+        if evt["type"] != "WorkOrderStatusChanged":
+            continue
+        d, at, seq = evt["data"], _ms(evt["time"]), int(evt["sequence"])
+        wid = d["work_order_id"]
+        o = orders.get(wid)
+        if o is not None and seq < o["seq"]:
+            continue  # stale
+        if o is None:
+            o = orders[wid] = {"line": d["line_id"], "status": None, "created": at, "history": []}
+        o["seq"] = seq
+        o["updated"] = max(o.get("updated", at), at)
+        o["done"] = d.get("quantity_done", o.get("done"))
+        if d["status"] != o["status"]:
+            o["history"].append((d["status"], o["status"], at, evt["id"]))
+            o["status"], o["since"] = d["status"], at
+    counts: dict[tuple[str, str], int] = {}
+    for wid, o in orders.items():
+        t["work_orders"][wid] = (
+            wid,
+            o["status"],
+            o["line"],
+            o["done"],
+            o["created"],
+            o["updated"],
+            o["since"],
+            len(o["history"]),
+        )
+        for pos, (status, previous, at, event_id) in enumerate(o["history"]):
+            t["work_order_history"][(wid, pos)] = (wid, pos, status, previous, at, event_id)
+        t["entity_versions"][wid] = ("work_order", wid, o["seq"])
+        counts[(o["line"], o["status"])] = counts.get((o["line"], o["status"]), 0) + 1
+    for (line, status), n in counts.items():
+        t["work_order_counts"][(line, status)] = (line, status, n)
+
+
+def _inventory(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    stock: dict[tuple[str, str], list[Any]] = {}
+    for evt in events:
+        if evt["type"] != "InventoryAdjusted":
+            continue
+        d, at = evt["data"], _ms(evt["time"])
+        row = stock.setdefault((d["sku"], d["location"]), [0, None, None, None, 0, 0])
+        row[0] += d["delta"]
+        row[1:4] = d["reason"], d["delta"], evt["id"]  # times rise through the stream: newest is last
+        row[4] = at
+        row[5] += 1
+    totals: dict[str, list[int]] = {}
+    locations: dict[str, int] = {}
+    for (sku, loc), (on_hand, reason, delta, event_id, at, n) in stock.items():
+        t["inventory_stock"][(sku, loc)] = (sku, loc, on_hand, reason, delta, event_id, at, n)
+        total = totals.setdefault(sku, [0, 0, 0])
+        total[0] += on_hand
+        total[1] += 1
+        total[2] = max(total[2], at)
+        locations[loc] = locations.get(loc, 0) + 1
+    for sku, (on_hand, n, at) in totals.items():
+        t["inventory_totals"][sku] = (sku, on_hand, n, at)
+    for loc, n in locations.items():
+        t["inventory_locations"][loc] = (loc, n)
+
+
+def _outbound(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    orders: dict[str, dict[str, Any]] = {}
+    for evt in events:
+        if evt["type"] not in STAGE_OF:
+            continue
+        d, at = evt["data"], _ms(evt["time"])
+        stage, field = STAGE_OF[evt["type"]]
+        o = orders.setdefault(d["order_id"], {"steps": [], "first": at})
+        if evt["type"] == "OrderCreated":
+            o["lines"], o["units"], o["due"] = len(d["lines"]), sum(x["qty"] for x in d["lines"]), d["due_at"]
+        o["stage"], o["since"], o[field], o["updated"] = stage, at, at, at
+        o["steps"].append((evt["type"], stage, at, evt["id"]))
+    for oid, o in orders.items():
+        t["outbound_orders"][oid] = (
+            oid,
+            o["stage"],
+            o["since"],
+            o["lines"],
+            o["units"],
+            _ms(o["due"]),
+            *(o.get(field) for _, field in STAGE_OF.values()),
+            "",
+            "",
+            o["first"],
+            o["updated"],
+            len(o["steps"]),
+        )
+        for pos, (event_type, stage, at, event_id) in enumerate(o["steps"]):
+            t["outbound_order_steps"][(oid, pos)] = (oid, pos, event_type, stage, at, event_id, "")
+
+
+def _equipment_and_sensors(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    machines: dict[str, tuple[str, str, str | None, int]] = {}  # line, status, reason, since
+    first_reading: dict[str, int] = {}
+    readings: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
+    for evt in events:
+        d = evt["data"]
+        if evt["type"] == "EquipmentStatusChanged":  # the stream's statuses always change
+            machines[d["equipment_id"]] = (d["line_id"], d["status"], d.get("reason"), _ms(evt["time"]))
+        elif evt["type"] == "SensorReading":
+            at = _ms(evt["time"])
+            first_reading.setdefault(d["equipment_id"], at)
+            readings.setdefault((d["equipment_id"], d["sensor"]), []).append((at, d["value"], d["unit"]))
+    for eq, at in first_reading.items():
+        machines.setdefault(eq, ("unassigned", "UNKNOWN", None, at))
+    for eq, (line, status, reason, since) in machines.items():
+        t["equipment"][eq] = (eq, line, status, reason, since)
+    newest = max((r[0] for rs in readings.values() for r in rs), default=0)
+    for (eq, sensor), rs in readings.items():
+        at, value, unit = rs[-1]
+        state, signals = anomaly.fold(None, anomaly.spec_for(sensor), [(a, v) for a, v, _ in rs])
+        t["sensor_latest"][(eq, sensor)] = (eq, sensor, value, unit, at, len(rs), anomaly.to_json(state))
+        for table, width, keep in (
+            ("sensor_buckets_1s", SECOND_MS, KEEP_SECONDS_MS),
+            ("sensor_buckets_1m", MINUTE_MS, KEEP_MINUTES_MS),
+        ):
+            cut = newest - keep
+            cut -= cut % PRUNE_STEP_MS
+            buckets: dict[int, list[float]] = {}
+            for a, v, _ in rs:
+                if a >= cut:
+                    b = buckets.setdefault(a - a % width, [])
+                    b.append(v)
+            for b, vs in buckets.items():
+                t[table][(eq, sensor, b)] = (eq, sensor, b, len(vs), sum(vs), min(vs), max(vs))
+        _alerts(eq, sensor, signals, t["alerts"])
+
+
+def _alerts(eq: str, sensor: str, signals: list[anomaly.Signal], out: dict[Any, tuple[Any, ...]]) -> None:
+    """The pure alert fold over one pass of the detector's signals (see the module docstring)."""
+    spec = anomaly.spec_for(sensor)
+    current: dict[str, alert_fold.Alert] = {}
+    for signal in signals:
+        alert = alert_fold.apply_signal(current.get(signal.kind), eq, sensor, spec, signal)
+        if alert is None:
+            continue
+        if alert.active:
+            current[signal.kind] = alert
+        else:
+            current.pop(signal.kind, None)
+        out[alert.alert_id] = tuple(getattr(alert, c) for c in COLUMNS["alerts"])
+
+
+def threshold_alerts(stream: Iterable[tuple[str, str, bytes]]) -> list[tuple[Any, ...]]:
+    """THRESHOLD alerts, by the plain rule: (alert_id, state, active, opened_ms, cleared_ms)."""
+    per_sensor: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for evt in distinct(stream):
+        if evt["type"] == "SensorReading" and evt["data"]["sensor"] in LIMITS:
+            d = evt["data"]
+            per_sensor.setdefault((d["equipment_id"], d["sensor"]), []).append((_ms(evt["time"]), d["value"]))
+    found = []
+    for (eq, sensor), rs in per_sensor.items():
+        limit = LIMITS[sensor]
+        above = below = 0
+        opened: int | None = None
+        for at, value in rs:
+            above = above + 1 if value > limit else 0
+            below = below + 1 if value < limit * (1 - DEADBAND) else 0
+            if opened is None and above == THRESHOLD_RAISE:
+                opened = at
+            elif opened is not None and below == THRESHOLD_CLEAR:
+                found.append((f"{eq}.{sensor}.threshold.{opened}", "CLEARED", False, opened, at))
+                opened = None
+        if opened is not None:
+            found.append((f"{eq}.{sensor}.threshold.{opened}", "OPEN", True, opened, None))
+    return sorted(found)
+
+
+def observed(engine: Engine) -> Rows:
+    """The same columns read from the store; a read-model table the oracle does not know is an error."""
+    out: Rows = {}
+    with engine.connect() as conn:
+        for name, table in sorted(SQLModel.metadata.tables.items()):
+            if name in NOT_READ_MODELS:
+                continue
+            columns = COLUMNS.get(name)
+            if columns is None:
+                raise AssertionError(f"table {name} is a read model the reference model does not cover")
+            rows = [tuple(r) for r in conn.execute(select(*[table.c[c] for c in columns]))]
+            if name == "work_order_counts":  # a count back at 0 may or may not keep its row
+                rows = [r for r in rows if r[-1]]
+            if name == "alerts":
+                active = columns.index("active")
+                rows = [(*r[:active], bool(r[active]), *r[active + 1 :]) for r in rows]
+            out[name] = sorted(rows, key=repr)
+    return out
+
+
+def observed_threshold_alerts(engine: Engine) -> list[tuple[Any, ...]]:
+    table = SQLModel.metadata.tables["alerts"]
+    columns = [table.c[c] for c in ("alert_id", "state", "active", "opened_ms", "cleared_ms")]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns).where(table.c.kind == "THRESHOLD"))
+        return sorted((a, s, bool(act), o, c) for a, s, act, o, c in rows)
+
+
+def differences(want: Rows, got: Rows) -> list[str]:
+    """Per table that differs: row counts and a sample of rows only one side has."""
+    out = []
+    for name in sorted(set(want) | set(got)):
+        left, right = want.get(name, []), got.get(name, [])
+        if left != right:
+            missing = [r for r in left if r not in right]
+            extra = [r for r in right if r not in left]
+            out.append(
+                f"{name}: expected {len(left)} rows, store has {len(right)}; {len(missing)} expected rows "
+                f"missing (e.g. {missing[:2]}), {len(extra)} unexpected (e.g. {extra[:2]})"
+            )
+    return out
+
+
+def check(engine: Engine, stream: list[tuple[str, str, bytes]]) -> list[str]:
+    """Every difference between the store and the reference model; empty when they agree."""
+    problems = differences(expected(stream), observed(engine))
+    want, got = threshold_alerts(stream), observed_threshold_alerts(engine)
+    if want != got:
+        problems.append(f"THRESHOLD alerts (independent rule): expected {want}, store has {got}")
+    return problems
+
+
+def coverage(want: Rows) -> dict[str, int]:
+    """Rows per table the reference expects: a comparison of empty tables proves nothing."""
+    return {name: len(rows) for name, rows in want.items()}
