@@ -31,6 +31,10 @@ BackgroundTask = Callable[[], Awaitable[Any]]
 GC_YOUNG_THRESHOLD = 5_000
 
 
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -44,6 +48,7 @@ class Runtime:
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     last_event_ms: int | None = None
     last_commit_ms: int | None = None
+    clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""

@@ -29,7 +29,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
-        self.timeouts = sessions.Timeouts.from_settings(runtime.settings)
+        self.timeouts = sessions.Timeouts.from_settings(runtime.settings, runtime.clock_ms)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -43,7 +43,7 @@ def _client(request: Request) -> str:
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(include_in_schema=False)
     engine = runtime.engine
-    timeouts = sessions.Timeouts.from_settings(runtime.settings)
+    timeouts = sessions.Timeouts.from_settings(runtime.settings, runtime.clock_ms)
     limiter = LoginLimiter(runtime.settings.login_max_failures, runtime.settings.login_window_seconds)
 
     def login_page(request: Request, next_url: str, error: str | None = None, status: int = 200) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select, update
@@ -26,25 +27,32 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+Clock = Callable[[], int]
+
+
 @dataclass(frozen=True)
 class Timeouts:
+    """Session lifetimes, and the clock they are measured with (injected, so tests need not wait)."""
+
     idle_ms: int
     absolute_ms: int
     kiosk_ms: int
+    clock: Clock = now_ms
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Timeouts:
+    def from_settings(cls, settings: Settings, clock: Clock = now_ms) -> Timeouts:
         return cls(
             idle_ms=int(settings.session_idle_minutes * 60_000),
             absolute_ms=int(settings.session_absolute_hours * 3_600_000),
             kiosk_ms=int(settings.kiosk_session_days * 86_400_000),
+            clock=clock,
         )
 
 
 def create(engine: Engine, timeouts: Timeouts, user: str, role: str, kiosk_id: int | None = None) -> str:
     """A new session; returns the cookie value (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
-    now = now_ms()
+    now = timeouts.clock()
     lifetime = timeouts.kiosk_ms if kiosk_id is not None else timeouts.absolute_ms
     with begin_write(engine) as conn:
         conn.execute(
@@ -75,7 +83,7 @@ def resolve(engine: Engine, timeouts: Timeouts, token: str | None, *, touch: boo
     if not token or len(token) > 200:
         return None
     session_id = token_hash(token)
-    now = now_ms()
+    now = timeouts.clock()
     with engine.connect() as conn:
         row = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).first()
     if row is None or not _valid(row, timeouts, now):
@@ -93,7 +101,7 @@ def still_valid(engine: Engine, timeouts: Timeouts, session_id: str) -> bool:
     """For long-lived streams: is this session still good (not expired, idle or revoked)?"""
     with engine.connect() as conn:
         row = conn.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).first()
-    return _valid(row, timeouts, now_ms())
+    return _valid(row, timeouts, timeouts.clock())
 
 
 def revoke(engine: Engine, session_id: str) -> None:

@@ -40,7 +40,7 @@ def session_watch(runtime: Runtime, request: Request) -> Callable[[], Awaitable[
     user = principal_of(request.scope)
     if not runtime.auth or user is None or user.session_id is None:
         return None
-    timeouts = sessions.Timeouts.from_settings(runtime.settings)
+    timeouts = sessions.Timeouts.from_settings(runtime.settings, runtime.clock_ms)
     session_id = user.session_id
 
     async def alive() -> bool:

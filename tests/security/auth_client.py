@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,10 +21,17 @@ HX_HEADERS = re.compile(r"hx-headers='\{\"X-CSRF-Token\": \"([^\"]+)\"\}'")
 
 @asynccontextmanager
 async def auth_app(
-    database_url: str, *, base_url: str = "http://shop.test", **overrides: Any
+    database_url: str,
+    *,
+    base_url: str = "http://shop.test",
+    clock: Callable[[], int] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """`clock` (epoch ms) replaces wall time for session lifetimes."""
     runtime = build(unique_settings(None, database_url, **overrides), consume=False, serve_web=True)
     runtime.auth = True
+    if clock is not None:
+        runtime.clock_ms = clock
     for name, role in (("vera", "viewer"), ("otto", "operator"), ("sue", "supervisor"), ("ada", "admin")):
         if users.get(runtime.engine, name) is None:
             users.add(runtime.engine, name, role, PASSWORD)
@@ -50,3 +57,16 @@ async def page_token(client: httpx.AsyncClient, path: str = "/") -> str:
     found = HX_HEADERS.search(page.text)
     assert found, "page carries no hx-headers CSRF token"
     return found.group(1)
+
+
+class ManualClock:
+    """Epoch milliseconds that move only when a test says so."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.now_ms = start_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, *, minutes: float) -> None:
+        self.now_ms += int(minutes * 60_000)

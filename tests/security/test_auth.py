@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 
 from shopfloor.auth.tables import AUDIT, SESSIONS, USERS
-from tests.security.auth_client import CSRF, PASSWORD, auth_app, page_token, sign_in
+from tests.security.auth_client import CSRF, PASSWORD, ManualClock, auth_app, page_token, sign_in
 
 
 async def test_closed_without_a_session_but_operations_stay_open(database_url) -> None:  # type: ignore[no-untyped-def]
@@ -136,16 +134,27 @@ async def test_logout_and_disabling_end_sessions(database_url) -> None:  # type:
 
 
 async def test_idle_and_absolute_timeouts(database_url) -> None:  # type: ignore[no-untyped-def]
-    async with auth_app(database_url, session_idle_minutes=0.01) as (_, client):
+    """On an injected clock: 30 idle minutes end a session, activity keeps it, 2 hours end it anyway."""
+    clock = ManualClock(1_800_000_000_000)
+    async with auth_app(database_url, clock=clock, session_idle_minutes=30) as (_, client):
         await sign_in(client, "vera")
         assert (await client.get("/api/work-orders")).status_code == 200
-        await asyncio.sleep(0.8)
-        assert (await client.get("/api/work-orders")).status_code == 401
-    async with auth_app(database_url, session_absolute_hours=0.0002) as (_, client):
-        await sign_in(client, "vera")
+        clock.advance(minutes=29)
+        assert (await client.get("/api/work-orders")).status_code == 200  # and that counts as activity
+        clock.advance(minutes=29)
         assert (await client.get("/api/work-orders")).status_code == 200
-        await asyncio.sleep(0.9)
+        clock.advance(minutes=31)
         assert (await client.get("/api/work-orders")).status_code == 401
+    async with auth_app(database_url, clock=clock, session_idle_minutes=30, session_absolute_hours=2) as (
+        _,
+        client,
+    ):
+        await sign_in(client, "vera")
+        for _ in range(5):  # active every 20 minutes: 100 minutes in, still signed in
+            clock.advance(minutes=20)
+            assert (await client.get("/api/work-orders")).status_code == 200
+        clock.advance(minutes=20)
+        assert (await client.get("/api/work-orders")).status_code == 401  # 120 minutes: over
 
 
 async def test_failed_sign_ins_are_rate_limited(database_url) -> None:  # type: ignore[no-untyped-def]
