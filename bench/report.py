@@ -108,24 +108,22 @@ def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
         made["fanout"] = _save(fig, img / f"{prefix}fanout.png")
 
     if "soak" in results:
-        samples = results["soak"]["samples"]
+        soak = results["soak"]
+        samples = soak["samples"]
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
         minutes = [s["minute"] for s in samples]
         top.plot(minutes, [s["server_rss_mib"] for s in samples], "o-", color="tab:blue")
         top.set_ylabel("server RSS (MiB)")
         top.grid(alpha=0.3)
-        bottom.plot(
-            minutes, [s["js_heap_after_gc_mib"] for s in samples], "o-", color="tab:orange", label="after GC"
-        )
-        bottom.plot(
-            minutes, [s["js_heap_used_mib"] for s in samples], ".:", color="tab:orange", label="before GC"
-        )
-        bottom.set_ylabel("page JS heap (MiB)")
+        bottom.plot(minutes, [s["js_heap_after_gc_mib"] for s in samples], "o-", color="tab:orange")
+        bottom.set_ylabel("JS heap after GC, all pages (MiB)")
         bottom.set_xlabel("minutes")
-        bottom.legend(fontsize=8)
         bottom.grid(alpha=0.3)
+        for ax in (top, bottom):
+            ax.axvline(soak["window_full_minute"], color="grey", lw=0.8, ls=":")
         top.set_title(
-            f"Soak: {results['soak']['rate']:,} events/s, {results['soak']['sse_clients']} SSE clients + 1 page"
+            f"Soak: {soak['rate']:,} events/s, {soak['sse_clients']} SSE clients + {len(soak['pages'])} pages"
+            " (dotted: stores full)"
         )
         made["soak"] = _save(fig, img / f"{prefix}soak.png")
     return made
@@ -177,7 +175,7 @@ def _summary(results: dict[str, Any]) -> list[str]:
         for key, label in (("server_rss_growth_pct", "server RSS"), ("js_heap_growth_pct", "page JS heap")):
             growth = soak.get(key)
             lines.append(
-                f"| {label} growth after warm-up, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
+                f"| {label} growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
                 f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
             )
     return lines
@@ -232,12 +230,12 @@ def _fanout(result: dict[str, Any]) -> list[str]:
 
 def _soak(result: dict[str, Any]) -> list[str]:
     lines = [
-        "| minute | server RSS MiB | JS heap MiB (before GC) | JS heap MiB (after GC) | DOM nodes | consumer lag |",
+        "| minute | server RSS MiB | dedup ids | JS heap MiB after GC (all pages) | DOM nodes (all pages) | consumer lag |",
         "|---|---|---|---|---|---|",
     ]
     for s in result["samples"]:
         lines.append(
-            f"| {s['minute']:.1f} | {s['server_rss_mib']:.1f} | {s['js_heap_used_mib']:.2f} | "
+            f"| {s['minute']:.1f} | {s['server_rss_mib']:.1f} | {_fmt(s.get('applied_ids'))} | "
             f"{s['js_heap_after_gc_mib']:.2f} | {s['dom_nodes']} | {_fmt(s['consumer_lag'])} |"
         )
     return lines
@@ -278,7 +276,7 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         "",
         "```sh",
         "bash dev/setup.sh test && pip install -e '.[bench]'   # matplotlib, psutil, py-spy, pyinstrument",
-        "python bench/run.py                    # everything (about 40 min, 30 of them the soak)",
+        "python bench/run.py                    # everything (about 100 min, 90 of them the soak)",
         "python bench/run.py --quick            # harness check, < 3 min, results in bench/results/ only",
         "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | soak",
         "python bench/run.py --soak-minutes 10  # shorter soak",
@@ -316,19 +314,14 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         soak = results["soak"]
         out += ["## Soak", "", _doc("soak"), "", *_soak(soak), ""]
         out += [
-            f"Growth after warm-up ({soak['warmup_samples']} samples): server RSS {_fmt(soak['server_rss_growth_pct'], 1)} %, "
-            f"page JS heap {_fmt(soak['js_heap_growth_pct'], 1)} %; the page was `{soak['page_connection_at_end']}` at the end; "
+            f"Growth once the dedup window ({_fmt(soak['dedup_window_s'] / 60)} min) and the sensor window are full "
+            f"(from minute {_fmt(soak['window_full_minute'])}, {soak['samples_after_window_full']} samples): server RSS "
+            f"{_fmt(soak['server_rss_growth_pct'], 1)} %, JS heap of all pages {_fmt(soak['js_heap_growth_pct'], 1)} % "
+            f"(per page: {', '.join(f'`{p}` {_fmt(g, 1)} %' for p, g in soak['js_heap_growth_pct_per_page'].items())}); "
+            f"connection state at the end: {soak['page_connection_at_end']}; "
             f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",
             "",
         ]
-        settled = _settled_growth(soak["samples"])
-        if settled:
-            out += [
-                f"Growth from minute {SETTLED_MINUTE} on (once the sensor read model's 10-minute window of "
-                f"per-second buckets is full, so the store's working set stops growing by design): server RSS "
-                f"{_fmt(settled[0], 1)} %, page JS heap {_fmt(settled[1], 1)} %.",
-                "",
-            ]
         if "soak" in plots:
             out += [f"![soak memory]({img_ref}{plots['soak']})", ""]
     if ANALYSIS.exists():
@@ -336,21 +329,6 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(out))
     return target
-
-
-SETTLED_MINUTE = 12
-
-
-def _settled_growth(samples: list[dict[str, Any]]) -> tuple[float | None, float | None] | None:
-    """Growth (the soak's median-of-three method) over the samples from SETTLED_MINUTE on."""
-    from bench.soak import growth
-
-    later = [s for s in samples if s["minute"] >= SETTLED_MINUTE]
-    if len(later) < 6:
-        return None
-    rss = growth([s["server_rss_mib"] for s in later], 0)
-    heap = growth([s["js_heap_after_gc_mib"] for s in later], 0)
-    return rss, heap
 
 
 def _doc(module: str) -> str:

@@ -47,7 +47,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness (< 3 min)")
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark")
-    parser.add_argument("--soak-minutes", type=float, default=None, help="soak length (default 30; quick 1)")
+    parser.add_argument("--soak-minutes", type=float, default=None, help="soak length (default 90; quick 1)")
     parser.add_argument("--no-report", action="store_true", help="write JSON results only")
     return parser.parse_args(argv)
 
@@ -67,7 +67,7 @@ async def _run_one(name: str, args: argparse.Namespace, services: Any, workdir: 
         return await fanout.run(services, workdir, quick=args.quick)
     from bench import soak
 
-    minutes = args.soak_minutes if args.soak_minutes is not None else (1.0 if args.quick else 30.0)
+    minutes = args.soak_minutes if args.soak_minutes is not None else (1.0 if args.quick else 90.0)
     return await soak.run(services, workdir, quick=args.quick, minutes=minutes)
 
 
