@@ -2,7 +2,8 @@
 
 Starts what it needs (Kafka and PostgreSQL through dev/kafka.sh and dev/postgres.sh, Debian's
 Chromium through Playwright), runs every benchmark (or `--only` some), writes JSON to
-bench/results/ and, for a full run, renders docs/benchmarks.md with its plots in docs/img/.
+bench/results/ and, for a full run, renders docs/benchmarks.md with its plots in docs/img/ and
+the raw results to commit in docs/benchmarks/raw/ (bench/raw.py).
 `--quick` (under 3 minutes) checks that the harness works; its figures are not the targets, and
 it writes only to bench/results/ (the report goes to bench/results/benchmarks-quick.md).
 """
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(run, default=str)
     )
     log(f"all results: {path}")
+    if not args.quick:
+        from bench.raw import write_raw
+
+        log(f"raw results for the report: {' '.join(str(p) for p in write_raw(run))}")
     if not args.no_report:
         from bench import report
 

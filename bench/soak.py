@@ -141,12 +141,12 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                 ready = read_line(clients, 120, "SSE clients").split()
                 paths = await asyncio.to_thread(page_paths, server.url)
                 async with chromium() as browser:
-                    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
                     tabs: dict[str, tuple[Any, Any]] = {}
-                    for path in paths:
+                    for path in paths:  # a context each: one profile allows only 6 connections a host
+                        context = await browser.new_context(viewport={"width": 1920, "height": 1080})
                         page = await context.new_page()
                         page.on("pageerror", lambda exc, path=path: errors.append(f"{path}: {exc}"))
-                        await page.goto(f"{server.url}{path}")
+                        await page.goto(f"{server.url}{path}", wait_until="domcontentloaded")
                         tabs[path] = (page, await context.new_cdp_session(page))
                     log(
                         f"soak: {minutes} min at {RATE} events/s, {ready[1]} SSE clients, "
