@@ -6,6 +6,8 @@ beginning in one process:
 
 - shopfloor: the real Projector (poll, decode in a thread, one transaction per batch with dedup,
   stale checks, positions and the projection's full read model), with every handler installed;
+- shopfloor bare: the same with dedup ids and work-order history switched off (bench/bare.py; a
+  benchmark-only switch, not a setting), to show what those guarantees cost;
 - Quix Streams 3.28.1, the same work: what the projector does per event (envelope and field checks,
   dedup by (source, id) with the ids kept, stale sequences, the full row, status history, trend
   buckets and the same anomaly detector) in its RocksDB state store (see bench/quix_job.py);
@@ -39,6 +41,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bench.bare import dedup_and_history_off
 from bench.common import (
     QUIX_VENV,
     REPO,
@@ -355,6 +358,14 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
             )
             ours = await _shopfloor(services.kafka, topic, url, n)
             log(f"ingest {projection} {store}: shopfloor {ours}")
+            bare_url = (
+                f"sqlite:///{workdir / f'bare-{projection}-{uuid.uuid4().hex[:6]}.db'}"
+                if store == "sqlite"
+                else services.fresh_postgres(f"bare_{projection}")
+            )
+            with dedup_and_history_off():
+                ours_bare = await _shopfloor(services.kafka, topic, bare_url, n)
+            log(f"ingest {projection} {store}: shopfloor bare {ours_bare}")
             naive_url = (
                 f"sqlite:///{workdir / f'naive-{projection}-{uuid.uuid4().hex[:6]}.db'}"
                 if store == "sqlite"
@@ -368,6 +379,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
                 "events": n,
                 "produce_rate": round(produce_rate, 1),
                 "shopfloor": ours,
+                "shopfloor_bare": ours_bare,
                 "naive": naive,
                 "quix": quix["same"],
                 "quix_bare": quix["bare"],

@@ -203,13 +203,14 @@ def _latency(result: dict[str, Any]) -> list[str]:
 
 def _ingest(result: dict[str, Any]) -> list[str]:
     lines = [
-        "| projection | store | shopfloor events/s | Quix same work events/s | Quix bare events/s | baseline (naive) events/s | shopfloor ÷ Quix same | shopfloor ÷ Quix bare | shopfloor ÷ naive | shopfloor wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| projection | store | shopfloor events/s | shopfloor bare events/s | Quix same work events/s | Quix bare events/s | baseline (naive) events/s | shopfloor ÷ Quix same | shopfloor ÷ Quix bare | shopfloor ÷ naive | shopfloor wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         bare = r.get("quix_bare") or {}
         lines.append(
-            f"| {NAMES[r['projection']]} | {r['store']} | {_fmt(r['shopfloor'].get('rate'))} | {_fmt(r['quix'].get('rate'))} | "
+            f"| {NAMES[r['projection']]} | {r['store']} | {_fmt(r['shopfloor'].get('rate'))} | "
+            f"{_fmt((r.get('shopfloor_bare') or {}).get('rate'))} | {_fmt(r['quix'].get('rate'))} | "
             f"{_fmt(bare.get('rate'))} | {_fmt(r['naive'].get('rate'))} | {_fmt(r.get('ratio_vs_quix'), 2)}× | "
             f"{_fmt(r.get('ratio_vs_quix_bare'), 2)}× | {_fmt(r.get('ratio_vs_naive'), 0)}× | "
             f"{_fmt(r['shopfloor'].get('wall_s'), 1)} |"
