@@ -95,7 +95,9 @@ async def _page_sample(cdp: Any, page: Any) -> dict[str, Any]:
     await cdp.send("HeapProfiler.collectGarbage")
     after = await cdp.send("Runtime.getHeapUsage")
     nodes = await page.evaluate("document.getElementsByTagName('*').length")
-    state = await page.evaluate("document.body.dataset.connection || null")
+    state = await page.evaluate(
+        "document.querySelector('#connection')?.dataset.state || document.body.dataset.connection || null"
+    )
     return {"heap_after_gc_mib": round(after["usedSize"] / 2**20, 3), "dom_nodes": nodes, "connection": state}
 
 
