@@ -30,6 +30,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import sys
 import tempfile
 import time
 import uuid
@@ -47,6 +48,7 @@ def _anomaly() -> Any:
     spec = importlib.util.spec_from_file_location("shopfloor_anomaly", ANOMALY)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
     spec.loader.exec_module(module)
     return module
 
