@@ -6,7 +6,8 @@
   redelivered event is applied again.
 - `positions-first`: the consumer positions are committed in a transaction of their own BEFORE the
   batch's read-model changes; the process then crashes once (SIGKILL, marker file
-  `SHOPFLOOR_MUTANT_MARKER`) between the two commits, as a kill at that instant would.
+  `SHOPFLOOR_MUTANT_MARKER`) between the two commits, as a kill at that instant would (a random
+  external kill lands there too, but not on every run; the mutation check must not be luck).
 
 Production code has no switch for this: the mutants patch the store module in this process only.
 """
@@ -26,7 +27,8 @@ from shopfloor.consumers import projector
 from shopfloor.store import batch as batch_store
 from shopfloor.store.db import begin_write, upsert
 
-CRASH_AT_BATCH = 3
+CRASH_AT_BATCH = 3  # the first batch from the third on with at least CRASH_BATCH_RECORDS records,
+CRASH_BATCH_RECORDS = 20  # so the lost batch surely holds some effect (not only redeliveries)
 
 
 def _no_dedup() -> None:
@@ -54,7 +56,7 @@ def _positions_first() -> None:
             ]
             upsert(conn, batch_store.POSITIONS, rows, ["group_id", "topic", "partition"])
         batches += 1
-        if batches == CRASH_AT_BATCH and not marker.exists():
+        if batches >= CRASH_AT_BATCH and len(batch.items) >= CRASH_BATCH_RECORDS and not marker.exists():
             marker.write_text("crashed between the positions and the batch\n")
             os.kill(os.getpid(), signal.SIGKILL)
         batch.expected = dict(batch.next_offsets)  # where the first transaction left them
