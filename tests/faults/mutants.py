@@ -68,6 +68,12 @@ def _positions_first() -> None:
 MUTANTS = {"no-dedup": _no_dedup, "positions-first": _positions_first}
 
 if __name__ == "__main__":
+    for owner, name in (
+        (batch_store, "_already_applied"),
+        (batch_store, "_check_positions"),
+        (projector, "apply_batch"),
+    ):
+        assert hasattr(owner, name), f"{owner.__name__}.{name} is gone: update tests/faults/mutants.py"
     MUTANTS[sys.argv[1]]()
     from shopfloor.cli import main
 
