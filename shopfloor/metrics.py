@@ -30,6 +30,11 @@ SSE_FRAMES = Counter("shopfloor_sse_frames_total", "SSE frames rendered (sent to
 DEAD_LETTERS = Counter(
     "shopfloor_dead_letters_total", "Records dead-lettered (DLQ topic and table), by source topic", ["topic"]
 )
+PARKED = Counter(
+    "shopfloor_parked_records_total",
+    "Rejected records the .dlq topic would not take: kept in the dead-letter table only (status PARKED)",
+    ["topic"],
+)
 REBALANCES = Counter(
     "shopfloor_consumer_rebalances_total", "Partition assignments received (at start and on every rebalance)"
 )
