@@ -67,7 +67,14 @@ class DeadLetterWriter:
 
     async def write(self, items: Sequence[Rejected]) -> list[Rejected]:
         """The same records, those the log would not take marked parked (with why)."""
-        first = [await self._queue(r, *fitted(r, self._max_bytes)) for r in items]
+        first: list[Awaitable[object] | BaseException | None] = []
+        for rejected in items:
+            try:
+                message = fitted(rejected, self._max_bytes)
+            except Exception as exc:  # headers no client should have sent: the bare retry below
+                first.append(exc)
+                continue
+            first.append(await self._queue(rejected, *message))
         done: list[Rejected] = []
         for rejected, pending in zip(items, first, strict=True):
             error = await _settled(pending)
