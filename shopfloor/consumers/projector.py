@@ -245,6 +245,7 @@ class Projector:
             result = await self._commit_with_retry(batch)
             tracing.applied(span, result)
         if result is None:
+            self._copies_without_rows(items)
             return
         for tp, offset in next_offsets.items():
             self._expected[tp] = offset
@@ -256,6 +257,15 @@ class Projector:
             self._last_kafka_commit = time.monotonic()
             await self._source.commit(next_offsets)
             self._update_lag()
+
+    def _copies_without_rows(self, items: Sequence[Envelope | Rejected]) -> None:
+        """A batch not committed (its partition moved, or we are stopping) leaves `.dlq` copies with
+        no table row; whoever applies the records dead-letters them again. Said and counted."""
+        extra = [item for item in items if isinstance(item, Rejected) and item.parked is None]
+        for item in extra:
+            metrics.DEAD_LETTER_EXTRA_COPIES.labels(item.record.topic).inc()
+        if extra:
+            log.warning("%d dead-letter copies sent for a batch that was not committed", len(extra))
 
     async def _prune_dedup_ids(self, result: BatchResult) -> None:
         """Applied ids are kept for the dedup window, so the table stays bounded. The window moves with

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import Connection, Engine, insert, text
 
 from shopfloor.config import Settings
@@ -17,9 +19,10 @@ from shopfloor.events.codec import Admission
 from shopfloor.events.envelope import Envelope
 from shopfloor.runtime import build, open_store
 from shopfloor.store import sensors as sensor_store
-from shopfloor.store.batch import APPLIED
+from shopfloor.store.batch import APPLIED, Rejected
 from shopfloor.store.changes import Changes
 from shopfloor.store.handlers import HANDLERS
+from shopfloor.transport.base import Record, TopicPartition
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
 from shopfloor.web.app import create_app
 from tests.support import encode, event, wait_until, wo
@@ -193,3 +196,20 @@ async def test_dates_past_9999_utc_are_dead_letters_and_every_board_still_answer
     assert any("amount" in r and "finite" in r for r in reasons)
     assert any("belongs on topic 'wms.outbound', not 'mes.work-orders'" in r for r in reasons)
     assert sum("1970-01-01 and 2100-01-01" in r for r in reasons) == 2
+
+
+async def test_dead_letter_copies_of_a_batch_that_lost_its_partition_are_counted(sqlite_url: str) -> None:
+    """Another worker moved the partition: the batch is not committed, but its `.dlq` copy was sent.
+    The topic now holds one more record than the table, and the metric says so."""
+    engine = open_store(Settings(database_url=sqlite_url))
+    log = MemoryLog(partitions=1)
+    topic = f"t{uuid.uuid4().hex[:6]}"
+    projector = Projector(MemorySource(log), MemorySink(log), engine, "g", [topic], HANDLERS, lambda n: None)
+    projector._expected[TopicPartition(topic, 0)] = 7
+    record = Record(topic, 0, 7, None, b"junk")
+    metric = ("shopfloor_dead_letter_extra_copies_total", {"topic": topic})
+    [letter] = await projector._dead_letters.write([Rejected(record, "not JSON")])
+    await projector._commit([record], [letter])
+    assert REGISTRY.get_sample_value(*metric) == 1.0
+    assert len(log.read(log.partitions_for(f"{topic}.dlq")[0], 0, 10)) == 1
+    assert rows(engine, "SELECT count(*) FROM dead_letters") == [(0,)]
