@@ -205,7 +205,7 @@ async def test_dead_letter_copies_of_a_batch_that_lost_its_partition_are_counted
     log = MemoryLog(partitions=1)
     topic = f"t{uuid.uuid4().hex[:6]}"
     projector = Projector(MemorySource(log), MemorySink(log), engine, "g", [topic], HANDLERS, lambda n: None)
-    projector._expected[TopicPartition(topic, 0)] = 7
+    projector._expected[TopicPartition(topic, 0)] = 7  # where this worker believes it is
     record = Record(topic, 0, 7, None, b"junk")
     metric = ("shopfloor_dead_letter_extra_copies_total", {"topic": topic})
     [letter] = await projector._dead_letters.write([Rejected(record, "not JSON")])
