@@ -93,11 +93,11 @@ def _parse_sequence(value: object) -> int | None:
         return None
     if isinstance(value, bool):
         raise InvalidEvent("extension 'sequence' must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
-        return int(value)
-    raise InvalidEvent(f"extension 'sequence' must be an integer, got {str(value)[:40]!r}")
+        value = int(value)
+    if isinstance(value, int) and -(2**63) <= value < 2**63:  # what the store's BIGINT holds
+        return value
+    raise InvalidEvent(f"extension 'sequence' must be an integer of 64 bits, got {str(value)[:40]!r}")
 
 
 def _required_string(attrs: Mapping[str, Any], name: str) -> str:

@@ -136,3 +136,13 @@ def test_a_record_over_the_dead_letter_limit_is_cut_with_a_note() -> None:
     small = Record("t", 0, 1, None, b"{}", ())
     value, key, headers = fitted(Rejected(small, "why"), 100_000)
     assert value == b"{}" and "dlq_truncated" not in dict(headers)
+
+
+@pytest.mark.parametrize("sequence", [2**63, -(2**63) - 1, 10**20])
+def test_a_sequence_must_fit_the_stores_64_bit_column(sequence: int) -> None:
+    evt = event("WorkOrderStatusChanged", wo("WO-1", "RELEASED"))
+    evt["sequence"] = sequence
+    with pytest.raises(InvalidEvent, match="'sequence' must be an integer of 64 bits"):
+        decode(*encode(evt))
+    evt["sequence"] = 2**63 - 1
+    assert decode(*encode(evt)).sequence == 2**63 - 1
