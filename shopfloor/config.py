@@ -46,6 +46,11 @@ class Settings(BaseSettings):
 
     batch_max_records: int = Field(default=5000, ge=1)
     dedup_window_seconds: float = Field(default=3600.0, gt=0)
+    # Hostile records: how far an event's `time` may run ahead of its record's log timestamp and the
+    # consumer's clock before it is dead-lettered, and the largest record written to a `.dlq` topic
+    # (the broker's default limit is 1 MiB; a larger value is cut, with a note in its headers).
+    max_clock_skew_seconds: float = Field(default=300.0, ge=0)
+    dead_letter_max_bytes: int = Field(default=1_000_000, ge=10_000)
     push_interval_seconds: float = Field(default=0.2, gt=0)
     stale_after_seconds: float = Field(default=15.0, gt=0)
 

@@ -30,6 +30,17 @@ SSE_FRAMES = Counter("shopfloor_sse_frames_total", "SSE frames rendered (sent to
 DEAD_LETTERS = Counter(
     "shopfloor_dead_letters_total", "Records dead-lettered (DLQ topic and table), by source topic", ["topic"]
 )
+PARKED = Counter(
+    "shopfloor_parked_records_total",
+    "Rejected records the .dlq topic would not take: kept in the dead-letter table only (status PARKED)",
+    ["topic"],
+)
+DEAD_LETTER_EXTRA_COPIES = Counter(
+    "shopfloor_dead_letter_extra_copies_total",
+    ".dlq copies sent for a batch that was then not committed (a rebalance moved its partition): "
+    "the .dlq topic holds this many more records than the dead-letter table",
+    ["topic"],
+)
 REBALANCES = Counter(
     "shopfloor_consumer_rebalances_total", "Partition assignments received (at start and on every rebalance)"
 )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from shopfloor.config import Settings
-from shopfloor.consumers.projector import Projector
+from shopfloor.consumers.projector import Projector, admission
 from shopfloor.store.batch import current_version, ensure_version_row
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
@@ -186,6 +186,8 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
         on_commit=runtime.hub.publish,
         max_records=settings.batch_max_records,
         dedup_window_seconds=settings.dedup_window_seconds,
+        admission=admission(settings),
+        dead_letter_max_bytes=settings.dead_letter_max_bytes,
     )
     runtime.projector = projector
     runtime.sink = sink

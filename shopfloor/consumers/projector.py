@@ -7,15 +7,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shopfloor import metrics
-from shopfloor.events.codec import InvalidEvent, decode
+from shopfloor.config import Settings
+from shopfloor.consumers.dead_letters import DeadLetterWriter
+from shopfloor.events.codec import Admission, InvalidEvent, decode
 from shopfloor.events.envelope import Envelope
+from shopfloor.events.models import event_topics
 from shopfloor.observability import tracing
 from shopfloor.observability.logs import correlation, set_correlation
 from shopfloor.store.batch import (
@@ -29,7 +32,7 @@ from shopfloor.store.batch import (
 )
 from shopfloor.store.changes import ChangeNotice, Handler
 from shopfloor.store.faults import describe as describe_store_error
-from shopfloor.store.faults import store_unavailable
+from shopfloor.store.faults import describe_failure, store_unavailable
 from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -52,9 +55,19 @@ class ProjectorStatus:
     duplicates: int = 0
     stale: int = 0
     dead: int = 0
+    parked: int = 0  # of `dead`: in the dead-letter table only, their `.dlq` copy refused
 
 
-def decode_records(records: Sequence[Record]) -> list[Envelope | Rejected]:
+def admission(settings: Settings) -> Admission:
+    """The configured topics and clock skew every consumer (live or rebuilding) admits events by."""
+    return Admission(event_topics(settings), int(settings.max_clock_skew_seconds * 1000))
+
+
+def decode_records(
+    records: Sequence[Record], admission: Admission | None = None, now_ms: int | None = None
+) -> list[Envelope | Rejected]:
+    """Every record becomes an Envelope or a Rejected with its reason; nothing a record holds raises."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     items: list[Envelope | Rejected] = []
     for record in records:
         try:
@@ -65,24 +78,16 @@ def decode_records(records: Sequence[Record]) -> list[Envelope | Rejected]:
                     topic=record.topic,
                     partition=record.partition,
                     offset=record.offset,
+                    timestamp_ms=record.timestamp_ms,
+                    now_ms=now_ms,
+                    admission=admission,
                 )
             )
         except InvalidEvent as exc:
             items.append(Rejected(record, str(exc)))
         except Exception as exc:  # never let one record stop the line
-            items.append(Rejected(record, f"undecodable: {type(exc).__name__}: {exc}"))
+            items.append(Rejected(record, f"undecodable: {type(exc).__name__}: {str(exc)[:300]}"))
     return items
-
-
-def dead_letter_headers(rejected: Rejected) -> list[tuple[str, bytes]]:
-    record = rejected.record
-    return [
-        *record.headers,
-        ("dlq_reason", rejected.reason.encode()),
-        ("dlq_topic", record.topic.encode()),
-        ("dlq_partition", str(record.partition).encode()),
-        ("dlq_offset", str(record.offset).encode()),
-    ]
 
 
 class Projector:
@@ -97,9 +102,14 @@ class Projector:
         on_commit: Callable[[ChangeNotice], None],
         max_records: int = 5000,
         dedup_window_seconds: float = 3600.0,
+        admission: Admission | None = None,
+        dead_letter_max_bytes: int = 1_000_000,
+        prune_interval_seconds: float = 30.0,
     ) -> None:
         self._source = source
-        self._dead_letters = dead_letters
+        self._dead_letters = DeadLetterWriter(dead_letters, dead_letter_max_bytes)
+        self._admission = admission
+        self._prune_interval = prune_interval_seconds
         self._engine = engine
         self._group_id = group_id
         self._topics = list(topics)
@@ -107,7 +117,7 @@ class Projector:
         self._on_commit = on_commit
         self._max_records = max_records
         self._dedup_window_ms = int(dedup_window_seconds * 1000)
-        self._newest_event_ms = 0
+        self._watermark_ms = 0
         self._last_prune = time.monotonic()
         self._expected: dict[TopicPartition, int | None] = {}
         self._stopping = asyncio.Event()
@@ -181,10 +191,10 @@ class Projector:
         if not records:
             return
         with tracing.consume_span(records, self._group_id) as span:
-            items = await asyncio.to_thread(decode_records, records)
+            items = await asyncio.to_thread(decode_records, records, self._admission)
             set_correlation(getattr(item, "correlationid", None) for item in items)  # logs and pushes after
             tracing.decoded(span, records, items, correlation.get())
-            await self._send_dead_letters(items)
+            items = await self._send_dead_letters(items)
             try:
                 await self._commit(records, items)
             except ProjectionFailed as exc:
@@ -193,17 +203,37 @@ class Projector:
                     try:
                         await self._commit([record], [item])
                     except ProjectionFailed as single:
-                        rejected = Rejected(record, f"projection failed: {single}")
-                        await self._send_dead_letters([rejected])
-                        await self._commit([record], [rejected])
+                        await self._dead_letter_alone(record, item, single)
 
-    async def _send_dead_letters(self, items: Sequence[Envelope | Rejected]) -> None:
-        for item in items:
-            if isinstance(item, Rejected):
-                metrics.DEAD_LETTERS.labels(item.record.topic).inc()
-                await self._dead_letters.send(
-                    f"{item.record.topic}.dlq", item.record.value, item.record.key, dead_letter_headers(item)
-                )
+    async def _dead_letter_alone(
+        self, record: Record, item: Envelope | Rejected, failure: ProjectionFailed
+    ) -> None:
+        """The last word on a record that failed alone: a dead letter, else a row without its bytes."""
+        rejected = item
+        if not isinstance(rejected, Rejected):
+            [rejected] = await self._dead_letters.write([Rejected(record, f"projection failed: {failure}")])
+        try:
+            await self._commit([record], [rejected])
+            return
+        except ProjectionFailed as error:
+            again = error
+            log.error(
+                "dead-letter row for %s[%d]@%d failed (%s); keeping only where it was and why",
+                record.topic,
+                record.partition,
+                record.offset,
+                again,
+            )
+        # Its key, value and headers stay on the `.dlq` topic (unless parked): the row says where and why.
+        reason = f"{rejected.reason[:1000]} [row kept without its bytes: {again}]"
+        await self._commit([record], [replace(rejected, reason=reason, bare=True)])
+
+    async def _send_dead_letters(self, items: list[Envelope | Rejected]) -> list[Envelope | Rejected]:
+        rejected = [item for item in items if isinstance(item, Rejected)]
+        if not rejected:
+            return items
+        written = iter(await self._dead_letters.write(rejected))
+        return [next(written) if isinstance(item, Rejected) else item for item in items]
 
     async def _commit(self, records: Sequence[Record], items: list[Envelope | Rejected]) -> None:
         next_offsets: dict[TopicPartition, int] = {}
@@ -215,6 +245,7 @@ class Projector:
             result = await self._commit_with_retry(batch)
             tracing.applied(span, result)
         if result is None:
+            self._copies_without_rows(items)
             return
         for tp, offset in next_offsets.items():
             self._expected[tp] = offset
@@ -227,13 +258,25 @@ class Projector:
             await self._source.commit(next_offsets)
             self._update_lag()
 
+    def _copies_without_rows(self, items: Sequence[Envelope | Rejected]) -> None:
+        """A batch not committed (its partition moved, or we are stopping) leaves `.dlq` copies with
+        no table row; whoever applies the records dead-letters them again. Said and counted."""
+        extra = [item for item in items if isinstance(item, Rejected) and item.parked is None]
+        for item in extra:
+            metrics.DEAD_LETTER_EXTRA_COPIES.labels(item.record.topic).inc()
+        if extra:
+            log.warning("%d dead-letter copies sent for a batch that was not committed", len(extra))
+
     async def _prune_dedup_ids(self, result: BatchResult) -> None:
-        """Applied ids are kept for the dedup window (by event time), so the table stays bounded."""
-        self._newest_event_ms = max(self._newest_event_ms, max(result.event_times_ms, default=0))
-        if time.monotonic() - self._last_prune < 30 or not self._newest_event_ms:
+        """Applied ids are kept for the dedup window, so the table stays bounded. The window moves with
+        a watermark of applied events' clocks that never passes the wall clock: no record's `time`
+        (a device set to 2030, say) can push it ahead and forget the ids of events still redelivered."""
+        if result.clock_ms is not None:
+            self._watermark_ms = max(self._watermark_ms, min(result.clock_ms, int(time.time() * 1000)))
+        if time.monotonic() - self._last_prune < self._prune_interval or not self._watermark_ms:
             return
         self._last_prune = time.monotonic()
-        cutoff = self._newest_event_ms - self._dedup_window_ms
+        cutoff = self._watermark_ms - self._dedup_window_ms
         try:
             removed = await asyncio.to_thread(prune_applied, self._engine, cutoff)
         except OperationalError as exc:
@@ -258,7 +301,7 @@ class Projector:
                 return None
             except DBAPIError as exc:
                 if not store_unavailable(exc):  # e.g. a constraint a record broke: isolate it
-                    raise ProjectionFailed(f"{type(exc).__name__}: {str(exc).strip()[:500]}") from exc
+                    raise ProjectionFailed(describe_failure(exc)) from exc
                 self.status.store_ok = False
                 self.status.store_error = describe_store_error(exc)
                 log.error("store refused the batch, retrying in %.1fs: %s", delay, self.status.store_error)
@@ -266,7 +309,7 @@ class Projector:
                 delay = min(delay * 2, 10.0)
                 continue
             except Exception as exc:
-                raise ProjectionFailed(f"{type(exc).__name__}: {str(exc).strip()[:500]}") from exc
+                raise ProjectionFailed(describe_failure(exc)) from exc
             self.status.store_ok = True
             self.status.store_error = None
             return result
@@ -279,6 +322,7 @@ class Projector:
         status.duplicates += result.duplicates
         status.stale += result.stale
         status.dead += result.dead
+        status.parked += result.parked
         for outcome, count in (
             ("applied", result.applied),
             ("duplicate", result.duplicates),
@@ -306,4 +350,5 @@ class Projector:
             "duplicates": s.duplicates,
             "stale": s.stale,
             "dead_letters": s.dead,
+            "parked": s.parked,
         }

@@ -5,16 +5,30 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from shopfloor.events.envelope import Envelope
-from shopfloor.events.models import EVENT_TYPES
+from shopfloor.events.models import EVENT_TYPES, plausible_instant
 
-Headers = Sequence[tuple[str, bytes]]
+Headers = Sequence[tuple[str, bytes | None]]
 MAX_VALUE_BYTES = 1_000_000
+DEFAULT_MAX_SKEW_MS = 300_000
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What a record must satisfy beyond its schema, from configuration.
+
+    `topics` maps each event type to the one topic it may arrive on (None: any topic); an event's
+    `time` may be at most `max_skew_ms` ahead of the record's log timestamp and of the wall clock.
+    """
+
+    topics: Mapping[str, str] | None = None
+    max_skew_ms: int = DEFAULT_MAX_SKEW_MS
 
 
 class InvalidEvent(ValueError):
@@ -55,9 +69,23 @@ def _parse_time(value: object) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidEvent(f"attribute 'time' is not RFC 3339: {value[:60]!r}") from None
-    if parsed.tzinfo is None:
-        raise InvalidEvent("attribute 'time' must carry a UTC offset")
+    try:
+        plausible_instant(parsed)
+    except ValueError as exc:
+        raise InvalidEvent(f"attribute 'time' {exc}: {value[:60]!r}") from None
     return parsed.astimezone(UTC)
+
+
+def _check_skew(time: datetime, timestamp_ms: int | None, now_ms: int | None, max_skew_ms: int) -> None:
+    """A `time` far ahead of the log's timestamp or of our clock is a wrong device clock, not a fact:
+    accepted, it would carry every window and retention cut-off into the future with it."""
+    time_ms = int(time.timestamp() * 1000)
+    for clock_ms, what in ((timestamp_ms, "the record's log timestamp"), (now_ms, "the consumer's clock")):
+        if clock_ms is not None and time_ms - clock_ms > max_skew_ms:
+            raise InvalidEvent(
+                f"attribute 'time' is {(time_ms - clock_ms) / 1000:.0f} s ahead of {what} "
+                f"(at most {max_skew_ms / 1000:.0f} s allowed)"
+            )
 
 
 def _parse_sequence(value: object) -> int | None:
@@ -65,11 +93,11 @@ def _parse_sequence(value: object) -> int | None:
         return None
     if isinstance(value, bool):
         raise InvalidEvent("extension 'sequence' must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
-        return int(value)
-    raise InvalidEvent(f"extension 'sequence' must be an integer, got {str(value)[:40]!r}")
+        value = int(value)
+    if isinstance(value, int) and -(2**63) <= value < 2**63:  # what the store's BIGINT holds
+        return value
+    raise InvalidEvent(f"extension 'sequence' must be an integer of 64 bits, got {str(value)[:40]!r}")
 
 
 def _required_string(attrs: Mapping[str, Any], name: str) -> str:
@@ -100,10 +128,12 @@ def _binary_attributes(headers: Headers) -> dict[str, Any] | None:
     for name, raw in headers:
         if not name.startswith("ce_"):
             continue
+        if raw is None:
+            raise InvalidEvent(f"header '{name[:40]}' has no value")
         try:
-            attrs[name[3:]] = (raw or b"").decode("utf-8")
+            attrs[name[3:]] = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidEvent(f"header '{name}' is not valid UTF-8") from None
+            raise InvalidEvent(f"header '{name[:40]}' is not valid UTF-8") from None
     return attrs if "specversion" in attrs else None
 
 
@@ -114,8 +144,16 @@ def decode(
     topic: str = "",
     partition: int = 0,
     offset: int = -1,
+    timestamp_ms: int | None = None,
+    now_ms: int | None = None,
+    admission: Admission | None = None,
 ) -> Envelope:
-    """Turn one Kafka record into an Envelope, or raise InvalidEvent with the reason."""
+    """Turn one Kafka record into an Envelope, or raise InvalidEvent with the reason.
+
+    `timestamp_ms` is the record's log timestamp and `now_ms` the wall clock (passed in, so decoding
+    stays a pure function); each bounds how far ahead `time` may be.
+    """
+    admission = admission or Admission()
     attrs = _binary_attributes(headers)
     if attrs is not None:
         data = _loads(value, "record value (binary-mode data)")
@@ -134,7 +172,11 @@ def decode(
     model = EVENT_TYPES.get(event_type)
     if model is None:
         raise InvalidEvent(f"unknown event type {event_type[:100]!r}")
+    home = admission.topics.get(event_type) if admission.topics is not None else None
+    if home is not None and topic and topic != home:
+        raise InvalidEvent(f"{event_type} belongs on topic {home[:100]!r}, not {topic[:100]!r}")
     time = _parse_time(attrs.get("time"))
+    _check_skew(time, timestamp_ms, now_ms, admission.max_skew_ms)
     if not isinstance(data, dict):
         raise InvalidEvent(f"{event_type}: 'data' must be a JSON object")
     try:
@@ -157,6 +199,7 @@ def decode(
         topic=topic,
         partition=partition,
         offset=offset,
+        log_ms=timestamp_ms,
     )
 
 

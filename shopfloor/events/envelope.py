@@ -22,6 +22,14 @@ class Envelope:
     topic: str = ""
     partition: int = 0
     offset: int = -1
+    log_ms: int | None = None  # the record's log timestamp, when known
+
+    @property
+    def clock_ms(self) -> int:
+        """Time for windows and retention: the event's `time`, but never later than the log's own
+        timestamp, so one producer's clock cannot move a cut-off further than the log has come."""
+        event_ms = int(self.time.timestamp() * 1000)
+        return event_ms if self.log_ms is None else min(event_ms, self.log_ms)
 
     @property
     def dedup_key(self) -> str:

@@ -7,17 +7,45 @@ a pydantic ValidationError, which the codec turns into a dead-letter reason.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 INT32 = 2**31 - 1
 NonNegativeInt = Annotated[int, Field(ge=0, le=INT32, strict=True)]
 StrictInt = Annotated[int, Field(ge=-INT32, le=INT32, strict=True)]
 Text = Annotated[str, Field(max_length=10_000)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+# Every instant an event carries (its `time`, a due date, a shelve deadline) lies in this range once
+# converted to UTC: pages, APIs and millisecond arithmetic can then never overflow on one.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def plausible_instant(value: datetime) -> datetime:
+    """An aware datetime within [EARLIEST, LATEST) in UTC; raises ValueError (a dead-letter reason) if not."""
+    if value.tzinfo is None:
+        raise ValueError("must carry a UTC offset")
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError("must lie between 1970-01-01 and 2100-01-01 UTC")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(plausible_instant)]
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
 class WorkOrderStatus(StrEnum):
@@ -47,11 +75,13 @@ class AdjustmentReason(StrEnum):
 
 
 class EventData(BaseModel):
-    """Base for all payloads; `entity_field` names the per-entity key used for `sequence` checks."""
+    """Base for all payloads; `entity_field` names the per-entity key used for `sequence` checks,
+    `topic_setting` the setting whose topic alone may carry the type (CONTRACT §1)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
     entity_field: ClassVar[str]
     stream: ClassVar[str]
+    topic_setting: ClassVar[str]  # the configuration setting naming the one topic it belongs on
 
     def entity_id(self) -> str:
         return str(getattr(self, self.entity_field))
@@ -60,6 +90,7 @@ class EventData(BaseModel):
 class WorkOrderStatusChanged(EventData):
     entity_field: ClassVar[str] = "work_order_id"
     stream: ClassVar[str] = "work_order"
+    topic_setting: ClassVar[str] = "topic_work_orders"
     work_order_id: Id
     status: WorkOrderStatus
     line_id: Text | None = None
@@ -75,6 +106,7 @@ class WorkOrderStatusChanged(EventData):
 class EquipmentStatusChanged(EventData):
     entity_field: ClassVar[str] = "equipment_id"
     stream: ClassVar[str] = "equipment"
+    topic_setting: ClassVar[str] = "topic_equipment"
     equipment_id: Id
     status: EquipmentStatus
     line_id: Text | None = None
@@ -84,6 +116,7 @@ class EquipmentStatusChanged(EventData):
 class SensorReading(EventData):
     entity_field: ClassVar[str] = "equipment_id"
     stream: ClassVar[str] = "sensor"
+    topic_setting: ClassVar[str] = "topic_sensors"
     equipment_id: Id
     sensor: Id
     value: float
@@ -102,6 +135,7 @@ class SensorReading(EventData):
 class InventoryAdjusted(EventData):
     entity_field: ClassVar[str] = "sku"
     stream: ClassVar[str] = "inventory"
+    topic_setting: ClassVar[str] = "topic_inventory"
     sku: Id
     location: Id
     delta: StrictInt
@@ -118,25 +152,19 @@ class OrderLine(BaseModel):
 class OrderEvent(EventData):
     entity_field: ClassVar[str] = "order_id"
     stream: ClassVar[str] = "order"
+    topic_setting: ClassVar[str] = "topic_outbound"
     order_id: Id
 
 
 class OrderCreated(OrderEvent):
     customer: Text | None = None
     lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
-    due_at: datetime | None = None
+    due_at: Instant | None = None
     priority: Text | int | None = None
-
-    @field_validator("due_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("due_at must carry a UTC offset")
-        return value
 
 
 class PaymentProcessed(OrderEvent):
-    amount: float | None = None
+    amount: FiniteFloat | None = None
 
 
 class PaymentFailed(OrderEvent):
@@ -165,6 +193,7 @@ class AlertCommand(EventData):
 
     entity_field: ClassVar[str] = "alert_id"
     stream: ClassVar[str] = "alert_command"
+    topic_setting: ClassVar[str] = "topic_alert_commands"
     alert_id: Id
     equipment_id: Text | None = None
     user: Text | None = None
@@ -178,14 +207,7 @@ class AlertAcknowledged(AlertCommand):
 class AlertShelved(AlertCommand):
     """Suppressed until `until`; an `until` in the past (or equal to the event time) unshelves."""
 
-    until: datetime
-
-    @field_validator("until")
-    @classmethod
-    def _aware_until(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("until must carry a UTC offset")
-        return value
+    until: Instant
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {
@@ -206,3 +228,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         AlertShelved,
     )
 }
+
+
+def event_topics(settings: object) -> dict[str, str]:
+    """Event type -> the topic it belongs on, from the configured topic names (CONTRACT §1)."""
+    return {name: getattr(settings, model.topic_setting) for name, model in EVENT_TYPES.items()}

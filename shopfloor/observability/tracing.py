@@ -123,7 +123,7 @@ def record_traceparents(records: Sequence[Any], items: Sequence[Any]) -> Iterato
         if value is None:
             for name, raw in record.headers:
                 if name in ("ce_traceparent", "traceparent"):
-                    value = raw.decode("ascii", "replace")
+                    value = None if raw is None else raw.decode("ascii", "replace")
                     break
         yield value
 

@@ -17,6 +17,7 @@ from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 from shopfloor.config import Settings
+from shopfloor.events.models import event_topics
 from shopfloor.store.changes import Handler
 
 
@@ -38,21 +39,6 @@ class ReadModel:
         if any(t not in by_type for t in self.event_types):
             return list(settings.topics)
         return sorted({by_type[t] for t in self.event_types})
-
-
-def event_topics(settings: Settings) -> dict[str, str]:
-    """CONTRACT §1: which topic each event type is published to."""
-    outbound = ["OrderCreated", "PaymentProcessed", "PaymentFailed", "PickCompleted"]
-    outbound += ["ShipmentDispatched", "DeliveryCompleted", "OrderCancelled"]
-    return {
-        "WorkOrderStatusChanged": settings.topic_work_orders,
-        "EquipmentStatusChanged": settings.topic_equipment,
-        "SensorReading": settings.topic_sensors,
-        "InventoryAdjusted": settings.topic_inventory,
-        "AlertAcknowledged": settings.topic_alert_commands,
-        "AlertShelved": settings.topic_alert_commands,
-        **dict.fromkeys(outbound, settings.topic_outbound),
-    }
 
 
 def _module_tables(module_name: str) -> list[Table]:

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Connection, Engine, select, text
 
 from shopfloor.config import Settings
-from shopfloor.consumers.projector import decode_records
+from shopfloor.consumers.projector import admission, decode_records
 from shopfloor.events.envelope import Envelope
 from shopfloor.rebuild import progress as progress_store
 from shopfloor.rebuild import shadow as shadow_store
@@ -34,6 +34,7 @@ from shopfloor.store.batch import NOTIFY_CHANNEL, POSITIONS, Batch, apply_batch,
 from shopfloor.store.changes import EVERYTHING, ChangeNotice
 from shopfloor.store.db import upsert
 from shopfloor.transport.base import Record, TopicPartition
+from shopfloor.transport.kafka import record_of
 
 log = logging.getLogger(__name__)
 MAX_SWAP_GAP = 20_000
@@ -156,9 +157,7 @@ class Rebuild:
             keep = [m for m in messages if self._positions[tp] <= m.offset < live[tp]]
             if any(m.offset >= live[tp] for m in messages):  # not applied yet: read them again later
                 consumer.seek(ktp, keep[-1].offset + 1 if keep else self._positions[tp])
-            records += [
-                Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ())) for m in keep
-            ]
+            records += [record_of(m) for m in keep]
         if records:
             await self._db_call(self._apply, records)
         self._report()
@@ -168,7 +167,7 @@ class Rebuild:
         """Applies records to the shadow (its own transaction: the shadow is invisible to pages)."""
         items = [
             item
-            for item in decode_records(records)
+            for item in decode_records(records, admission(self._settings))
             if isinstance(item, Envelope) and item.type in self._model.event_types
         ]
         next_offsets: dict[TopicPartition, int] = {}
@@ -224,9 +223,7 @@ class Rebuild:
                 tp = TopicPartition(ktp.topic, ktp.partition)
                 for m in messages:
                     if tp in wanted and reached[tp] <= m.offset < wanted[tp]:
-                        out.append(
-                            Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                        )
+                        out.append(record_of(m))
                         reached[tp] = m.offset + 1
         return out
 

@@ -17,6 +17,7 @@ from shopfloor.store.bookkeeping import (
     DeadLetter,
     EntityVersion,
     StoreVersion,
+    encode_headers,
 )
 from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
 from shopfloor.store.db import begin_write, insert_ignore, to_ms, upsert
@@ -38,8 +39,13 @@ class PositionConflict(RuntimeError):
 
 @dataclass(frozen=True)
 class Rejected:
+    """A record that cannot be applied. `parked` says why its `.dlq` copy failed (then it is in the
+    table only); `bare` stores only where it was and why, for a record whose full row failed."""
+
     record: Record
     reason: str
+    parked: str | None = None
+    bare: bool = False
 
 
 @dataclass
@@ -58,8 +64,10 @@ class BatchResult:
     duplicates: int = 0
     stale: int = 0
     dead: int = 0
+    parked: int = 0
     commit_seconds: float = 0.0
     event_times_ms: list[int] = field(default_factory=list)
+    clock_ms: int | None = None  # newest Envelope.clock_ms applied: what pruning may advance to
 
 
 def load_positions(engine: Engine, group_id: str) -> dict[TopicPartition, int]:
@@ -195,6 +203,7 @@ def apply_in(
             handler.apply(conn, mine, changes)
     result.applied = len(fresh)
     result.event_times_ms = [to_ms(e.time) for e in fresh]
+    result.clock_ms = max((e.clock_ms for e in fresh), default=None)
     insert_ignore(
         conn,
         APPLIED,
@@ -211,6 +220,7 @@ def apply_in(
     )
     rejected = [item for item in batch.items if isinstance(item, Rejected)]
     result.dead = len(rejected)
+    result.parked = sum(1 for r in rejected if r.parked is not None)
     now_ms = int(time.time() * 1000)
     insert_ignore(conn, DEAD, [_dead_letter_row(r, now_ms) for r in rejected])
     if rejected:
@@ -247,18 +257,23 @@ def apply_in(
 
 def _dead_letter_row(rejected: Rejected, now_ms: int) -> dict[str, object]:
     record = rejected.record
-    headers = [[name, value.decode("utf-8", "replace")] for name, value in record.headers]
+    reason = rejected.reason if rejected.parked is None else f"{rejected.reason} [parked: {rejected.parked}]"
     return {
         "topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
-        "reason": rejected.reason[:2000],
-        "key": record.key,
-        "value": record.value,
-        "headers": json.dumps(headers),
+        "reason": _storable(reason[:2000]),
+        "key": None if rejected.bare else record.key,
+        "value": None if rejected.bare else record.value,
+        "headers": "[]" if rejected.bare else encode_headers(record.headers),
         "received_ms": now_ms,
-        "status": "NEW",
+        "status": "NEW" if rejected.parked is None else "PARKED",
     }
+
+
+def _storable(text: str) -> str:
+    """Text every store accepts: no NUL (PostgreSQL refuses it), no lone surrogates (not UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def encode_notice(notice: ChangeNotice, limit: int = 7000) -> str:

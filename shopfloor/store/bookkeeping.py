@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Sequence
+
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +46,34 @@ class DeadLetter(SQLModel, table=True):
     headers: str = "[]"
     received_ms: int = Field(sa_type=BigInteger)
     status: str = Field(default="NEW", index=True)
+
+
+def encode_headers(headers: Sequence[tuple[str, bytes | None]]) -> str:
+    """The `headers` column: JSON [[name, value]] where a value is its UTF-8 text, null for a null
+    header, or {"base64": ...} for bytes that are not UTF-8, so every original byte comes back."""
+    encoded: list[list[object]] = []
+    for name, value in headers:
+        if value is None:
+            encoded.append([name, None])
+            continue
+        try:
+            encoded.append([name, value.decode("utf-8")])
+        except UnicodeDecodeError:
+            encoded.append([name, {"base64": base64.b64encode(value).decode("ascii")}])
+    return json.dumps(encoded)
+
+
+def decode_headers(column: str | None) -> list[tuple[str, bytes | None]]:
+    """The original header bytes from the `headers` column (inverse of encode_headers)."""
+    decoded: list[tuple[str, bytes | None]] = []
+    for name, value in json.loads(column or "[]"):
+        if value is None:
+            decoded.append((name, None))
+        elif isinstance(value, dict):
+            decoded.append((name, base64.b64decode(value["base64"])))
+        else:
+            decoded.append((name, value.encode("utf-8", "surrogatepass")))
+    return decoded
 
 
 class StoreVersion(SQLModel, table=True):

@@ -28,3 +28,31 @@ def store_unavailable(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return f"{type(orig).__name__}: {str(orig).strip()[:300]}"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why a batch failed, for logs and dead-letter reasons: the error's class and, for database
+    errors, its SQLSTATE and the constraint, table and column involved, never the SQL statement or
+    its parameters (which carry other records' data)."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    parts: list[str] = []
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        parts.append(f"SQLSTATE {sqlstate}")
+    diag = getattr(orig, "diag", None)
+    for label, attribute in (
+        ("constraint", "constraint_name"),
+        ("table", "table_name"),
+        ("column", "column_name"),
+    ):
+        name = getattr(diag, attribute, None) if diag is not None else None
+        if name:
+            parts.append(f"{label} {name}")
+    if sqlstate is None:  # SQLite: its message names the constraint ("UNIQUE constraint failed: t.c")
+        first = (str(orig).strip().splitlines() or [""])[0][:200]
+        if first:
+            parts.append(first)
+    return f"{type(orig).__name__}" + (f" ({', '.join(parts)})" if parts else "")

@@ -37,7 +37,6 @@ from shopfloor.store.db import as_row, execute_cached, insert_ignore, upsert
 
 VIEW = "inventory"
 CHUNK = 400
-KEY_SEPARATOR = "\x1f"
 
 
 class StockRow(SQLModel, table=True):
@@ -85,12 +84,19 @@ SORTS: dict[str, tuple[str, ...]] = {
 
 
 def stock_key(sku: str, location: str) -> str:
-    return f"{sku}{KEY_SEPARATOR}{location}"
+    """One string per (sku, location) pair, whatever characters the ids hold: the pair as JSON
+    (a separator character would let `a|b`+`c` and `a`+`b|c` meet on one key, and one page row)."""
+    return json.dumps([sku, location], separators=(",", ":"))
 
 
 def split_key(key: str) -> tuple[str, str]:
-    sku, _, location = key.partition(KEY_SEPARATOR)
+    sku, location = json.loads(key)
     return sku, location
+
+
+def row_id(sku: str, location: str) -> str:
+    """The page element id of a stock row (unique per pair, like stock_key)."""
+    return f"inv{stock_key(sku, location)}"
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

@@ -2,8 +2,8 @@
 
 Raw readings are never stored. A batch's readings are aggregated in memory into per-second and
 per-minute buckets (count, sum, min, max) and merged with ONE upsert per bucket. Retention is by
-event time: per-second buckets for 10 minutes, per-minute buckets for 12 hours, so the store stays
-bounded at any reading rate (rows <= sensors * (600 + 720)).
+event time, never later than the log's timestamp: per-second buckets for 10 minutes, per-minute
+buckets for 12 hours, so the store stays bounded at any reading rate (rows <= sensors * (600 + 720)).
 """
 
 from __future__ import annotations
@@ -140,7 +140,9 @@ class SensorHandler:
             grouped.setdefault((data.equipment_id, data.sensor), []).append((at_ms, data.value, data.unit))
         keys = sorted(grouped)
         previous = _load_latest(conn, keys)
-        newest = max(r[0] for readings in grouped.values() for r in readings)
+        # Retention follows the events' clocks capped by their log timestamps (Envelope.clock_ms): a
+        # reading stamped in the future cannot cut away every machine's recent trend.
+        newest = max(event.clock_ms for event in events)
         cut_seconds = _cutoff(newest, RETAIN_SECONDS_MS)
         cut_minutes = _cutoff(newest, RETAIN_MINUTES_MS)
         seconds: Buckets = {}

@@ -19,7 +19,8 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = field(default=())
+    headers: tuple[tuple[str, bytes | None], ...] = field(default=())  # Kafka allows null header values
+    timestamp_ms: int | None = None  # the log's timestamp (broker or producer clock), when known
 
 
 AssignmentCallback = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -51,7 +52,9 @@ class EventSink(Protocol):
         topic: str,
         value: bytes | None,
         key: bytes | None = None,
-        headers: Sequence[tuple[str, bytes]] = (),
-    ) -> None: ...
+        headers: Sequence[tuple[str, bytes | None]] = (),
+    ) -> Awaitable[object] | None:
+        """Queues a record; what it returns (if anything) settles when the log has taken it."""
+        ...
 
     async def flush(self) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -33,6 +33,20 @@ class _Listener(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self._on_assign(_ours(assigned))
+
+
+def record_of(message: Any) -> Record:
+    """An aiokafka ConsumerRecord as ours, with the log's timestamp (ms) when the broker gave one."""
+    timestamp = message.timestamp if isinstance(message.timestamp, int) and message.timestamp >= 0 else None
+    return Record(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        tuple(message.headers or ()),
+        timestamp,
+    )
 
 
 class KafkaSource:
@@ -71,10 +85,7 @@ class KafkaSource:
         fetched = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         batch: dict[TopicPartition, list[Record]] = {}
         for tp, messages in fetched.items():
-            batch[TopicPartition(tp.topic, tp.partition)] = [
-                Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                for m in messages
-            ]
+            batch[TopicPartition(tp.topic, tp.partition)] = [record_of(m) for m in messages]
         if batch:
             self._last_ok = asyncio.get_running_loop().time()
         return batch
@@ -151,16 +162,17 @@ class KafkaSink:
         topic: str,
         value: bytes | None,
         key: bytes | None = None,
-        headers: Sequence[tuple[str, bytes]] = (),
-    ) -> None:
-        await self._producer.send(topic, value=value, key=key, headers=list(headers))
+        headers: Sequence[tuple[str, bytes | None]] = (),
+    ) -> Awaitable[object]:
+        """Returns the delivery future: awaiting it tells whether the broker took the record."""
+        return await self._producer.send(topic, value=value, key=key, headers=list(headers))
 
     async def send_and_wait(
         self,
         topic: str,
         value: bytes | None,
         key: bytes | None = None,
-        headers: Sequence[tuple[str, bytes]] = (),
+        headers: Sequence[tuple[str, bytes | None]] = (),
     ) -> None:
         await self._producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,12 +30,12 @@ class MemoryLog:
         topic: str,
         value: bytes | None,
         key: bytes | None = None,
-        headers: Sequence[tuple[str, bytes]] = (),
+        headers: Sequence[tuple[str, bytes | None]] = (),
     ) -> Record:
         parts = self._partitions_of(topic)
         index = zlib.crc32(key) % len(parts) if key is not None else 0
         log = parts[index]
-        record = Record(topic, index, len(log), key, value, tuple(headers))
+        record = Record(topic, index, len(log), key, value, tuple(headers), int(time.time() * 1000))
         log.append(record)
         self._appended.set()
         return record
@@ -114,7 +115,7 @@ class MemorySink:
         topic: str,
         value: bytes | None,
         key: bytes | None = None,
-        headers: Sequence[tuple[str, bytes]] = (),
+        headers: Sequence[tuple[str, bytes | None]] = (),
     ) -> None:
         self._log.append(topic, value, key, headers)
 

@@ -19,7 +19,7 @@ from shopfloor.web.templating import templates
 
 VIEW = "dead-letters"
 Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
-StatusFilter = Annotated[str, Query(pattern="^(NEW|REPROCESSED|DISCARDED|ALL)$")]
+StatusFilter = Annotated[str, Query(pattern="^(NEW|REPROCESSED|DISCARDED|PARKED|ALL)$")]
 
 
 def board(engine: Engine, status: str) -> dict[str, Any]:
@@ -77,17 +77,24 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/dead-letters/{letter_id}/reprocess", include_in_schema=False)
     async def reprocess(request: Request, user: Supervisor, letter_id: int) -> Response:
-        """Produces the original bytes and headers to the original topic again; the consumer decides anew."""
+        """Produces the original bytes and headers to the original topic again; the consumer decides anew.
+        The letter is claimed first, so of many parallel clicks exactly one re-produces it."""
+        if runtime.sink is None:
+            raise HTTPException(503, "this process does not publish events")
         letter = await asyncio.to_thread(store.get, engine, letter_id)
         if letter is None:
             raise HTTPException(404, f"no dead letter {letter_id}")
-        if letter["status"] != "NEW":
-            raise HTTPException(409, f"dead letter {letter_id} is {letter['status']} already")
-        if runtime.sink is None:
-            raise HTTPException(503, "this process does not publish events")
-        await runtime.sink.send(letter["topic"], letter["value"], letter["key"], letter["header_list"])
-        await runtime.sink.flush()
-        await asyncio.to_thread(store.resolve, engine, letter_id, "REPROCESSED", user.name, "re-produced")
+        if not await asyncio.to_thread(store.claim, engine, letter_id):
+            raise HTTPException(409, f"dead letter {letter_id} is taken or resolved already")
+        try:
+            await runtime.sink.send(letter["topic"], letter["value"], letter["key"], letter["header_list"])
+            await runtime.sink.flush()
+        except BaseException:
+            await asyncio.to_thread(store.release, engine, letter_id)
+            raise
+        await asyncio.to_thread(
+            store.resolve, engine, letter_id, "REPROCESSED", user.name, "re-produced", claimed=True
+        )
         reload_viewers()
         return done(request)
 

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from shopfloor.runtime import Runtime
+from shopfloor.store.dead_letters import DEAD
 
 MAX_READY_LAG = 10_000
 
@@ -24,9 +25,15 @@ def router(runtime: Runtime) -> APIRouter:
     @api.get("/readyz")
     def readyz() -> JSONResponse:
         problems: list[str] = []
+        alerts: list[str] = []
         try:
             with runtime.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+                parked = conn.execute(
+                    select(func.count()).select_from(DEAD).where(DEAD.c.status == "PARKED")
+                ).scalar_one()
+            if parked:  # the consumer went on; a person must look at these (the dead-letter board)
+                alerts.append(f"{parked} parked records: in the dead-letter table, not on their .dlq topic")
         except Exception as exc:
             problems.append(f"store unreachable: {type(exc).__name__}")
         body: dict[str, Any] = {"store": "ok" if not problems else "unreachable"}
@@ -48,6 +55,7 @@ def router(runtime: Runtime) -> APIRouter:
                 problems.append("not listening for commits (PostgreSQL LISTEN)")
         body["status"] = "ready" if not problems else "not ready"
         body["problems"] = problems
+        body["alerts"] = alerts
         return JSONResponse(body, status_code=200 if not problems else 503)
 
     @api.get("/metrics")

@@ -61,6 +61,7 @@ def _decorate(rows: list[dict[str, Any]], totals: dict[str, dict[str, Any]], poi
         row["total"] = total
         row["reorder_point"] = points.of(row["sku"])
         row["low"] = points.low(row["sku"], total)
+        row["row_id"] = store.row_id(row["sku"], row["location"])
 
 
 def low_sort(total: dict[str, Any]) -> str:

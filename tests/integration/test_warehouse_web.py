@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from shopfloor.events.codec import decode, encode_structured
 from shopfloor.runtime import Runtime, build
+from shopfloor.store import inventory as inventory_store
 from shopfloor.store.batch import Batch, apply_batch
 from shopfloor.store.handlers import HANDLERS
 from shopfloor.web import outbound as outbound_web
@@ -246,10 +247,27 @@ async def test_live_patches_carry_only_the_changed_rows(warehouse) -> None:  # t
     runtime, client = warehouse()
     apply(runtime, [adj("S1", "A", 5), adj("S1", "B", 5, 1), adj("S2", "A", 5, 2)])
     await client.get("/inventory")
-    patch = await runtime.hub.views["inventory"].render_patch(frozenset({"S1\x1fB"}))
+    key = inventory_store.stock_key("S1", "B")
+    patch = await runtime.hub.views["inventory"].render_patch(frozenset({key}))
     assert re.findall(r'data-sku="([^"]+)" data-location="([^"]+)"', patch) == [("S1", "B")]
     assert 'data-sku-state="S1"' in patch and 'id="inv-summary"' in patch
     apply(runtime, [order("OrderCreated", "SO-9", 0)])
     patch = await runtime.hub.views["outbound"].render_patch(frozenset({"SO-9"}))
     assert '<template data-into="lane-CREATED"><li id="ob-SO-9"' in patch
     assert patch.count("data-order=") == 1
+
+
+async def test_stock_rows_of_ids_with_separators_never_share_an_element(warehouse) -> None:  # type: ignore[no-untyped-def]
+    """`a|b` at `c` and `a` at `b|c` once shared the element id `inv|a|b|c`: a patch for one
+    replaced the other on screen."""
+    runtime, client = warehouse()
+    apply(runtime, [adj("a|b", "c", 5), adj("a", "b|c", 7, 1), adj("a\x1fb", "c", 9, 2)])
+    page = (await client.get("/inventory")).text
+    ids = re.findall(r'<tr id="([^"]+)" class="stock-row', page)
+    assert len(ids) == 3 and len(set(ids)) == 3
+    patch = await runtime.hub.views["inventory"].render_patch(
+        frozenset({inventory_store.stock_key("a", "b|c")})
+    )
+    assert re.findall(r'data-sku="([^"]+)" data-location="([^"]+)" data-on-hand="(\d+)"', patch) == [
+        ("a", "b|c", "7")
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import select
 
@@ -9,7 +11,8 @@ from shopfloor.auth.tables import AUDIT
 from shopfloor.store.dead_letters import DEAD
 from shopfloor.web.app import create_app
 from tests.integration.harness import projecting, wait_consumed
-from tests.support import event, unique_settings, wait_until, wo
+from tests.security.kafka_topics import read_topic
+from tests.support import encode, event, unique_settings, wait_until, wo
 
 
 def _letters(engine) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -57,3 +60,35 @@ async def test_dead_letters_page_reprocess_and_discard(kafka, producer, database
         with runtime.engine.connect() as conn:
             trail = [(r.actor, r.action) for r in conn.execute(select(AUDIT).order_by(AUDIT.c.id))]
         assert trail == [("local", "dead-letter.discarded"), ("local", "dead-letter.reprocessed")]
+
+
+async def test_reprocess_sends_the_original_header_bytes_once_however_often_clicked(
+    kafka, producer, database_url
+) -> None:  # type: ignore[no-untyped-def]
+    """A `ce_id` that is not UTF-8 once came back from the table as U+FFFD and was then applied."""
+    settings = unique_settings(kafka, database_url)
+    topic = settings.topic_work_orders
+    value, headers = encode(event("WorkOrderStatusChanged", wo("WO-RE", "RELEASED")), binary=True)
+    headers = [(n, b"id-\xff\xfe" if n == "ce_id" else v) for n, v in headers]
+    headers += [("null", None), ("binary", b"\x00\xff")]
+    async with projecting(settings) as runtime:
+        app = create_app(runtime)
+        await producer.raw(topic, "WO-RE", value, headers)
+        await wait_consumed(runtime, 1)
+        [letter] = _letters(runtime.engine)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            clicks = await asyncio.gather(
+                *(
+                    client.post(f"/dead-letters/{letter['id']}/reprocess", headers={"hx-request": "1"})
+                    for _ in range(10)
+                )
+            )
+        assert sorted(r.status_code for r in clicks) == [204] + [409] * 9
+        await wait_until(lambda: len(_letters(runtime.engine)) == 2, 30, "the reprocessed record consumed")
+        again = _letters(runtime.engine)
+        assert len(again) == 2 and runtime.projector is not None and runtime.projector.status.applied == 0
+    assert again[1]["headers"] == letter["headers"] and "not valid UTF-8" in again[1]["reason"]
+    copies = await read_topic(kafka, topic)
+    assert len(copies) == 2, "one click, one copy"  # every click was answered (and flushed) by now
+    assert [list(c.headers) for c in copies] == [headers, headers]
+    assert copies[1].value == value
