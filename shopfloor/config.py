@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: float = Field(default=900.0, gt=0)
     metrics_token: str | None = None
+    # The HTTP edge: who may forward client addresses, which Host names are ours, and what one
+    # client may hold open. Lists are comma-separated strings, so they survive env vars.
+    trusted_proxies: str = ""
+    allowed_hosts: str = ""
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=4096, ge=16)
+    http_max_header_bytes: int = Field(default=65_536, ge=4096)
+    streams_per_session: int = Field(default=16, ge=1)
+    streams_per_client: int = Field(default=200, ge=1)
+    login_max_failures_per_account: int = Field(default=50, ge=1)
 
     topic_work_orders: str = "mes.work-orders"
     topic_equipment: str = "mes.equipment"
