@@ -36,18 +36,20 @@ def client(app: Any, peer: str, base_url: str) -> httpx.AsyncClient:
 
 
 async def test_a_foreign_host_is_refused_with_sign_in_off(sqlite_url: str) -> None:
-    async with edge_app(sqlite_url, auth=False) as (app, runtime):
-        async with client(app, "127.0.0.1", "http://127.0.0.1:8000") as local:
-            assert (await local.get("/api/work-orders")).status_code == 200
-            assert (await local.get("/", headers={"host": "localhost:8000"})).status_code == 200
-            # A DNS-rebinding page: the browser thinks it talks to evil.example, so Host says so.
-            rebound = {"host": "evil.example:8000", "origin": "http://evil.example:8000"}
-            refused = await local.get("/api/work-orders", headers=rebound)
-            assert refused.status_code == 400 and "SHOPFLOOR_ALLOWED_HOSTS" in refused.json()["error"]
-            add = {"name": "mallory", "role": "admin", "password": "a long password indeed"}
-            assert (await local.post("/admin/users", data=add, headers=rebound)).status_code == 400
-            assert users.get(runtime.engine, "mallory") is None
-            assert (await local.get("/healthz", headers=rebound)).status_code == 200  # probes use IPs
+    async with (
+        edge_app(sqlite_url, auth=False) as (app, runtime),
+        client(app, "127.0.0.1", "http://127.0.0.1:8000") as local,
+    ):
+        assert (await local.get("/api/work-orders")).status_code == 200
+        assert (await local.get("/", headers={"host": "localhost:8000"})).status_code == 200
+        # A DNS-rebinding page: the browser thinks it talks to evil.example, so Host says so.
+        rebound = {"host": "evil.example:8000", "origin": "http://evil.example:8000"}
+        refused = await local.get("/api/work-orders", headers=rebound)
+        assert refused.status_code == 400 and "SHOPFLOOR_ALLOWED_HOSTS" in refused.json()["error"]
+        add = {"name": "mallory", "role": "admin", "password": "a long password indeed"}
+        assert (await local.post("/admin/users", data=add, headers=rebound)).status_code == 400
+        assert users.get(runtime.engine, "mallory") is None
+        assert (await local.get("/healthz", headers=rebound)).status_code == 200  # probes use IPs
 
 
 def test_the_allow_list_cannot_be_opened_with_sign_in_off(sqlite_url: str) -> None:
