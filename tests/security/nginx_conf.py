@@ -74,7 +74,7 @@ def proxied_locations(root: Directive) -> list[Directive]:
 
 
 def forwarding_problems(root: Directive) -> list[str]:
-    """What a location forwards wrongly, for an app that checks Origin against Host and reads X-Forwarded-*."""
+    """What a location forwards wrongly, for an app checking Origin against Host and reading X-Forwarded-*."""
     problems = []
     for location in proxied_locations(root):
         where = f"location {' '.join(location.args)}"
