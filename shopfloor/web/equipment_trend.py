@@ -63,7 +63,8 @@ class TrendFeed:
             self.cursors[machine] = since
         viewers.add(subscriber)
         if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._follow())
+            source = self.hub.subscribe(TREND_VIEW)  # now, so no frame after this join is missed
+            self.task = asyncio.get_running_loop().create_task(self._follow(source))
         return subscriber, self.cursors[machine]
 
     def leave(self, machine: str, subscriber: Subscriber) -> None:
@@ -77,8 +78,7 @@ class TrendFeed:
             self.task.cancel()
             self.task = None
 
-    async def _follow(self) -> None:
-        source = self.hub.subscribe(TREND_VIEW)
+    async def _follow(self, source: Subscriber) -> None:
         try:
             while True:
                 frame = await source.queue.get()
@@ -109,9 +109,9 @@ class TrendFeed:
                 continue
             message = _points_message(points)
             self.cursors[machine] = max(self.cursors.get(machine, 0), int(message["id"]))
-            encoded = ServerSentEvent(**message).encode()
+            frame = Frame("points", ServerSentEvent(**message).encode().decode())  # encoded once
             for subscriber in list(self.viewers[machine]):
-                subscriber.offer(Frame("points", encoded.decode()))
+                subscriber.offer(frame)
 
     def _read(self, wanted: dict[str, int]) -> dict[str, dict[str, list[list[float]]]]:
         with self.engine.connect() as conn:
