@@ -15,6 +15,7 @@ _hasher = PasswordHasher()
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
 MIN_SCORE = 3  # zxcvbn 0-4: 3 is "safely unguessable", about 10^8 guesses or more
+SITE_WORDS = ("shopfloor", "shop floor", "factory", "warehouse", "kiosk", "admin")
 STRENGTH_CHECKED = 72  # zxcvbn is slow on long inputs; longer passwords are judged by their start
 # Verifying against this when the user does not exist keeps timing the same for unknown names.
 _DUMMY = _hasher.hash("not a real password, only for equal timing")
@@ -24,7 +25,8 @@ def weakness(password: str, user_inputs: tuple[str, ...] = ()) -> str | None:
     """Why a new password is refused, or None when it is acceptable."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         return f"a password needs {MIN_LENGTH} to {MAX_LENGTH} characters"
-    result = zxcvbn(password[:STRENGTH_CHECKED], user_inputs=list(user_inputs))
+    inputs = [*user_inputs, *SITE_WORDS]
+    result = zxcvbn(password[:STRENGTH_CHECKED], user_inputs=inputs)
     if result["score"] >= MIN_SCORE:
         return None
     warning = result["feedback"].get("warning") or "it would be guessed quickly"
