@@ -14,7 +14,6 @@ from shopfloor.auth import users
 from shopfloor.auth.tables import SESSIONS
 from tests.security.auth_client import CSRF, PASSWORD, auth_app, page_token, sign_in
 
-
 LOGIN_FORM_TOKEN = re.compile(
     r'action="/login"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"'
 )
