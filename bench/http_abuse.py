@@ -139,7 +139,9 @@ async def flood(url: str, pid: int, streams: int) -> None:
     for transport in transports:
         transport.close()
     print(f"flood: {streams} trend streams over {len(machines)} machines, statuses {tally}")
-    print(f"  API /api/work-orders median {quiet[0]:.1f} ms (p90 {quiet[1]:.1f}) quiet, server CPU {quiet_cpu:.0f} %")
+    print(
+        f"  API /api/work-orders median {quiet[0]:.1f} ms (p90 {quiet[1]:.1f}) quiet, server CPU {quiet_cpu:.0f} %"
+    )
     print(
         f"  API /api/work-orders median {loaded[0]:.1f} ms (p90 {loaded[1]:.1f}) with the streams open, "
         f"server CPU {loaded_cpu:.0f} %, {frames} points frames received"
@@ -149,7 +151,9 @@ async def flood(url: str, pid: int, streams: int) -> None:
 async def defaults(url: str) -> None:
     machines = [m["equipment_id"] for m in httpx.get(f"{url}/api/equipment").json()["items"]][:20]
     transports, tally = await open_streams(url, machines, 300)
-    print(f"caps: 300 trend streams from one address -> {tally.get('200', 0)} accepted, {tally.get('429', 0)} refused (429)")
+    print(
+        f"caps: 300 trend streams from one address -> {tally.get('200', 0)} accepted, {tally.get('429', 0)} refused (429)"
+    )
     for transport in transports:
         transport.close()
     host, port = url.removeprefix("http://").split(":")
@@ -181,11 +185,13 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=500)
     parser.add_argument("--code", type=Path, default=REPO, help="source tree the server runs from")
     parser.add_argument("--skip-defaults", action="store_true", help="only the flood phase")
+    parser.add_argument("--skip-flood", action="store_true", help="only the defaults phase")
     args = parser.parse_args()
     raise_fd_limit()
     raised = {"SHOPFLOOR_STREAMS_PER_CLIENT": str(args.streams + 100), "SHOPFLOOR_LOG_LEVEL": "warning"}
-    with demo_server(args.code, raised) as (url, pid):
-        asyncio.run(flood(url, pid, args.streams))
+    if not args.skip_flood:
+        with demo_server(args.code, raised) as (url, pid):
+            asyncio.run(flood(url, pid, args.streams))
     if not args.skip_defaults:
         with demo_server(args.code, {}) as (url, _):
             asyncio.run(defaults(url))
