@@ -114,10 +114,15 @@ async def open_streams(url: str, machines: list[str], count: int) -> tuple[list[
         transports.append(transport)
         if i % 50 == 49:
             await asyncio.sleep(0.05)
-    deadline = time.monotonic() + 30  # until every stream has its status line (a loaded box is slow)
-    while sum(v for k, v in tally.items() if k != "frames") < count and time.monotonic() < deadline:
+    for _ in range(150):  # up to 30 s, until every stream has its status line (a loaded box is slow)
+        if sum(v for k, v in tally.items() if k != "frames") >= count:
+            break
         await asyncio.sleep(0.2)
     return transports, tally
+
+
+def machine_ids(url: str) -> list[str]:
+    return [m["equipment_id"] for m in httpx.get(f"{url}/api/equipment").json()["items"]][:20]
 
 
 def cpu_share(pid: int, seconds: float) -> float:
@@ -128,7 +133,7 @@ def cpu_share(pid: int, seconds: float) -> float:
 
 
 async def flood(url: str, pid: int, streams: int) -> None:
-    machines = [m["equipment_id"] for m in httpx.get(f"{url}/api/equipment").json()["items"]][:20]
+    machines = await asyncio.to_thread(machine_ids, url)
     quiet = await asyncio.to_thread(api_latency, url)
     quiet_cpu = await asyncio.to_thread(cpu_share, pid, 5)
     transports, tally = await open_streams(url, machines, streams)
@@ -140,7 +145,8 @@ async def flood(url: str, pid: int, streams: int) -> None:
         transport.close()
     print(f"flood: {streams} trend streams over {len(machines)} machines, statuses {tally}")
     print(
-        f"  API /api/work-orders median {quiet[0]:.1f} ms (p90 {quiet[1]:.1f}) quiet, server CPU {quiet_cpu:.0f} %"
+        f"  API /api/work-orders median {quiet[0]:.1f} ms (p90 {quiet[1]:.1f}) quiet, "
+        f"server CPU {quiet_cpu:.0f} %"
     )
     print(
         f"  API /api/work-orders median {loaded[0]:.1f} ms (p90 {loaded[1]:.1f}) with the streams open, "
@@ -149,10 +155,11 @@ async def flood(url: str, pid: int, streams: int) -> None:
 
 
 async def defaults(url: str) -> None:
-    machines = [m["equipment_id"] for m in httpx.get(f"{url}/api/equipment").json()["items"]][:20]
+    machines = await asyncio.to_thread(machine_ids, url)
     transports, tally = await open_streams(url, machines, 300)
     print(
-        f"caps: 300 trend streams from one address -> {tally.get('200', 0)} accepted, {tally.get('429', 0)} refused (429)"
+        f"caps: 300 trend streams from one address -> {tally.get('200', 0)} accepted, "
+        f"{tally.get('429', 0)} refused (429)"
     )
     for transport in transports:
         transport.close()
@@ -166,12 +173,13 @@ async def defaults(url: str) -> None:
     await asyncio.sleep(15)
     dropped = sum(1 for w in writers if w.transport.is_closing() or w.is_closing() or _eof(w))
     print(
-        f"slow heads: 1000 half-sent request heads; API median {held[0]:.1f} ms (p90 {held[1]:.1f}) while held; "
-        f"{dropped} dropped by the server 15 s later"
+        f"slow heads: 1000 half-sent request heads; API median {held[0]:.1f} ms (p90 {held[1]:.1f}) "
+        f"while held; {dropped} dropped by the server 15 s later"
     )
     for writer in writers:
         writer.close()
-    status = httpx.get(f"{url}/api/work-orders", params={"offset": str(2**63)}).status_code
+    answer = await asyncio.to_thread(httpx.get, f"{url}/api/work-orders", params={"offset": str(2**63)})
+    status = answer.status_code
     print(f"huge integers: /api/work-orders?offset=2**63 -> {status}")
 
 
