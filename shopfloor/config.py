@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     sim_cancel_share: float = Field(default=0.03, ge=0, le=1)
     sim_stuck_share: float = Field(default=0.04, ge=0, le=1)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if part != "*":
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
+        return value
+
     @field_validator("inventory_reorder_points", "outbound_stuck_minutes")
     @classmethod
     def _key_numbers(cls, value: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from shopfloor.auth import users
 from shopfloor.runtime import build
 from shopfloor.web.app import create_app
-from shopfloor.web.edge import allowed_hosts
+from shopfloor.web.edge import TrustedProxies, allowed_hosts
 from shopfloor.web.server import deployed_app
 from tests.security.auth_client import CSRF, PASSWORD
 from tests.support import unique_settings
@@ -117,3 +117,11 @@ async def test_https_is_recognised_only_through_a_trusted_proxy(sqlite_url: str)
             assert (
                 await direct.get("/work-orders", headers={"host": "elsewhere.example"})
             ).status_code == 400
+
+
+def test_trusted_proxies_must_be_addresses(sqlite_url: str) -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        unique_settings(None, sqlite_url, trusted_proxies="10.0.0.5, nginx")
+    proxies = TrustedProxies("10.0.0.0/8, 2001:db8::1")
+    assert "10.200.3.4" in proxies and "2001:db8::1" in proxies
+    assert "11.0.0.1" not in proxies and "not-an-ip" not in proxies and None not in proxies
