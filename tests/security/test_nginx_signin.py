@@ -13,7 +13,7 @@ from shopfloor.auth import users
 from shopfloor.runtime import open_store
 from tests.security.auth_client import CSRF, PASSWORD
 from tests.security.real_nginx import proxy_port, running_nginx
-from tests.support import running_server, unique_settings
+from tests.support import free_port, running_server, unique_settings
 
 
 def _client_from(address: str, base: str, **headers: str) -> httpx.Client:
@@ -75,3 +75,36 @@ async def test_sign_in_through_the_shipped_nginx(tmp_path: Path, browser: Any) -
                 signed_in = _sign_in(colleague, "ada", PASSWORD)
                 assert signed_in.status_code == 303, signed_in.text[:300]
                 assert "sf_session" in signed_in.cookies
+
+
+def test_tls_at_the_proxy_gives_secure_cookies_and_hsts(tmp_path: Path) -> None:
+    settings = unique_settings(
+        None, f"sqlite:///{tmp_path / 'store.db'}", trusted_proxies="127.0.0.1", allowed_hosts="localhost"
+    )
+    engine = open_store(settings)
+    users.add(engine, "ada", "admin", PASSWORD)
+    engine.dispose()
+    with (
+        running_server(settings, command="web", auth=True) as app_url,
+        running_nginx(app_url.removeprefix("http://"), free_port(), tmp_path / "nginx", tls=True) as proxy,
+    ):
+        assert proxy.startswith("https://")
+        with httpx.Client(base_url=proxy, verify=False, headers={"origin": proxy}) as browser:
+            form = browser.get("/login")
+            assert "max-age=" in form.headers["strict-transport-security"]
+            token = CSRF.search(form.text)
+            assert token
+            data = {"username": "ada", "password": PASSWORD, "csrf_token": token.group(1)}
+            done = browser.post("/login", data=data)
+            assert done.status_code == 303, done.text[:300]
+            cookie = next(h for h in done.headers.get_list("set-cookie") if h.startswith("sf_session="))
+            assert "Secure" in cookie and "HttpOnly" in cookie
+            assert browser.get("/api/work-orders").status_code == 200
+        # The app reached directly over plain HTTP from another address (only nginx's 127.0.0.1 is
+        # trusted): a forged X-Forwarded-Proto does not make it believe HTTPS.
+        direct = httpx.Client(
+            transport=httpx.HTTPTransport(local_address="127.0.0.2"), headers={"x-forwarded-proto": "https"}
+        )
+        with direct:
+            answer = direct.get(f"{app_url.replace('127.0.0.1', 'localhost')}/login")
+            assert answer.status_code == 200 and "strict-transport-security" not in answer.headers
