@@ -79,6 +79,11 @@ def test_streams_heads_and_connections_are_bounded(tmp_path: Path) -> None:
             with second.stream("GET", "/sse/work-orders") as again:
                 assert again.status_code == 200
 
+        # A page on another name (DNS rebinding to this address) is refused; probes by IP still answer.
+        rebound = httpx.get(f"{base}/api/work-orders", headers={"host": f"evil.example:{port}"}, timeout=10)
+        assert rebound.status_code == 400 and "SHOPFLOOR_ALLOWED_HOSTS" in rebound.text
+        assert httpx.get(f"{base}/healthz", headers={"host": "evil.example"}, timeout=10).status_code == 200
+
         # A request head that never finishes, whether silent or dribbled byte by byte, is dropped.
         silent = socket.create_connection((host, int(port)))
         silent.sendall(PARTIAL_HEAD)
