@@ -1,7 +1,8 @@
 """Trend data for the equipment page: buckets as JSON, and a live stream that extends the plots.
 
-The stream rides on the hub's `sensors` view (coalesced frames naming the machines that got
-readings); for its machine it sends only the per-second buckets newer than what it already sent.
+The streams ride on the hub's `sensors` view (coalesced frames naming the machines that got
+readings) through one shared feed: per frame, each watched machine's new per-second buckets are read
+once and the same bytes go to all of that machine's viewers, however many there are.
 """
 
 from __future__ import annotations
