@@ -116,6 +116,9 @@ def bench_settings(kafka: str, database_url: str, **overrides: Any) -> Settings:
         "topic_inventory": f"b{tag}.wms.inventory",
         "topic_outbound": f"b{tag}.wms.outbound",
         "topic_alert_commands": f"b{tag}.ops.alert-commands",
+        # Every simulated screen of a benchmark connects from 127.0.0.1; the per-address stream cap
+        # is for real plants, where screens have addresses of their own.
+        "streams_per_client": 5000,
     }
     values.update(overrides)
     return Settings(**values)

@@ -116,10 +116,9 @@ def _serve(
     auth_default: bool,
     demo_sensor_rate: float = 0.0,
 ) -> None:
-    import uvicorn
-
     from shopfloor.runtime import build
     from shopfloor.web.app import create_app
+    from shopfloor.web.server import serve
 
     runtime = build(settings, consume=consume, serve_web=True, demo=demo_rate is not None)
     runtime.auth = settings.auth_enabled(default=auth_default)
@@ -137,7 +136,7 @@ def _serve(
         runtime.tasks.append(simulate)
     app = create_app(runtime)
     print(f"shopfloor: http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    serve(app, settings, runtime.auth)
 
 
 def _project(settings: Settings) -> None:

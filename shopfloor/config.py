@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: float = Field(default=900.0, gt=0)
     metrics_token: str | None = None
+    # The HTTP edge: who may forward client addresses, which Host names are ours, and what one
+    # client may hold open. Lists are comma-separated strings, so they survive env vars.
+    trusted_proxies: str = ""
+    allowed_hosts: str = ""
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=4096, ge=16)
+    http_max_header_bytes: int = Field(default=65_536, ge=4096)
+    streams_per_session: int = Field(default=16, ge=1)
+    streams_per_client: int = Field(default=200, ge=1)
+    login_max_failures_per_account: int = Field(default=50, ge=1)
 
     topic_work_orders: str = "mes.work-orders"
     topic_equipment: str = "mes.equipment"
@@ -61,6 +72,19 @@ class Settings(BaseSettings):
     sim_payment_failure_share: float = Field(default=0.05, ge=0, le=1)
     sim_cancel_share: float = Field(default=0.03, ge=0, le=1)
     sim_stuck_share: float = Field(default=0.04, ge=0, le=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if part != "*":
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
+        return value
 
     @field_validator("inventory_reorder_points", "outbound_stuck_minutes")
     @classmethod

@@ -81,17 +81,22 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/admin/screens")
     async def add_screen(
-        request: Request, user: Admin, name: Annotated[str, Form(max_length=100)]
+        request: Request,
+        user: Admin,
+        name: Annotated[str, Form(max_length=100)],
+        board: Annotated[str, Form(alias="page", max_length=200)] = "/",
     ) -> Response:
         try:
-            token = await asyncio.to_thread(kiosks.create, engine, name, user.name)
+            token = await asyncio.to_thread(kiosks.create, engine, name, user.name, board)
         except ValueError as exc:
             return page(request, {"error": str(exc)}, 400)
         link = str(request.base_url).rstrip("/") + f"/kiosk/{token}"
         return page(request, {"new_screen": name.strip(), "new_link": link})
 
     @api.post("/admin/screens/revoke")
-    async def revoke_screen(request: Request, user: Admin, screen_id: Annotated[int, Form()]) -> Response:
+    async def revoke_screen(
+        request: Request, user: Admin, screen_id: Annotated[int, Form(ge=1, le=2**62)]
+    ) -> Response:
         return await act(request, kiosks.revoke, screen_id, user.name)
 
     return api

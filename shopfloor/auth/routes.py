@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +37,13 @@ def set_session_cookie(request: Request, response: Response, token: str, max_age
     )
 
 
+def kiosk_target(page: str) -> str:
+    """The screen's page with `kiosk=1` added to its query."""
+    path, _, query = safe_next(page).partition("?")
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "kiosk"]
+    return f"{path}?{urlencode([*pairs, ('kiosk', '1')])}"
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -44,7 +52,8 @@ def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(include_in_schema=False)
     engine = runtime.engine
     timeouts = sessions.Timeouts.from_settings(runtime.settings, runtime.clock_ms)
-    limiter = LoginLimiter(runtime.settings.login_max_failures, runtime.settings.login_window_seconds)
+    settings = runtime.settings
+    limiter = LoginLimiter(settings.login_window_seconds)
 
     def login_page(request: Request, next_url: str, error: str | None = None, status: int = 200) -> Response:
         token = secrets.token_urlsafe(24)
@@ -76,8 +85,13 @@ def router(runtime: Runtime) -> APIRouter:
         password: Annotated[str, Form(max_length=2000)],
         next: Annotated[str, Form(max_length=2000)] = "/",
     ) -> Response:
-        keys = (f"ip:{_client(request)}", f"user:{username.lower()}")
-        wait = limiter.retry_after(*keys)
+        client, account = _client(request), username.strip().lower()[:200]
+        limits = (
+            (f"pair:{account}|{client}", settings.login_max_failures),
+            (f"account:{account}", settings.login_max_failures_per_account),
+            (f"client:{client}", settings.login_max_failures_per_account),
+        )
+        wait, stamp = limiter.begin(limits)
         if wait > 0:
             response = login_page(request, safe_next(next), "Too many failed attempts; try again later.", 429)
             response.headers["Retry-After"] = str(int(wait) + 1)
@@ -85,9 +99,11 @@ def router(runtime: Runtime) -> APIRouter:
         user = await asyncio.to_thread(users.get, engine, username)
         ok = await asyncio.to_thread(verify_password, user["password_hash"] if user else None, password)
         if not ok or user is None or user["disabled"]:
-            limiter.failed(*keys)
             return login_page(request, safe_next(next), "Wrong user name or password.", 401)
-        limiter.succeeded(keys[1])
+        limiter.succeeded(limits, stamp, forget=limits[0][0])
+        previous = principal_of(request.scope)
+        if previous is not None and previous.session_id:  # signing in again ends the session it replaces
+            await asyncio.to_thread(sessions.revoke, engine, previous.session_id)
         token = await asyncio.to_thread(sessions.create, engine, timeouts, user["name"], user["role"])
         response = RedirectResponse(safe_next(next), status_code=303)
         set_session_cookie(request, response, token, None)
@@ -104,19 +120,24 @@ def router(runtime: Runtime) -> APIRouter:
         return response
 
     @api.get("/kiosk/{token}")
-    async def kiosk(request: Request, token: str, next: str | None = None) -> Response:
-        """A screen opens its link once and gets a long read-only session bound to the token."""
-        key = f"kiosk:{_client(request)}"
-        if limiter.retry_after(key) > 0:
+    async def kiosk(request: Request, token: str) -> Response:
+        """A screen opens its link once and gets a long read-only session on the link's page."""
+        limits = ((f"kiosk:{_client(request)}", settings.login_max_failures),)
+        wait, stamp = limiter.begin(limits)
+        if wait > 0:
             return Response("too many attempts", status_code=429, media_type="text/plain")
-        screen = await asyncio.to_thread(kiosks.lookup, engine, token)
+        screen = await asyncio.to_thread(kiosks.claim, engine, token)
         if screen is None:
-            limiter.failed(key)
-            return Response("unknown or revoked screen link", status_code=404, media_type="text/plain")
+            return Response(
+                "unknown, revoked or already used screen link; ask an admin for a new one",
+                status_code=404,
+                media_type="text/plain",
+            )
+        limiter.succeeded(limits, stamp)
         session = await asyncio.to_thread(
             sessions.create, engine, timeouts, f"kiosk:{screen['name']}", "viewer", screen["id"]
         )
-        response = RedirectResponse(safe_next(next), status_code=303)
+        response = RedirectResponse(kiosk_target(screen["page"]), status_code=303)
         set_session_cookie(request, response, session, timeouts.kiosk_ms // 1000)
         return response
 

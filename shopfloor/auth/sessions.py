@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 
 from shopfloor.auth.roles import Principal, implied_roles
 from shopfloor.auth.tables import SESSIONS
@@ -55,6 +55,7 @@ def create(engine: Engine, timeouts: Timeouts, user: str, role: str, kiosk_id: i
     now = timeouts.clock()
     lifetime = timeouts.kiosk_ms if kiosk_id is not None else timeouts.absolute_ms
     with begin_write(engine) as conn:
+        purge(conn, timeouts, now)
         conn.execute(
             insert(SESSIONS).values(
                 id=token_hash(token),
@@ -69,6 +70,14 @@ def create(engine: Engine, timeouts: Timeouts, user: str, role: str, kiosk_id: i
             )
         )
     return token
+
+
+def purge(conn: Connection, timeouts: Timeouts, now: int) -> int:
+    """Deletes sessions that can never be valid again (revoked, expired, idle too long); run at each
+    sign-in, so the table holds about as many rows as there are live sessions."""
+    idle = and_(SESSIONS.c.kiosk_id.is_(None), SESSIONS.c.last_seen_ms < now - timeouts.idle_ms)
+    gone = or_(SESSIONS.c.revoked.is_(True), SESSIONS.c.expires_ms <= now, idle)
+    return conn.execute(delete(SESSIONS).where(gone)).rowcount
 
 
 def _valid(row: object, timeouts: Timeouts, now: int) -> bool:

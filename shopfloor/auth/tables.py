@@ -30,13 +30,17 @@ class AuthSession(SQLModel, table=True):
     revoked: bool = False
 
 
-class KioskScreen(SQLModel, table=True):
-    __tablename__ = "kiosk_screens"
+class KioskLink(SQLModel, table=True):
+    """A screen's one-time link: opening it once starts the screen's session on `page`."""
+
+    __tablename__ = "kiosk_links"
     id: int | None = Field(default=None, primary_key=True)
     name: str
+    page: str = "/"
     token_hash: str = Field(unique=True)
     created_ms: int = Field(sa_type=BigInteger)
     created_by: str
+    used_ms: int | None = Field(default=None, sa_type=BigInteger)
     revoked_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
@@ -54,5 +58,5 @@ class AuditEntry(SQLModel, table=True):
 
 USERS = User.__table__  # type: ignore[attr-defined]
 SESSIONS = AuthSession.__table__  # type: ignore[attr-defined]
-KIOSKS = KioskScreen.__table__  # type: ignore[attr-defined]
+KIOSKS = KioskLink.__table__  # type: ignore[attr-defined]
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ def _revoke_all(conn: Connection, name: str) -> None:
 
 def add(engine: Engine, name: str, role: str, password: str, actor: str = "cli") -> None:
     _check(name, role)
-    hashed = hash_password(password)
+    hashed = hash_password(password, (name,))
     with begin_write(engine) as conn:
         if conn.execute(select(USERS.c.name).where(USERS.c.name == name)).first() is not None:
             raise ValueError(f"user {name!r} exists already")
@@ -56,7 +56,7 @@ def set_disabled(engine: Engine, name: str, disabled: bool, actor: str) -> None:
 
 
 def set_password(engine: Engine, name: str, password: str, actor: str) -> None:
-    hashed = hash_password(password)
+    hashed = hash_password(password, (name,))
     with begin_write(engine) as conn:
         if conn.execute(update(USERS).where(USERS.c.name == name).values(password_hash=hashed)).rowcount == 0:
             raise ValueError(f"no user {name!r}")

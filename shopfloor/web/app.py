@@ -21,6 +21,7 @@ from shopfloor.web import inventory as inventory_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.stream_limits import StreamLimits
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSP = (
@@ -44,6 +45,8 @@ SECURITY_HEADERS = (
     ("cross-origin-resource-policy", "same-origin"),
 )
 HSTS = ("strict-transport-security", "max-age=31536000; includeSubDomains")
+NO_STORE = ("cache-control", "no-store")
+CACHEABLE_PREFIXES = ("/static/", "/vendor/")
 
 
 class SecurityHeaders:
@@ -58,6 +61,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         extra = (*SECURITY_HEADERS, HSTS) if scope.get("scheme") == "https" else SECURITY_HEADERS
+        if not scope["path"].startswith(CACHEABLE_PREFIXES):
+            extra = (*extra, NO_STORE)  # pages and data are per user and current: never from a cache
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -73,6 +78,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="shopfloor", version="0.1.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     engine = runtime.engine
+    app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
     auth_wiring.install(app, runtime)  # issue 6: inside SecurityHeaders, so refusals carry them
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

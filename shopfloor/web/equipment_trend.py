@@ -1,24 +1,29 @@
 """Trend data for the equipment page: buckets as JSON, and a live stream that extends the plots.
 
-The stream rides on the hub's `sensors` view (coalesced frames naming the machines that got
-readings); for its machine it sends only the per-second buckets newer than what it already sent.
+The streams ride on the hub's `sensors` view (coalesced frames naming the machines that got
+readings) through one shared feed: per frame, each watched machine's new per-second buckets are read
+once and the same bytes go to all of that machine's viewers, however many there are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import Engine
-from sse_starlette.sse import EventSourceResponse
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from shopfloor.projections.anomaly import spec_for
 from shopfloor.store import sensors as sensor_store
-from shopfloor.web.live import Hub
+from shopfloor.web.live import Frame, Hub, Subscriber
+
+log = logging.getLogger(__name__)
+MAX_MS = 10**15  # year 33658: any real epoch-millisecond time is below it
 
 TREND_VIEW = sensor_store.TREND_VIEW
 
@@ -31,10 +36,94 @@ def _trend(engine: Engine, machine: str, since_ms: int, per_minute: bool) -> dic
         return sensor_store.trend(conn, machine, since_ms, per_minute=per_minute)
 
 
+def _points_message(points: dict[str, list[list[float]]]) -> dict[str, str]:
+    cursor = max(p[-1][0] for p in points.values())
+    return {"event": "points", "data": json.dumps(points, separators=(",", ":")), "id": str(int(cursor))}
+
+
+class TrendFeed:
+    """One query per machine per frame, shared by every viewer of that machine.
+
+    While anybody watches a trend, one task follows the hub's sensor view; for each frame it reads
+    the buckets newer than each watched machine's cursor once and hands the same encoded bytes to
+    every viewer of that machine.
+    """
+
+    def __init__(self, engine: Engine, hub: Hub) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.viewers: dict[str, set[Subscriber]] = {}
+        self.cursors: dict[str, int] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def join(self, machine: str, since: int) -> tuple[Subscriber, int]:
+        """A new viewer's queue and the position the feed continues from for its machine."""
+        subscriber = Subscriber()
+        viewers = self.viewers.setdefault(machine, set())
+        if not viewers:
+            self.cursors[machine] = since
+        viewers.add(subscriber)
+        if self.task is None or self.task.done():
+            source = self.hub.subscribe(TREND_VIEW)  # now, so no frame after this join is missed
+            self.task = asyncio.get_running_loop().create_task(self._follow(source))
+        return subscriber, self.cursors[machine]
+
+    def leave(self, machine: str, subscriber: Subscriber) -> None:
+        viewers = self.viewers.get(machine)
+        if viewers is not None:
+            viewers.discard(subscriber)
+            if not viewers:
+                del self.viewers[machine]
+                self.cursors.pop(machine, None)
+        if not self.viewers and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def _follow(self, source: Subscriber) -> None:
+        try:
+            while True:
+                frame = await source.queue.get()
+                if frame is None:  # this feed fell behind: start over, reading every watched machine
+                    self.hub.unsubscribe(TREND_VIEW, source)
+                    source = self.hub.subscribe(TREND_VIEW)
+                    changed = set(self.viewers)
+                elif frame.event == "patch":
+                    changed = set(json.loads(frame.data)) & set(self.viewers)
+                elif frame.event == "reload":
+                    changed = set(self.viewers)
+                else:
+                    continue
+                if changed:
+                    await self._push(changed)
+        finally:
+            self.hub.unsubscribe(TREND_VIEW, source)
+
+    async def _push(self, machines: set[str]) -> None:
+        wanted = {m: self.cursors.get(m, 0) for m in machines}
+        try:
+            found = await asyncio.to_thread(self._read, wanted)
+        except Exception:
+            log.exception("reading trend buckets failed")
+            return
+        for machine, points in found.items():
+            if machine not in self.viewers or not points:
+                continue
+            message = _points_message(points)
+            self.cursors[machine] = max(self.cursors.get(machine, 0), int(message["id"]))
+            frame = Frame("points", ServerSentEvent(**message).encode().decode())  # encoded once
+            for subscriber in list(self.viewers[machine]):
+                subscriber.offer(frame)
+
+    def _read(self, wanted: dict[str, int]) -> dict[str, dict[str, list[list[float]]]]:
+        with self.engine.connect() as conn:
+            return {m: sensor_store.trend(conn, m, since) for m, since in wanted.items()}
+
+
 def router(engine: Engine, hub: Hub) -> APIRouter:
     api = APIRouter()
+    feed = TrendFeed(engine, hub)
 
-    @api.get("/api/equipment/{equipment_id}/trend")
+    @api.get("/api/equipment/{equipment_id:path}/trend")
     def trend_api(
         equipment_id: str, minutes: Annotated[int, Query(ge=1, le=720)] = SECONDS_WINDOW_MIN
     ) -> dict[str, Any]:
@@ -66,31 +155,22 @@ def router(engine: Engine, hub: Hub) -> APIRouter:
     async def trend_stream(
         request: Request,
         machine: Annotated[str, Query(min_length=1, max_length=200)],
-        since: Annotated[int, Query(ge=0)] = 0,
+        since: Annotated[int, Query(ge=0, le=MAX_MS)] = 0,
     ) -> EventSourceResponse:
-        async def frames() -> AsyncIterator[dict[str, Any]]:
-            subscriber = hub.subscribe(sensor_store.TREND_VIEW)
-            cursor = since
+        async def frames() -> AsyncIterator[dict[str, Any] | bytes]:
+            subscriber, cursor = feed.join(machine, since)
             try:
+                if since < cursor:  # what this viewer missed before the shared feed's position
+                    points = await asyncio.to_thread(_trend, engine, machine, since, False)
+                    if points:
+                        yield _points_message(points)
                 while True:
                     frame = await subscriber.queue.get()
                     if frame is None:
                         return
-                    if frame.event == "patch" and machine not in json.loads(frame.data):
-                        continue
-                    if frame.event not in ("patch", "reload"):
-                        continue
-                    points = await asyncio.to_thread(_trend, engine, machine, cursor, False)
-                    if not points:
-                        continue
-                    cursor = max(p[-1][0] for p in points.values())
-                    yield {
-                        "event": "points",
-                        "data": json.dumps(points, separators=(",", ":")),
-                        "id": str(cursor),
-                    }
+                    yield frame.data.encode()
             finally:
-                hub.unsubscribe(sensor_store.TREND_VIEW, subscriber)
+                feed.leave(machine, subscriber)
 
         return EventSourceResponse(
             frames(),

@@ -86,7 +86,7 @@ def router(engine: Engine) -> APIRouter:
         line: LineId = None,
         status: Annotated[str | None, Query(pattern="^[A-Z_]{1,20}$")] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
         with engine.connect() as conn:
             version, _, _ = current_version(conn)

@@ -94,7 +94,7 @@ NOT_READ_MODELS = {
     "store_version",
     "audit_log",
     "auth_sessions",
-    "kiosk_screens",
+    "kiosk_links",
     "users",
 }
 STAGE_OF = {

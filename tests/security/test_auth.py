@@ -169,14 +169,17 @@ async def test_kiosk_token_gives_a_read_only_session_until_revoked(database_url)
     async with auth_app(database_url) as (_, admin):
         await sign_in(admin, "ada")
         token = await page_token(admin, "/admin")
-        created = await admin.post("/admin/screens", data={"name": "Line 3 board", "csrf_token": token})
+        created = await admin.post(
+            "/admin/screens",
+            data={"name": "Line 3 board", "page": "/work-orders?line=L3", "csrf_token": token},
+        )
         assert created.status_code == 200
         link = created.text.split("data-kiosk-link>")[1].split("<")[0]
         path = link.split("shop.test", 1)[1]
         kiosk = admin.__class__(transport=admin._transport, base_url="http://shop.test")
         async with kiosk:
-            opened = await kiosk.get(path + "?next=/work-orders")
-            assert opened.status_code == 303 and opened.headers["location"] == "/work-orders"
+            opened = await kiosk.get(path + "?next=/admin")  # the link's page wins over any `next`
+            assert opened.status_code == 303 and opened.headers["location"] == "/work-orders?line=L3&kiosk=1"
             cookie = next(h for h in opened.headers.get_list("set-cookie") if h.startswith("sf_session="))
             assert "Max-Age=" in cookie and "HttpOnly" in cookie
             assert (await kiosk.get("/work-orders")).status_code == 200

@@ -29,7 +29,8 @@ INJECTED = """() => ({
   csp: window.__csp || [],
   handlers: document.querySelectorAll("[onerror],[onload],[onclick],iframe,object,embed").length,
   imgs: document.querySelectorAll("img").length,
-  svgs: [...document.querySelectorAll("svg")].filter((s) => !s.closest(".js-plotly-plot")).length,
+  svgs: [...document.querySelectorAll("svg")].filter(
+    (s) => !s.closest(".js-plotly-plot") && s.id !== "js-plotly-tester").length,  // Plotly's own
   scripts: [...document.scripts].filter(
     (s) => !/^\\/(vendor|static)\\//.test(new URL(s.src || "x:", location.href).pathname)).length,
   text: document.body.innerText,
