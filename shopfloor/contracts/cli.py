@@ -21,8 +21,12 @@ def add_parser(commands: Any) -> None:
     actions = schemas.add_subparsers(dest="action", required=True)
     for name, text in (("export", "write the schemas"), ("check", "compare with committed schemas")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("directory", type=Path, nargs="?", default=DEFAULT_DIR)
-    schemas.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+        action.add_argument(
+            "directory", type=Path, nargs="?", default=DEFAULT_DIR, help=f"(default: {DEFAULT_DIR})"
+        )
+        action.add_argument(
+            "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="log detail"
+        )
 
 
 def run(args: argparse.Namespace) -> None:
