@@ -82,6 +82,20 @@ class Settings(BaseSettings):
             self.topic_alert_commands,
         ]
 
+    def event_topics(self) -> dict[str, str]:
+        """Which topic each event type is published to (the contract's topic table)."""
+        outbound = ["OrderCreated", "PaymentProcessed", "PaymentFailed", "PickCompleted"]
+        outbound += ["ShipmentDispatched", "DeliveryCompleted", "OrderCancelled"]
+        return {
+            "WorkOrderStatusChanged": self.topic_work_orders,
+            "EquipmentStatusChanged": self.topic_equipment,
+            "SensorReading": self.topic_sensors,
+            "InventoryAdjusted": self.topic_inventory,
+            "AlertAcknowledged": self.topic_alert_commands,
+            "AlertShelved": self.topic_alert_commands,
+            **dict.fromkeys(outbound, self.topic_outbound),
+        }
+
     @property
     def embedded(self) -> bool:
         return not self.kafka_bootstrap_servers

@@ -41,18 +41,8 @@ class ReadModel:
 
 
 def event_topics(settings: Settings) -> dict[str, str]:
-    """CONTRACT §1: which topic each event type is published to."""
-    outbound = ["OrderCreated", "PaymentProcessed", "PaymentFailed", "PickCompleted"]
-    outbound += ["ShipmentDispatched", "DeliveryCompleted", "OrderCancelled"]
-    return {
-        "WorkOrderStatusChanged": settings.topic_work_orders,
-        "EquipmentStatusChanged": settings.topic_equipment,
-        "SensorReading": settings.topic_sensors,
-        "InventoryAdjusted": settings.topic_inventory,
-        "AlertAcknowledged": settings.topic_alert_commands,
-        "AlertShelved": settings.topic_alert_commands,
-        **dict.fromkeys(outbound, settings.topic_outbound),
-    }
+    """Which topic each event type is published to."""
+    return settings.event_topics()
 
 
 def _module_tables(module_name: str) -> list[Table]:
