@@ -175,12 +175,12 @@ def _serve(
     runtime.auth = settings.auth_enabled(default=auth_default)
     if demo_rate is not None and runtime.sink is not None:
         from shopfloor.simulator import base
-        from shopfloor.simulator.plant import plant_traffic
+        from shopfloor.simulator.plant import demo_traffic
 
         sink = runtime.sink
 
         async def simulate() -> None:
-            generators = plant_traffic(settings, rate=demo_rate, sensor_rate=demo_sensor_rate)
+            generators = demo_traffic(settings, rate=demo_rate, sensor_rate=demo_sensor_rate)
             await base.burst(sink, generators, 400)
             await base.run(sink, generators)
 
