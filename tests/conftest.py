@@ -133,7 +133,9 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 
 @pytest.fixture(scope="session", autouse=True)
 def browser_assets() -> None:
-    if not (REPO / "node_modules" / "htmx.org").is_dir():
+    if not all(
+        (REPO / "node_modules" / name).is_dir() for name in ("htmx.org", "swagger-ui-dist", "@asyncapi")
+    ):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True)
 
 
