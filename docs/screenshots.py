@@ -94,6 +94,8 @@ async def shoot(base: str, chromium: str, alerted: str) -> list[Path]:
             if path.startswith("/docs"):
                 await target.wait_for_selector(".swagger-ui .opblock")
             await target.wait_for_timeout(2500)  # live data and plots settle
+            if name == "trend":
+                await target.evaluate("document.getElementById('trend-head').scrollIntoView()")
             out = OUT / f"guide-{name}.png"
             await target.screenshot(path=str(out))
             written.append(out)

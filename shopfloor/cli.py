@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.exc import ArgumentError, OperationalError
+
 from shopfloor.config import Settings
 
 DEMO_DATABASE = "sqlite:///shopfloor-demo.db"
@@ -37,6 +39,13 @@ def add_log_level(parser: argparse.ArgumentParser, default: str = "info") -> Non
     )
 
 
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
 def _common(
     parser: argparse.ArgumentParser,
     *,
@@ -61,7 +70,7 @@ def _common(
         )
     if web:
         parser.add_argument("--host", help="listen address (env SHOPFLOOR_HOST, default 127.0.0.1)")
-        parser.add_argument("--port", type=int, help="listen port (env SHOPFLOOR_PORT, default 8000)")
+        parser.add_argument("--port", type=_port, help="listen port (env SHOPFLOOR_PORT, default 8000)")
         parser.add_argument(
             "--auth", choices=["on", "off"], help=f"sign-in (env SHOPFLOOR_AUTH, default {auth_default})"
         )
@@ -197,15 +206,16 @@ def _refuse_busy_port(command: str, settings: Settings) -> None:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((settings.host, settings.port))
-        except OSError as exc:
-            reason = (
-                "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
-            )
-            print(
-                f"shopfloor {command}: {settings.host}:{settings.port} {reason}; "
-                "stop what listens there or pick another port with --port",
-                file=sys.stderr,
-            )
+        except (OSError, OverflowError) as exc:
+            where = f"{settings.host}:{settings.port}"
+            if getattr(exc, "errno", None) == errno.EADDRINUSE:
+                message = (
+                    f"{where} is already in use; stop what listens there or pick another port with --port"
+                )
+            else:
+                reason = getattr(exc, "strerror", None) or exc
+                message = f"cannot listen on {where} ({reason}); check --host and --port"
+            print(f"shopfloor {command}: {message}", file=sys.stderr)
             sys.exit(2)
 
 
@@ -306,6 +316,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_users(args)
     except ValueError as exc:
         sys.exit(f"shopfloor {args.command}: {exc}")
+    except ArgumentError as exc:  # a database URL SQLAlchemy cannot use
+        print(f"shopfloor {args.command}: bad database URL: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        sys.exit(f"shopfloor {args.command}: cannot open the store: {reason}")
     except KeyboardInterrupt:
         pass
 

@@ -29,7 +29,8 @@ SIGNED_IN_PAGES = [
 ]
 REPORT_CSP = """
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${where}`);
 });
 """
 

@@ -105,3 +105,15 @@ def test_demo_on_a_busy_port_is_one_line_and_exit_2_before_any_banner(tmp_path: 
         "stop what listens there or pick another port with --port"
     ]
     assert not (tmp_path / "shopfloor-demo.db").exists()
+
+
+def test_bad_port_and_bad_store_are_one_line_errors(tmp_path: Path) -> None:
+    port = shopfloor("demo", "--port", "99999", cwd=tmp_path)
+    assert port.returncode == 2
+    assert "'99999' is not a port number (1-65535)" in port.stderr
+    store = shopfloor("users", "list", "--database-url", "nonsense://x", cwd=tmp_path)
+    assert store.returncode == 2
+    assert store.stderr.strip().splitlines() == [
+        "shopfloor users: bad database URL: Can't load plugin: sqlalchemy.dialects:nonsense"
+    ]
+    assert "Traceback" not in port.stderr + store.stderr
