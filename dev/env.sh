@@ -9,7 +9,7 @@
 #                       override the ports; otherwise the first start picks free ones (derived
 #                       from the clone's hash) and records them in $SHOPFLOOR_DEV_DIR/ports.env
 
-SHOPFLOOR_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHOPFLOOR_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 SHOPFLOOR_CLONE_ID="$(printf '%s' "$SHOPFLOOR_REPO_DIR" | sha256sum | cut -c1-8)"
 DEV_DIR="${SHOPFLOOR_DEV_DIR:-/var/tmp/shopfloor-$(id -u)-$SHOPFLOOR_CLONE_ID}"
 case "$DEV_DIR" in /*) ;; *) DEV_DIR="$PWD/$DEV_DIR" ;; esac
