@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import mimetypes
 import os
 import re
 from pathlib import Path
@@ -90,7 +89,7 @@ def vendor_route(files: dict[str, Path]):  # type: ignore[no-untyped-def]
         path = files.get(name)
         if path is None:
             raise HTTPException(404, f"no vendor asset {name!r}")
-        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        media_type = "text/css" if name.endswith(".css") else "text/javascript"
         return FileResponse(path, media_type=media_type, headers=cache)
 
     return vendor
