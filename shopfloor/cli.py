@@ -266,11 +266,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     from shopfloor.observability.logs import configure_from_env
 
-    configure_from_env()  # SHOPFLOOR_LOG_FORMAT=json (issue 7)
+    configure_from_env()  # SHOPFLOOR_LOG_FORMAT=json
     if args.command in ("demo", "serve", "web", "project"):
         from shopfloor.observability.tracing import configure_from_env as configure_tracing
 
-        configure_tracing(args.command)  # OTLP traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (issue 7)
+        configure_tracing(args.command)  # OTLP traces when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         if args.command in ("demo", "serve", "web"):
             _refuse_busy_port(args.command, _settings(args))
