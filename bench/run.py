@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     started = time.monotonic()
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    if args.quick:
+        log("quick mode: a harness check at small sizes; its figures are not measurements and aims it")
+        log("marks 'missed' say nothing about the targets (the full run is `python bench/run.py`)")
     ensure_bench_packages()
     descriptors = raise_fd_limit()
     log(f"file descriptor limit {descriptors}; starting Kafka and PostgreSQL (dev/kafka.sh, dev/postgres.sh)")

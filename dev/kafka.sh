@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka (KRaft, broker+controller) for development and CI, without Docker.
 #
-# The broker is run from Maven Central jars (dev/kafka/pom.xml) on the machine's Java 17.
+# The broker is run from Maven Central jars (dev/kafka/pom.xml) on the machine's Java 17; Java 17
+# and Maven are installed with apt-get when missing (root or sudo).
 #
 # Usage: dev/kafka.sh start|resume|stop|status|wait|restart|logs|bootstrap
 #   start      resolve jars (first time only), format a FRESH data dir, start the broker in the
@@ -16,11 +17,12 @@
 #   bootstrap  print the bootstrap address (127.0.0.1:$KAFKA_PORT).
 #
 # Environment:
-#   SHOPFLOOR_DEV_DIR         state dir (default ~/.cache/shopfloor)
-#   KAFKA_LIBS_DIR            jar dir (default $SHOPFLOOR_DEV_DIR/kafka-libs, or kafka-libs-$KAFKA_VERSION)
+#   SHOPFLOOR_DEV_DIR         state dir of this clone (default: see dev/env.sh, under /var/tmp)
+#   KAFKA_LIBS_DIR            jar dir (default ~/.cache/shopfloor/kafka-libs, or kafka-libs-$KAFKA_VERSION;
+#                             a download cache that clones share)
 #   KAFKA_VERSION             override the pom's Kafka version (default 3.9.1, from the pom)
-#   KAFKA_PORT                PLAINTEXT listener port (default 9092)
-#   KAFKA_CONTROLLER_PORT     KRaft controller port (default 9093)
+#   KAFKA_PORT                PLAINTEXT listener port (default: this clone's, see dev/env.sh)
+#   KAFKA_CONTROLLER_PORT     KRaft controller port (default: this clone's)
 #   KAFKA_START_TIMEOUT       seconds to wait for readiness (default 90)
 #   KAFKA_KEEP_DATA           1: start/restart keep an already formatted data dir (see resume)
 #   KAFKA_EXTRA_PROPERTIES    lines appended to server.properties (later keys override earlier
@@ -41,16 +43,18 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 POM="$SCRIPT_DIR/kafka/pom.xml"
 
-DEV_DIR="${SHOPFLOOR_DEV_DIR:-${HOME:?HOME is not set; set SHOPFLOOR_DEV_DIR}/.cache/shopfloor}"
+# shellcheck source=dev/env.sh
+source "$SCRIPT_DIR/env.sh"
 KAFKA_VERSION="${KAFKA_VERSION:-}"
 if [[ -n "$KAFKA_VERSION" ]]; then
-  LIBS="${KAFKA_LIBS_DIR:-$DEV_DIR/kafka-libs-$KAFKA_VERSION}"
+  LIBS="${KAFKA_LIBS_DIR:-$CACHE_DIR/kafka-libs-$KAFKA_VERSION}"
 else
-  LIBS="${KAFKA_LIBS_DIR:-$DEV_DIR/kafka-libs}"
+  LIBS="${KAFKA_LIBS_DIR:-$CACHE_DIR/kafka-libs}"
 fi
 HOST=127.0.0.1
-PORT="${KAFKA_PORT:-9092}"
-CPORT="${KAFKA_CONTROLLER_PORT:-9093}"
+load_dev_ports
+PORT="$KAFKA_PORT"
+CPORT="$KAFKA_CONTROLLER_PORT"
 BOOTSTRAP="$HOST:$PORT"
 TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_GRACE=20
@@ -74,7 +78,13 @@ usage() {
 [[ "$PORT" != "$CPORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ (both $PORT)"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "KAFKA_START_TIMEOUT must be a number of seconds, got '$TIMEOUT'"
 
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"; }
+# need COMMAND PACKAGE: installs the Debian package when the command is missing.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "'$1' not found; installing $2 ..."
+  apt_install "$2" || die "could not install $2 (needed for '$1')"
+  command -v "$1" >/dev/null 2>&1 || die "'$1' still not on PATH after installing $2"
+}
 
 # ---------------------------------------------------------------------------------------------
 # process helpers
@@ -121,8 +131,8 @@ ensure_libs() {
   if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$want" ]] && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null; then
     return 0
   fi
-  need mvn "install Maven, e.g. apt-get install maven"
-  need java "install a JDK 17, e.g. apt-get install openjdk-17-jdk-headless"
+  need java openjdk-17-jre-headless
+  need mvn maven
   log "resolving Kafka jars from Maven Central into $LIBS (first run only) ..."
   mkdir -p "$(dirname "$LIBS")"
   local tmp
@@ -285,7 +295,7 @@ cmd_start() {
   fi
   rm -f "$PID_FILE"
 
-  need java "install a JDK 17, e.g. apt-get install openjdk-17-jdk-headless"
+  need java openjdk-17-jre-headless
   local p
   for p in "$PORT" "$CPORT"; do
     port_open "$HOST" "$p" && die "port $HOST:$p is already in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT, or stop it)"

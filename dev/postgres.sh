@@ -16,17 +16,23 @@
 #   psql [ARGS]    psql as shopfloor over TCP to database shopfloor (ARGS passed to psql).
 #
 # Environment:
-#   SHOPFLOOR_DEV_DIR   state dir (default ~/.cache/shopfloor); the cluster lives in
-#                       $SHOPFLOOR_DEV_DIR/postgres-$PG_PORT/{data,run,postgres.log}
-#   PG_PORT             TCP port (default 55432)
+#   SHOPFLOOR_DEV_DIR   state dir of this clone (default: see dev/env.sh, under /var/tmp); the
+#                       cluster lives in $SHOPFLOOR_DEV_DIR/postgres-$PG_PORT/{data,run,postgres.log}.
+#                       Run as root, the server runs as the `postgres` OS user: every directory
+#                       above the state dir must let it pass (/var/tmp and /tmp do); nothing
+#                       outside the state dir has its permissions changed.
+#   PG_PORT             TCP port (default: this clone's, see dev/env.sh)
 #   PG_BIN              PostgreSQL bin dir (default: newest /usr/lib/postgresql/*/bin)
 #   PG_START_TIMEOUT    seconds to wait for readiness (default 60)
 #   PG_EXTRA_CONF       lines appended to the generated server config (later settings win)
 #   PG_STOP_MODE        pg_ctl stop mode for `stop`: fast (default) or immediate
 set -euo pipefail
 
-DEV_DIR="${SHOPFLOOR_DEV_DIR:-${HOME:?HOME is not set; set SHOPFLOOR_DEV_DIR}/.cache/shopfloor}"
-PORT="${PG_PORT:-55432}"
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=dev/env.sh
+source "$SCRIPT_DIR/env.sh"
+load_dev_ports
+PORT="$PG_PORT"
 HOST=127.0.0.1
 TIMEOUT="${PG_START_TIMEOUT:-60}"
 APP_USER=shopfloor
@@ -39,7 +45,6 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0
 
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "PG_PORT must be a number, got '$PORT'"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "PG_START_TIMEOUT must be a number of seconds, got '$TIMEOUT'"
-case "$DEV_DIR" in /*) ;; *) DEV_DIR="$PWD/$DEV_DIR" ;; esac
 [[ "$DEV_DIR" != *"'"* ]] || die "SHOPFLOOR_DEV_DIR must not contain a single quote: $DEV_DIR"
 
 PG_DIR="$DEV_DIR/postgres-$PORT"
@@ -74,35 +79,15 @@ find_bin() {
   echo "$best"
 }
 
-apt_lists_empty() { ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
-
 install_postgres() {
-  command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and apt-get is unavailable; install PostgreSQL server binaries (initdb, pg_ctl) or set PG_BIN"
-  local sudo=()
-  if [[ $EUID -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "PostgreSQL is not installed; run as root or install the 'postgresql' package"
-    sudo=(sudo)
-  fi
-  log "installing Debian package 'postgresql' ..."
+  log "PostgreSQL is not installed; installing Debian's 'postgresql' ..."
   # Keep the package's own 'main' cluster from being started by invoke-rc.d during install.
   local policy=/usr/sbin/policy-rc.d added_policy=""
   if [[ $EUID -eq 0 && ! -e "$policy" ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && added_policy=1
   fi
-  local -a apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
-  local -a inst=(install -y -q --no-install-recommends
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql)
   local ok=""
-  exec 8>&1 1>&2 # apt's chatter goes to stderr: stdout is only for the URL
-  if apt_lists_empty; then
-    "${apt[@]}" update -q && "${apt[@]}" "${inst[@]}" && ok=1
-  elif "${apt[@]}" "${inst[@]}"; then
-    ok=1
-  else
-    log "install failed; running apt-get update and retrying ..."
-    "${apt[@]}" update -q && "${apt[@]}" "${inst[@]}" && ok=1
-  fi
-  exec 1>&8 8>&-
+  apt_install postgresql && ok=1
   [[ -z "$added_policy" ]] || rm -f "$policy"
   [[ -n "$ok" ]] || die "could not install the 'postgresql' package with apt-get (see output above)"
 }
@@ -121,20 +106,20 @@ need_bin() { [[ -n "$BIN" ]] || BIN="$(find_bin)" || die "PostgreSQL is not inst
 # ---------------------------------------------------------------------------------------------
 # cluster
 
-# The postgres user must be able to traverse every ancestor of the cluster dir (e.g. /root is
-# 0700): grant search (x) permission to others where it is missing. Listing stays denied.
+# The server runs as the `postgres` OS user, which must reach the state dir. The state dir is
+# ours to open up; a directory above it that postgres cannot pass (e.g. a 0700 home) is reported,
+# never changed.
 ensure_traversable() {
   [[ $EUID -eq 0 ]] || return 0
+  chmod o+x "$DEV_DIR"
   local path="" part
   local IFS=/
   for part in $DEV_DIR; do
     [[ -n "$part" ]] || continue
     path="$path/$part"
     [[ -d "$path" ]] || break
-    if ! runuser -u postgres -- test -x "$path"; then
-      chmod o+x "$path"
-      log "granted search permission (o+x) on $path so the postgres user can reach $PG_DIR"
-    fi
+    runuser -u postgres -- test -x "$path" \
+      || die "the postgres OS user cannot enter $path; set SHOPFLOOR_DEV_DIR to a directory under /var/tmp or /tmp"
   done
 }
 

@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# The whole test suite on real components: installs what it needs, starts Kafka and PostgreSQL,
-# checks lint, runs every test (unit, integration, end-to-end in Chromium) and the quick benchmarks.
+# The whole test suite on real components: installs what it needs (into .venv and node_modules,
+# Chromium, Java, Maven and PostgreSQL with apt-get when missing), starts this clone's own Kafka
+# and PostgreSQL (state and ports per clone, see dev/env.sh), checks lint, runs every test (unit,
+# integration, end-to-end in Chromium) and the quick benchmark harness check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=dev/env.sh
+source dev/env.sh
 started=$(date +%s)
 
 if [ ! -x /usr/bin/chromium ]; then
-  echo "test.sh: installing Debian's chromium" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  apt_install chromium fonts-dejavu-core
 fi
 bash dev/setup.sh test
-bash dev/kafka.sh start >/dev/null
-bash dev/postgres.sh start >/dev/null
+SHOPFLOOR_TEST_KAFKA="$(bash dev/kafka.sh start | tail -n1)"
+SHOPFLOOR_TEST_POSTGRES="$(bash dev/postgres.sh start | tail -n1)"
+export SHOPFLOOR_TEST_KAFKA SHOPFLOOR_TEST_POSTGRES
+echo "test.sh: Kafka $SHOPFLOOR_TEST_KAFKA, PostgreSQL $SHOPFLOOR_TEST_POSTGRES (state in $DEV_DIR)" >&2
 
-ruff format --check --quiet . || { echo "test.sh: ruff format would change files (run: ruff format .)" >&2; exit 1; }
-ruff check --quiet .
+.venv/bin/ruff format --check --quiet . || { echo "test.sh: ruff format would change files (run: .venv/bin/ruff format .)" >&2; exit 1; }
+.venv/bin/ruff check --quiet .
 
-python3 -m pytest -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
 if [ -d bench ] && [ -f bench/run.py ] && [ $# -eq 0 ]; then
-  python3 bench/run.py --quick
+  .venv/bin/python bench/run.py --quick
 fi
 echo "test.sh: wall time $(( $(date +%s) - started ))s"

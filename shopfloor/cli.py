@@ -4,48 +4,96 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from shopfloor.config import Settings
 
 DEMO_DATABASE = "sqlite:///shopfloor-demo.db"
 
 
-def _common(parser: argparse.ArgumentParser, *, web: bool = True, kafka: bool = True) -> None:
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default in --help, unless it has none or the text already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default in (None, argparse.SUPPRESS, False) or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+def add_command(commands: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    return commands.add_parser(name, **kwargs)
+
+
+def add_log_level(parser: argparse.ArgumentParser, default: str = "info") -> None:
+    parser.add_argument(
+        "--log-level", default=default, choices=["debug", "info", "warning", "error"], help="log detail"
+    )
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
+def _common(
+    parser: argparse.ArgumentParser,
+    *,
+    web: bool = True,
+    kafka: bool = True,
+    store: bool = True,
+    store_default: str = "sqlite:///shopfloor.db",
+    auth_default: str = "on",
+) -> None:
     if kafka:
         parser.add_argument(
             "--kafka-bootstrap-servers",
             metavar="HOST:PORT",
             help="Kafka brokers (env SHOPFLOOR_KAFKA_BOOTSTRAP_SERVERS)",
         )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy URL of the read-model store (env SHOPFLOOR_DATABASE_URL)",
-    )
+    if store:
+        parser.add_argument(
+            "--database-url",
+            metavar="URL",
+            help="SQLAlchemy URL of the read-model store (env SHOPFLOOR_DATABASE_URL, "
+            f"default {store_default})",
+        )
     if web:
         parser.add_argument("--host", help="listen address (env SHOPFLOOR_HOST, default 127.0.0.1)")
-        parser.add_argument("--port", type=int, help="listen port (env SHOPFLOOR_PORT, default 8000)")
-        parser.add_argument("--auth", choices=["on", "off"], help="sign-in (env SHOPFLOOR_AUTH)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+        parser.add_argument("--port", type=_port, help="listen port (env SHOPFLOOR_PORT, default 8000)")
+        parser.add_argument(
+            "--auth", choices=["on", "off"], help=f"sign-in (env SHOPFLOOR_AUTH, default {auth_default})"
+        )
+    add_log_level(parser)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopfloor", description="Real-time shop-floor dashboard.")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
+    demo = add_command(
+        commands,
         "demo",
         help="everything in one process with simulated plant traffic",
         description="Runs the web server, the projector and a plant simulator in one "
         "process on the embedded event log and a fresh SQLite store "
         f"({DEMO_DATABASE} unless --database-url is given). No Kafka needed.",
     )
-    _common(demo, kafka=False)
-    demo.add_argument("--rate", type=float, default=20.0, help="simulated events per second (default 20)")
-    serve = commands.add_parser(
+    _common(demo, kafka=False, store_default=DEMO_DATABASE, auth_default="off")
+    demo.add_argument(
+        "--rate", type=float, default=20.0, help="simulated work-order and warehouse events per second"
+    )
+    serve = add_command(
+        commands,
         "serve",
         help="web server and consumers against Kafka",
         description="Consumes the plant topics from Kafka into the store and serves "
@@ -53,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "empty store.",
     )
     _common(serve)
-    web = commands.add_parser(
+    web = add_command(
+        commands,
         "web",
         help="web server only (no consumers); a replica behind a load balancer",
         description="Serves the live pages from the store without consuming. On PostgreSQL it "
@@ -61,42 +110,52 @@ def _parser() -> argparse.ArgumentParser:
         "of replicas can run side by side.",
     )
     _common(web, kafka=False)
-    project = commands.add_parser(
+    project = add_command(
+        commands,
         "project",
         help="consumers and projections only (no web server)",
         description="Consumes the plant topics into the store. Several `project` "
         "processes share the work through one Kafka consumer group.",
     )
     _common(project, web=False)
-    simulate = commands.add_parser(
+    simulate = add_command(
+        commands,
         "simulate",
         help="produce realistic plant traffic to Kafka",
         description="Produces CloudEvents to the plant topics until stopped.",
     )
-    _common(simulate, web=False)
-    simulate.add_argument("--rate", type=float, default=50.0, help="work-order events per second")
+    _common(simulate, web=False, store=False)
+    simulate.add_argument(
+        "--rate", type=float, default=50.0, help="work-order and warehouse events per second"
+    )
     simulate.add_argument("--duration", type=float, help="stop after this many seconds")
     simulate.add_argument("--count", type=int, help="stop after this many events")
     simulate.add_argument("--seed", type=int, help="random seed, for repeatable traffic")
-    simulate.add_argument(
-        "--sensor-rate", type=float, default=1000.0, help="sensor readings per second (default 1000)"
-    )
-    demo.add_argument(
-        "--sensor-rate", type=float, default=50.0, help="sensor readings per second (default 50)"
-    )
+    simulate.add_argument("--sensor-rate", type=float, default=1000.0, help="sensor readings per second")
+    demo.add_argument("--sensor-rate", type=float, default=50.0, help="sensor readings per second")
     from shopfloor.evaluation_cli import add_parser as add_evaluate
 
-    add_evaluate(commands)  # equipment (issue 4)
+    add_evaluate(commands)
     from shopfloor.contracts.cli import add_parser as add_schemas
 
-    add_schemas(commands)  # event contracts (issue 7)
+    add_schemas(commands)
     from shopfloor.rebuild.cli import add_parser as add_rebuild
 
-    add_rebuild(commands, _common)  # zero-downtime rebuilds (issue 7)
+    add_rebuild(commands, _common)
     from shopfloor.auth.cli import add_parser as add_users
 
-    add_users(commands)  # sign-in accounts (issue 6)
+    add_users(commands)
+    _show_defaults(parser)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand, however deep and wherever declared, lists its defaults in --help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.formatter_class = HelpFormatter
+                _show_defaults(sub)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -124,12 +183,12 @@ def _serve(
     runtime.auth = settings.auth_enabled(default=auth_default)
     if demo_rate is not None and runtime.sink is not None:
         from shopfloor.simulator import base
-        from shopfloor.simulator.plant import plant_traffic
+        from shopfloor.simulator.plant import demo_traffic
 
         sink = runtime.sink
 
         async def simulate() -> None:
-            generators = plant_traffic(settings, rate=demo_rate, sensor_rate=demo_sensor_rate)
+            generators = demo_traffic(settings, rate=demo_rate, sensor_rate=demo_sensor_rate)
             await base.burst(sink, generators, 400)
             await base.run(sink, generators)
 
@@ -137,6 +196,26 @@ def _serve(
     app = create_app(runtime)
     print(f"shopfloor: http://{settings.host}:{settings.port}", flush=True)
     serve(app, settings, runtime.auth)
+
+
+def _refuse_busy_port(command: str, settings: Settings) -> None:
+    """A taken port is a one-line error (exit 2) before anything starts or prints a URL."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except (OSError, OverflowError) as exc:
+            where = f"{settings.host}:{settings.port}"
+            if getattr(exc, "errno", None) == errno.EADDRINUSE:
+                message = (
+                    f"{where} is already in use; stop what listens there or pick another port with --port"
+                )
+            else:
+                reason = getattr(exc, "strerror", None) or exc
+                message = f"cannot listen on {where} ({reason}); check --host and --port"
+            print(f"shopfloor {command}: {message}", file=sys.stderr)
+            sys.exit(2)
 
 
 def _project(settings: Settings) -> None:
@@ -186,12 +265,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     from shopfloor.observability.logs import configure_from_env
 
-    configure_from_env()  # SHOPFLOOR_LOG_FORMAT=json (issue 7)
+    configure_from_env()  # SHOPFLOOR_LOG_FORMAT=json
     if args.command in ("demo", "serve", "web", "project"):
         from shopfloor.observability.tracing import configure_from_env as configure_tracing
 
-        configure_tracing(args.command)  # OTLP traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (issue 7)
+        configure_tracing(args.command)  # OTLP traces when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
+        if args.command in ("demo", "serve", "web"):
+            _refuse_busy_port(args.command, _settings(args))
         if args.command == "demo":
             settings = _settings(
                 args, kafka_bootstrap_servers="", database_url=args.database_url or DEMO_DATABASE
@@ -234,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_users(args)
     except ValueError as exc:
         sys.exit(f"shopfloor {args.command}: {exc}")
+    except ArgumentError as exc:  # a database URL SQLAlchemy cannot use
+        print(f"shopfloor {args.command}: bad database URL: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        sys.exit(f"shopfloor {args.command}: cannot open the store: {reason}")
     except KeyboardInterrupt:
         pass
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shopfloor.events.models import event_topics as topics_of_event_types
+
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
             self.topic_outbound,
             self.topic_alert_commands,
         ]
+
+    def event_topics(self) -> dict[str, str]:
+        """Which topic each event type is published to (the contract's topic table)."""
+        return topics_of_event_types(self)
 
     @property
     def embedded(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import uuid
@@ -17,9 +18,22 @@ from shopfloor.events.codec import encode_binary, encode_structured
 from shopfloor.transport.kafka import KafkaSink
 from tests.support import REPO
 
-KAFKA = os.environ.get("SHOPFLOOR_TEST_KAFKA", "127.0.0.1:9092")
+
+def _clone_ports() -> dict[str, str]:
+    """The ports dev/kafka.sh and dev/postgres.sh picked for this clone (dev/env.sh), once they ran."""
+    digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+    state = Path(os.environ.get("SHOPFLOOR_DEV_DIR") or f"/var/tmp/shopfloor-{os.getuid()}-{digest}")
+    ports = state / "ports.env"
+    if not ports.exists():
+        return {}
+    return dict(line.split("=", 1) for line in ports.read_text().split() if "=" in line)
+
+
+PORTS = _clone_ports()
+KAFKA = os.environ.get("SHOPFLOOR_TEST_KAFKA", f"127.0.0.1:{PORTS.get('KAFKA_PORT', '9092')}")
 POSTGRES = os.environ.get(
-    "SHOPFLOOR_TEST_POSTGRES", "postgresql+psycopg://shopfloor:shopfloor@127.0.0.1:55432/shopfloor"
+    "SHOPFLOOR_TEST_POSTGRES",
+    f"postgresql+psycopg://shopfloor:shopfloor@127.0.0.1:{PORTS.get('PG_PORT', '55432')}/shopfloor",
 )
 CHROMIUM = os.environ.get("SHOPFLOOR_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -133,7 +147,9 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 
 @pytest.fixture(scope="session", autouse=True)
 def browser_assets() -> None:
-    if not (REPO / "node_modules" / "htmx.org").is_dir():
+    if not all(
+        (REPO / "node_modules" / name).is_dir() for name in ("htmx.org", "swagger-ui-dist", "@asyncapi")
+    ):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True)
 
 

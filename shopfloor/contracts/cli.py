@@ -13,22 +13,41 @@ DEFAULT_DIR = Path("contracts/schemas")
 def add_parser(commands: Any) -> None:
     schemas = commands.add_parser(
         "schemas",
-        help="export event JSON Schemas, or check them for BACKWARD compatibility",
+        help="export event JSON Schemas and the AsyncAPI document, or check them for compatibility",
         description="JSON Schema for the CloudEvents envelope and every event type. `export` writes "
         "them (commit the result); `check` exits 1 when the current models could not read data "
-        "valid under the committed schemas (a schema registry's BACKWARD rule).",
+        "valid under the committed schemas (a schema registry's BACKWARD rule); `asyncapi` writes "
+        "the AsyncAPI 3.0 document of every topic and event (commit it too).",
     )
     actions = schemas.add_subparsers(dest="action", required=True)
     for name, text in (("export", "write the schemas"), ("check", "compare with committed schemas")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("directory", type=Path, nargs="?", default=DEFAULT_DIR)
-    schemas.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+        action.add_argument(
+            "directory", type=Path, nargs="?", default=DEFAULT_DIR, help=f"(default: {DEFAULT_DIR})"
+        )
+        action.add_argument(
+            "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="log detail"
+        )
+    from shopfloor.contracts.asyncapi import DEFAULT_PATH
+
+    asyncapi = actions.add_parser("asyncapi", help="write the AsyncAPI 3.0 document")
+    asyncapi.add_argument(
+        "path", type=Path, nargs="?", default=DEFAULT_PATH, help=f"(default: {DEFAULT_PATH})"
+    )
+    asyncapi.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="log detail"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
     from shopfloor.contracts.compat import check_all
     from shopfloor.contracts.export import current_schemas, export, load, render
 
+    if args.action == "asyncapi":
+        from shopfloor.contracts.asyncapi import write
+
+        print(f"wrote {write(args.path)}")
+        return
     directory: Path = args.directory
     if args.action == "export":
         written = export(directory)

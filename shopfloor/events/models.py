@@ -1,4 +1,4 @@
-"""Typed `data` payloads for every event type in CONTRACT §3.
+"""Typed `data` payloads for every event type in docs/contract.md §3.
 
 Unknown extra fields are ignored (forward compatible); missing or malformed required fields raise
 a pydantic ValidationError, which the codec turns into a dead-letter reason.

@@ -4,18 +4,52 @@ from __future__ import annotations
 
 from shopfloor.config import Settings
 from shopfloor.simulator.base import Generator
+from shopfloor.simulator.demo import DemoExtras
 from shopfloor.simulator.sensors import SensorTraffic
 from shopfloor.simulator.warehouse import WarehouseTraffic
 from shopfloor.simulator.work_orders import WorkOrderTraffic
+
+DEMO_LINES = 6  # as many as WorkOrderTraffic runs orders on
 
 
 def plant_traffic(
     settings: Settings, *, rate: float, seed: int | None = None, sensor_rate: float = 0.0
 ) -> list[Generator]:
     generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
-    if sensor_rate > 0:  # equipment (issue 4): about 1 reading per sensor per second
+    if sensor_rate > 0:  # about 1 reading per sensor per second
         generators.append(sensor_traffic(settings, sensor_rate, seed))
-    generators.append(warehouse_traffic(settings, rate, seed))  # warehouse (issue 3)
+    generators.append(warehouse_traffic(settings, rate, seed))
+    return generators
+
+
+def demo_traffic(
+    settings: Settings, *, rate: float, sensor_rate: float, seed: int | None = None
+) -> list[Generator]:
+    """The plant as the demo shows it: machines on every work-order line, one starting to degrade
+    within seconds and crossing its limit about two minutes in, plus a backlog of late and stuck
+    orders and a few malformed records for the dead-letter page."""
+    generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
+    if sensor_rate > 0:
+        machines = max(DEMO_LINES, min(200, round(sensor_rate / 5)))
+        generators.append(
+            SensorTraffic(
+                settings.topic_equipment,
+                settings.topic_sensors,
+                rate=sensor_rate,
+                machines=machines,
+                lines=DEMO_LINES,
+                warmup_s=15,
+                degrade_every_s=240,
+                degrade_minutes=(2.0, 3.0),
+                overshoot=0.3,
+                exponents=(1.0, 1.2),
+                seed=seed,
+            )
+        )
+    generators.append(warehouse_traffic(settings, rate, seed))
+    generators.append(
+        DemoExtras(settings.topic_work_orders, settings.topic_inventory, settings.topic_outbound)
+    )
     return generators
 
 

@@ -46,6 +46,8 @@ class SensorTraffic:
         degrade_every_s: float = 600.0,
         degrade_minutes: tuple[float, float] = (30.0, 90.0),
         warmup_s: float = 600.0,
+        overshoot: float = 0.02,
+        exponents: tuple[float, float] = (1.0, 2.0),
         seed: int | None = None,
         source: str = "iot/simulator",
     ) -> None:
@@ -66,6 +68,8 @@ class SensorTraffic:
         self._degrade_every = timedelta(seconds=degrade_every_s)
         self._degrade_minutes = degrade_minutes
         self._warmup = timedelta(seconds=warmup_s)
+        self._overshoot = overshoot  # how far past its limit a sensor is when the machine fails
+        self._exponents = exponents  # shape of the climb: 1 linear, 2 slow then fast
         self._started: datetime | None = None
         self._next_degradation: datetime | None = None
         self._source = source
@@ -101,7 +105,7 @@ class SensorTraffic:
                 self._rng.choice(DEGRADING),
                 now,
                 now + timedelta(minutes=minutes),
-                self._rng.uniform(1.0, 2.0),
+                self._rng.uniform(*self._exponents),
             )
 
     def _value(self, machine: _Machine, sensor: str, now: datetime) -> float:
@@ -113,7 +117,9 @@ class SensorTraffic:
         if machine.degrading is not None and machine.degrading[0] == sensor:
             _, start, failure, exponent = machine.degrading
             progress = min(1.0, (now - start) / (failure - start))
-            level += ((spec_for(sensor).limit or base * 2) * 1.02 - base) * progress**exponent
+            level += (
+                (spec_for(sensor).limit or base * 2) * (1 + self._overshoot) - base
+            ) * progress**exponent
             noise *= 1 + progress
         if self._rng.random() < 1 / 5000:
             noise *= 20  # the odd glitch

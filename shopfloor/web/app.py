@@ -15,12 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shopfloor.auth import wiring as auth_wiring
 from shopfloor.runtime import Runtime
 from shopfloor.web import dead_letters as dead_letters_web
+from shopfloor.web import docs, equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import equipment as equipment_web
-from shopfloor.web import equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.head import HeadAsGet
 from shopfloor.web.stream_limits import StreamLimits
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -75,12 +76,19 @@ class SecurityHeaders:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="shopfloor", version="0.1.0", lifespan=runtime.lifespan)
+    app = FastAPI(
+        title="shopfloor",
+        version="0.1.0",
+        lifespan=runtime.lifespan,
+        docs_url=None,  # our own /docs: Swagger UI from local assets, under the CSP
+        redoc_url=None,
+    )
     app.state.runtime = runtime
     engine = runtime.engine
     app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
     auth_wiring.install(app, runtime)  # issue 6: inside SecurityHeaders, so refusals carry them
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route(
         "/vendor/{name}", vendor_route(vendor_files()), methods=["GET"], include_in_schema=False
@@ -109,6 +117,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(equipment_trend.router(engine, runtime.hub))
     app.include_router(equipment_actions.router(runtime))
     app.include_router(health.router(runtime))
+    app.include_router(docs.router(runtime))
     app.include_router(rebuilds_router(runtime))  # rebuild progress (issue 7)
     runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))  # issue 6
     app.include_router(dead_letters_web.router(runtime))

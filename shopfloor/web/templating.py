@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from shopfloor.web.assets import plotly_style_guards
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -26,3 +28,4 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.autoescape = True
 templates.env.filters["clock"] = _clock
 templates.env.filters["stamp"] = _stamp
+templates.env.globals["plotly_style_guards"] = plotly_style_guards
