@@ -9,8 +9,12 @@ cd "$(dirname "$0")/.."
 source dev/env.sh
 started=$(date +%s)
 
-if [ ! -x /usr/bin/chromium ]; then
-  apt_install chromium fonts-dejavu-core
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)  # the shipped proxy config is tested
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
 fi
 bash dev/setup.sh test
 SHOPFLOOR_TEST_KAFKA="$(bash dev/kafka.sh start | tail -n1)"
