@@ -95,6 +95,7 @@ NOT_READ_MODELS = {
     "audit_log",
     "auth_sessions",
     "kiosk_links",
+    "rebuild_progress",
     "users",
 }
 STAGE_OF = {
