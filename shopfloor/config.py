@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopfloor.projections.calendar import Calendar
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -56,6 +58,21 @@ class Settings(BaseSettings):
     sim_payment_failure_share: float = Field(default=0.05, ge=0, le=1)
     sim_cancel_share: float = Field(default=0.03, ge=0, le=1)
     sim_stuck_share: float = Field(default=0.04, ge=0, le=1)
+
+    # Plan vs actual: the plant's shift calendar (local wall-clock times) and when a line is behind.
+    timezone: str = "UTC"
+    shifts: str = "06:00-14:00,14:00-22:00,22:00-06:00"
+    breaks: str = ""
+    line_behind_margin: float = Field(default=0.05, ge=0, lt=1)
+    line_target_share: float = Field(default=0.85, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _calendar_parses(self) -> Settings:
+        self.calendar()
+        return self
+
+    def calendar(self) -> Calendar:
+        return Calendar.parse(self.timezone, self.shifts, self.breaks)
 
     @field_validator("inventory_reorder_points", "outbound_stuck_minutes")
     @classmethod

@@ -42,7 +42,7 @@ class Calendar:
 
 
 def parse_spans(text: str) -> tuple[Span, ...]:
-    """"06:00-14:00,14:00-22:00" -> ((06:00, 14:00), (14:00, 22:00)); an end <= start runs past midnight."""
+    """ "06:00-14:00,14:00-22:00" -> ((06:00, 14:00), (14:00, 22:00)); an end <= start runs past midnight."""
     spans = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         start, sep, end = part.partition("-")

@@ -79,7 +79,9 @@ def _by_machine(changes: Iterable[MachineChange]) -> dict[str, list[MachineChang
     return per
 
 
-def down_spans(changes: Iterable[MachineChange], start_ms: int, end_ms: int) -> dict[str, list[tuple[int, int, str]]]:
+def down_spans(
+    changes: Iterable[MachineChange], start_ms: int, end_ms: int
+) -> dict[str, list[tuple[int, int, str]]]:
     """Per machine: its DOWN spans clipped to [start_ms, end_ms), each with the reason it went down."""
     spans: dict[str, list[tuple[int, int, str]]] = {}
     for machine, history in _by_machine(changes).items():
@@ -100,7 +102,10 @@ def line_down(changes: Iterable[MachineChange], start_ms: int, end_ms: int) -> l
 
 
 def downtime_by_reason(
-    changes: Iterable[MachineChange], start_ms: int, end_ms: int, breaks: list[Interval] = ()  # type: ignore[assignment]
+    changes: Iterable[MachineChange],
+    start_ms: int,
+    end_ms: int,
+    breaks: list[Interval] = (),  # type: ignore[assignment]
 ) -> dict[tuple[str, str], int]:
     """(machine, reason) -> DOWN ms inside [start_ms, end_ms), not counting planned breaks."""
     totals: dict[tuple[str, str], int] = {}
@@ -112,7 +117,9 @@ def downtime_by_reason(
     return totals
 
 
-def _units(progress: Iterable[Progress], start_ms: int, now_ms: int) -> tuple[int, int, float | None, bool, float | None]:
+def _units(
+    progress: Iterable[Progress], start_ms: int, now_ms: int
+) -> tuple[int, int, float | None, bool, float | None]:
     """Good and scrap units made in [start_ms, now_ms], ideal seconds for them (None if unknown),
     whether any units were made, and the ideal cycle of the latest order seen."""
     per: dict[str, list[Progress]] = {}

@@ -39,7 +39,9 @@ def test_planned_time_so_far_is_elapsed_minus_breaks() -> None:
     assert planned_ms(DEFAULT, shift, ms("2026-12-01T10:05:00")) == (4 * 60 + 0) * MIN  # 06:00-10:05 minus 5
     assert planned_ms(DEFAULT, shift, ms("2026-12-01T12:00:00")) == 345 * MIN
     assert planned_ms(DEFAULT, shift, ms("2026-12-01T23:00:00")) == (8 * 60 - 15) * MIN
-    assert breaks_in(DEFAULT, shift.start_ms, shift.end_ms) == [(ms("2026-12-01T10:00:00"), ms("2026-12-01T10:15:00"))]
+    assert breaks_in(DEFAULT, shift.start_ms, shift.end_ms) == [
+        (ms("2026-12-01T10:00:00"), ms("2026-12-01T10:15:00"))
+    ]
 
 
 def test_gaps_between_shifts_plan_nothing() -> None:
@@ -52,7 +54,7 @@ def test_gaps_between_shifts_plan_nothing() -> None:
 
 @pytest.mark.parametrize("bad", ["06:00", "6-14", "06:00-06:00", "25:00-26:00"])
 def test_bad_calendar_settings_are_refused_with_a_message(bad: str) -> None:
-    with pytest.raises(ValueError, match="HH:MM|empty"):
+    with pytest.raises(ValueError, match=r"HH:MM|empty"):
         Calendar.parse("UTC", bad)
     with pytest.raises(ValueError, match="time zone"):
         Calendar.parse("Mars/Olympus", "06:00-14:00")
@@ -108,7 +110,10 @@ def test_a_down_machine_stops_its_line_and_the_target_excludes_nothing_then() ->
 
 
 def test_missing_ideal_cycle_makes_performance_and_oee_unknown_not_full() -> None:
-    progress = [Progress("WO9", ms("2026-12-01T07:00:00"), 0, 0), Progress("WO9", ms("2026-12-01T08:00:00"), 90, 10)]
+    progress = [
+        Progress("WO9", ms("2026-12-01T07:00:00"), 0, 0),
+        Progress("WO9", ms("2026-12-01T08:00:00"), 90, 10),
+    ]
     at = ms("2026-12-01T08:00:00")
     f = figures("L1", DEFAULT, shift_at(DEFAULT, at), at, CHANGES, progress)
     assert f.performance is None and f.oee is None and f.target is None
@@ -117,7 +122,10 @@ def test_missing_ideal_cycle_makes_performance_and_oee_unknown_not_full() -> Non
 
 
 def test_behind_margin_decides_between_running_and_behind() -> None:
-    progress = [Progress("W", ms("2026-12-01T06:00:00"), 0, 0, 60.0), Progress("W", ms("2026-12-01T07:00:00"), 57, 0)]
+    progress = [
+        Progress("W", ms("2026-12-01T06:00:00"), 0, 0, 60.0),
+        Progress("W", ms("2026-12-01T07:00:00"), 57, 0),
+    ]
     at = ms("2026-12-01T07:00:00")
     shift = shift_at(DEFAULT, at)
     # target 60 units in the first hour; 57 is 5 % short

@@ -1,0 +1,34 @@
+// Downtime page: draws each [data-pareto] element as a Pareto bar chart (minutes by reason, largest
+// first) with Plotly, and redraws after every live patch. The numbers also stand in a table beside it.
+(function () {
+  "use strict";
+  function draw(el) {
+    if (!window.Plotly || el.dataset.drawn === el.dataset.pareto) return;
+    const data = JSON.parse(el.dataset.pareto);
+    el.dataset.drawn = el.dataset.pareto;
+    if (!data.reasons.length) {
+      el.hidden = true;
+      return;
+    }
+    el.hidden = false;
+    const total = data.minutes.reduce(function (a, b) { return a + b; }, 0);
+    let running = 0;
+    const cumulative = data.minutes.map(function (m) { running += m; return (100 * running) / total; });
+    Plotly.react(el, [
+      { type: "bar", x: data.reasons, y: data.minutes, name: "minutes", marker: { color: "#58a6ff" } },
+      { type: "scatter", mode: "lines+markers", x: data.reasons, y: cumulative, name: "cumulative %",
+        yaxis: "y2", line: { color: "#ffa657" } },
+    ], {
+      margin: { l: 40, r: 40, t: 10, b: 60 }, height: 220, showlegend: false,
+      yaxis: { title: { text: "min" }, rangemode: "tozero" },
+      yaxis2: { overlaying: "y", side: "right", range: [0, 100], ticksuffix: "%" },
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#e6edf3" },
+    }, { displayModeBar: false, responsive: true, staticPlot: true });
+  }
+  function drawAll() {
+    for (const el of document.querySelectorAll("[data-pareto]")) draw(el);
+  }
+  document.addEventListener("DOMContentLoaded", drawAll);
+  document.addEventListener("shopfloor:frame", drawAll);
+  document.addEventListener("htmx:afterSwap", drawAll);
+})();
