@@ -164,7 +164,10 @@ def figures(
     run = max(0, planned - down_planned)
     good, scrap, ideal_s, made, cycle = _units(progress, shift.start_ms, end)
     availability = run / planned if planned else None
-    performance = None if ideal_s is None or not run else (ideal_s * 1000 / run if made else 0.0)
+    if ideal_s is None or not run or (not made and cycle is None):
+        performance = None  # no rate to compare with: unknown, never a flattering 100 %
+    else:
+        performance = ideal_s * 1000 / run if made else 0.0
     quality = good / (good + scrap) if made else None
     factors = (availability, performance, quality)
     oee = None if any(f is None for f in factors) else availability * performance * quality  # type: ignore[operator]
