@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shopfloor.events.codec import cloud_event
 from shopfloor.simulator.base import Produced
@@ -22,6 +22,7 @@ PRODUCTS = [
     "manifold-M6",
 ]
 OPERATORS = ["ana", "bram", "chen", "dita", "emre", "fatou", "goran", "hana", "ivo", "jules"]
+DUE_SLACK = 1.5  # an order is due after 1.5 x its ideal run time: tight enough that some run late
 HOLD_REASONS = [
     "material shortage",
     "quality check",
@@ -42,6 +43,12 @@ class _Order:
     scrap: int = 0
     sequence: int = 0
     operator: str | None = None
+    due: datetime | None = None
+
+    @property
+    def ideal_cycle_s(self) -> float:
+        """Seconds per unit at the ideal rate, by product (a fixed table, so seeded runs repeat)."""
+        return 6.0 + 2.0 * (PRODUCTS.index(self.product) % 5 if self.product in PRODUCTS else 0)
 
 
 class WorkOrderTraffic:
@@ -76,7 +83,11 @@ class WorkOrderTraffic:
             "quantity_planned": order.planned,
             "quantity_done": order.done,
             "quantity_scrap": order.scrap,
+            "ideal_cycle_s": order.ideal_cycle_s,
         }
+        if order.due is None:
+            order.due = now + timedelta(seconds=order.planned * order.ideal_cycle_s * DUE_SLACK)
+        data["due_at"] = order.due.isoformat()
         if previous:
             data["previous_status"] = previous
         if order.operator:

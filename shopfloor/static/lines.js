@@ -23,7 +23,7 @@
       yaxis: { title: { text: "min" }, rangemode: "tozero" },
       yaxis2: { overlaying: "y", side: "right", range: [0, 100], ticksuffix: "%" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#e6edf3" },
-    }, { displayModeBar: false, responsive: true, staticPlot: true });
+    }, { displayModeBar: false, staticPlot: true });
   }
   function drawAll() {
     for (const el of document.querySelectorAll("[data-pareto]")) draw(el);

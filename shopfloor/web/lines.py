@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from shopfloor.config import Settings
 from shopfloor.projections.calendar import Calendar, Shift, breaks_in, shift_at, shifts_between
 from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, figures
+from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import lines as store
 from shopfloor.store.batch import current_version
 from shopfloor.web.templating import templates
@@ -44,6 +45,37 @@ class Plan:
         if ms is None:
             return ""
         return datetime.fromtimestamp(ms / 1000, self.calendar.zone).strftime(fmt)
+
+
+def use_plant_time(plan: Plan) -> None:
+    """Every page's clock times in the plant's time zone (the `clock` filter; UTC by default)."""
+    templates.env.filters["clock"] = lambda ms: "–" if ms is None else plan.local(ms, "%H:%M:%S")
+    templates.env.filters["local"] = plan.local
+
+
+def due_flag(order: dict[str, Any], now_ms: int) -> str | None:
+    """`late` past its due time; `at-risk` when the units left at the ideal rate end after it."""
+    due = order.get("due_ms")
+    if due is None or order.get("status") not in OPEN_STATUSES:
+        return None
+    if now_ms > due:
+        return "late"
+    left = max(0, (order.get("quantity_planned") or 0) - (order.get("quantity_done") or 0))
+    cycle = order.get("ideal_cycle_s")
+    if cycle and now_ms + left * cycle * 1000 > due:
+        return "at-risk"
+    return None
+
+
+def with_plans(conn: Connection, orders: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+    """Work-order rows with their due time and late/at-risk flag (from this read model)."""
+    plans = store.order_plans(conn, [o["work_order_id"] for o in orders])
+    out = []
+    for order in orders:
+        plan = plans.get(order["work_order_id"], {})
+        merged = {**order, "due_ms": plan.get("due_ms"), "ideal_cycle_s": plan.get("ideal_cycle_s")}
+        out.append({**merged, "due_flag": due_flag(merged, now_ms)})
+    return out
 
 
 def _decimal(value: float | None) -> str | None:
@@ -150,6 +182,7 @@ def _parse_instant(name: str, text: str, plan: Plan) -> int:
 
 
 def router(engine: Engine, plan: Plan) -> APIRouter:
+    use_plant_time(plan)
     api = APIRouter()
 
     def page_context(request: Request) -> dict[str, Any]:
