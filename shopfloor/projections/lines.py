@@ -180,9 +180,20 @@ def figures(
     else:
         state = "running"
     return LineFigures(
-        line_id, shift, state, planned / 1000, run / 1000, availability, performance, quality, oee,
-        good, scrap, target, good,
-    )  # fmt: skip
+        line_id,
+        shift,
+        state,
+        planned / 1000,
+        run / 1000,
+        availability,
+        performance,
+        quality,
+        oee,
+        good,
+        scrap,
+        target,
+        good,
+    )
 
 
 def breaks_complement(breaks: list[Interval], start_ms: int, end_ms: int) -> list[Interval]:

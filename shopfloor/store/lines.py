@@ -87,9 +87,15 @@ class LineMachineHandler:
             lines[data.equipment_id] = line
             at = _ms(event)
             facts.append(
-                {"event_id": event.id, "equipment_id": data.equipment_id, "line_id": line, "at_ms": at,
-                 "status": data.status.value, "reason": data.reason}
-            )  # fmt: skip
+                {
+                    "event_id": event.id,
+                    "equipment_id": data.equipment_id,
+                    "line_id": line,
+                    "at_ms": at,
+                    "status": data.status.value,
+                    "reason": data.reason,
+                }
+            )
             changes.mark(VIEW, line, at)
         insert_ignore(conn, CHANGES, facts)
         upsert(

@@ -49,8 +49,15 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         )
         t0 = datetime.now(UTC)
         ahead = int((t0 - start).total_seconds()) + BUFFER
-        progress = {"work_order_id": "WO-E2E", "status": "IN_PROGRESS", "line_id": LINE,
-                    "quantity_planned": 100_000, "quantity_done": ahead, "quantity_scrap": 0, "ideal_cycle_s": 1.0}  # fmt: skip
+        progress = {
+            "work_order_id": "WO-E2E",
+            "status": "IN_PROGRESS",
+            "line_id": LINE,
+            "quantity_planned": 100_000,
+            "quantity_done": ahead,
+            "quantity_scrap": 0,
+            "ideal_cycle_s": 1.0,
+        }
         await producer.event(
             settings.topic_work_orders, "WO-E2E", event("WorkOrderStatusChanged", progress, at=t0)
         )

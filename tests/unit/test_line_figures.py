@@ -139,3 +139,55 @@ def test_figures_depend_on_event_time_only_not_on_arrival_order() -> None:
     a = figures("L1", DEFAULT, shift, NOON, CHANGES, PROGRESS)
     b = figures("L1", DEFAULT, shift, NOON, sorted(CHANGES, key=lambda c: c.equipment_id), PROGRESS[::-1])
     assert a == b
+
+
+def test_due_flags_late_and_at_risk_from_units_left_at_the_ideal_rate() -> None:
+    from shopfloor.web.lines import due_flag
+
+    order = {
+        "status": "IN_PROGRESS",
+        "due_ms": 1_000_000,
+        "quantity_planned": 100,
+        "quantity_done": 40,
+        "ideal_cycle_s": 10.0,
+    }
+    assert due_flag(order, 1_000_001) == "late"
+    assert due_flag(order, 1_000_000 - 600_000) is None  # 60 units x 10 s = 600 s: just in time
+    assert due_flag(order, 1_000_000 - 599_000) == "at-risk"
+    assert due_flag({**order, "status": "COMPLETED"}, 2_000_000) is None
+    assert due_flag({**order, "due_ms": None}, 2_000_000) is None
+
+
+def test_new_event_fields_are_optional_and_checked() -> None:
+    from pydantic import ValidationError
+
+    from shopfloor.events.models import WorkOrderStatusChanged
+
+    old = WorkOrderStatusChanged(work_order_id="W", status="RELEASED")
+    assert old.due_at is None and old.ideal_cycle_s is None
+    new = WorkOrderStatusChanged(
+        work_order_id="W", status="IN_PROGRESS", due_at="2026-12-01T15:00:00+01:00", ideal_cycle_s=2.5
+    )
+    assert new.due_at is not None and new.due_at.utcoffset() is not None and new.ideal_cycle_s == 2.5
+    for bad in (
+        {"ideal_cycle_s": 0},
+        {"ideal_cycle_s": -1},
+        {"ideal_cycle_s": True},
+        {"ideal_cycle_s": "5"},
+        {"ideal_cycle_s": float("nan")},
+        {"due_at": "2026-12-01T15:00:00"},
+        {"due_at": "soon"},
+    ):
+        with pytest.raises(ValidationError):
+            WorkOrderStatusChanged(work_order_id="W", status="IN_PROGRESS", **bad)
+
+
+def test_settings_refuse_a_bad_calendar() -> None:
+    from pydantic import ValidationError
+
+    from shopfloor.config import Settings
+
+    assert Settings(timezone="Europe/Berlin", breaks="10:00-10:15").calendar().breaks
+    for bad in ({"timezone": "Nowhere/Else"}, {"shifts": ""}, {"breaks": "lunch"}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)
