@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopfloor.projections.calendar import Calendar
+from shopfloor.projections.cutoffs import parse_cutoffs
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -65,10 +66,12 @@ class Settings(BaseSettings):
     breaks: str = ""
     line_behind_margin: float = Field(default=0.05, ge=0, lt=1)
     line_target_share: float = Field(default=0.85, gt=0, le=1)
+    carrier_cutoffs: str = ""  # "DHL=15:00;17:30,UPS=16:00": daily truck cutoffs, plant local time
 
     @model_validator(mode="after")
     def _calendar_parses(self) -> Settings:
         self.calendar()
+        parse_cutoffs(self.carrier_cutoffs)
         return self
 
     def calendar(self) -> Calendar:

@@ -142,6 +142,7 @@ class OrderCreated(OrderEvent):
     lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
     due_at: datetime | None = None
     priority: Text | int | None = None
+    carrier: Text | None = None  # the planned carrier, whose cutoffs the order must make
 
     @field_validator("due_at")
     @classmethod

@@ -22,6 +22,8 @@ from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.cutoffs import RiskJudge
+from shopfloor.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSP = (
@@ -109,6 +111,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(dead_letters_web.router(runtime))
 
     plan = lines_web.Plan(runtime.settings)  # plan vs actual per line
+    templates.env.globals["outbound_at_risk"] = RiskJudge(engine, runtime.settings)
     runtime.hub.register(lines_web.VIEW, lines_web.patch_renderer(engine, plan))
     runtime.hub.register(
         lines_web.DOWNTIME_VIEW,
