@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, and_, func, select, union
+from sqlalchemy import BigInteger, Connection, Index, Table, and_, func, select, union
 from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
@@ -65,6 +65,9 @@ MACHINES: Table = LineMachineRow.__table__  # type: ignore[attr-defined]
 CHANGES: Table = LineMachineChangeRow.__table__  # type: ignore[attr-defined]
 ORDERS: Table = LineOrderRow.__table__  # type: ignore[attr-defined]
 PROGRESS: Table = LineProgressRow.__table__  # type: ignore[attr-defined]
+# "each machine's / order's latest fact of a line before or within a window" reads these
+Index("ix_line_changes_line_machine_at", CHANGES.c.line_id, CHANGES.c.equipment_id, CHANGES.c.at_ms)
+Index("ix_line_progress_line_order_at", PROGRESS.c.line_id, PROGRESS.c.work_order_id, PROGRESS.c.at_ms)
 
 
 def _ms(event: Envelope) -> int:
@@ -167,18 +170,50 @@ def _with_baseline(
     return [*conn.execute(before.where(table.c.line_id == line_id)), *conn.execute(within)]
 
 
+def _latest(
+    conn: Connection,
+    table: Table,
+    entity: str,
+    line_id: str,
+    start_ms: int,
+    end_ms: int,
+    only: list[str] | None = None,
+) -> list[Any]:
+    """Each entity's latest row of the line in [start_ms, end_ms) (of the entities in `only`, if given)."""
+    key, newer = table.c[entity], table.alias("newer")
+    later = (
+        select(newer.c.at_ms)
+        .where(newer.c.line_id == line_id, newer.c[entity] == key, newer.c.at_ms > table.c.at_ms)
+        .where(newer.c.at_ms < end_ms)
+        .exists()
+    )
+    query = select(table).where(
+        table.c.line_id == line_id, table.c.at_ms >= start_ms, table.c.at_ms < end_ms, ~later
+    )
+    if only is not None:
+        query = query.where(key.in_(only))
+    return list(conn.execute(query))
+
+
+def machine_facts(conn: Connection, line_id: str, start_ms: int, end_ms: int) -> list[MachineChange]:
+    """The line's machine status changes in [start_ms, end_ms), with each machine's state at start."""
+    return [
+        MachineChange(r.equipment_id, r.at_ms, r.status, r.reason)
+        for r in _with_baseline(conn, CHANGES, "equipment_id", line_id, start_ms, end_ms)
+    ]
+
+
 def facts(
     conn: Connection, line_id: str, start_ms: int, end_ms: int
 ) -> tuple[list[MachineChange], list[Progress]]:
     """What the fold needs for one line over [start_ms, end_ms)."""
-    changes = [
-        MachineChange(r.equipment_id, r.at_ms, r.status, r.reason)
-        for r in _with_baseline(conn, CHANGES, "equipment_id", line_id, start_ms, end_ms)
-    ]
-    progress = [
-        Progress(r.work_order_id, r.at_ms, r.done, r.scrap, r.ideal_cycle_s)
-        for r in _with_baseline(conn, PROGRESS, "work_order_id", line_id, start_ms, end_ms)
-    ]
+    changes = machine_facts(conn, line_id, start_ms, end_ms)
+    # progress rows are cumulative with fields carried forward, so per order the last one before the
+    # window and the last one in it are all the fold needs: two rows per order, however busy the line
+    # (orders with no progress in the window made nothing in it, so only these need a baseline)
+    rows = _latest(conn, PROGRESS, "work_order_id", line_id, start_ms, end_ms)
+    rows += _latest(conn, PROGRESS, "work_order_id", line_id, 0, start_ms, [r.work_order_id for r in rows])
+    progress = [Progress(r.work_order_id, r.at_ms, r.done, r.scrap, r.ideal_cycle_s) for r in rows]
     return changes, progress
 
 

@@ -135,7 +135,7 @@ def downtime(engine: Engine, plan: Plan) -> dict[str, Any]:
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
         for line in store.line_ids(conn):
-            changes, _ = store.facts(conn, line, windows["7d"], now + 1)
+            changes = store.machine_facts(conn, line, windows["7d"], now + 1)
             per_window = {}
             for name, start in windows.items():
                 totals: dict[str, float] = {}
