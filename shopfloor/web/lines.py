@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Connection, Engine
 
@@ -210,7 +210,7 @@ def router(engine: Engine, plan: Plan) -> APIRouter:
 
     @api.get("/api/lines/{line_id}/shifts", response_model=None)
     def line_shifts(
-        line_id: Annotated[str, LineId],
+        line_id: Annotated[str, Path(max_length=200)],
         from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
         to: Annotated[str | None, Query(max_length=40)] = None,
     ) -> dict[str, Any] | JSONResponse:
