@@ -4,6 +4,7 @@ turns its line `stopped`; once it runs again, having lost time against the pro-r
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -57,6 +58,7 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
             "quantity_done": ahead,
             "quantity_scrap": 0,
             "ideal_cycle_s": 1.0,
+            "due_at": (t0 + timedelta(hours=2)).isoformat(),
         }
         await producer.event(
             settings.topic_work_orders, "WO-E2E", event("WorkOrderStatusChanged", progress, at=t0)
@@ -101,6 +103,14 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         # the line board's header carries the same summary; the downtime page the reason
         await page.goto(f"{url}/work-orders?line={LINE}")
         await page.wait_for_selector(_band("behind"), timeout=15_000)
+        # its order is due in 2 h; 100 000 units at 1 s each cannot make it: at risk, with a countdown
+        due = await page.wait_for_selector(
+            '[data-work-order="WO-E2E"] [data-due-flag="at-risk"]', timeout=5_000
+        )
+        assert due is not None and "at risk" in (await due.inner_text())
+        countdown = await page.wait_for_selector('[data-work-order="WO-E2E"] [data-due-in-ms]', timeout=5_000)
+        assert countdown is not None
+        assert re.fullmatch(r"\(in (1 h 5\d|2 h 0) min\)", await countdown.inner_text())
         await page.goto(f"{url}/downtime")
         await page.wait_for_selector(
             f'[data-downtime-line="{LINE}"] [data-window="shift"] [data-reason="jam at infeed"]',
