@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopfloor.events.models import event_topics as topics_of_event_types
+from shopfloor.projections.calendar import Calendar
+from shopfloor.projections.cutoffs import parse_cutoffs
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -87,6 +89,23 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
         return value
+
+    # Plan vs actual: the plant's shift calendar (local wall-clock times) and when a line is behind.
+    timezone: str = "UTC"
+    shifts: str = "06:00-14:00,14:00-22:00,22:00-06:00"
+    breaks: str = ""
+    line_behind_margin: float = Field(default=0.05, ge=0, lt=1)
+    line_target_share: float = Field(default=0.85, gt=0, le=1)
+    carrier_cutoffs: str = ""  # "DHL=15:00;17:30,UPS=16:00": daily truck cutoffs, plant local time
+
+    @model_validator(mode="after")
+    def _calendar_parses(self) -> Settings:
+        self.calendar()
+        parse_cutoffs(self.carrier_cutoffs)
+        return self
+
+    def calendar(self) -> Calendar:
+        return Calendar.parse(self.timezone, self.shifts, self.breaks)
 
     @field_validator("inventory_reorder_points", "outbound_stuck_minutes")
     @classmethod

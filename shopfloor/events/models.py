@@ -101,6 +101,22 @@ class WorkOrderStatusChanged(EventData):
     quantity_scrap: NonNegativeInt | None = None
     operator: Text | None = None
     reason: Text | None = None
+    due_at: datetime | None = None
+    ideal_cycle_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] | None = None
+
+    @field_validator("due_at")
+    @classmethod
+    def _aware_due(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("due_at must carry a UTC offset")
+        return value
+
+    @field_validator("ideal_cycle_s", mode="before")
+    @classmethod
+    def _cycle_number(cls, value: object) -> object:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError("ideal_cycle_s must be a number of seconds")
+        return value
 
 
 class EquipmentStatusChanged(EventData):
@@ -161,6 +177,7 @@ class OrderCreated(OrderEvent):
     lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
     due_at: Instant | None = None
     priority: Text | int | None = None
+    carrier: Text | None = None  # the planned carrier, whose cutoffs the order must make
 
 
 class PaymentProcessed(OrderEvent):

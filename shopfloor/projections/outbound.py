@@ -151,6 +151,8 @@ def _details(fields: dict[str, Any], event: Envelope) -> None:
             fields["customer"] = data.customer
         if data.priority is not None:
             fields["priority"] = str(data.priority)
+        if data.carrier is not None:
+            fields["carrier"] = data.carrier
         if data.due_at is not None:
             fields["due_ms"] = int(data.due_at.timestamp() * 1000)
         if data.lines:

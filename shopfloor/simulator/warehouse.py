@@ -151,6 +151,7 @@ class WarehouseTraffic:
             "lines": [{"sku": sku, "qty": qty} for sku, qty in lines],
             "due_at": due.isoformat().replace("+00:00", "Z"),
             "priority": self._rng.choice(["standard", "standard", "express"]),
+            "carrier": CARRIERS[self._next_order % len(CARRIERS)],  # planned; no extra draw, seeds repeat
         }
         return [self._order_event(now, order, "OrderCreated", "shop", **data)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shopfloor.events.codec import cloud_event
 from shopfloor.simulator.base import Produced
@@ -22,6 +22,7 @@ PRODUCTS = [
     "manifold-M6",
 ]
 OPERATORS = ["ana", "bram", "chen", "dita", "emre", "fatou", "goran", "hana", "ivo", "jules"]
+DUE_SLACK = 1.5  # an order is due after 1.5 x its ideal run time: tight enough that some run late
 HOLD_REASONS = [
     "material shortage",
     "quality check",
@@ -42,6 +43,14 @@ class _Order:
     scrap: int = 0
     sequence: int = 0
     operator: str | None = None
+    due: datetime | None = None
+
+    def ideal_cycle_s(self, rate: float) -> float:
+        """Seconds per unit at the ideal rate, by product (a fixed table, so seeded runs repeat). The
+        simulator makes units in proportion to its event rate, so the cycle scales with it: lines then
+        run at roughly 40-95 % of the ideal rate, and the slower ones fall behind their target."""
+        base = 6.0 + 2.0 * (PRODUCTS.index(self.product) % 5 if self.product in PRODUCTS else 0)
+        return round(base / (4 * max(rate, 0.01)), 4)
 
 
 class WorkOrderTraffic:
@@ -76,7 +85,11 @@ class WorkOrderTraffic:
             "quantity_planned": order.planned,
             "quantity_done": order.done,
             "quantity_scrap": order.scrap,
+            "ideal_cycle_s": order.ideal_cycle_s(self.rate),
         }
+        if order.due is None:
+            order.due = now + timedelta(seconds=order.planned * data["ideal_cycle_s"] * DUE_SLACK)
+        data["due_at"] = order.due.isoformat()
         if previous:
             data["previous_status"] = previous
         if order.operator:

@@ -6,6 +6,7 @@ from shopfloor.store.alerts import AlertCommandHandler
 from shopfloor.store.changes import Handler
 from shopfloor.store.equipment import EquipmentHandler
 from shopfloor.store.inventory import InventoryHandler
+from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
 from shopfloor.store.outbound import OutboundHandler
 from shopfloor.store.sensors import SensorHandler
 from shopfloor.store.work_orders import WorkOrderHandler
@@ -13,3 +14,4 @@ from shopfloor.store.work_orders import WorkOrderHandler
 HANDLERS: list[Handler] = [WorkOrderHandler()]
 HANDLERS += [InventoryHandler(), OutboundHandler()]  # warehouse (issue 3)
 HANDLERS += [EquipmentHandler(), SensorHandler(), AlertCommandHandler()]  # equipment (issue 4)
+HANDLERS += [LineOrderHandler(), LineMachineHandler()]  # plan vs actual per line

@@ -6,6 +6,7 @@ from shopfloor.store import (  # noqa: F401
     bookkeeping,
     equipment,  # equipment (issue 4)
     inventory,
+    lines,  # plan vs actual per line
     outbound,
     sensors,  # equipment (issue 4)
     work_orders,

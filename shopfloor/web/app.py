@@ -18,11 +18,14 @@ from shopfloor.web import dead_letters as dead_letters_web
 from shopfloor.web import docs, equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import equipment as equipment_web
 from shopfloor.web import inventory as inventory_web
+from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.cutoffs import RiskJudge
 from shopfloor.web.head import HeadAsGet
 from shopfloor.web.stream_limits import StreamLimits
+from shopfloor.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSP = (
@@ -121,6 +124,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(rebuilds_router(runtime))  # rebuild progress (issue 7)
     runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))  # issue 6
     app.include_router(dead_letters_web.router(runtime))
+
+    plan = lines_web.Plan(runtime.settings)  # plan vs actual per line
+    templates.env.globals["outbound_at_risk"] = RiskJudge(engine, runtime.settings)
+    runtime.hub.register(lines_web.VIEW, lines_web.patch_renderer(engine, plan))
+    runtime.hub.register(
+        lines_web.DOWNTIME_VIEW,
+        lines_web.downtime_patch_renderer(engine, plan),
+        follows=lines_web.DOWNTIME_FOLLOWS,
+    )
+    app.include_router(lines_web.router(engine, plan))
 
     runtime.hub.register(
         overview.VIEW, overview.patch_renderer(engine, runtime.settings), follows=overview.FOLLOWS

@@ -14,6 +14,7 @@ from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import work_orders as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
+from shopfloor.web import lines as lines_web
 from shopfloor.web.templating import templates
 
 VIEW = store.VIEW
@@ -37,6 +38,7 @@ def board(engine: Engine, line: str | None) -> dict[str, Any]:
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
         orders = [o for o in store.list_work_orders(conn, line=line) if visible(o, now_ms)]
+        orders = lines_web.with_plans(conn, orders, now_ms)
         counts = store.line_counts(conn)
     lanes: dict[str, list[dict[str, Any]]] = {}
     for order in sorted(orders, key=sort_key):
@@ -58,6 +60,7 @@ def patch_renderer(engine: Engine):  # type: ignore[no-untyped-def]
     def render(keys: frozenset[str]) -> str:
         with engine.connect() as conn:
             orders = store.list_work_orders(conn, ids=sorted(keys))
+            orders = lines_web.with_plans(conn, orders, int(time.time() * 1000))
             counts = store.line_counts(conn)
         template = templates.get_template("work_orders/patch.html")
         return template.render(orders=orders, counts=counts, sort_key=sort_key)

@@ -1,0 +1,48 @@
+// Line boards: a relative "in 12 min" beside each due time. Downtime page: draws each [data-pareto] element as a Pareto bar chart (minutes by reason, largest
+// first) with Plotly, and redraws after every live patch. The numbers also stand in a table beside it.
+(function () {
+  "use strict";
+  function draw(el) {
+    if (!window.Plotly || el.dataset.drawn === el.dataset.pareto) return;
+    const data = JSON.parse(el.dataset.pareto);
+    el.dataset.drawn = el.dataset.pareto;
+    if (!data.reasons.length) {
+      el.hidden = true;
+      return;
+    }
+    el.hidden = false;
+    const total = data.minutes.reduce(function (a, b) { return a + b; }, 0);
+    let running = 0;
+    const cumulative = data.minutes.map(function (m) { running += m; return (100 * running) / total; });
+    Plotly.react(el, [
+      { type: "bar", x: data.reasons, y: data.minutes, name: "minutes", marker: { color: "#58a6ff" } },
+      { type: "scatter", mode: "lines+markers", x: data.reasons, y: cumulative, name: "cumulative %",
+        yaxis: "y2", line: { color: "#ffa657" } },
+    ], {
+      margin: { l: 40, r: 40, t: 10, b: 60 }, height: 220, showlegend: false,
+      yaxis: { title: { text: "min" }, rangemode: "tozero" },
+      yaxis2: { overlaying: "y", side: "right", range: [0, 100], ticksuffix: "%" },
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#e6edf3" },
+    }, { displayModeBar: false, staticPlot: true });
+  }
+  // "in 12 min" / "25 min ago" beside each due time, kept current between events.
+  function relative(ms) {
+    const min = Math.round(Math.abs(ms) / 60000);
+    const text = min < 60 ? min + " min" : Math.floor(min / 60) + " h " + (min % 60) + " min";
+    return ms >= 0 ? "(in " + text + ")" : "(" + text + " ago)";
+  }
+  function refreshDue() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("[data-due-in-ms]")) el.textContent = relative(Number(el.dataset.dueInMs) - now);
+  }
+  setInterval(refreshDue, 15000);
+  document.addEventListener("DOMContentLoaded", refreshDue);
+  document.addEventListener("shopfloor:frame", refreshDue);
+
+  function drawAll() {
+    for (const el of document.querySelectorAll("[data-pareto]")) draw(el);
+  }
+  document.addEventListener("DOMContentLoaded", drawAll);
+  document.addEventListener("shopfloor:frame", drawAll);
+  document.addEventListener("htmx:afterSwap", drawAll);
+})();

@@ -1,0 +1,250 @@
+"""Plan vs actual per line: the /lines bands, the line-board header, /downtime, and their JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import Connection, Engine
+
+from shopfloor.config import Settings
+from shopfloor.projections.calendar import Calendar, Shift, breaks_in, shift_at, shifts_between
+from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, figures
+from shopfloor.projections.work_orders import OPEN_STATUSES
+from shopfloor.store import lines as store
+from shopfloor.store.batch import current_version
+from shopfloor.web.templating import templates
+
+VIEW = store.VIEW
+DOWNTIME_VIEW = "downtime"
+DOWNTIME_FOLLOWS = frozenset({VIEW})
+DAY_MS = 86_400_000
+MAX_RANGE_MS = 31 * DAY_MS
+LineId = Annotated[str, Query(max_length=200)]
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Plan:
+    """The calendar and rules from settings, and the clock pages read "now" from."""
+
+    def __init__(self, settings: Settings, clock: Clock = wall_clock_ms) -> None:
+        self.calendar: Calendar = settings.calendar()
+        self.rules = Rules(settings.line_behind_margin, settings.line_target_share)
+        self.clock = clock
+
+    def local(self, ms: int | None, fmt: str = "%H:%M") -> str:
+        if ms is None:
+            return ""
+        return datetime.fromtimestamp(ms / 1000, self.calendar.zone).strftime(fmt)
+
+
+def use_plant_time(plan: Plan) -> None:
+    """Every page's clock times in the plant's time zone (the `clock` filter; UTC by default)."""
+    templates.env.filters["clock"] = lambda ms: "–" if ms is None else plan.local(ms, "%H:%M:%S")
+    templates.env.filters["local"] = plan.local
+
+
+def due_flag(order: dict[str, Any], now_ms: int) -> str | None:
+    """`late` past its due time; `at-risk` when the units left at the ideal rate end after it."""
+    due = order.get("due_ms")
+    if due is None or order.get("status") not in OPEN_STATUSES:
+        return None
+    if now_ms > due:
+        return "late"
+    left = max(0, (order.get("quantity_planned") or 0) - (order.get("quantity_done") or 0))
+    cycle = order.get("ideal_cycle_s")
+    if cycle and now_ms + left * cycle * 1000 > due:
+        return "at-risk"
+    return None
+
+
+def with_plans(conn: Connection, orders: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+    """Work-order rows with their due time and late/at-risk flag (from this read model)."""
+    plans = store.order_plans(conn, [o["work_order_id"] for o in orders])
+    out = []
+    for order in orders:
+        plan = plans.get(order["work_order_id"], {})
+        merged = {**order, "due_ms": plan.get("due_ms"), "ideal_cycle_s": plan.get("ideal_cycle_s")}
+        out.append({**merged, "due_flag": due_flag(merged, now_ms)})
+    return out
+
+
+def _decimal(value: float | None) -> str | None:
+    return None if value is None else f"{value:.3f}"
+
+
+def as_dict(f: LineFigures, plan: Plan) -> dict[str, Any]:
+    """One line's figures as the API and the markup carry them (factors 0-1, 3 places)."""
+    return {
+        "line_id": f.line_id,
+        "shift": f.shift.label,
+        "shift_start": plan.local(f.shift.start_ms, "%Y-%m-%dT%H:%M%z"),
+        "shift_end": plan.local(f.shift.end_ms, "%Y-%m-%dT%H:%M%z"),
+        "state": f.state,
+        "oee": _decimal(f.oee),
+        "availability": _decimal(f.availability),
+        "performance": _decimal(f.performance),
+        "quality": _decimal(f.quality),
+        "target": f.target,
+        "actual": f.actual,
+        "gap": f.gap,
+        "good": f.good,
+        "scrap": f.scrap,
+        "planned_minutes": round(f.planned_s / 60, 1),
+        "run_minutes": round(f.run_s / 60, 1),
+    }
+
+
+def line_figures(conn: Connection, plan: Plan, line_id: str, shift: Shift, now_ms: int) -> dict[str, Any]:
+    changes, progress = store.facts(conn, line_id, shift.start_ms, min(now_ms, shift.end_ms) + 1)
+    return as_dict(figures(line_id, plan.calendar, shift, now_ms, changes, progress, plan.rules), plan)
+
+
+def summaries(engine: Engine, plan: Plan, only: list[str] | None = None) -> dict[str, Any]:
+    now = plan.clock()
+    shift = shift_at(plan.calendar, now)
+    with engine.connect() as conn:
+        version, last_event_ms, _ = current_version(conn)
+        ids = store.line_ids(conn) if only is None else only
+        lines = [line_figures(conn, plan, line, shift, now) for line in ids]
+    return {
+        "version": version,
+        "last_event_ms": last_event_ms,
+        "lines": lines,
+        "shift": shift.label,
+        "shift_window": f"{plan.local(shift.start_ms)}–{plan.local(shift.end_ms)}",
+        "shift_end_ms": shift.end_ms,
+    }
+
+
+def downtime(engine: Engine, plan: Plan) -> dict[str, Any]:
+    """Per line and window (current shift, 24 h, 7 days): minutes down by reason, largest first."""
+    now = plan.clock()
+    shift = shift_at(plan.calendar, now)
+    windows = {"shift": shift.start_ms, "24h": now - DAY_MS, "7d": now - 7 * DAY_MS}
+    result: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    with engine.connect() as conn:
+        version, last_event_ms, _ = current_version(conn)
+        for line in store.line_ids(conn):
+            changes = store.machine_facts(conn, line, windows["7d"], now + 1)
+            per_window = {}
+            for name, start in windows.items():
+                totals: dict[str, float] = {}
+                breaks = breaks_in(plan.calendar, start, now)
+                for (_machine, reason), ms in downtime_by_reason(changes, start, now, breaks).items():
+                    totals[reason] = totals.get(reason, 0.0) + ms / 60_000
+                per_window[name] = sorted(
+                    ((r, round(m, 1)) for r, m in totals.items()), key=lambda x: (-x[1], x[0])
+                )
+            result[line] = per_window
+    return {"version": version, "last_event_ms": last_event_ms, "downtime": result, "shift": shift.label}
+
+
+def patch_renderer(engine: Engine, plan: Plan):  # type: ignore[no-untyped-def]
+    def render(keys: frozenset[str]) -> str:
+        context = summaries(engine, plan, sorted(k for k in keys if k != store.UNASSIGNED))
+        return templates.get_template("lines/patch.html").render(**context)
+
+    async def render_async(keys: frozenset[str]) -> str:
+        return await asyncio.to_thread(render, keys)
+
+    return render_async
+
+
+def downtime_patch_renderer(engine: Engine, plan: Plan):  # type: ignore[no-untyped-def]
+    def render(_keys: frozenset[str]) -> str:
+        body = templates.get_template("lines/downtime_board.html").render(**downtime(engine, plan))
+        return f"<template>{body}</template>"
+
+    async def render_async(keys: frozenset[str]) -> str:
+        return await asyncio.to_thread(render, keys)
+
+    return render_async
+
+
+def _parse_instant(name: str, text: str, plan: Plan) -> int:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an ISO 8601 date or time, got {text[:40]!r}") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=plan.calendar.zone)  # plant local time
+    return int(value.timestamp() * 1000)
+
+
+def router(engine: Engine, plan: Plan) -> APIRouter:
+    use_plant_time(plan)
+    api = APIRouter()
+
+    def page_context(request: Request) -> dict[str, Any]:
+        return {"view": VIEW, **summaries(engine, plan)}
+
+    @api.get("/lines", response_class=HTMLResponse)
+    def lines_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "lines/page.html", page_context(request))
+
+    @api.get("/lines/board", response_class=HTMLResponse, include_in_schema=False)
+    def lines_board(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "lines/board.html", page_context(request))
+
+    @api.get("/lines/header", response_class=HTMLResponse, include_in_schema=False)
+    def line_header(request: Request, line: LineId, bands: bool = False) -> HTMLResponse:
+        """The line board's header: this line's band, live (`bands` = the band alone, for polling)."""
+        context = {"view": VIEW, "line": line, **summaries(engine, plan, [line])}
+        name = "lines/header_bands.html" if bands else "lines/header.html"
+        return templates.TemplateResponse(request, name, context)
+
+    @api.get("/api/lines")
+    def lines_api() -> dict[str, Any]:
+        context = summaries(engine, plan)
+        return {"version": context["version"], "shift": context["shift"], "lines": context["lines"]}
+
+    @api.get("/api/lines/{line_id}/shifts", response_model=None)
+    def line_shifts(
+        line_id: Annotated[str, Path(max_length=200)],
+        from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        to: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> dict[str, Any] | JSONResponse:
+        now = plan.clock()
+        try:
+            end = _parse_instant("to", to, plan) if to else now
+            start = _parse_instant("from", from_, plan) if from_ else end - DAY_MS
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if start >= end:
+            return JSONResponse({"error": "from must be before to"}, status_code=400)
+        if end - start > MAX_RANGE_MS:
+            return JSONResponse({"error": "at most 31 days at a time"}, status_code=400)
+        with engine.connect() as conn:
+            if line_id not in store.line_ids(conn):
+                return JSONResponse({"error": f"no line {line_id!r}"}, status_code=404)
+            shifts = [
+                line_figures(conn, plan, line_id, shift, min(now, shift.end_ms))
+                for shift in shifts_between(plan.calendar, start, min(end, now + 1))
+            ]
+        return {"line_id": line_id, "shifts": shifts}
+
+    @api.get("/downtime", response_class=HTMLResponse)
+    def downtime_page(request: Request) -> HTMLResponse:
+        context = {"view": DOWNTIME_VIEW, **downtime(engine, plan)}
+        return templates.TemplateResponse(request, "lines/downtime.html", context)
+
+    @api.get("/downtime/board", response_class=HTMLResponse, include_in_schema=False)
+    def downtime_board(request: Request) -> HTMLResponse:
+        context = {"view": DOWNTIME_VIEW, **downtime(engine, plan)}
+        return templates.TemplateResponse(request, "lines/downtime_board.html", context)
+
+    @api.get("/api/downtime")
+    def downtime_api() -> dict[str, Any]:
+        return downtime(engine, plan)
+
+    return api

@@ -1,0 +1,68 @@
+"""Carrier cutoffs and the at-risk flag against hand-worked cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shopfloor.projections.cutoffs import (
+    at_risk,
+    expected_dispatch_ms,
+    next_cutoff,
+    parse_cutoffs,
+    stage_medians,
+)
+
+MIN = 60_000
+UTC_ZONE = ZoneInfo("UTC")
+CUTOFFS = parse_cutoffs("DHL=15:00;17:30, UPS=16:00")
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def test_cutoff_settings_parse_and_refuse_bad_input() -> None:
+    assert [t.isoformat("minutes") for t in CUTOFFS["DHL"]] == ["15:00", "17:30"]
+    for bad in ("DHL", "DHL=", "DHL=3pm", "=15:00"):
+        with pytest.raises(ValueError, match="CARRIER=HH:MM"):
+            parse_cutoffs(bad)
+
+
+def test_next_cutoff_is_today_or_tomorrow_in_plant_time() -> None:
+    assert next_cutoff(UTC_ZONE, CUTOFFS["DHL"], ms("2026-12-01T14:00:00")) == ms("2026-12-01T15:00:00")
+    assert next_cutoff(UTC_ZONE, CUTOFFS["DHL"], ms("2026-12-01T15:00:00")) == ms("2026-12-01T17:30:00")
+    assert next_cutoff(UTC_ZONE, CUTOFFS["DHL"], ms("2026-12-01T18:00:00")) == ms("2026-12-02T15:00:00")
+    berlin = ZoneInfo("Europe/Berlin")  # 15:00 in Berlin is 14:00 UTC in winter
+    assert next_cutoff(berlin, CUTOFFS["DHL"], ms("2026-12-01T13:00:00")) == ms("2026-12-01T14:00:00")
+
+
+# last hour: CREATED->PAID took 2, 4, 30 min (median 4); PAID->PICKED 20, 30 (median 25);
+# PICKED->DISPATCHED 10 min
+MEDIANS = stage_medians(
+    {"CREATED": [2 * MIN, 30 * MIN, 4 * MIN], "PAID": [20 * MIN, 30 * MIN], "PICKED": [10 * MIN]}
+)
+
+
+def test_expected_dispatch_at_the_current_pace() -> None:
+    assert MEDIANS == {"CREATED": 4 * MIN, "PAID": 25 * MIN, "PICKED": 10 * MIN}
+    now = ms("2026-12-01T14:00:00")
+    # paid 10 min ago: 15 min of picking left, then 10 min to dispatch -> 14:25
+    assert expected_dispatch_ms("PAID", now - 10 * MIN, now, MEDIANS) == ms("2026-12-01T14:25:00")
+    # created an hour ago (over its median already): 0 + 25 + 10 -> 14:35
+    assert expected_dispatch_ms("CREATED", now - 60 * MIN, now, MEDIANS) == ms("2026-12-01T14:35:00")
+
+
+def test_at_risk_when_the_pace_misses_the_next_cutoff() -> None:
+    since = ms("2026-12-01T14:20:00")  # just paid: 25 + 10 min -> dispatched 14:55 at best
+    assert not at_risk("PAID", since, "DHL", since, MEDIANS, CUTOFFS, UTC_ZONE)  # DHL 15:00: makes it
+    late = since + 10 * MIN  # 14:30, 10 min into PAID: 15 + 10 min left -> 14:55, still before 15:00
+    assert not at_risk("PAID", since, "DHL", late, MEDIANS, CUTOFFS, UTC_ZONE)
+    later = ms("2026-12-01T14:40:00")  # created at 14:40: 4 + 25 + 10 min -> 15:19, after DHL's 15:00
+    assert at_risk("CREATED", later, "DHL", later, MEDIANS, CUTOFFS, UTC_ZONE)
+    assert not at_risk("CREATED", later, "UPS", later, MEDIANS, CUTOFFS, UTC_ZONE)  # UPS 16:00
+    assert not at_risk("CREATED", later, "GLS", later, MEDIANS, CUTOFFS, UTC_ZONE)  # no cutoffs known
+    assert not at_risk("DISPATCHED", later, "DHL", later, MEDIANS, CUTOFFS, UTC_ZONE)
+    assert not at_risk("CREATED", later, "DHL", later, {}, CUTOFFS, UTC_ZONE)  # no pace known: no flag
