@@ -46,7 +46,7 @@ class Settings(BaseSettings):
 
     batch_max_records: int = Field(default=5000, ge=1)
     dedup_window_seconds: float = Field(default=3600.0, gt=0)
-    push_interval_seconds: float = Field(default=0.2, gt=0)
+    push_interval_seconds: float = Field(default=0.025, gt=0)  # one coalescing frame per view
     stale_after_seconds: float = Field(default=15.0, gt=0)
 
     # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.
