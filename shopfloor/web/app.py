@@ -21,6 +21,7 @@ from shopfloor.web import inventory as inventory_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSP = (
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 
+    templates.env.globals["store_epoch"] = runtime.hub.epoch
     runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
     app.include_router(work_orders.router(engine))
     runtime.hub.register(
