@@ -34,8 +34,15 @@ RECORD = """
       if (m.type === "attributes") record(m.target, t);
       for (const n of m.addedNodes) record(n, t);
     }
-  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"]});
+  }).observe(document.body,
+             {subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"]});
 }
+"""
+
+
+SHOWS_ALL = """
+(final) => Object.entries(final).every(
+  ([o, s]) => document.querySelector(`[data-work-order="${o}"]`)?.dataset.status === s)
 """
 
 
@@ -55,10 +62,7 @@ async def _run(producer, topic, page, rate: int, seconds: float, sequences: dict
         await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
     await asyncio.gather(*pending)
     final = {order: status for order, status, _ in sent}
-    selector = " ".join(f'[data-work-order="{o}"][data-status="{s}"]' for o, s in list(final.items())[:1])
-    await page.wait_for_selector(selector, timeout=15_000)
-    check = '(final) => Object.entries(final).every(([o, s]) => document.querySelector(`[data-work-order="${o}"]`)?.dataset.status === s)'
-    await page.wait_for_function(check, arg=final, timeout=15_000, polling=50)
+    await page.wait_for_function(SHOWS_ALL, arg=final, timeout=15_000, polling=50)
     seen = await page.evaluate("window.__seen")
     shown: dict[tuple[str, str], list[float]] = {}
     for key, value, t in seen:
