@@ -85,6 +85,7 @@
       }
     }
     applyCaps();
+    keepHeights();
     if (needReload) reloadRoot();
   }
 
@@ -101,6 +102,19 @@
       note.dataset.count = String(rest);
       note.textContent = rest > 0 ? "+" + rest + " more " + (note.dataset.label || "") : "";
       note.hidden = rest === 0;
+    }
+  }
+
+  // Sections marked data-keep-height never shrink while the page is open: a row leaving one lane
+  // does not pull every lane below it up (and push it down again with the next arrival).
+  function keepHeights() {
+    for (const el of document.querySelectorAll("[data-keep-height]")) {
+      const h = el.getBoundingClientRect().height;
+      const kept = Number(el.dataset.keptHeight || 0);
+      if (h > kept) {
+        el.dataset.keptHeight = String(h);
+        el.style.minHeight = h + "px";
+      }
     }
   }
 
@@ -145,6 +159,7 @@
     const s = Math.max(0, Math.round(ms / 1000));
     if (s < 60) return s + "s ago";
     if (s < 3600) return Math.floor(s / 60) + "m ago";
+    if (s >= 86400) return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h ago";
     return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m ago";
   }
 
@@ -276,7 +291,10 @@
     setConnection("offline", "reconnecting…");
     probeStream();
   });
-  document.addEventListener("htmx:afterSwap", applyCaps);
+  document.addEventListener("htmx:afterSwap", function () {
+    applyCaps();
+    keepHeights();
+  });
   document.addEventListener("animationend", function (evt) {
     if (evt.animationName === "flash") evt.target.classList.remove("flash");
   });
@@ -293,6 +311,7 @@
       setConnection("offline", "connecting…");
     }
     applyCaps();
+    keepHeights();
     refreshFreshness();
     setInterval(refreshFreshness, 1000);
   });

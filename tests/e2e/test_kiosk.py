@@ -4,6 +4,7 @@ board reads from across the hall, and a screen whose session ends says so instea
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shopfloor.auth import users
