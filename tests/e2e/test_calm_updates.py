@@ -18,7 +18,9 @@ CLS = """() => {
     const s = window.__layout;
     for (const e of list.getEntries()) {
       if (e.hadRecentInput) continue;
-      if (e.startTime - s.last > 1000 || e.startTime - s.start > 5000) { s.window = 0; s.start = e.startTime; }
+      if (e.startTime - s.last > 1000 || e.startTime - s.start > 5000) {
+        s.window = 0; s.start = e.startTime;
+      }
       s.window += e.value; s.last = e.startTime; s.total += e.value;
       s.cls = Math.max(s.cls, s.window);
     }

@@ -4,8 +4,6 @@ board reads from across the hall, and a screen whose session ends says so instea
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
-from pathlib import Path
 
 from shopfloor.auth import users
 from shopfloor.runtime import open_store
@@ -18,7 +16,8 @@ SCREENS = ((1920, 1080), (3840, 2160))
 FITS = """() => ({
   scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight,
   width: innerWidth, height: innerHeight,
-  clipped: [...document.querySelectorAll('.lane, table')].filter(e => e.scrollWidth > e.clientWidth + 1).length,
+  clipped: [...document.querySelectorAll('.lane, table')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).length,
 })"""
 VISIBLE_NAV = (
     "() => [...document.querySelectorAll('nav, .filter')].filter(e => e.offsetParent !== null).length"
@@ -59,6 +58,8 @@ async def test_kiosk_boards_fill_the_screen_and_a_revoked_screen_says_so(
     users.add(open_store(settings), "kim", "viewer", PASSWORD)
     await _seed(producer, settings)
     shots = os.environ.get("SHOPFLOOR_KIOSK_SCREENSHOTS")  # a folder: writes the docs' screenshots
+    if shots:
+        os.makedirs(shots, exist_ok=True)
     errors: list[str] = []
     with running_server(settings, auth=True) as url:
         for width, height in SCREENS:
@@ -87,13 +88,11 @@ async def test_kiosk_boards_fill_the_screen_and_a_revoked_screen_says_so(
                     pills = await page.locator(".pill").evaluate_all(FONT_PX)
                     assert ids and min(ids) >= least, (width, ids[:3])
                     assert pills and min(pills) >= least, (width, pills[:3])
-                    print(
-                        f"\nkiosk line board {width}x{height}: order ids {min(ids):.0f} px, statuses {min(pills):.0f} px"
-                    )
+                    sizes = f"order ids {min(ids):.0f} px, statuses {min(pills):.0f} px"
+                    print(f"\nkiosk line board {width}x{height}: {sizes}")
                     if shots:
-                        Path(shots).mkdir(parents=True, exist_ok=True)
                         await page.wait_for_timeout(1600)  # let the arrival flash fade
-                        await page.screenshot(path=str(Path(shots) / f"kiosk-line-{width}x{height}.png"))
+                        await page.screenshot(path=os.path.join(shots, f"kiosk-line-{width}x{height}.png"))
                 await page.close()
             if width == 1920:
                 page = await context.new_page()
