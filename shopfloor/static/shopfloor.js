@@ -107,7 +107,16 @@
 
   // Sections marked data-keep-height never shrink while the page is open: a row leaving one lane
   // does not pull every lane below it up (and push it down again with the next arrival).
+  let heightsQueued = false;
   function keepHeights() {
+    if (heightsQueued) return;
+    heightsQueued = true;
+    requestAnimationFrame(function () {
+      heightsQueued = false;
+      measureHeights();
+    });
+  }
+  function measureHeights() {
     for (const el of document.querySelectorAll("[data-keep-height]")) {
       const h = el.getBoundingClientRect().height;
       const kept = Number(el.dataset.keptHeight || 0);
