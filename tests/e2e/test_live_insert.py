@@ -77,7 +77,7 @@ async def test_new_rows_arrive_in_place_and_leaving_rows_go(kafka, producer, bro
         )
         assert lanes == ["L1", "L9"]
 
-        # An order that moves to another line leaves the filtered board; one that finishes leaves the open rows.
+        # An order moved to another line leaves the filtered board; a finished one leaves the open rows.
         await producer.event(
             s.topic_work_orders,
             "WO-D",
