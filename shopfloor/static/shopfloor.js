@@ -80,6 +80,7 @@
         existing.replaceWith(el);
       }
       if (el.isConnected) {
+        for (const cell of el.querySelectorAll("[data-ago-ms]")) cell.textContent = agoText(Date.now() - Number(cell.dataset.agoMs));
         if (el.dataset.sort !== undefined || el.dataset.sku !== undefined) flash(el);
         if (window.htmx) htmx.process(el);
       }
@@ -98,7 +99,8 @@
       const totalEl = box.dataset.totalFrom ? document.getElementById(box.dataset.totalFrom) : null;
       const note = box.dataset.more ? document.getElementById(box.dataset.more) : null;
       if (!totalEl || !note) continue;
-      const rest = Math.max(0, Number(totalEl.dataset.total || 0) - box.children.length);
+      const shown = box.querySelectorAll(":scope > :not([hidden])").length;
+      const rest = Math.max(0, Number(totalEl.dataset.total || 0) - shown);
       note.dataset.count = String(rest);
       note.textContent = rest > 0 ? "+" + rest + " more " + (note.dataset.label || "") : "";
       note.hidden = rest === 0;
@@ -117,6 +119,10 @@
     });
   }
   function measureHeights() {
+    if (isKiosk()) {
+      kioskFit();
+      return;
+    }
     for (const el of document.querySelectorAll("[data-keep-height]")) {
       const h = el.getBoundingClientRect().height;
       const kept = Number(el.dataset.keptHeight || 0);
@@ -124,6 +130,51 @@
         el.dataset.keptHeight = String(h);
         el.style.minHeight = h + "px";
       }
+    }
+  }
+
+  // A kiosk cannot scroll: when the rows do not fit the screen, the oldest finished rows go first,
+  // then the last open rows of each lane, and each lane says how many it is not showing.
+  const FIT_ORDER = [
+    "tbody.done, .stage-lane.final .order-list, #alert-list",
+    "tbody.open, .stage-lane:not(.final) .order-list, #stock-rows, #low-rows",
+  ];
+  function fitNotes() {
+    for (const note of document.querySelectorAll("[data-fit-for]")) {
+      const box = document.getElementById(note.dataset.fitFor);
+      const hidden = box ? box.querySelectorAll(":scope > [data-kiosk-hidden]").length : 0;
+      note.hidden = hidden === 0;
+      note.textContent = hidden ? "+" + hidden + " " + (note.dataset.label || "more open, not shown") : "";
+    }
+  }
+
+  function kioskFit() {
+    for (const el of document.querySelectorAll("[data-kiosk-hidden]")) {
+      el.hidden = false;
+      delete el.dataset.kioskHidden;
+    }
+    fitNotes();
+    applyCaps();
+    const page = document.body; // the kiosk's body clips; its scroll height is what the rows need
+    // Hiding rows shows "+N" notes, which take room too: repeat until it fits or nothing is left.
+    for (let round = 0; round < 3 && page.scrollHeight > window.innerHeight + 1; round++) {
+      for (const part of FIT_ORDER) {
+        const boxes = Array.from(document.querySelectorAll(part));
+        while (page.scrollHeight > window.innerHeight + 1) {
+          // the list with the most rows still showing gives up its last one
+          let longest = null;
+          for (const box of boxes) {
+            const rows = box.querySelectorAll(":scope > :not([hidden])");
+            if (rows.length && (!longest || rows.length > longest.length)) longest = rows;
+          }
+          if (!longest) break;
+          const row = longest[longest.length - 1];
+          row.hidden = true;
+          row.dataset.kioskHidden = "1";
+        }
+      }
+      fitNotes();
+      applyCaps();
     }
   }
 
@@ -304,6 +355,7 @@
     applyCaps();
     keepHeights();
   });
+  window.addEventListener("resize", keepHeights);
   document.addEventListener("animationend", function (evt) {
     if (evt.animationName === "flash") evt.target.classList.remove("flash");
   });

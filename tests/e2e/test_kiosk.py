@@ -14,11 +14,15 @@ PASSWORD = "correct horse battery"
 BOARDS = ("/work-orders", "/work-orders?line=L1", "/outbound", "/inventory", "/equipment")
 SCREENS = ((1920, 1080), (3840, 2160))
 FITS = """() => ({
-  scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight,
-  width: innerWidth, height: innerHeight,
-  clipped: [...document.querySelectorAll('.lane, table')]
+  // the kiosk body clips (no scrollbars), so what its content needs is the body's own scroll size
+  scrollWidth: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+  scrollHeight: Math.max(document.documentElement.scrollHeight, document.body.scrollHeight),
+  width: innerWidth, height: innerHeight, body: document.body.scrollHeight,
+  hidden: document.querySelectorAll('[data-kiosk-hidden]').length,
+  clipped: [...document.querySelectorAll('.lane, table, td.wo-id, td.status')]
     .filter(e => e.scrollWidth > e.clientWidth + 1).length,
 })"""
+NEXT_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 VISIBLE_NAV = (
     "() => [...document.querySelectorAll('nav, .filter')].filter(e => e.offsetParent !== null).length"
 )
@@ -37,6 +41,36 @@ async def _seed(producer, settings) -> None:  # type: ignore[no-untyped-def]
     for n in range(3):
         eq = {"equipment_id": f"EQ-K{n}", "status": "RUNNING", "line_id": "L1"}
         await producer.event(settings.topic_equipment, f"EQ-K{n}", event("EquipmentStatusChanged", eq))
+
+
+OPEN_ON_L1 = 12  # of the seeded orders: 14 on L1, 2 of them completed
+MORE_OPEN = 40
+
+
+async def _overfill(producer, settings, context, url: str) -> None:  # type: ignore[no-untyped-def]
+    """More open orders than a 1080p screen holds: the board summarises instead of scrolling."""
+    page = await context.new_page()
+    await page.goto(f"{url}/work-orders?line=L1&kiosk=1")
+    await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
+    for n in range(MORE_OPEN):
+        order = f"WO-KX{n:03d}"
+        data = wo(order, "PLANNED", line="L1", product="bracket")
+        await producer.event(
+            settings.topic_work_orders, order, event("WorkOrderStatusChanged", data, sequence=1)
+        )
+    await page.wait_for_selector('[data-work-order="WO-KX039"]', state="attached", timeout=20_000)
+    note = page.locator('[data-fit-for="lane-L1"]')
+    await note.wait_for(state="visible", timeout=10_000)
+    await page.evaluate(NEXT_FRAMES)
+    fits = await page.evaluate(FITS)
+    assert fits["scrollHeight"] <= fits["height"] and fits["scrollWidth"] <= fits["width"], str(fits)
+    shown = await page.locator("#lane-L1 > tr:not([hidden])").count()
+    assert 0 < shown < OPEN_ON_L1 + MORE_OPEN
+    assert (await note.inner_text()).strip() == f"+{OPEN_ON_L1 + MORE_OPEN - shown} more open, not shown"
+    print(
+        f"kiosk line board with {OPEN_ON_L1 + MORE_OPEN} open orders at 1080p: {shown} shown, the rest counted"
+    )
+    await page.close()
 
 
 async def _sign_in(context, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -73,9 +107,10 @@ async def test_kiosk_boards_fill_the_screen_and_a_revoked_screen_says_so(
                 await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
                 assert await page.locator("header.topbar").count() == 0, board
                 assert await page.evaluate(VISIBLE_NAV) == 0, board
+                await page.evaluate(NEXT_FRAMES)
                 fits = await page.evaluate(FITS)
                 assert fits["scrollWidth"] <= fits["width"], (board, width, fits)
-                assert fits["scrollHeight"] <= fits["height"], (board, width, fits)
+                assert fits["scrollHeight"] <= fits["height"], str((board, width, fits))
                 if board.startswith("/work-orders"):
                     assert fits["clipped"] == 0, (board, width, fits)
                 if board == "/work-orders?line=L1":
@@ -95,6 +130,7 @@ async def test_kiosk_boards_fill_the_screen_and_a_revoked_screen_says_so(
                         await page.screenshot(path=os.path.join(shots, f"kiosk-line-{width}x{height}.png"))
                 await page.close()
             if width == 1920:
+                await _overfill(producer, settings, context, url)
                 page = await context.new_page()
                 await page.goto(f"{url}/work-orders?line=L1&kiosk=1")
                 await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
