@@ -4,6 +4,7 @@ board reads from across the hall, and a screen whose session ends says so instea
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 from shopfloor.auth import users
 from shopfloor.runtime import open_store
@@ -36,7 +37,9 @@ async def _seed(producer, settings) -> None:  # type: ignore[no-untyped-def]
         data = wo(order, statuses[i % len(statuses)], line=f"L{i % 2 + 1}", product="pump-housing-XL")
         data.update(quantity_planned=500, quantity_done=120, operator="alexandra")
         await producer.event(
-            settings.topic_work_orders, order, event("WorkOrderStatusChanged", data, sequence=1)
+            settings.topic_work_orders,
+            order,
+            event("WorkOrderStatusChanged", data, sequence=1, at=datetime.now(UTC)),
         )
     for n in range(3):
         eq = {"equipment_id": f"EQ-K{n}", "status": "RUNNING", "line_id": "L1"}
@@ -56,7 +59,9 @@ async def _overfill(producer, settings, context, url: str) -> None:  # type: ign
         order = f"WO-KX{n:03d}"
         data = wo(order, "PLANNED", line="L1", product="bracket")
         await producer.event(
-            settings.topic_work_orders, order, event("WorkOrderStatusChanged", data, sequence=1)
+            settings.topic_work_orders,
+            order,
+            event("WorkOrderStatusChanged", data, sequence=1, at=datetime.now(UTC)),
         )
     await page.wait_for_selector('[data-work-order="WO-KX039"]', state="attached", timeout=20_000)
     note = page.locator('[data-fit-for="lane-L1"]')
@@ -66,10 +71,9 @@ async def _overfill(producer, settings, context, url: str) -> None:  # type: ign
     assert fits["scrollHeight"] <= fits["height"] and fits["scrollWidth"] <= fits["width"], str(fits)
     shown = await page.locator("#lane-L1 > tr:not([hidden])").count()
     assert 0 < shown < OPEN_ON_L1 + MORE_OPEN
-    assert (await note.inner_text()).strip() == f"+{OPEN_ON_L1 + MORE_OPEN - shown} more open, not shown"
-    print(
-        f"kiosk line board with {OPEN_ON_L1 + MORE_OPEN} open orders at 1080p: {shown} shown, the rest counted"
-    )
+    hidden = OPEN_ON_L1 + MORE_OPEN - shown
+    assert (await note.inner_text()).strip() == f"+{hidden} more open, not shown"
+    print(f"kiosk line board, {OPEN_ON_L1 + MORE_OPEN} open orders at 1080p: {shown} shown, {hidden} counted")
     await page.close()
 
 
