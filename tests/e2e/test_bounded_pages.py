@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.screens import ELEMENTS, open_live, serious
-from tests.support import event, running_server, unique_settings, wo
+from tests.support import event, running_server, unique_settings, wait_until, wo
 
 FINISHED = 1500  # work orders that run and complete on line L1 while the pages are open
 DELIVERED = 400  # outbound orders taken through the whole saga
@@ -23,6 +23,21 @@ PAGES = ("/work-orders", "/work-orders?line=L1", "/outbound", "/inventory", "/eq
 
 def _order(kind: str, order_id: str, at: datetime | None = None, **data: Any) -> dict[str, Any]:
     return event(kind, {"order_id": order_id, **data}, source="e2e/shop", at=at or datetime.now(UTC))
+
+
+async def _count_becomes(page: Any, selector: str, expected: int, timeout: float = 90) -> None:
+    """Waits for the "+N more" note to say `expected`; on timeout says what it said instead."""
+    read = f"() => document.querySelector({selector!r})?.dataset.count"
+    last: list[Any] = [None]
+
+    async def settled() -> bool:
+        last[0] = await page.evaluate(read)
+        return last[0] == str(expected)
+
+    try:
+        await wait_until(settled, timeout, f"{selector} to count {expected}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; it says {last[0]} on {page.url}") from None
 
 
 async def _send_all(producer, items: list[tuple[str, str, dict[str, Any]]]) -> None:  # type: ignore[no-untyped-def]
@@ -135,12 +150,7 @@ async def test_thousands_of_finished_orders_leave_open_pages_bounded_and_counted
 
         line = pages["/work-orders?line=L1"]
         more = "#lane-more-L1"
-        await line.wait_for_function(
-            "([sel, n]) => document.querySelector(sel)?.dataset.count === String(n)",
-            arg=[more, FINISHED - SHOWN_FINISHED],
-            timeout=60_000,
-            polling=200,
-        )
+        await _count_becomes(line, more, FINISHED - SHOWN_FINISHED)
         newest = list(reversed(finished))[:SHOWN_FINISHED]
         assert (
             await line.locator("#lane-done-L1 [data-work-order]").evaluate_all(
@@ -152,18 +162,9 @@ async def test_thousands_of_finished_orders_leave_open_pages_bounded_and_counted
             await line.locator(more).inner_text()
         ).strip() == f"+{FINISHED - SHOWN_FINISHED} more finished"
         everyone = pages["/work-orders"]
-        await everyone.wait_for_function(
-            "n => document.querySelector('#lane-more-L1')?.dataset.count === String(n)",
-            arg=FINISHED - SHOWN_FINISHED,
-            timeout=30_000,
-        )
+        await _count_becomes(everyone, more, FINISHED - SHOWN_FINISHED)
         outbound = pages["/outbound"]
-        await outbound.wait_for_function(
-            "n => document.querySelector('#lane-more-DELIVERED')?.dataset.count === String(n)",
-            arg=DELIVERED - SHOWN_DELIVERED,
-            timeout=60_000,
-            polling=200,
-        )
+        await _count_becomes(outbound, "#lane-more-DELIVERED", DELIVERED - SHOWN_DELIVERED)
         assert await outbound.locator("#lane-DELIVERED [data-order]").count() == SHOWN_DELIVERED
         assert (
             await outbound.locator("#lane-DELIVERED [data-order]").first.get_attribute("data-order")
