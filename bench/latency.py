@@ -170,6 +170,10 @@ async def _level(
                         await asyncio.sleep(max(0.0, started + (n + 1) * interval - time.monotonic()))
                     await producer.flush()
                     await asyncio.sleep(3.5)  # one more poll period, and then some
+                    for _ in range(0 if poll else 40):  # a late change is late, not missed
+                        if await live_page.evaluate("window.__seen.length") >= len(sent):
+                            break
+                        await asyncio.sleep(0.5)
                     live_seen = await live_page.evaluate("window.__seen")
                     poll_seen = await poll_page.evaluate("window.__seen") if poll else []
             finally:
