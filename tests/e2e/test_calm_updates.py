@@ -28,7 +28,10 @@ CLS = """() => {
 }"""
 # Text colour and the first opaque background behind it, as [r, g, b] each.
 COLOURS = """(els) => els.map((el) => {
-  const rgb = (c) => (c.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
+  const rgb = (c) => {  // "rgb(r, g, b)", "rgba(r, g, b, a)" or "color(srgb r g b / a)" (0-1)
+    const n = (c.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
+    return c.startsWith("color(") ? [n[0] * 255, n[1] * 255, n[2] * 255, n.length > 3 ? n[3] : 1] : n;
+  };
   let bg = el, back = null;
   while (bg) {
     const c = rgb(getComputedStyle(bg).backgroundColor);
@@ -36,7 +39,7 @@ COLOURS = """(els) => els.map((el) => {
     bg = bg.parentElement;
   }
   return {text: el.innerText.trim(), fg: rgb(getComputedStyle(el).color).slice(0, 3), bg: back || [0, 0, 0],
-          fill: rgb(getComputedStyle(el).backgroundColor)};
+          fill: rgb(getComputedStyle(el).backgroundColor), raw: getComputedStyle(el).color};
 })"""
 # Machado, Oliveira & Fernandes (2009), severity 1, on linear RGB.
 SIMULATE = {
@@ -107,7 +110,7 @@ async def test_demo_traffic_keeps_the_board_calm_and_readable(browser, tmp_path)
         await equipment.wait_for_selector("[data-equipment]", timeout=30_000)
         tiles = await equipment.locator(".eq-tile .eq-id, .eq-tile .eq-status").evaluate_all(COLOURS)
         low = [
-            (p["text"], round(contrast(p["fg"], p["bg"]), 2))
+            (p["text"], round(contrast(p["fg"], p["bg"]), 2), p["raw"], p["bg"])
             for p in pills + tiles
             if contrast(p["fg"], p["bg"]) < 4.5
         ]

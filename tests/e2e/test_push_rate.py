@@ -62,7 +62,8 @@ async def _run(producer, topic, page, rate: int, seconds: float, sequences: dict
         await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
     await asyncio.gather(*pending)
     final = {order: status for order, status, _ in sent}
-    await page.wait_for_function(SHOWS_ALL, arg=final, timeout=15_000, polling=50)
+    # "none missed", not "fast": the benchmark holds the latency targets
+    await page.wait_for_function(SHOWS_ALL, arg=final, timeout=60_000, polling=50)
     seen = await page.evaluate("window.__seen")
     shown: dict[tuple[str, str], list[float]] = {}
     for key, value, t in seen:
