@@ -29,6 +29,8 @@
     };
   }
 
+  const HX = "[hx-get], [hx-post], [hx-trigger], [sse-connect], [sse-swap], [hx-ext]";
+
   function insertSorted(container, el) {
     const key = el.dataset.sort;
     if (key !== undefined) {
@@ -46,9 +48,9 @@
     return a.outerHTML === b.outerHTML;
   }
 
+  // Patched rows are new elements, so the class alone starts the animation: no forced layout
+  // (reading offsetWidth per row made a busy board lay itself out hundreds of times a second).
   function flash(el) {
-    el.classList.remove("flash");
-    void el.offsetWidth; // restart the animation
     el.classList.add("flash");
   }
 
@@ -82,7 +84,7 @@
       if (el.isConnected) {
         for (const cell of el.querySelectorAll("[data-ago-ms]")) cell.textContent = agoText(Date.now() - Number(cell.dataset.agoMs));
         if (el.dataset.sort !== undefined || el.dataset.sku !== undefined) flash(el);
-        if (window.htmx) htmx.process(el);
+        if (window.htmx && (el.matches(HX) || el.querySelector(HX))) htmx.process(el);
       }
     }
     applyCaps();

@@ -10,6 +10,9 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+import httpx
+
+from bench.common import histogram_quantiles
 from tests.e2e.browser import summary
 from tests.e2e.screens import open_live, serious
 from tests.support import event, running_server, unique_settings, wo
@@ -99,5 +102,12 @@ async def test_every_change_on_the_watched_board_arrives_at_20_and_200_per_secon
             )
             assert len(latencies) == rate * seconds
             print(f"\nevent->DOM on the watched board at {rate} changes/s (Chromium): {summary(latencies)}")
+            async with httpx.AsyncClient(timeout=10) as http:
+                scraped = (await http.get(f"{url}/metrics")).text
+            server = {
+                name: histogram_quantiles(scraped, f"shopfloor_{name}_seconds", labels)
+                for name, labels in (("event_to_commit", None), ("event_to_push", {"view": "work-orders"}))
+            }
+            print(f"server side so far (upper bucket bounds): {server}")
         assert not serious(errors), errors
         await page.close()
