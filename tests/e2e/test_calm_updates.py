@@ -27,7 +27,7 @@ CLS = """() => {
   }).observe({type: "layout-shift", buffered: false});
 }"""
 # Text colour and the first opaque background behind it, as [r, g, b] each.
-COLOURS = """(els) => els.map((el) => {
+COLOURS = """(els) => els.filter((el) => el.isConnected).map((el) => {  // patches replace rows meanwhile
   const rgb = (c) => {  // "rgb(r, g, b)", "rgba(r, g, b, a)" or "color(srgb r g b / a)" (0-1)
     const n = (c.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
     return c.startsWith("color(") ? [n[0] * 255, n[1] * 255, n[2] * 255, n.length > 3 ? n[3] : 1] : n;
@@ -106,6 +106,7 @@ async def test_demo_traffic_keeps_the_board_calm_and_readable(browser, tmp_path)
         assert cls < 0.1
 
         pills = await page.locator(".pill, .count, .line-state").evaluate_all(COLOURS)
+        assert len(pills) >= 5, pills
         equipment = await open_live(browser, f"{url}/equipment", errors)
         await equipment.wait_for_selector("[data-equipment]", timeout=30_000)
         tiles = await equipment.locator(".eq-tile .eq-id, .eq-tile .eq-status").evaluate_all(COLOURS)
