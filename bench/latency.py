@@ -7,6 +7,10 @@ fragment fetched by htmx every 2 s (`hx-get="/work-orders/board" hx-trigger="eve
 plant screens polled before. A MutationObserver stamps each row's status change with `Date.now()`,
 the same machine clock the event `time` comes from. Work-order events are produced one at a time
 (linger 0, acks=1), four a second, each to an order whose status the page shows.
+
+The watched-board runs time the load itself: work-order changes at 20 and 200 a second go to the
+very board the Chromium page shows (200 orders on it), with the same sensor traffic and 100 other
+SSE clients in the background; targets p99 <= 50 ms at 20/s and <= 100 ms at 200/s, none missed.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from bench.common import (
 )
 
 ORDERS = 40
+WATCHED_ORDERS = 200
 LINES = 4
+WATCHED_TARGETS_MS = {20: 50.0, 200: 100.0}
 POLL_PATH = "/__bench/poll"
 POLL_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>work orders (htmx polling, 2 s)</title>
@@ -98,12 +104,20 @@ def _match(sent: list[tuple[str, str, float]], seen: list[list[Any]]) -> tuple[l
 
 
 async def _level(
-    services: Services, workdir: Path, rate: int, events: int, interval: float
+    services: Services,
+    workdir: Path,
+    rate: int,
+    events: int,
+    interval: float,
+    *,
+    order_count: int = ORDERS,
+    tag: str = "",
+    poll: bool = True,
 ) -> dict[str, Any]:
-    settings = bench_settings(services.kafka, f"sqlite:///{workdir / f'latency-{rate}.db'}")
+    settings = bench_settings(services.kafka, f"sqlite:///{workdir / f'latency-{rate}{tag}.db'}")
     topic = settings.topic_work_orders
     await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
-    orders = [f"WO-LAT-{i:03d}" for i in range(ORDERS)]
+    orders = [f"WO-LAT-{i:03d}" for i in range(order_count)]
     sequence = dict.fromkeys(orders, 1)
     status_index = dict.fromkeys(orders, len(STATUS_CYCLE) - 1)
     async with Producer(services.kafka, linger_ms=0) as producer:
@@ -128,30 +142,40 @@ async def _level(
                         lambda route: route.fulfill(status=200, content_type="text/html", body=POLL_PAGE),
                     )
                     poll_page = await poll_context.new_page()
+                    pages = (live_page, poll_page) if poll else (live_page,)
                     errors: list[str] = []
-                    for page in (live_page, poll_page):
+                    for page in pages:
                         page.on("pageerror", lambda exc: errors.append(str(exc)))
                     await live_page.goto(f"{server.url}/work-orders")
-                    await poll_page.goto(f"{server.url}{POLL_PATH}")
+                    if poll:
+                        await poll_page.goto(f"{server.url}{POLL_PATH}")
                     last = f'[data-work-order="{orders[-1]}"]'
                     await live_page.wait_for_selector('#connection[data-state="live"]', timeout=30_000)
-                    for page in (live_page, poll_page):
+                    for page in pages:
                         await page.wait_for_selector(last, timeout=30_000)
                         await page.evaluate(OBSERVE)
                     sent: list[tuple[str, str, float]] = []
                     started = time.monotonic()
                     for n in range(events):
-                        order = orders[n % ORDERS]
+                        order = orders[n % order_count]
                         status_index[order] = (status_index[order] + 1) % len(STATUS_CYCLE)
                         sequence[order] += 1
                         status = STATUS_CYCLE[status_index[order]]
                         event = work_order_event(order, status, sequence[order])
-                        await producer.send_now(topic, order, event)
+                        if interval >= 0.05:
+                            await producer.send_now(topic, order, event)
+                        else:  # at 20+/s waiting for each ack would set the pace; linger is 0
+                            await producer.send(topic, order, event)
                         sent.append((order, status, epoch_ms(event)))
                         await asyncio.sleep(max(0.0, started + (n + 1) * interval - time.monotonic()))
+                    await producer.flush()
                     await asyncio.sleep(3.5)  # one more poll period, and then some
+                    for _ in range(0 if poll else 40):  # a late change is late, not missed
+                        if await live_page.evaluate("window.__seen.length") >= len(sent):
+                            break
+                        await asyncio.sleep(0.5)
                     live_seen = await live_page.evaluate("window.__seen")
-                    poll_seen = await poll_page.evaluate("window.__seen")
+                    poll_seen = await poll_page.evaluate("window.__seen") if poll else []
             finally:
                 if load.poll() is None and load.stdin is not None:
                     load.stdin.write("quit\n")
@@ -204,4 +228,40 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
             f"polling {level['polling']} missed {level['polling_missed']}"
         )
         levels.append(level)
-    return {"benchmark": "latency", "store": "sqlite", "levels": levels, "target_p99_ms": 50}
+    watched = []
+    seconds = 10 if quick else 30
+    for change_rate, target in WATCHED_TARGETS_MS.items():
+        log(f"latency: watched board, {change_rate} changes/s for {seconds}s, 1000 sensor events/s behind")
+        level = await _level(
+            services,
+            workdir,
+            1000,
+            change_rate * seconds,
+            1 / change_rate,
+            order_count=WATCHED_ORDERS,
+            tag=f"-watched{change_rate}",
+            poll=False,
+        )
+        level.update(change_rate=change_rate, target_p99_ms=target)
+        p99 = level["sse"].get("p99")
+        level["missed_targets"] = [
+            text
+            for text, failed in (
+                (f"p99 {p99} ms > {target} ms", p99 is None or p99 > target),
+                (f"{level['sse_missed']} changes never shown", level["sse_missed"] > 0),
+            )
+            if failed
+        ]
+        log(
+            f"latency watched @{change_rate} changes/s: p50 {level['sse'].get('p50')} ms, "
+            f"p99 {p99} ms (target {target}), missed {level['sse_missed']}; "
+            f"targets missed: {level['missed_targets'] or 'none'}"
+        )
+        watched.append(level)
+    return {
+        "benchmark": "latency",
+        "store": "sqlite",
+        "levels": levels,
+        "watched": watched,
+        "target_p99_ms": 50,
+    }

@@ -154,6 +154,14 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 f"{_fmt(level['polling'].get('p50'))} ms, {_fmt(level.get('ratio_p50'), 1)}× slower) | "
                 f"{'≤ 50 ms: ' + _met(ok) if ok is not None else 'reported'} |"
             )
+        for level in results["latency"].get("watched", []):
+            p99 = level["sse"].get("p99")
+            ok = not level["missed_targets"]
+            lines.append(
+                f"| p99 event→pixel, watched board at {level['change_rate']} changes/s | {_fmt(p99)} ms "
+                f"(p50 {_fmt(level['sse'].get('p50'))} ms, {level['sse_missed']} missed) | "
+                f"≤ {_fmt(level['target_p99_ms'])} ms, none missed: {_met(ok)} |"
+            )
     if "ingest" in results:
         for row in results["ingest"]["rows"]:
             target = results["ingest"]["targets"][row["store"]]
@@ -198,6 +206,22 @@ def _latency(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"| | **polling ÷ SSE** | | **{_fmt(level.get('ratio_p50'), 1)}×** | | **{_fmt(level.get('ratio_p99'), 1)}×** | | |"
         )
+    if result.get("watched"):
+        lines += [
+            "",
+            "The watched board under its own load (changes to the board the page shows, 1,000 sensor events/s "
+            "and 100 other SSE clients behind):",
+            "",
+            "| changes/s on the watched board | n | p50 | p95 | p99 | max | missed | target p99 | targets missed |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for level in result["watched"]:
+            s = level["sse"]
+            lines.append(
+                f"| {level['change_rate']} | {s.get('n', 0)} | {_fmt(s.get('p50'))} | {_fmt(s.get('p95'))} | "
+                f"{_fmt(s.get('p99'))} | {_fmt(s.get('max'))} | {level['sse_missed']} | ≤ {_fmt(level['target_p99_ms'])} ms | "
+                f"{'; '.join(level['missed_targets']) or 'none'} |"
+            )
     return lines
 
 

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     # (the broker's default limit is 1 MiB; a larger value is cut, with a note in its headers).
     max_clock_skew_seconds: float = Field(default=300.0, ge=0)
     dead_letter_max_bytes: int = Field(default=1_000_000, ge=10_000)
-    push_interval_seconds: float = Field(default=0.2, gt=0)
+    push_interval_seconds: float = Field(default=0.025, gt=0)  # one coalescing frame per view
     stale_after_seconds: float = Field(default=15.0, gt=0)
 
     # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
-from shopfloor.store.batch import current_version, ensure_version_row
+from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
 from shopfloor.transport.base import EventSink
@@ -138,7 +138,9 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     engine = open_store(settings, fresh=demo and settings.embedded)
     with engine.connect() as conn:
         version, _, _ = current_version(conn)
-    runtime = Runtime(settings=settings, engine=engine, hub=Hub(version, settings.push_interval_seconds))
+        epoch = store_epoch(conn)
+    hub = Hub(version, settings.push_interval_seconds, epoch=epoch)
+    runtime = Runtime(settings=settings, engine=engine, hub=hub)
     runtime.hub.status_provider = runtime.status
     if serve_web:
         runtime.tasks.append(runtime.hub.run_ticker)

@@ -71,6 +71,8 @@
       el.dataset.last = String(fresh[fresh.length - 1][0]);
       const latest = document.querySelector('[data-latest-for="' + CSS.escape(sensor) + '"]');
       if (latest) latest.textContent = fresh[fresh.length - 1][2].toFixed(2);
+      const caption = latest && latest.closest("[data-fresh-ms]");
+      if (caption) caption.dataset.freshMs = String(fresh[fresh.length - 1][0] + 1000); // bucket end
       lastBucket = Math.max(lastBucket, fresh[fresh.length - 1][0]);
     }
   }

@@ -20,6 +20,41 @@
     }
   }
 
+  // A new SKU x location joins the page in its sorted place when it falls inside this page's window
+  // (a page sorted by on-hand or showing low stock only waits for its next load).
+  function rowKey(row, by) {
+    return by === "location" ? [row.dataset.location, row.dataset.sku] : [row.dataset.sku, row.dataset.location];
+  }
+  function before(a, b) {
+    return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  }
+  function insertStockRows(html) {
+    if (html.indexOf("data-stock-row") < 0) return;
+    const body = document.getElementById("stock-rows");
+    if (!body || body.dataset.sortBy === "on_hand" || body.hasAttribute("data-low-only")) return;
+    const by = body.dataset.sortBy;
+    const q = (body.dataset.q || "").toLowerCase();
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    for (const t of holder.content.querySelectorAll("template[data-stock-row]")) {
+      const row = t.content.firstElementChild;
+      if (!row || document.getElementById(row.id)) continue;
+      if (q && row.dataset.sku.toLowerCase().indexOf(q) < 0 && row.dataset.location.toLowerCase().indexOf(q) < 0) continue;
+      const rows = Array.from(body.querySelectorAll("tr[data-sku]"));
+      const key = rowKey(row, by);
+      if (rows.length && before(key, rowKey(rows[0], by)) && body.dataset.firstPage !== "true") continue;
+      if (rows.length && before(rowKey(rows[rows.length - 1], by), key) && body.dataset.lastPage !== "true") continue;
+      if (!rows.length && body.dataset.firstPage !== "true") continue;
+      const next = rows.find(function (r) { return before(key, rowKey(r, by)); });
+      for (const placeholder of body.querySelectorAll("tr.empty-row")) placeholder.remove();
+      body.insertBefore(row, next || null);
+      row.classList.add("flash");
+      const cap = Number(body.dataset.pageRows || 50);
+      const now = body.querySelectorAll("tr[data-sku]");
+      if (now.length > cap) now[now.length - 1].remove();
+    }
+  }
+
   function applyFilter() {
     const root = document.getElementById("live-root");
     if (!root || root.dataset.q === undefined) return;
@@ -45,7 +80,10 @@
   }
 
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
-    if (evt.detail && evt.detail.type === "patch") applySkuStates(evt.detail.data);
+    if (evt.detail && evt.detail.type === "patch") {
+      insertStockRows(evt.detail.data);
+      applySkuStates(evt.detail.data);
+    }
   });
   document.addEventListener("shopfloor:frame", applyFilter);
   document.addEventListener("htmx:afterSwap", function (evt) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from shopfloor.store.bookkeeping import (
     ConsumerPosition,
     DeadLetter,
     EntityVersion,
+    StoreIdentity,
     StoreVersion,
     encode_headers,
 )
@@ -28,6 +30,7 @@ APPLIED = AppliedEvent.__table__  # type: ignore[attr-defined]
 VERSIONS = EntityVersion.__table__  # type: ignore[attr-defined]
 DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 STORE_VERSION = StoreVersion.__table__  # type: ignore[attr-defined]
+STORE_IDENTITY = StoreIdentity.__table__  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "shopfloor_changes"
 CHUNK = 500
 CLAIMED = -1  # a position row held by an open transaction that starts its partition
@@ -153,6 +156,12 @@ def _bump_version(conn: Connection, last_event_ms: int | None) -> int:
 def ensure_version_row(engine: Engine) -> None:
     with begin_write(engine) as conn:
         insert_ignore(conn, STORE_VERSION, [{"id": 1, "version": 0}])
+        insert_ignore(conn, STORE_IDENTITY, [{"id": 1, "epoch": uuid.uuid4().hex}])
+
+
+def store_epoch(conn: Connection) -> str:
+    """The store's identity (made once with it; a recreated store has a new one)."""
+    return conn.execute(select(STORE_IDENTITY.c.epoch).where(STORE_IDENTITY.c.id == 1)).scalar_one()
 
 
 def current_version(conn: Connection) -> tuple[int, int | None, int | None]:

@@ -86,4 +86,13 @@ class StoreVersion(SQLModel, table=True):
     last_commit_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
+class StoreIdentity(SQLModel, table=True):
+    """One row: a random id made with the store. Pages compare it across reconnects, so a page that
+    reconnects to a different store (recreated, restored) reloads instead of showing ghost rows."""
+
+    __tablename__ = "store_identity"
+    id: int = Field(default=1, primary_key=True)
+    epoch: str = Field(max_length=64)
+
+
 Index("ix_dead_letters_received", DeadLetter.__table__.c.received_ms)  # type: ignore[attr-defined]

@@ -102,6 +102,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 
+    templates.env.globals["store_epoch"] = runtime.hub.epoch
     runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
     app.include_router(work_orders.router(engine))
     runtime.hub.register(

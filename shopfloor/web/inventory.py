@@ -115,6 +115,7 @@ def board(engine: Engine, points: ReorderPoints, **params: Any) -> dict[str, Any
         "board_query": _query_string(**base, after=params["after"], before=params["before"]),
         "points": points,
         "low_sort": low_sort,
+        "page_rows": PAGE_ROWS,
         **filters,
     }
 

@@ -1,8 +1,10 @@
 """Change notices -> rendered fragments -> every subscriber, coalesced per view.
 
 A view's changed rows are rendered once per frame and the same bytes go to every subscriber.
-Frames are paced by a token bucket per view: sparse changes go out at once, a burst spends the
-bucket, and sustained load gets one frame per `interval`, carrying every key changed meanwhile.
+A frame is one short period (`frame`, tens of ms): a change that finds the view idle for a frame goes
+out at once; changes arriving within a frame of the last send ride together in the next one. So no
+change waits more than one frame at any rate, and 1,000 sensor events a second become a few dozen
+frames. A client too slow for that is cut off on its own (its queue fills) and catches up on reconnect.
 Frame ids are read-model versions, so a reconnecting client asks for what changed since the
 version it has, or reloads its view when that is too old to know.
 """
@@ -26,8 +28,8 @@ log = logging.getLogger(__name__)
 PatchRenderer = Callable[[frozenset[str]], Awaitable[str]]
 QUEUE_FRAMES = 64
 HISTORY_NOTICES = 512
-BURST_FRAMES = 5.0
 FOLLOWED = "followed"
+HEARTBEAT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ class Subscriber:
 class ViewChannel:
     name: str
     render_patch: PatchRenderer
-    interval: float
+    frame: float
     floor_version: int
     follows: frozenset[str] = frozenset()
     subscribers: set[Subscriber] = field(default_factory=set)
@@ -68,22 +70,12 @@ class ViewChannel:
     pending_version: int = 0
     pending_oldest_ms: int | None = None
     pending_traces: list[str] = field(default_factory=list)  # batches (traceparents) in the next frame
-    tokens: float = BURST_FRAMES
-    refilled: float = 0.0
+    last_sent: float = float("-inf")
     flush_task: asyncio.Task[None] | None = None
 
-    def delay_for_next_frame(self) -> float:
-        """Spend a token if one is there (send now); else how long until one will be."""
-        now = time.monotonic()
-        self.tokens = min(BURST_FRAMES, self.tokens + (now - self.refilled) / self.interval)
-        self.refilled = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        wait = (1 - self.tokens) * self.interval
-        self.tokens = 0.0
-        self.refilled = now + wait
-        return wait
+    def delay_for_next_frame(self, now: float) -> float:
+        """Now if the last frame went out a frame ago or more; else the rest of that frame."""
+        return max(0.0, self.last_sent + self.frame - now)
 
     def keys_since(self, version: int) -> frozenset[str] | None:
         """Keys changed after `version`, or None when history no longer reaches back that far."""
@@ -106,16 +98,29 @@ async def _no_status() -> dict[str, object]:
 
 
 class Hub:
-    def __init__(self, version: int, interval: float) -> None:
+    """`frame`: the coalescing period per view. `clock`, `sleep`: monotonic time (injected by tests).
+    `epoch`: the store's identity, told to every client so a page never mixes two stores."""
+
+    def __init__(
+        self,
+        version: int,
+        frame: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        epoch: str = "",
+    ) -> None:
         self.version = version
-        self._interval = interval
+        self._frame = frame
+        self._clock = clock
+        self._sleep = sleep
+        self.epoch = epoch
         self.status_provider: Callable[[], Awaitable[dict[str, object]]] = _no_status
         self.views: dict[str, ViewChannel] = {}
         self._ticker: asyncio.Task[None] | None = None
 
     def register(self, view: str, render_patch: PatchRenderer, follows: frozenset[str] = frozenset()) -> None:
         """`follows`: other views whose changes also change this one (a summary page), as key FOLLOWED."""
-        self.views[view] = ViewChannel(view, render_patch, self._interval, self.version, follows)
+        self.views[view] = ViewChannel(view, render_patch, self._frame, self.version, follows)
 
     def _keys_for(self, channel: ViewChannel, notice: ChangeNotice) -> tuple[frozenset[str], int | None]:
         keys = notice.keys.get(channel.name, frozenset())
@@ -149,13 +154,16 @@ class Hub:
             ):
                 channel.pending_oldest_ms = oldest
             if channel.flush_task is None:
-                wait = channel.delay_for_next_frame()
-                channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
+                self._schedule(channel)
+
+    def _schedule(self, channel: ViewChannel) -> None:
+        wait = channel.delay_for_next_frame(self._clock())
+        channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
 
     async def _flush(self, channel: ViewChannel, wait: float) -> None:
         try:
             if wait:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             keys, version, oldest, traces = (
                 channel.pending,
                 channel.pending_version,
@@ -163,6 +171,7 @@ class Hub:
                 channel.pending_traces,
             )
             channel.pending, channel.pending_oldest_ms, channel.pending_traces = set(), None, []
+            channel.last_sent = self._clock()
             with tracing.push_span(channel.name, traces, version, len(keys), len(channel.subscribers)):
                 with tracing.render_span(channel.name):
                     frame = await self._patch_frame(channel, frozenset(keys), version)
@@ -176,8 +185,7 @@ class Hub:
         finally:
             channel.flush_task = None
             if channel.pending:
-                wait = channel.delay_for_next_frame()
-                channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
+                self._schedule(channel)
 
     async def _patch_frame(self, channel: ViewChannel, keys: frozenset[str], version: int) -> Frame:
         if EVERYTHING in keys:
@@ -213,10 +221,12 @@ class Hub:
         return sum(len(c.subscribers) for c in self.views.values())
 
     async def status_frame(self) -> Frame:
-        return Frame("status", json.dumps({"version": self.version, **(await self.status_provider())}))
+        status = {"version": self.version, "epoch": self.epoch, **(await self.status_provider())}
+        return Frame("status", json.dumps(status))
 
-    async def run_ticker(self, period: float = 5.0) -> None:
-        """Every few seconds all clients hear how fresh the data is (same bytes for all)."""
+    async def run_ticker(self, period: float = HEARTBEAT_SECONDS) -> None:
+        """The heartbeat: every few seconds all clients hear how fresh the data is (same bytes for all);
+        pages count themselves stale when neither a frame nor this has come for two periods."""
         while True:
             await asyncio.sleep(period)
             try:

@@ -106,6 +106,7 @@ def board(engine: Engine, limits_ms: Mapping[str, int], now_ms: int, q: str | No
         "q": q,
         "sort_key": sort_key,
         "final_stages": FINAL_STAGES,
+        "lane_rows": {stage: DONE_LANE_ROWS if stage in FINAL_STAGES else OPEN_LANE_ROWS for stage in lanes},
         **shared,
     }
 

@@ -19,32 +19,47 @@ from shopfloor.web.templating import templates
 
 VIEW = store.VIEW
 STATUS_ORDER = ("IN_PROGRESS", "ON_HOLD", "RELEASED", "PLANNED", "COMPLETED", "CANCELLED")
-FINISHED_VISIBLE_MS = 8 * 3600 * 1000
+FINISHED = ("COMPLETED", "CANCELLED")
+FINISHED_ROWS = 5  # per lane, newest first; the page counts the rest ("+N more finished")
 LineId = Annotated[str | None, Query(max_length=200, description="show only this line")]
 
 
 def sort_key(order: dict[str, Any]) -> str:
+    """Stable: open orders by status then id (they move only when their status changes); finished
+    ones newest first, so the capped list keeps the latest."""
+    if order["status"] in FINISHED:
+        return f"{10**15 - order['status_since_ms']:015d}:{order['work_order_id']}"
     rank = STATUS_ORDER.index(order["status"]) if order["status"] in STATUS_ORDER else 9
     return f"{rank}:{order['work_order_id']}"
 
 
-def visible(order: dict[str, Any], now_ms: int) -> bool:
-    """Finished orders leave the board after a shift; open ones always show."""
-    return order["status"] in OPEN_STATUSES or now_ms - order["status_since_ms"] < FINISHED_VISIBLE_MS
+def finished_total(counts: dict[str, dict[str, int]], lane: str) -> int:
+    return sum(counts.get(lane, {}).get(status, 0) for status in FINISHED)
+
+
+def line_state(counts: dict[str, int]) -> str:
+    """One word for the line's band: what a glance from across the hall needs."""
+    if counts.get("IN_PROGRESS"):
+        return "running"
+    if counts.get("ON_HOLD"):
+        return "held"
+    return "idle"
 
 
 def board(engine: Engine, line: str | None) -> dict[str, Any]:
-    now_ms = int(time.time() * 1000)
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
-        orders = [o for o in store.list_work_orders(conn, line=line) if visible(o, now_ms)]
-        orders = lines_web.with_plans(conn, orders, now_ms)
+        orders = lines_web.with_plans(conn, store.list_work_orders(conn, line=line), int(time.time() * 1000))
         counts = store.line_counts(conn)
-    lanes: dict[str, list[dict[str, Any]]] = {}
+    lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
-        lanes.setdefault(order["line_id"], []).append(order)
+        lane = lanes.setdefault(order["line_id"], {"open": [], "done": []})
+        if order["status"] in OPEN_STATUSES:
+            lane["open"].append(order)
+        elif len(lane["done"]) < FINISHED_ROWS:
+            lane["done"].append(order)
     if line:
-        lanes.setdefault(line, [])
+        lanes.setdefault(line, {"open": [], "done": []})
     return {
         "version": version,
         "last_event_ms": last_event_ms,
@@ -52,7 +67,17 @@ def board(engine: Engine, line: str | None) -> dict[str, Any]:
         "counts": counts,
         "line": line,
         "all_lines": sorted(counts),
+        **helpers(),
+    }
+
+
+def helpers() -> dict[str, Any]:
+    return {
         "sort_key": sort_key,
+        "finished_total": finished_total,
+        "line_state": line_state,
+        "finished_rows": FINISHED_ROWS,
+        "open_statuses": OPEN_STATUSES,
     }
 
 
@@ -63,7 +88,7 @@ def patch_renderer(engine: Engine):  # type: ignore[no-untyped-def]
             orders = lines_web.with_plans(conn, orders, int(time.time() * 1000))
             counts = store.line_counts(conn)
         template = templates.get_template("work_orders/patch.html")
-        return template.render(orders=orders, counts=counts, sort_key=sort_key)
+        return template.render(orders=orders, counts=counts, **helpers())
 
     async def render_async(keys: frozenset[str]) -> str:
         return await asyncio.to_thread(render, keys)

@@ -1,11 +1,12 @@
-"""The change hub: shared frames, pacing under bursts, catch-up on reconnect, slow clients cut off."""
+"""The change hub: shared frames, one short frame of coalescing at any rate, catch-up on reconnect,
+slow clients cut off."""
 
 from __future__ import annotations
 
 import asyncio
 
 from shopfloor.store.changes import ChangeNotice
-from shopfloor.web.live import BURST_FRAMES, QUEUE_FRAMES, Frame, Hub
+from shopfloor.web.live import QUEUE_FRAMES, Frame, Hub
 
 rendered: list[frozenset[str]] = []
 
@@ -37,7 +38,7 @@ async def frames_until(queue: asyncio.Queue[Frame | None], version: int) -> list
 
 async def test_one_render_serves_every_subscriber() -> None:
     rendered.clear()
-    hub = Hub(version=0, interval=0.05)
+    hub = Hub(version=0, frame=0.05)
     hub.register("v", render)
     subscribers = [hub.subscribe("v") for _ in range(50)]
     hub.publish(notice(1, "a", "b"))
@@ -46,36 +47,112 @@ async def test_one_render_serves_every_subscriber() -> None:
     assert rendered == [frozenset({"a", "b"})]
 
 
-async def test_bursts_are_coalesced_into_few_frames_without_losing_keys() -> None:
-    rendered.clear()
-    hub = Hub(version=0, interval=0.05)
+class FakeTime:
+    """A monotonic clock the test moves; `sleep` returns once the clock has been moved past its end."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sleepers.append((self.now + seconds, future))
+        await future
+
+    async def advance_to(self, when: float) -> None:
+        while True:
+            due = [s for s in self.sleepers if s[0] <= when]
+            if not due:
+                break
+            first = min(due, key=lambda s: s[0])
+            self.sleepers.remove(first)
+            self.now = first[0]
+            first[1].set_result(None)
+            await settle()
+        self.now = when
+        await settle()
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def delivery_waits(rate: float, seconds: float, frame: float) -> tuple[list[float], int]:
+    """Publish one change every 1/rate s (fake time); how long each waited, and how many frames went out."""
+    time = FakeTime()
+    hub = Hub(version=0, frame=frame, clock=time.clock, sleep=time.sleep)
     hub.register("v", render)
-    sub = hub.subscribe("v")
-    for version in range(1, 201):
-        hub.publish(notice(version, f"k{version}"))
-        if version % 20 == 0:
-            await asyncio.sleep(0.01)
-    frames = await frames_until(sub.queue, 200)
-    keys = set().union(*(f.data.split(",") for f in frames if f))
-    assert keys == {f"k{v}" for v in range(1, 201)}
-    assert len(frames) <= BURST_FRAMES + 4
-    assert frames[-1] is not None and frames[-1].id == 200
+    sent: list[tuple[float, Frame]] = []
+    hub.subscribe("v").offer = lambda f: sent.append((time.now, f))  # type: ignore[method-assign]
+    published: dict[str, float] = {}
+    count = round(rate * seconds)
+    for n in range(1, count + 1):
+        await time.advance_to(n / rate)
+        published[f"k{n}"] = time.now
+        hub.publish(notice(n, f"k{n}"))
+        await settle()
+    await time.advance_to(count / rate + 2 * frame)
+    assert hub.views["v"].flush_task is None
+    waits = [at - published.pop(k) for at, f in sent for k in f.data.split(",")]
+    assert not published, f"never sent: {sorted(published)[:5]}"
+    return waits, len(sent)
+
+
+async def test_a_steady_20_per_second_goes_out_at_once() -> None:
+    """Changes 50 ms apart with 25 ms frames: none waits at all, however long the rate lasts."""
+    waits, frames = await delivery_waits(rate=20, seconds=5, frame=0.025)
+    assert len(waits) == 100 and max(waits) == 0
+    assert frames == 100
+
+
+async def test_a_steady_200_per_second_waits_at_most_one_frame() -> None:
+    """5 ms apart with 25 ms frames: the first goes at once, the rest ride in a frame every 25 ms."""
+    waits, frames = await delivery_waits(rate=200, seconds=5, frame=0.025)
+    assert len(waits) == 1000
+    assert max(waits) <= 0.025 + 1e-9
+    assert frames <= 5 / 0.025 + 1  # one per frame, not one per change
+
+
+async def test_1000_sensor_events_a_second_become_a_few_dozen_frames() -> None:
+    waits, frames = await delivery_waits(rate=1000, seconds=2, frame=0.025)
+    assert len(waits) == 2000 and max(waits) <= 0.025 + 1e-9
+    assert frames <= 2 * 40 + 1
+
+
+def test_a_frame_is_sent_now_or_when_the_last_one_is_a_frame_old() -> None:
+    hub = Hub(version=0, frame=0.03)
+    hub.register("v", render)
+    channel = hub.views["v"]
+    assert channel.delay_for_next_frame(100.0) == 0.0  # nothing sent yet
+    channel.last_sent = 100.0
+    assert abs(channel.delay_for_next_frame(100.01) - 0.02) < 1e-9
+    assert channel.delay_for_next_frame(100.03) == 0.0
+    assert channel.delay_for_next_frame(250.0) == 0.0  # no credit or debt carried over
+
+
+async def test_status_frames_name_the_store() -> None:
+    hub = Hub(version=7, frame=0.02, epoch="e-1")
+    frame = await hub.status_frame()
+    assert frame.event == "status" and '"epoch": "e-1"' in frame.data and '"version": 7' in frame.data
 
 
 async def test_sparse_changes_go_out_at_once() -> None:
-    """With an hour between paced frames, a frame held back by pacing would never arrive in time:
-    each must come out on its own, without a tight timeout to flake on a busy machine."""
-    hub = Hub(version=0, interval=3600.0)
+    hub = Hub(version=0, frame=0.01)
     hub.register("v", render)
     sub = hub.subscribe("v")
     for version in range(1, 4):
+        await asyncio.sleep(0.02)
         hub.publish(notice(version, "x"))
         frame = await asyncio.wait_for(sub.queue.get(), 30)
         assert frame is not None and frame.id == version
 
 
 async def test_catch_up_sends_changes_since_or_asks_for_reload() -> None:
-    hub = Hub(version=10, interval=0.01)
+    hub = Hub(version=10, frame=0.01)
     hub.register("v", render)
     hub.publish(notice(11, "a"))
     hub.publish(notice(12, "b"))
@@ -89,7 +166,7 @@ async def test_catch_up_sends_changes_since_or_asks_for_reload() -> None:
 
 
 async def test_a_client_that_stops_reading_is_cut_off_not_buffered() -> None:
-    hub = Hub(version=0, interval=0.001)
+    hub = Hub(version=0, frame=0.001)
     hub.register("v", render)
     slow = hub.subscribe("v")
     for version in range(1, QUEUE_FRAMES * 3):

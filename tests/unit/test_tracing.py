@@ -71,7 +71,7 @@ def _keyed(evt: dict[str, object], key: str) -> tuple[bytes, bytes, list[tuple[s
 async def pipeline(sqlite_url: str) -> AsyncIterator[tuple[Projector, asyncio.Queue[Frame | None]]]:
     """A projector over a 1-partition embedded log, committing into a hub with one subscriber."""
     engine = open_store(Settings(database_url=sqlite_url))
-    hub = Hub(version=0, interval=0.05)
+    hub = Hub(version=0, frame=0.05)
     hub.register(VIEW, _render)
     subscriber = hub.subscribe(VIEW)
     log = MemoryLog(partitions=1)

@@ -1,0 +1,60 @@
+"""Connection state a person can trust: stale while the server is frozen, live again by itself, and a
+page that reconnects to a different store reloads instead of keeping rows that no longer exist."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from tests.e2e.screens import open_live, serious, server_pid
+from tests.support import event, free_port, running_server, unique_settings, wo
+
+GHOSTS = [f"WO-GHOST-{i}" for i in range(4)]
+
+
+async def _orders(producer, topic: str, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for order in ids:
+        await producer.event(topic, order, event("WorkOrderStatusChanged", wo(order, "RELEASED"), sequence=1))
+
+
+async def test_stale_through_sigstop_and_no_ghosts_after_a_fresh_store(
+    kafka, producer, browser, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    first = unique_settings(kafka, f"sqlite:///{tmp_path / 'first.db'}")
+    await _orders(producer, first.topic_work_orders, GHOSTS)
+    port = free_port()
+    errors: list[str] = []
+    with running_server(first, port=port) as url:
+        page = await open_live(browser, f"{url}/work-orders", errors)
+        await page.wait_for_selector(f'[data-work-order="{GHOSTS[-1]}"]', timeout=30_000)
+        assert await page.locator("#conn-banner").is_hidden()
+        pid = server_pid(port)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # No frame and no heartbeat: stale within two heartbeats (10 s), with a banner and dimmed data.
+            await page.wait_for_selector('body[data-connection="stale"]', timeout=20_000)
+            banner = page.locator("#conn-banner")
+            assert await banner.is_visible()
+            text = await banner.inner_text()
+            assert "Not live" in text and "data from" in text, text
+            width = await banner.evaluate("el => el.getBoundingClientRect().width")
+            assert width >= await page.evaluate("innerWidth") - 1  # full width, not a dot
+            opacity = await page.locator("main").evaluate("el => Number(getComputedStyle(el).opacity)")
+            assert opacity < 1
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
+        assert await page.locator("#conn-banner").is_hidden()
+        assert await page.locator("main").evaluate("el => Number(getComputedStyle(el).opacity)") == 1
+
+    await page.wait_for_selector('body[data-connection="offline"]', timeout=20_000)
+    assert await page.locator("#conn-banner").is_visible()
+
+    second = unique_settings(kafka, f"sqlite:///{tmp_path / 'second.db'}")
+    await _orders(producer, second.topic_work_orders, ["WO-FRESH-0"])
+    with running_server(second, port=port):
+        await page.wait_for_selector('[data-work-order="WO-FRESH-0"]', timeout=30_000)
+        await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
+        assert await page.locator("[data-work-order]").count() == 1  # the first store's orders are gone
+    assert not serious(errors), errors
+    await page.close()
