@@ -83,6 +83,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "sensor_latest": ("equipment_id", "sensor", "value", "unit", "at_ms", "readings", "detector"),
     "sensor_buckets_1s": ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax"),
     "sensor_buckets_1m": ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax"),
+    "line_machines": ("equipment_id", "line_id"),
+    "line_machine_changes": ("event_id", "equipment_id", "line_id", "at_ms", "status", "reason"),
+    "line_orders": (
+        "work_order_id",
+        "line_id",
+        "status",
+        "done",
+        "scrap",
+        "quantity_planned",
+        "ideal_cycle_s",
+        "due_ms",
+    ),
+    "line_progress": ("event_id", "work_order_id", "line_id", "at_ms", "done", "scrap", "ideal_cycle_s"),
     "alerts": tuple(c.name for c in SQLModel.metadata.tables["alerts"].c),
     "alert_journal": tuple(c.name for c in SQLModel.metadata.tables["alert_journal"].c),
 }
@@ -96,6 +109,7 @@ NOT_READ_MODELS = {
     "auth_sessions",
     "kiosk_links",
     "rebuild_progress",
+    "store_identity",
     "users",
 }
 STAGE_OF = {
@@ -134,6 +148,7 @@ def expected(stream: Iterable[tuple[str, str, bytes]]) -> Rows:
     _inventory(events, tables)
     _outbound(events, tables)
     _equipment_and_sensors(events, tables)
+    _lines(events, tables)
     return {name: sorted(rows.values(), key=repr) for name, rows in tables.items()}
 
 
@@ -173,6 +188,29 @@ def _work_orders(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any,
         counts[(o["line"], o["status"])] = counts.get((o["line"], o["status"]), 0) + 1
     for (line, status), n in counts.items():
         t["work_order_counts"][(line, status)] = (line, status, n)
+
+
+def _lines(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    """Plan-vs-actual facts: every status change of a machine and every applied work-order update,
+    with the order's cumulative counts carried forward when an update leaves them out."""
+    seqs: dict[str, int] = {}
+    for evt in events:
+        d, at = evt["data"], _ms(evt["time"])
+        if evt["type"] == "EquipmentStatusChanged":
+            eq, line = d["equipment_id"], d["line_id"]
+            t["line_machines"][eq] = (eq, line)
+            t["line_machine_changes"][evt["id"]] = (evt["id"], eq, line, at, d["status"], d.get("reason"))
+        elif evt["type"] == "WorkOrderStatusChanged":
+            wid, seq = d["work_order_id"], int(evt["sequence"])
+            if wid in seqs and seq < seqs[wid]:
+                continue  # stale
+            seqs[wid] = seq
+            old = t["line_orders"].get(wid, (wid, None, None, 0, 0, None, None, None))
+            done = d.get("quantity_done", old[3])
+            scrap = d.get("quantity_scrap", old[4])
+            line = d.get("line_id") or old[1]
+            t["line_orders"][wid] = (wid, line, d["status"], done, scrap, None, None, None)
+            t["line_progress"][evt["id"]] = (evt["id"], wid, line, at, done, scrap, None)
 
 
 def _inventory(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
