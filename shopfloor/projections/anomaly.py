@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import copy
+from dataclasses import dataclass
 from statistics import median
 
 WINDOW_MS = 60_000
@@ -117,8 +118,10 @@ def spec_for(sensor: str) -> SensorSpec:
     return SPECS.get(sensor, UNLIMITED)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DetectorState:
+    """Mutated only inside `fold`/`tick` on their own copy: callers' states never change."""
+
     count: int = 0
     last_ms: int = 0
     win_start: int = -1
@@ -252,6 +255,12 @@ def _apply_status(s: DetectorState, context: Sequence[StatusAt], upto_ms: int) -
     return s
 
 
+def _set(s: DetectorState, **changes: object) -> DetectorState:
+    for name, value in changes.items():
+        setattr(s, name, value)
+    return s
+
+
 def operating(s: DetectorState) -> bool:
     return s.status in OPERATING
 
@@ -270,7 +279,7 @@ def _fault_signal(s: DetectorState, at_ms: int, value: float) -> tuple[DetectorS
     )
     if on == s.fault_on:
         return s, []
-    return replace(s, fault_on=on), [Signal(SENSOR_FAULT, at_ms, on, value, detail=detail or None)]
+    return _set(s, fault_on=on), [Signal(SENSOR_FAULT, at_ms, on, value, detail=detail or None)]
 
 
 def tick(
@@ -279,11 +288,11 @@ def tick(
     """Silence: no reading for `silent_s` while the machine runs, judged on a clock from other events."""
     if state is None or state.count == 0:
         return state, []
-    s = _apply_status(state, context, now_ms)
+    s = _apply_status(copy.copy(state), context, now_ms)
     quiet_since = max(s.last_ms, s.status_ms if operating(s) else s.last_ms)
     if s.silent_on or not operating(s) or now_ms - quiet_since < spec.silent_s * 1000:
         return s, []
-    s = replace(s, silent_on=True)
+    s = _set(s, silent_on=True)
     return _fault_signal(s, now_ms, s.prev_value if s.prev_value is not None else 0.0)
 
 
@@ -294,7 +303,7 @@ def fold(
     context: Sequence[StatusAt] = (),
 ) -> tuple[DetectorState, list[Signal]]:
     """Apply readings (event ms, value) in order, with the machine's status changes (ms, status)."""
-    s = state or DetectorState()
+    s = copy.copy(state) if state is not None else DetectorState()
     signals: list[Signal] = []
     limit = spec.limit
     for at_ms, value in readings:
@@ -302,22 +311,23 @@ def fold(
         if context:
             s = _apply_status(s, context, at_ms)
         if not spec.in_range(value):
-            s = replace(s, range_bad=s.range_bad + 1, range_good=0, last_ms=at_ms, win_ok=False)
+            s = _set(s, range_bad=s.range_bad + 1, range_good=0, last_ms=at_ms, win_ok=False)
             if not s.range_on and s.range_bad >= RANGE_RAISE:
-                s, raised = _fault_signal(replace(s, range_on=True), at_ms, value)
+                s, raised = _fault_signal(_set(s, range_on=True), at_ms, value)
                 signals.extend(raised)
             continue
-        s = replace(s, range_bad=0, range_good=s.range_good + 1)
+        s.range_bad = 0
+        s.range_good += 1
         if s.range_on and s.range_good >= RANGE_CLEAR:
-            s = replace(s, range_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
+            s = _set(s, range_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
             s, raised = _fault_signal(s, at_ms, value)
             signals.extend(raised)
         if s.silent_on:
-            s = replace(s, silent_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
+            s = _set(s, silent_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
             s, raised = _fault_signal(s, at_ms, value)
             signals.extend(raised)
         elif s.count and at_ms - s.last_ms > GAP_MS:
-            s = replace(s, grace_until_ms=at_ms + GRACE_MS, ref=None)
+            s = _set(s, grace_until_ms=at_ms + GRACE_MS, ref=None)
         prev, prev_ms = s.prev_value, s.prev_ms
         s, raised = _health(s, spec, at_ms, value)
         signals.extend(raised)
@@ -338,12 +348,12 @@ def _health(s: DetectorState, spec: SensorSpec, at_ms: int, value: float) -> tup
             same_since = s.prev_ms
     else:
         same_since = -1
-    s = replace(s, same_since_ms=same_since, prev_value=value, prev_ms=at_ms)
+    s.same_since_ms, s.prev_value, s.prev_ms = same_since, value, at_ms
     if s.stuck_on and same_since < 0:
-        s = replace(s, stuck_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
+        s = _set(s, stuck_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
         return _fault_signal(s, at_ms, value)
     if not s.stuck_on and same_since >= 0 and operating(s) and at_ms - same_since >= spec.stuck_s * 1000:
-        return _fault_signal(replace(s, stuck_on=True), at_ms, value)
+        return _fault_signal(_set(s, stuck_on=True), at_ms, value)
     return s, []
 
 
@@ -356,9 +366,9 @@ def _reading(
         if s.win_n:
             s, closed = _close_window(s, spec, at_ms)
             signals.extend(closed)
-        s = replace(s, win_n=0, win_sum=0.0, win_dsq=0.0, win_dn=0, win_ok=True)
+        s = _set(s, win_n=0, win_sum=0.0, win_dsq=0.0, win_dn=0, win_ok=True)
     if s.win_start < 0 or window > s.win_start:
-        s = replace(s, win_start=window)
+        s = _set(s, win_start=window)
     repeating = s.same_since_ms >= 0
     judged = settled(s, spec, at_ms) and not s.fault_on and at_ms >= s.grace_until_ms
     count, ref, scale = s.count + 1, s.ref, s.scale
@@ -384,20 +394,13 @@ def _reading(
     elif not spikes:
         spike_on = False
         signals.append(Signal(SPIKE, at_ms, False, value))
-    s = replace(
-        s,
-        count=count,
-        last_ms=at_ms,
-        ref=ref,
-        scale=scale,
-        spikes=tuple(spikes[-20:]),
-        spike_on=spike_on,
-        win_n=s.win_n + 1,
-        win_sum=s.win_sum + clipped,
-        win_dsq=dsq,
-        win_dn=dn,
-        win_ok=s.win_ok and judged,
-    )
+    s.count, s.last_ms, s.ref, s.scale = count, at_ms, ref, scale
+    s.spikes = tuple(spikes[-20:])
+    s.spike_on = spike_on
+    s.win_n += 1
+    s.win_sum += clipped
+    s.win_dsq, s.win_dn = dsq, dn
+    s.win_ok = s.win_ok and judged
     return s, signals
 
 
@@ -405,14 +408,15 @@ def _threshold(s: DetectorState, spec: SensorSpec, at_ms: int, value: float) -> 
     assert spec.limit is not None
     limit = spec.limit
     if value > limit:
-        s = replace(s, above=s.above + 1, below=0)
+        s.above += 1
+        s.below = 0
         if not s.threshold_on and s.above >= THRESHOLD_RAISE:
-            return replace(s, threshold_on=True), [Signal(THRESHOLD, at_ms, True, value)]
+            return _set(s, threshold_on=True), [Signal(THRESHOLD, at_ms, True, value)]
         return s, []
     below = s.below + 1 if value < limit * (1 - spec.deadband) else 0
-    s = replace(s, above=0, below=below)
+    s.above, s.below = 0, below
     if s.threshold_on and below >= THRESHOLD_CLEAR:
-        return replace(s, threshold_on=False), [Signal(THRESHOLD, at_ms, False, value)]
+        return _set(s, threshold_on=False), [Signal(THRESHOLD, at_ms, False, value)]
     return s, []
 
 
@@ -420,7 +424,7 @@ def _close_window(s: DetectorState, spec: SensorSpec, now_ms: int) -> tuple[Dete
     """A minute is complete: judge level shifts, bursts and wear, refresh the time-to-limit prediction."""
     mean = s.win_sum / s.win_n
     point = (s.win_start + WINDOW_MS // 2, mean)
-    s = replace(s, ref=mean)
+    s = _set(s, ref=mean)
     if not s.win_ok:
         return s, []
     signals: list[Signal] = []
@@ -440,7 +444,7 @@ def _close_window(s: DetectorState, spec: SensorSpec, now_ms: int) -> tuple[Dete
         elif shift_on and calm_streak >= SHIFT_CLEAR:
             shift_on = False
             signals.append(Signal(SHIFT, now_ms, False, point[1]))
-    s = replace(s, history=history, shift_streak=shift_streak, calm_streak=calm_streak, shift_on=shift_on)
+    s = _set(s, history=history, shift_streak=shift_streak, calm_streak=calm_streak, shift_on=shift_on)
     s, more = _predict(s, spec, now_ms)
     signals.extend(more)
     s, more = _wear(s, spec, point, now_ms)
@@ -458,11 +462,11 @@ def _bursts(s: DetectorState, now_ms: int, mean: float) -> tuple[DetectorState, 
     bursts = tuple(t for t in s.bursts if now_ms - t <= BURST_SPAN_MS)
     if bursty and not s.burst_on:
         bursts = (*bursts, s.win_start)
-    s = replace(s, noise=noise, burst_on=bursty, bursts=bursts[-20:])
+    s = _set(s, noise=noise, burst_on=bursty, bursts=bursts[-20:])
     if not s.intermittent_on and len(bursts) >= BURSTS_TO_RAISE:
-        return replace(s, intermittent_on=True), [Signal(INTERMITTENT, now_ms, True, rms)]
+        return _set(s, intermittent_on=True), [Signal(INTERMITTENT, now_ms, True, rms)]
     if s.intermittent_on and len(bursts) <= BURSTS_TO_CLEAR:
-        return replace(s, intermittent_on=False), [Signal(INTERMITTENT, now_ms, False, rms)]
+        return _set(s, intermittent_on=False), [Signal(INTERMITTENT, now_ms, False, rms)]
     return s, []
 
 
@@ -496,7 +500,7 @@ def _predict(s: DetectorState, spec: SensorSpec, now_ms: int) -> tuple[DetectorS
         signals.append(Signal(PREDICTIVE, now_ms, False, value))
     elif on and still:
         signals.append(Signal(PREDICTIVE, now_ms, True, value, _round(ttl_s), slope_per_min, points))
-    state = replace(
+    state = _set(
         s,
         predict_streak=streak,
         unpredict_streak=calm,
@@ -514,9 +518,9 @@ def _wear(s: DetectorState, spec: SensorSpec, point: Point, now_ms: int) -> tupl
     if s.hour_start >= 0 and hour > s.hour_start:
         if s.hour_n >= MIN_HOUR_MINUTES:
             hours = (*hours, (s.hour_start + HOUR_MS // 2, s.hour_sum / s.hour_n))[-HOURS:]
-        s = replace(s, hour_n=0, hour_sum=0.0)
+        s = _set(s, hour_n=0, hour_sum=0.0)
     appended = hours is not s.hours
-    s = replace(s, hour_start=hour, hour_n=s.hour_n + 1, hour_sum=s.hour_sum + point[1], hours=hours)
+    s = _set(s, hour_start=hour, hour_n=s.hour_n + 1, hour_sum=s.hour_sum + point[1], hours=hours)
     if spec.limit is None or not appended:
         return s, []
     points = hours[-WEAR_POINTS:]
@@ -527,12 +531,12 @@ def _wear(s: DetectorState, spec: SensorSpec, point: Point, now_ms: int) -> tupl
     soon = ttl_s is not None and ttl_s <= WEAR_HORIZON_S
     streak = s.wear_streak + 1 if soon else 0
     calm = 0 if soon else s.wear_calm + 1
-    s = replace(s, wear_streak=streak, wear_calm=calm)
+    s = _set(s, wear_streak=streak, wear_calm=calm)
     if not s.wear_on and streak >= 2:
         slope = None if fit is None else round(fit.slope * WINDOW_MS, 6)
-        return replace(s, wear_on=True), [Signal(WEAR, now_ms, True, point[1], _round(ttl_s), slope, points)]
+        return _set(s, wear_on=True), [Signal(WEAR, now_ms, True, point[1], _round(ttl_s), slope, points)]
     if s.wear_on and calm >= 3:
-        return replace(s, wear_on=False), [Signal(WEAR, now_ms, False, point[1])]
+        return _set(s, wear_on=False), [Signal(WEAR, now_ms, False, point[1])]
     return s, []
 
 
