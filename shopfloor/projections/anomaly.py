@@ -148,6 +148,7 @@ class DetectorState:
     slope_per_min: float | None = None
     status: str = UNKNOWN
     status_ms: int = 0  # when the current status began (0: never reported)
+    settle_ms: int = 0  # when another sensor of the machine last saw its load step
     prev_value: float | None = None
     prev_ms: int = 0
     same_since_ms: int = -1  # start of the current run of identical readings
@@ -240,7 +241,7 @@ def _apply_status(s: DetectorState, context: Sequence[StatusAt], upto_ms: int) -
     for at_ms, status in context:
         if at_ms > upto_ms or at_ms <= s.status_ms or status == s.status:
             continue
-        s = replace(
+        s = _set(
             s,
             status=status,
             status_ms=at_ms,
@@ -269,7 +270,46 @@ def settled(s: DetectorState, spec: SensorSpec, at_ms: int) -> bool:
     """Running and past the warm-up that follows a restart: the readings say something about wear."""
     if not operating(s):
         return False
-    return s.status_ms == 0 or at_ms - s.status_ms >= spec.warmup_s * 1000
+    since = max(s.status_ms, s.settle_ms)
+    return since == 0 or at_ms - since >= spec.warmup_s * 1000
+
+
+def settle(state: DetectorState, at_ms: int) -> DetectorState:
+    """The machine's load stepped (another sensor saw a level shift): restart the trend and let the
+    reading settle for a warm-up, as a new load takes time to reach a new equilibrium."""
+    if at_ms <= state.settle_ms:
+        return state
+    s = copy.copy(state)
+    return _set(s, settle_ms=at_ms, history=(), predict_streak=0, win_ok=False)
+
+
+SensorSignal = tuple[str, Signal]
+
+
+def fold_machine(
+    states: dict[str, DetectorState | None],
+    specs: dict[str, SensorSpec],
+    readings: dict[str, Sequence[Point]],
+    context: Sequence[StatusAt],
+    now_ms: int,
+) -> tuple[dict[str, DetectorState | None], list[SensorSignal]]:
+    """One machine's batch: fold the sensors that reported, judge the silent ones on `now_ms` (the
+    newest event of the machine), and let a level shift on one sensor settle the others."""
+    out: dict[str, DetectorState | None] = {}
+    signals: list[SensorSignal] = []
+    for sensor in sorted(states.keys() | readings.keys()):
+        spec = specs[sensor]
+        if sensor in readings:
+            out[sensor], raised = fold(states.get(sensor), spec, readings[sensor], context)
+        else:
+            out[sensor], raised = tick(states.get(sensor), spec, now_ms, context)
+        signals.extend((sensor, r) for r in raised)
+    for sensor, signal in signals:
+        if signal.kind == SHIFT and signal.active:
+            for other, state in out.items():
+                if other != sensor and state is not None:
+                    out[other] = settle(state, signal.at_ms)
+    return out, signals
 
 
 def _fault_signal(s: DetectorState, at_ms: int, value: float) -> tuple[DetectorState, list[Signal]]:

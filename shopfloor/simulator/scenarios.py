@@ -242,7 +242,9 @@ def machine(family: str, *, seed: int, start_ms: int, days: float = 1.0, rate_hz
     rng = random.Random(seed)
     end_ms = start_ms + int(days * DAY_MS)
     shifts = family not in (LOAD_STEPS, AMBIENT, DEGRADATION)
-    timeline = _timeline(rng, start_ms, end_ms, shifts)
+    # a wearing machine runs on until its level crosses the limit (at most a day past the plan)
+    run_to = end_ms + DAY_MS if family == WEAR else end_ms
+    timeline = _timeline(rng, start_ms, run_to, shifts)
     if family == DEGRADATION:
         timeline = [(start_ms, RUNNING, 1.0)]
     out = Machine(family, end_ms=end_ms)
@@ -288,7 +290,7 @@ def machine(family: str, *, seed: int, start_ms: int, days: float = 1.0, rate_hz
         drift = degradation if sensor == failing else None
         sensor_bursts = bursts if family == NOISY or sensor == failing else []
         readings, failure = _machine_sensor(
-            sensor_rng, sensor, timeline, start_ms, end_ms, rate_hz, noise_factor, ambient_amp, drift, sensor_bursts
+            sensor_rng, sensor, timeline, start_ms, run_to, rate_hz, noise_factor, ambient_amp, drift, sensor_bursts
         )
         for fault in faults:
             if fault.sensor == sensor:
@@ -296,8 +298,10 @@ def machine(family: str, *, seed: int, start_ms: int, days: float = 1.0, rate_hz
         out.readings[sensor] = readings
         if drift is not None:
             out.failure_ms, out.failing_sensor, out.degradation_start_ms = failure, sensor, drift[0]
-    if out.failure_ms is not None:
-        cut = out.failure_ms
+    if family == WEAR and out.failure_ms is None:
+        out.failure_ms = run_to  # ran a day past plan without crossing: counted, and surely missed
+    if out.failure_ms is not None or run_to > end_ms:
+        cut = out.failure_ms or end_ms
         out.readings = {s: [r for r in rs if r[0] < cut] for s, rs in out.readings.items()}
         out.statuses = [s for s in out.statuses if s[0] < cut]
         out.end_ms = cut
@@ -356,7 +360,7 @@ def _machine_sensor(
         extra = 0.0
         if degradation is not None and t >= degradation[0]:
             begin, fail, exponent = degradation
-            progress = min(1.0, (t - begin) / max(1, fail - begin))
+            progress = (t - begin) / max(1, fail - begin)
             extra = (1.05 * limit - base) * progress**exponent
         if sensor == "temperature":
             ambient = 22.0 + ambient_amp * math.sin(2 * math.pi * t / DAY_MS + phase)
@@ -369,6 +373,7 @@ def _machine_sensor(
             sigma = noise if running else noise * 0.3
         if running and failure is None and degradation is not None and level >= limit:
             failure = t
+            break
         while burst_idx < len(bursts) and bursts[burst_idx][1] <= t:
             burst_idx += 1
         if running and burst_idx < len(bursts) and bursts[burst_idx][0] <= t:
