@@ -167,6 +167,7 @@ def detect_machine(
     statuses: list[tuple[int, str]],
     spec_of: SpecFor = default_spec,
     equipment_id: str = "M",
+    batch_ms: int = BATCH_MS,
 ) -> list[Raised]:
     """Feeds a machine's readings in batches the way the store does; returns what was raised."""
     merged = sorted((t, sensor, v) for sensor, rows in readings.items() for t, v in rows)
@@ -178,7 +179,7 @@ def detect_machine(
     start = 0
     while start < len(merged):
         end = start
-        cut = merged[start][0] - merged[start][0] % BATCH_MS + BATCH_MS
+        cut = merged[start][0] - merged[start][0] % batch_ms + batch_ms
         while end < len(merged) and merged[end][0] < cut:
             end += 1
         chunk = merged[start:end]
@@ -269,13 +270,15 @@ def evaluate(
     days: float = 1.0,
     spec_of: SpecFor = default_spec,
     progress: Callable[[str], None] | None = None,
+    batch_ms: int = BATCH_MS,
+    wear_days: tuple[float, float] = WEAR_DAYS,
 ) -> Report:
     """`machines` healthy machine-days per healthy family, `faults` per sensor-fault family and
     `failures` per failure family (wear runs 2-4 days to failure)."""
     report = Report(rate_hz=rate_hz, seed=seed)
 
     def run(name: str, group: str, machine: scenarios.Machine) -> None:
-        alarms = detect_machine(machine.readings, machine.statuses, spec_of)
+        alarms = detect_machine(machine.readings, machine.statuses, spec_of, batch_ms=batch_ms)
         _score(report.family(name, group), machine, alarms)
 
     for k, name in enumerate(scenarios.HEALTHY_FAMILIES + LEGACY_HEALTHY):
@@ -296,7 +299,7 @@ def evaluate(
     for k, name in enumerate(scenarios.FAILURE_FAMILIES):
         for m in range(failures):
             case_seed = seed * 3_000_017 + k * 10_007 + m
-            span = WEAR_DAYS[0] + (WEAR_DAYS[1] - WEAR_DAYS[0]) * (m % 5) / 4 if name == scenarios.WEAR else 1.0
+            span = wear_days[0] + (wear_days[1] - wear_days[0]) * (m % 5) / 4 if name == scenarios.WEAR else 1.0
             machine = scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=span, rate_hz=rate_hz)
             run(name, "failure", machine)
         if progress:
