@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     dedup_window_seconds: float = Field(default=3600.0, gt=0)
     push_interval_seconds: float = Field(default=0.2, gt=0)
     stale_after_seconds: float = Field(default=15.0, gt=0)
+    # Alarm limits and priorities (TOML); SHOPFLOOR_ALARM_LIMITS / _PRIORITIES / _SILENT_SECONDS override it.
+    alarm_config: str | None = None
 
     # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.
     inventory_reorder_point: int = Field(default=20, ge=0)

@@ -138,13 +138,17 @@ class Report:
         """Every target not met, in words (empty: all met)."""
         missed = []
         if self.healthy_false_per_machine_day > TARGET_FALSE:
-            missed.append(f"healthy alarms {self.healthy_false_per_machine_day:.2f}/machine-day > {TARGET_FALSE}")
+            missed.append(
+                f"healthy alarms {self.healthy_false_per_machine_day:.2f}/machine-day > {TARGET_FALSE}"
+            )
         if self.failure_share < TARGET_SHARE:
             missed.append(f"failures flagged {self.failure_share:.0%} < {TARGET_SHARE:.0%}")
         if self.failure_median_lead < TARGET_MEDIAN_MIN:
             missed.append(f"median lead {self.failure_median_lead:.1f} min < {TARGET_MEDIAN_MIN:.0f}")
         if self.faults_share < 1.0:
-            missed.append(f"sensor faults reported within {FAULT_WITHIN_MIN:.0f} min: {self.faults_share:.0%}")
+            missed.append(
+                f"sensor faults reported within {FAULT_WITHIN_MIN:.0f} min: {self.faults_share:.0%}"
+            )
         if self.false_spikes:
             missed.append(f"{self.false_spikes} false spikes after a sensor recovered")
         return missed
@@ -256,7 +260,8 @@ def _score(family: Family, machine: scenarios.Machine, alarms: Iterable[Raised])
 
 def _after_recovery(alarm: Raised, machine: scenarios.Machine) -> bool:
     return any(
-        f.sensor == alarm.sensor and f.end_ms <= alarm.at_ms <= f.end_ms + AFTER_RECOVERY_MS for f in machine.faults
+        f.sensor == alarm.sensor and f.end_ms <= alarm.at_ms <= f.end_ms + AFTER_RECOVERY_MS
+        for f in machine.faults
     )
 
 
@@ -287,19 +292,29 @@ def evaluate(
             if name in LEGACY_HEALTHY:
                 run(name, "healthy", _legacy_machine(name, case_seed, days, rate_hz))
             else:
-                run(name, "healthy", scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=days, rate_hz=rate_hz))
+                run(
+                    name,
+                    "healthy",
+                    scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=days, rate_hz=rate_hz),
+                )
         if progress:
             progress(name)
     for k, name in enumerate(scenarios.SENSOR_FAULT_FAMILIES):
         for m in range(faults):
             case_seed = seed * 2_000_003 + k * 10_007 + m
-            run(name, "sensor fault", scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=days, rate_hz=rate_hz))
+            run(
+                name,
+                "sensor fault",
+                scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=days, rate_hz=rate_hz),
+            )
         if progress:
             progress(name)
     for k, name in enumerate(scenarios.FAILURE_FAMILIES):
         for m in range(failures):
             case_seed = seed * 3_000_017 + k * 10_007 + m
-            span = wear_days[0] + (wear_days[1] - wear_days[0]) * (m % 5) / 4 if name == scenarios.WEAR else 1.0
+            span = (
+                wear_days[0] + (wear_days[1] - wear_days[0]) * (m % 5) / 4 if name == scenarios.WEAR else 1.0
+            )
             machine = scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=span, rate_hz=rate_hz)
             run(name, "failure", machine)
         if progress:
@@ -310,7 +325,8 @@ def evaluate(
 def table(report: Report) -> list[str]:
     """The per-family table as Markdown rows."""
     rows = [
-        "| family | kind | cases | flagged | median lead | p10 lead | false alarms / machine-day | notes / machine-day |",
+        "| family | kind | cases | flagged | median lead | p10 lead "
+        "| false alarms / machine-day | notes / machine-day |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for f in report.families.values():
@@ -323,7 +339,11 @@ def table(report: Report) -> list[str]:
             flagged = f"{f.flagged_share:.0%} ≥ {LEAD_REQUIRED_MIN:.0f} min ahead"
             median_lead, p10 = f"{f.median_lead:.1f} min", f"{f.p10_lead:.1f} min"
         notes = f.notes / f.machine_days if f.machine_days else 0.0
-        days = f"{f.false_per_machine_day:.2f} ({f.false_alarms} in {f.machine_days:.1f})" if f.machine_days else "–"
+        days = (
+            f"{f.false_per_machine_day:.2f} ({f.false_alarms} in {f.machine_days:.1f})"
+            if f.machine_days
+            else "–"
+        )
         rows.append(
             f"| {f.name} | {f.group} | {f.cases} | {flagged} | {median_lead} | {p10} | {days} | {notes:.1f} |"
         )
@@ -356,9 +376,11 @@ def render(report: Report, command: str) -> str:
         "|---|---|",
         f"| ≤ {TARGET_FALSE} alarms per machine-day on healthy operation (all kinds) | "
         f"{report.healthy_false_per_machine_day:.2f} |",
-        f"| ≥ {TARGET_SHARE:.0%} of failures flagged ≥ {LEAD_REQUIRED_MIN:.0f} min ahead | {report.failure_share:.0%} |",
+        f"| ≥ {TARGET_SHARE:.0%} of failures flagged ≥ {LEAD_REQUIRED_MIN:.0f} min ahead "
+        f"| {report.failure_share:.0%} |",
         f"| median lead ≥ {TARGET_MEDIAN_MIN:.0f} min | {report.failure_median_lead:.1f} min |",
-        f"| 100 % of stuck/silent sensors reported within {FAULT_WITHIN_MIN:.0f} min | {report.faults_share:.0%} |",
+        f"| 100 % of stuck/silent sensors reported within {FAULT_WITHIN_MIN:.0f} min "
+        f"| {report.faults_share:.0%} |",
         f"| zero false spikes after a sensor recovers | {report.false_spikes} |",
         "",
         "## Per family",
@@ -381,7 +403,8 @@ def render(report: Report, command: str) -> str:
         "- `noisy`: the same with 2.5–4× the noise and three bursts of noise a day (3–8×).",
         "- `load_steps`: running around the clock, load changing every 1–3 h (0.6–1.15).",
         "- `ambient`: running around the clock with a ±5–8 °C daily ambient cycle.",
-        "- `noise_burst`, `step`: the older per-sensor scenarios (bursts; 6–12 σ steps), running continuously.",
+        "- `noise_burst`, `step`: the older per-sensor scenarios (bursts; 6–12 σ steps), running "
+        "continuously.",
         "- `stuck`: one sensor repeats one value for 20–180 min, starting while the machine runs.",
         "- `silent`: one sensor sends nothing for 20–60 min while the other keeps reporting.",
         "- `degradation`: 3–5 h of healthy running, then a rise to the limit over 60–240 min shaped "

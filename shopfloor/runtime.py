@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from shopfloor import alarm_config
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector
 from shopfloor.store.batch import current_version, ensure_version_row
@@ -130,6 +131,7 @@ def schema_lock(engine: Engine) -> Iterator[None]:
 
 def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = False) -> Runtime:
     """Assemble a process. `demo` uses the embedded log and starts a fresh store and simulator."""
+    alarm_config.install(alarm_config.load(settings.alarm_config))  # invalid: a clear error at start
     engine = open_store(settings, fresh=demo and settings.embedded)
     with engine.connect() as conn:
         version, _, _ = current_version(conn)

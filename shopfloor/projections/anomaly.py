@@ -16,10 +16,10 @@ estimate). Every condition has separate raise and clear rules (hysteresis), so a
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Sequence
-import copy
 from dataclasses import dataclass
 from statistics import median
 
@@ -315,7 +315,9 @@ def fold_machine(
 def _fault_signal(s: DetectorState, at_ms: int, value: float) -> tuple[DetectorState, list[Signal]]:
     on = s.stuck_on or s.silent_on or s.range_on
     detail = ", ".join(
-        name for name, flag in ((SILENT, s.silent_on), (STUCK, s.stuck_on), (OUT_OF_RANGE, s.range_on)) if flag
+        name
+        for name, flag in ((SILENT, s.silent_on), (STUCK, s.stuck_on), (OUT_OF_RANGE, s.range_on))
+        if flag
     )
     if on == s.fault_on:
         return s, []
@@ -380,7 +382,9 @@ def fold(
     return s, signals
 
 
-def _health(s: DetectorState, spec: SensorSpec, at_ms: int, value: float) -> tuple[DetectorState, list[Signal]]:
+def _health(
+    s: DetectorState, spec: SensorSpec, at_ms: int, value: float
+) -> tuple[DetectorState, list[Signal]]:
     """Stuck: one value repeated for `stuck_s` while running. Any new value ends it."""
     same_since = s.same_since_ms
     if s.prev_value is not None and value == s.prev_value:
@@ -444,7 +448,9 @@ def _reading(
     return s, signals
 
 
-def _threshold(s: DetectorState, spec: SensorSpec, at_ms: int, value: float) -> tuple[DetectorState, list[Signal]]:
+def _threshold(
+    s: DetectorState, spec: SensorSpec, at_ms: int, value: float
+) -> tuple[DetectorState, list[Signal]]:
     assert spec.limit is not None
     limit = spec.limit
     if value > limit:
@@ -492,7 +498,7 @@ def _close_window(s: DetectorState, spec: SensorSpec, now_ms: int) -> tuple[Dete
 
 
 def _bursts(s: DetectorState, now_ms: int, mean: float) -> tuple[DetectorState, list[Signal]]:
-    """Intermittent faults: distinct minutes of far more reading-to-reading noise than usual, more and more often."""
+    """Intermittent faults: minutes of far more reading-to-reading noise than usual, ever more often."""
     if s.win_dn < 5:
         return s, []
     rms = math.sqrt(s.win_dsq / s.win_dn)
@@ -551,7 +557,9 @@ def _predict(s: DetectorState, spec: SensorSpec, now_ms: int) -> tuple[DetectorS
     return state, signals
 
 
-def _wear(s: DetectorState, spec: SensorSpec, point: Point, now_ms: int) -> tuple[DetectorState, list[Signal]]:
+def _wear(
+    s: DetectorState, spec: SensorSpec, point: Point, now_ms: int
+) -> tuple[DetectorState, list[Signal]]:
     """Multi-day wear: hourly means of settled running minutes, extrapolated to the limit."""
     hour = point[0] - point[0] % HOUR_MS
     hours = s.hours

@@ -280,7 +280,7 @@ def machine(family: str, *, seed: int, start_ms: int, days: float = 1.0, rate_hz
     if family in SENSOR_FAULT_FAMILIES:
         sensor = rng.choice(MACHINE_SENSORS)
         runs = _running_spans(timeline, end_ms, min_ms=40 * MINUTE_MS)
-        a, b = runs[rng.randrange(len(runs))]
+        a, _ = runs[rng.randrange(len(runs))]
         begin = a + rng.randrange(15, 21) * MINUTE_MS
         length = rng.randrange(20, 181 if family == STUCK else 61) * MINUTE_MS
         faults.append(SensorFault(sensor, family, begin, min(begin + length, end_ms - MINUTE_MS)))
@@ -290,7 +290,16 @@ def machine(family: str, *, seed: int, start_ms: int, days: float = 1.0, rate_hz
         drift = degradation if sensor == failing else None
         sensor_bursts = bursts if family == NOISY or sensor == failing else []
         readings, failure = _machine_sensor(
-            sensor_rng, sensor, timeline, start_ms, run_to, rate_hz, noise_factor, ambient_amp, drift, sensor_bursts
+            sensor_rng,
+            sensor,
+            timeline,
+            start_ms,
+            run_to,
+            rate_hz,
+            noise_factor,
+            ambient_amp,
+            drift,
+            sensor_bursts,
         )
         for fault in faults:
             if fault.sensor == sensor:
