@@ -50,6 +50,7 @@ SIGMA_PER_MEAN_ABS = 1.2533
 GAP_MS = 120_000  # a longer pause in readings re-learns the reference before judging spikes
 GRACE_MS = 300_000  # after a restart, a gap or a sensor fault: no spike judged for 5 minutes
 RANGE_RAISE, RANGE_CLEAR = 3, 10
+STUCK_MIN_READINGS = 10  # fewer identical readings prove nothing, however far apart
 NOISE_POINTS = 30  # minutes of reading-to-reading noise kept as the burst baseline
 MIN_NOISE_POINTS = 10
 BURST_RATIO = 3.0  # a minute whose reading-to-reading noise is 3x the usual is a burst
@@ -152,6 +153,7 @@ class DetectorState:
     prev_value: float | None = None
     prev_ms: int = 0
     same_since_ms: int = -1  # start of the current run of identical readings
+    same_count: int = 0
     stuck_on: bool = False
     silent_on: bool = False
     range_bad: int = 0
@@ -386,17 +388,19 @@ def _health(
     s: DetectorState, spec: SensorSpec, at_ms: int, value: float
 ) -> tuple[DetectorState, list[Signal]]:
     """Stuck: one value repeated for `stuck_s` while running. Any new value ends it."""
-    same_since = s.same_since_ms
+    same_since, same_count = s.same_since_ms, s.same_count
     if s.prev_value is not None and value == s.prev_value:
         if same_since < 0:
-            same_since = s.prev_ms
+            same_since, same_count = s.prev_ms, 1
+        same_count += 1
     else:
-        same_since = -1
-    s.same_since_ms, s.prev_value, s.prev_ms = same_since, value, at_ms
+        same_since, same_count = -1, 0
+    s.same_since_ms, s.same_count, s.prev_value, s.prev_ms = same_since, same_count, value, at_ms
     if s.stuck_on and same_since < 0:
         s = _set(s, stuck_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
         return _fault_signal(s, at_ms, value)
-    if not s.stuck_on and same_since >= 0 and operating(s) and at_ms - same_since >= spec.stuck_s * 1000:
+    long_enough = same_count >= STUCK_MIN_READINGS and at_ms - same_since >= spec.stuck_s * 1000
+    if not s.stuck_on and same_since >= 0 and operating(s) and long_enough:
         return _fault_signal(_set(s, stuck_on=True), at_ms, value)
     return s, []
 

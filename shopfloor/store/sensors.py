@@ -161,9 +161,14 @@ class SensorHandler:
         signals: list[alert_store.SignalAt] = []
         first_seen: dict[str, int] = {}
         oldest_per_machine: dict[str, int] = {}
+        known_by: dict[str, dict[str, dict[str, Any]]] = {}
+        for (m, sensor), row in previous.items():
+            known_by.setdefault(m, {})[sensor] = row
+        batch_by: dict[str, dict[str, list[tuple[int, float, str | None]]]] = {}
+        for m, sensor in keys:
+            batch_by.setdefault(m, {})[sensor] = grouped[(m, sensor)]
         for eq in machines:
-            known = {sensor: row for (m, sensor), row in previous.items() if m == eq}
-            batch = {sensor: grouped[(m, sensor)] for (m, sensor) in keys if m == eq}
+            known, batch = known_by.get(eq, {}), batch_by[eq]
             states = {sensor: anomaly.from_json(row["detector"]) for sensor, row in known.items()}
             specs = {sensor: alarm_config.spec(eq, sensor) for sensor in known.keys() | batch.keys()}
             now = max(r[0] for readings in batch.values() for r in readings)
