@@ -229,3 +229,45 @@ def notes(conn: Connection, equipment_id: str, since_ms: int, limit: int = 500) 
         .limit(limit)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def alarms_between(
+    conn: Connection,
+    from_ms: int,
+    to_ms: int,
+    *,
+    equipment_id: str | None = None,
+    kind: str | None = None,
+    priority: str | None = None,
+    state: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Alarms raised in [from_ms, to_ms), newest first, optionally filtered (the alarm journal)."""
+    query = select(ALERTS).where(ALERTS.c.opened_ms >= from_ms, ALERTS.c.opened_ms < to_ms)
+    for column, value in (
+        ("equipment_id", equipment_id),
+        ("kind", kind),
+        ("priority", priority),
+        ("state", state),
+    ):
+        if value:
+            query = query.where(ALERTS.c[column] == value)
+    query = query.order_by(ALERTS.c.opened_ms.desc(), ALERTS.c.alert_id).limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def standing(conn: Connection, limit: int = 500) -> list[dict[str, Any]]:
+    """Alarms still active, oldest first."""
+    query = select(ALERTS).where(ALERTS.c.active.is_(True)).order_by(ALERTS.c.opened_ms).limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def journal_between(conn: Connection, from_ms: int, to_ms: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Acknowledgements and shelvings in [from_ms, to_ms), newest first."""
+    query = (
+        select(JOURNAL)
+        .where(JOURNAL.c.at_ms >= from_ms, JOURNAL.c.at_ms < to_ms)
+        .order_by(JOURNAL.c.at_ms.desc(), JOURNAL.c.event_key)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]

@@ -59,7 +59,9 @@ def test_environment_priorities_and_silence() -> None:
         ("", {"SHOPFLOOR_ALARM_SILENT_SECONDS": "soon"}, "not a number"),
     ],
 )
-def test_invalid_configuration_is_a_clear_error(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
+def test_invalid_configuration_is_a_clear_error(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
     path = tmp_path / "alarms.toml"
     path.write_text(text)
     with pytest.raises(AlarmConfigError, match=message.replace(".", r"\.")):

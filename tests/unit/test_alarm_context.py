@@ -13,7 +13,9 @@ MIN = 60_000
 SPEC = anomaly.spec_for("vibration")  # limit 7.1, stuck/silent after 5 min
 
 
-def _noise(seed: int, start: int, minutes: float, level: float, sigma: float = 0.1) -> list[tuple[int, float]]:
+def _noise(
+    seed: int, start: int, minutes: float, level: float, sigma: float = 0.1
+) -> list[tuple[int, float]]:
     rng = random.Random(seed)
     return [(start + i * 1000, round(rng.gauss(level, sigma), 4)) for i in range(int(minutes * 60))]
 
@@ -46,7 +48,9 @@ def test_warm_up_after_a_restart_predicts_nothing_but_the_same_rise_unannounced_
 
 def test_readings_while_idle_teach_nothing_and_raise_nothing() -> None:
     context = [(T0, anomaly.RUNNING), (T0 + 30 * MIN, anomaly.IDLE), (T0 + 60 * MIN, anomaly.RUNNING)]
-    readings = _noise(1, T0, 30, 2.0) + _noise(2, T0 + 30 * MIN, 30, 0.2, 0.02) + _noise(3, T0 + 60 * MIN, 40, 2.0)
+    readings = (
+        _noise(1, T0, 30, 2.0) + _noise(2, T0 + 30 * MIN, 30, 0.2, 0.02) + _noise(3, T0 + 60 * MIN, 40, 2.0)
+    )
     state, signals = anomaly.fold(None, SPEC, readings, context)
     assert _alarms(signals) == []
     assert [s.kind for s in signals if s.active] == []  # not even a note: the stop explains the drop
@@ -128,7 +132,8 @@ def test_slow_wear_over_days_is_flagged_hours_ahead() -> None:
     rng = random.Random(5)
     days = 3
     readings = [
-        (T0 + i * 10_000, round(2.0 + 5.1 * i / (days * 8640) + rng.gauss(0, 0.1), 4)) for i in range(days * 8640)
+        (T0 + i * 10_000, round(2.0 + 5.1 * i / (days * 8640) + rng.gauss(0, 0.1), 4))
+        for i in range(days * 8640)
     ]
     _, signals = anomaly.fold(None, SPEC, readings)
     wear = [s for s in signals if s.kind == anomaly.WEAR and s.active]
