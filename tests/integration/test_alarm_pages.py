@@ -125,3 +125,26 @@ async def test_kpis_count_what_was_raised(plant) -> None:  # type: ignore[no-unt
     assert kpis["floods"] == [] and kpis["chattering"] == []
     page = await client.get("/alarms/kpis", params={"from": "2026-11-27", "to": "2026-11-28"})
     assert page.status_code == 200 and 'data-kpi-total="2"' in page.text
+
+
+async def test_action_buttons_only_for_roles_that_may_use_them(database_url: str) -> None:
+    from tests.security.auth_client import auth_app, page_token, sign_in
+
+    async with auth_app(database_url) as (runtime, client):
+        runtime.sink = MemorySink(MemoryLog())
+        apply(runtime, [reading("M-9", "vibration", 9.0, i) for i in range(8)])
+        day = {"from": "2026-11-27", "to": "2026-11-28"}
+        await sign_in(client, "vera")
+        viewer = await client.get("/alarms", params=day)
+        assert viewer.status_code == 200 and _rows(viewer.text)
+        assert 'data-action="acknowledge"' not in viewer.text and 'data-action="shelve"' not in viewer.text
+        token = await page_token(client, "/alarms")
+        with runtime.engine.connect() as conn:
+            alert_id = alert_store.list_alerts(conn)[0]["alert_id"]
+        refused = await client.post("/alarms/acknowledge", data={"alert_id": alert_id, "csrf_token": token})
+        assert refused.status_code == 403 and "supervisor role" in refused.text
+        await client.post("/logout", data={"csrf_token": token})
+        client.cookies.clear()
+        await sign_in(client, "sue")
+        supervisor = await client.get("/alarms", params=day)
+        assert 'data-action="acknowledge"' in supervisor.text and 'data-action="shelve"' in supervisor.text
