@@ -53,7 +53,9 @@ async def plant(database_url: str) -> AsyncIterator[tuple[Runtime, httpx.AsyncCl
 
 
 def _rows(html: str) -> list[tuple[str, str, str]]:
-    return re.findall(r'data-alarm="([^"]+)" data-equipment="[^"]+" data-kind="([^"]+)" data-priority="([^"]+)"', html)
+    return re.findall(
+        r'data-alarm="([^"]+)" data-equipment="[^"]+" data-kind="([^"]+)" data-priority="([^"]+)"', html
+    )
 
 
 async def test_journal_range_filters_and_sensor_fault_kind(plant) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +87,9 @@ async def test_ack_with_note_and_shelve_with_reason_publish_commands(plant) -> N
     alert_id = threshold["alert_id"]
     done = await client.post("/alarms/acknowledge", data={"alert_id": alert_id, "note": "bearing checked"})
     assert done.status_code == 303 and done.headers["location"].startswith("/alarms?notice=Acknowledged")
-    shelved = await client.post("/alarms/shelve", data={"alert_id": alert_id, "minutes": "30", "reason": "fitter on site"})
+    shelved = await client.post(
+        "/alarms/shelve", data={"alert_id": alert_id, "minutes": "30", "reason": "fitter on site"}
+    )
     assert shelved.status_code == 303
     topic = runtime.settings.topic_alert_commands
     records = [r for tp in log.partitions_for(topic) for r in log.read(tp, 0, 100)]
