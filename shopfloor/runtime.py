@@ -146,6 +146,17 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
             runtime.tasks.append(runtime.listener.run)
     if consume:
         _add_projector(runtime, settings, demo=demo)
+        if settings.alarm_webhook_url:
+            from shopfloor.alarm_notify import Notifier, Policy
+
+            policy = Policy(
+                settings.alarm_webhook_url,
+                settings.alarm_notify_after_minutes * 60,
+                settings.alarm_escalation_url,
+                settings.alarm_escalate_after_minutes * 60,
+                settings.alarm_notify_retries,
+            )
+            runtime.tasks.append(Notifier(engine, policy).run)
     return runtime
 
 
