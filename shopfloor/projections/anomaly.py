@@ -378,7 +378,7 @@ def fold(
         step = None if prev is None or at_ms - prev_ms > GAP_MS or s.same_since_ms >= 0 else value - prev
         s, raised = _reading(s, spec, at_ms, value, step)
         signals.extend(raised)
-        if limit is not None and s.status not in (DOWN, MAINTENANCE):
+        if limit is not None and s.status != MAINTENANCE:
             s, raised = _threshold(s, spec, at_ms, value)
             signals.extend(raised)
     return s, signals
