@@ -49,7 +49,7 @@ SIGMA_PER_MAD = 1.4826
 SIGMA_PER_MEAN_ABS = 1.2533
 GAP_MS = 120_000  # a longer pause in readings re-learns the reference before judging spikes
 GRACE_MS = 300_000  # after a restart, a gap or a sensor fault: no spike judged for 5 minutes
-RANGE_RAISE, RANGE_CLEAR = 3, 10
+RANGE_RAISE, RANGE_CLEAR = 3, 60  # clears only after a minute's worth of good readings: no chatter
 STUCK_MIN_READINGS = 10  # fewer identical readings prove nothing, however far apart
 NOISE_POINTS = 30  # minutes of reading-to-reading noise kept as the burst baseline
 MIN_NOISE_POINTS = 10
@@ -332,6 +332,10 @@ def tick(
     """Silence: no reading for `silent_s` while the machine runs, judged on a clock from other events."""
     if state is None or state.count == 0:
         return state, []
+    changes = any(state.status_ms < at <= now_ms and status != state.status for at, status in context)
+    quiet = now_ms - state.last_ms < spec.silent_s * 1000
+    if state.silent_on or (quiet and not changes):
+        return state, []  # nothing to judge: the caller may keep the stored state as it is
     s = _apply_status(copy.copy(state), context, now_ms)
     quiet_since = max(s.last_ms, s.status_ms if operating(s) else s.last_ms)
     if s.silent_on or not operating(s) or now_ms - quiet_since < spec.silent_s * 1000:

@@ -32,10 +32,11 @@ class Profile:
     noise: float
     swing: float = 0.0
     swing_period_ms: int = 6 * 3600 * 1000
+    magnitude: bool = False  # never negative (a vibration velocity RMS)
 
 
 PROFILES: dict[str, Profile] = {
-    "vibration": Profile(1.5, 3.0, 0.15),
+    "vibration": Profile(1.5, 3.0, 0.15, magnitude=True),
     "temperature": Profile(55.0, 70.0, 0.4, swing=1.5),
     "power": Profile(15.0, 25.0, 0.6, swing=1.0),
     "pressure": Profile(5.0, 6.5, 0.05),
@@ -147,7 +148,7 @@ def _value(
     value = rng.gauss(level, noise)
     if rng.random() < 1 / 3600:  # a lone glitch about once an hour: never an alert on its own
         value += rng.choice((-1, 1)) * rng.uniform(6, 15) * profile.noise
-    return value
+    return abs(value) if profile.magnitude else value
 
 
 # Whole machines: a status timeline (shifts, breaks, changeovers, restarts), load, ambient, and

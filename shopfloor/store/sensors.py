@@ -169,9 +169,15 @@ class SensorHandler:
             batch_by.setdefault(m, {})[sensor] = grouped[(m, sensor)]
         for eq in machines:
             known, batch = known_by.get(eq, {}), batch_by[eq]
-            states = {sensor: anomaly.from_json(row["detector"]) for sensor, row in known.items()}
-            specs = {sensor: alarm_config.spec(eq, sensor) for sensor in known.keys() | batch.keys()}
             now = max(r[0] for readings in batch.values() for r in readings)
+            specs = {sensor: alarm_config.spec(eq, sensor) for sensor in known.keys() | batch.keys()}
+            # a sensor that did not report is decoded only when it may have gone silent
+            known = {
+                sensor: row
+                for sensor, row in known.items()
+                if sensor in batch or now - row["at_ms"] >= specs[sensor].silent_s * 1000
+            }
+            states = {sensor: anomaly.from_json(row["detector"]) for sensor, row in known.items()}
             folded, raised = anomaly.fold_machine(
                 states,
                 specs,
@@ -182,7 +188,7 @@ class SensorHandler:
             signals.extend((eq, sensor, signal) for sensor, signal in raised)
             for sensor, row in known.items():
                 state = folded[sensor]
-                if sensor not in batch and state is not None and anomaly.to_json(state) != row["detector"]:
+                if sensor not in batch and state is not None and state is not states[sensor]:
                     detector_rows.append(
                         {"equipment_id": eq, "sensor": sensor, "detector": anomaly.to_json(state)}
                     )
