@@ -186,7 +186,7 @@ class SensorHandler:
                 now,
             )
             signals.extend((eq, sensor, signal) for sensor, signal in raised)
-            for sensor, row in known.items():
+            for sensor in known:
                 state = folded[sensor]
                 if sensor not in batch and state is not None and state is not states[sensor]:
                     detector_rows.append(
