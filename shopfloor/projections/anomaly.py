@@ -16,7 +16,6 @@ estimate). Every condition has separate raise and clear rules (hysteresis), so a
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Sequence
@@ -258,6 +257,17 @@ def _apply_status(s: DetectorState, context: Sequence[StatusAt], upto_ms: int) -
     return s
 
 
+_SLOTS = DetectorState.__slots__  # type: ignore[attr-defined]
+
+
+def _copy(state: DetectorState) -> DetectorState:
+    """A shallow copy, several times faster than copy.copy for a slotted dataclass."""
+    s = object.__new__(DetectorState)
+    for name in _SLOTS:
+        object.__setattr__(s, name, getattr(state, name))
+    return s
+
+
 def _set(s: DetectorState, **changes: object) -> DetectorState:
     for name, value in changes.items():
         setattr(s, name, value)
@@ -281,7 +291,7 @@ def settle(state: DetectorState, at_ms: int) -> DetectorState:
     reading settle for a warm-up, as a new load takes time to reach a new equilibrium."""
     if at_ms <= state.settle_ms:
         return state
-    s = copy.copy(state)
+    s = _copy(state)
     return _set(s, settle_ms=at_ms, history=(), predict_streak=0, win_ok=False)
 
 
@@ -336,7 +346,7 @@ def tick(
     quiet = now_ms - state.last_ms < spec.silent_s * 1000
     if state.silent_on or (quiet and not changes):
         return state, []  # nothing to judge: the caller may keep the stored state as it is
-    s = _apply_status(copy.copy(state), context, now_ms)
+    s = _apply_status(_copy(state), context, now_ms)
     quiet_since = max(s.last_ms, s.status_ms if operating(s) else s.last_ms)
     if s.silent_on or not operating(s) or now_ms - quiet_since < spec.silent_s * 1000:
         return s, []
@@ -351,7 +361,7 @@ def fold(
     context: Sequence[StatusAt] = (),
 ) -> tuple[DetectorState, list[Signal]]:
     """Apply readings (event ms, value) in order, with the machine's status changes (ms, status)."""
-    s = copy.copy(state) if state is not None else DetectorState()
+    s = _copy(state) if state is not None else DetectorState()
     signals: list[Signal] = []
     limit = spec.limit
     for at_ms, value in readings:
@@ -615,8 +625,8 @@ def from_json(text: str | None) -> DetectorState | None:
     if len(values) != len(names):
         return None
     fields = dict(zip(names, values, strict=True))
-    for name in ("history", "hours"):
-        fields[name] = tuple((int(t), float(m)) for t, m in fields[name])
+    for name in ("history", "hours"):  # JSON keeps ints and floats apart: no conversion needed
+        fields[name] = tuple(map(tuple, fields[name]))
     for name in ("spikes", "noise", "bursts"):
         fields[name] = tuple(fields[name])
     return DetectorState(**fields)
