@@ -347,11 +347,19 @@ def tick(
     if state.silent_on or (quiet and not changes):
         return state, []  # nothing to judge: the caller may keep the stored state as it is
     s = _apply_status(_copy(state), context, now_ms)
-    quiet_since = max(s.last_ms, s.status_ms if operating(s) else s.last_ms)
-    if s.silent_on or not operating(s) or now_ms - quiet_since < spec.silent_s * 1000:
+    deadline = _silent_at(s, spec)
+    if deadline is None or now_ms < deadline:
         return s, []
     s = _set(s, silent_on=True)
-    return _fault_signal(s, now_ms, s.prev_value if s.prev_value is not None else 0.0)
+    return _fault_signal(s, deadline, s.prev_value if s.prev_value is not None else 0.0)
+
+
+def _silent_at(s: DetectorState, spec: SensorSpec) -> int | None:
+    """When the sensor counts as silent if nothing arrives: a fixed moment, so that it does not depend
+    on how readings were batched (a replay raises the same alarm at the same time)."""
+    if not operating(s) or s.count == 0:
+        return None
+    return max(s.last_ms, s.status_ms) + int(spec.silent_s * 1000)
 
 
 def fold(
@@ -379,6 +387,10 @@ def fold(
         if s.range_on and s.range_good >= RANGE_CLEAR:
             s = _set(s, range_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)
             s, raised = _fault_signal(s, at_ms, value)
+            signals.extend(raised)
+        deadline = None if s.silent_on else _silent_at(s, spec)
+        if deadline is not None and at_ms >= deadline:  # silent, though no clock said so in time
+            s, raised = _fault_signal(_set(s, silent_on=True), deadline, value)
             signals.extend(raised)
         if s.silent_on:
             s = _set(s, silent_on=False, grace_until_ms=at_ms + GRACE_MS, ref=None)

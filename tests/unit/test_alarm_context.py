@@ -155,3 +155,18 @@ def test_a_load_step_on_one_sensor_lets_the_others_settle() -> None:
     raised = detect_machine({"vibration": vib, "temperature": temp}, [(T0 - 60 * MIN, anomaly.RUNNING)])
     assert [r.kind for r in raised if r.kind in anomaly.ALARM_KINDS] == []
     assert ("vibration", anomaly.SHIFT) in {(r.sensor, r.kind) for r in raised}
+
+
+def test_silence_is_raised_at_the_same_moment_however_readings_are_batched() -> None:
+    """Replays must equal the live run: the alarm's time may not depend on batch boundaries."""
+    vib = _noise(1, T0, 90, 2.0)
+    temp = _noise(2, T0, 30, 60.0, 0.3) + _noise(3, T0 + 50 * MIN, 40, 60.0, 0.3)
+    runs = [
+        detect_machine({"vibration": vib, "temperature": temp}, [(T0, anomaly.RUNNING)], batch_ms=batch)
+        for batch in (1_000, 5_000, 60_000, 7 * MIN)
+    ]
+    faults = [
+        [(r.kind, r.sensor, r.at_ms) for r in raised if r.kind == anomaly.SENSOR_FAULT] for raised in runs
+    ]
+    assert faults[0] == [(anomaly.SENSOR_FAULT, "temperature", T0 + 30 * MIN - 1000 + 5 * MIN)]
+    assert faults[1] == faults[0] and faults[2] == faults[0] and faults[3] == faults[0]
