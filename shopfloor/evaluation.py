@@ -33,7 +33,7 @@ AFTER_RECOVERY_MS = 60 * 60_000
 FAILURE_KINDS = (anomaly.PREDICTIVE, anomaly.WEAR, anomaly.INTERMITTENT, anomaly.THRESHOLD)
 LEGACY_HEALTHY = (scenarios.NOISE_BURST, scenarios.STEP)
 WEAR_DAYS = (2.0, 4.0)
-TUNED_SEEDS = "1-20"  # the seeds the detector's constants were chosen on; reports use others
+TUNED_SEEDS = "7"  # the seed the detector's constants were chosen on; reports use others
 
 SpecFor = Callable[[str, str], anomaly.SensorSpec]
 
@@ -271,7 +271,7 @@ def evaluate(
     failures: int = 20,
     faults: int = 10,
     rate_hz: float = 1.0,
-    seed: int = 1001,
+    seed: int = 2002,
     days: float = 1.0,
     spec_of: SpecFor = default_spec,
     progress: Callable[[str], None] | None = None,
@@ -420,7 +420,8 @@ def render(report: Report, command: str) -> str:
         "held-out seeds guard against tuning to particular random draws, not against shapes the "
         "generator never makes. Real sensors need their limits and noise checked (see docs/alarms.md "
         "for the configuration file). A failure that develops in minutes can only be caught by the "
-        "threshold alarm.",
+        "threshold alarm. Healthy machines run one day each, so false multi-day wear alarms on long "
+        "healthy runs are not measured.",
         "",
     ]
     return "\n".join(lines)
