@@ -18,7 +18,6 @@ QUICK = {
     "rate_hz": 0.5,
     "days": 1.0,
     "batch_ms": 30_000,
-    "wear_days": (1.5, 2.0),
 }
 
 
