@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     dead_letter_max_bytes: int = Field(default=1_000_000, ge=10_000)
     push_interval_seconds: float = Field(default=0.025, gt=0)  # one coalescing frame per view
     stale_after_seconds: float = Field(default=15.0, gt=0)
+    # Alarm limits and priorities (TOML); SHOPFLOOR_ALARM_LIMITS / _PRIORITIES / _SILENT_SECONDS override it.
+    alarm_config: str | None = None
+    # Critical alarms unacknowledged this long go to the webhook, then to the escalation webhook.
+    alarm_webhook_url: str | None = None
+    alarm_escalation_url: str | None = None
+    alarm_notify_after_minutes: float = Field(default=10.0, gt=0)
+    alarm_escalate_after_minutes: float = Field(default=30.0, gt=0)
+    alarm_notify_retries: int = Field(default=5, ge=1, le=20)
 
     # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.
     inventory_reorder_point: int = Field(default=20, ge=0)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from shopfloor import alarm_config
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
@@ -135,6 +136,7 @@ def schema_lock(engine: Engine) -> Iterator[None]:
 
 def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = False) -> Runtime:
     """Assemble a process. `demo` uses the embedded log and starts a fresh store and simulator."""
+    alarm_config.install(alarm_config.load(settings.alarm_config))  # invalid: a clear error at start
     engine = open_store(settings, fresh=demo and settings.embedded)
     with engine.connect() as conn:
         version, _, _ = current_version(conn)
@@ -151,6 +153,17 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
             runtime.tasks.append(runtime.listener.run)
     if consume:
         _add_projector(runtime, settings, demo=demo)
+        if settings.alarm_webhook_url:
+            from shopfloor.alarm_notify import Notifier, Policy
+
+            policy = Policy(
+                settings.alarm_webhook_url,
+                settings.alarm_notify_after_minutes * 60,
+                settings.alarm_escalation_url,
+                settings.alarm_escalate_after_minutes * 60,
+                settings.alarm_notify_retries,
+            )
+            runtime.tasks.append(Notifier(engine, policy).run)
     return runtime
 
 

@@ -12,7 +12,18 @@ from dataclasses import dataclass, replace
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import AlertAcknowledged, AlertCommand, AlertShelved
-from shopfloor.projections.anomaly import PREDICTIVE, SHIFT, SPIKE, THRESHOLD, SensorSpec, Signal
+from shopfloor.projections.anomaly import (
+    INTERMITTENT,
+    PREDICTIVE,
+    PRIORITIES,
+    SENSOR_FAULT,
+    SHIFT,
+    SPIKE,
+    THRESHOLD,
+    WEAR,
+    SensorSpec,
+    Signal,
+)
 
 OPEN, ACKED, CLEARED = "OPEN", "ACKED", "CLEARED"
 CRITICAL, WARNING, INFO = "CRITICAL", "WARNING", "INFO"
@@ -43,6 +54,20 @@ class Alert:
     shelved_until_ms: int | None = None
     shelved_by: str | None = None
     note: str | None = None
+    priority: str = "high"
+    detail: str | None = None  # what kind of sensor fault: stuck, silent, out of range
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An informative anomaly (a level shift, a cluster of spikes): on the trend, never an alarm."""
+
+    equipment_id: str
+    sensor: str
+    kind: str
+    at_ms: int
+    active: bool
+    value: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +90,25 @@ def make_alert_id(equipment_id: str, sensor: str, kind: str, opened_ms: int) -> 
 def severity(kind: str, ttl_s: float | None) -> str:
     if kind == THRESHOLD:
         return CRITICAL
-    if kind == PREDICTIVE:
+    if kind in (PREDICTIVE, WEAR):
         return CRITICAL if ttl_s is not None and ttl_s <= CRITICAL_TTL_S else WARNING
-    if kind == SHIFT:
+    if kind in (SHIFT, INTERMITTENT, SENSOR_FAULT):
         return WARNING
     assert kind == SPIKE
     return INFO
+
+
+def priority(kind: str, ttl_s: float | None, spec: SensorSpec) -> str:
+    """The configured priority for a limit reached or about to be; one lower for early warnings and
+    sensor faults (someone must act, but not before the process alarms)."""
+    if kind == THRESHOLD or (kind in (PREDICTIVE, WEAR) and ttl_s is not None and ttl_s <= CRITICAL_TTL_S):
+        return spec.priority
+    rank = PRIORITIES.index(spec.priority) if spec.priority in PRIORITIES else 1
+    return PRIORITIES[min(rank + 1, len(PRIORITIES) - 1)]
+
+
+def note_of(equipment_id: str, sensor: str, signal: Signal) -> Note:
+    return Note(equipment_id, sensor, signal.kind, signal.at_ms, signal.active, signal.value)
 
 
 def apply_signal(
@@ -107,6 +145,8 @@ def apply_signal(
             predicted_ms=predicted,
             slope_per_min=signal.slope_per_min,
             evidence=evidence,
+            priority=priority(signal.kind, signal.ttl_s, spec),
+            detail=signal.detail,
         )
     return replace(
         current,
@@ -117,6 +157,8 @@ def apply_signal(
         predicted_ms=predicted,
         slope_per_min=signal.slope_per_min,
         evidence=evidence if signal.evidence else current.evidence,
+        priority=priority(signal.kind, signal.ttl_s, spec),
+        detail=signal.detail or current.detail,
     )
 
 

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, Text, case, select, tuple_
+from sqlalchemy import BigInteger, Connection, Index, Text, case, delete, select, tuple_
 from sqlmodel import Field, SQLModel
 
+from shopfloor import alarm_config
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections import alerts as fold
 from shopfloor.projections.alerts import Alert, JournalEntry
-from shopfloor.projections.anomaly import Signal, spec_for
+from shopfloor.projections.anomaly import NOTE_KINDS, Signal
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import insert_ignore, upsert
 from shopfloor.store.equipment import VIEW, tile_key
@@ -47,6 +48,20 @@ class AlertRow(SQLModel, table=True):
     shelved_until_ms: int | None = Field(default=None, sa_type=BigInteger)
     shelved_by: str | None = None
     note: str | None = Field(default=None, sa_type=Text)
+    priority: str = "high"
+    detail: str | None = None
+
+
+class AlarmNoteRow(SQLModel, table=True):
+    """Informative anomalies (level shifts, spike clusters): shown on the trend, never raised as alarms."""
+
+    __tablename__ = "alarm_notes"
+    equipment_id: str = Field(primary_key=True)
+    sensor: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    at_ms: int = Field(primary_key=True, sa_type=BigInteger)
+    active: bool
+    value: float
 
 
 class AlertJournalRow(SQLModel, table=True):
@@ -65,6 +80,9 @@ class AlertJournalRow(SQLModel, table=True):
 
 ALERTS = AlertRow.__table__  # type: ignore[attr-defined]
 JOURNAL = AlertJournalRow.__table__  # type: ignore[attr-defined]
+NOTES = AlarmNoteRow.__table__  # type: ignore[attr-defined]
+Index("ix_alarm_notes_time", NOTES.c.at_ms)
+NOTES_RETAIN_MS = 7 * 24 * 3600_000
 Index("ix_alerts_condition", ALERTS.c.equipment_id, ALERTS.c.sensor, ALERTS.c.kind, ALERTS.c.active)
 
 SignalAt = tuple[str, str, Signal]  # equipment, sensor, signal
@@ -83,7 +101,14 @@ def _load(conn: Connection, ids: Sequence[str]) -> dict[str, Alert]:
 
 
 def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Changes) -> None:
-    """Open, update or clear alerts from a batch's signals (few: conditions change rarely)."""
+    """Open, update or clear alerts from a batch's signals (few: conditions change rarely); notes are
+    recorded apart, for the trend."""
+    notes = [fold.note_of(eq, sensor, s) for eq, sensor, s in signals if s.kind in NOTE_KINDS]
+    if notes:
+        insert_ignore(conn, NOTES, [asdict(n) for n in notes])
+        newest = max(n.at_ms for n in notes)
+        conn.execute(delete(NOTES).where(NOTES.c.at_ms < newest - NOTES_RETAIN_MS))
+    signals = [x for x in signals if x[2].kind not in NOTE_KINDS]
     if not signals:
         return
     keys = sorted({(eq, sensor, s.kind) for eq, sensor, s in signals})
@@ -103,7 +128,7 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     changed: dict[str, Alert] = {}
     for eq, sensor, signal in signals:
         key = (eq, sensor, signal.kind)
-        alert = fold.apply_signal(current.get(key), eq, sensor, spec_for(sensor), signal)
+        alert = fold.apply_signal(current.get(key), eq, sensor, alarm_config.spec(eq, sensor), signal)
         if alert is None:
             continue
         changed[alert.alert_id] = alert
@@ -192,4 +217,57 @@ def journal(conn: Connection, alert_id: str | None = None, limit: int = 200) -> 
     query = select(JOURNAL).order_by(JOURNAL.c.at_ms.desc(), JOURNAL.c.event_key).limit(limit)
     if alert_id is not None:
         query = query.where(JOURNAL.c.alert_id == alert_id)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def notes(conn: Connection, equipment_id: str, since_ms: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Informative anomalies of a machine since `since_ms`, oldest first (trend annotations)."""
+    query = (
+        select(NOTES)
+        .where(NOTES.c.equipment_id == equipment_id, NOTES.c.at_ms > since_ms)
+        .order_by(NOTES.c.at_ms, NOTES.c.sensor, NOTES.c.kind)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def alarms_between(
+    conn: Connection,
+    from_ms: int,
+    to_ms: int,
+    *,
+    equipment_id: str | None = None,
+    kind: str | None = None,
+    priority: str | None = None,
+    state: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Alarms raised in [from_ms, to_ms), newest first, optionally filtered (the alarm journal)."""
+    query = select(ALERTS).where(ALERTS.c.opened_ms >= from_ms, ALERTS.c.opened_ms < to_ms)
+    for column, value in (
+        ("equipment_id", equipment_id),
+        ("kind", kind),
+        ("priority", priority),
+        ("state", state),
+    ):
+        if value:
+            query = query.where(ALERTS.c[column] == value)
+    query = query.order_by(ALERTS.c.opened_ms.desc(), ALERTS.c.alert_id).limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def standing(conn: Connection, limit: int = 500) -> list[dict[str, Any]]:
+    """Alarms still active, oldest first."""
+    query = select(ALERTS).where(ALERTS.c.active.is_(True)).order_by(ALERTS.c.opened_ms).limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def journal_between(conn: Connection, from_ms: int, to_ms: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Acknowledgements and shelvings in [from_ms, to_ms), newest first."""
+    query = (
+        select(JOURNAL)
+        .where(JOURNAL.c.at_ms >= from_ms, JOURNAL.c.at_ms < to_ms)
+        .order_by(JOURNAL.c.at_ms.desc(), JOURNAL.c.event_key)
+        .limit(limit)
+    )
     return [dict(row._mapping) for row in conn.execute(query)]

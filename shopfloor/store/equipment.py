@@ -71,3 +71,13 @@ def list_equipment(conn: Connection, ids: Sequence[str] | None = None) -> list[d
     if ids is not None:
         query = query.where(EQUIPMENT.c.equipment_id.in_(list(ids)))
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def status_context(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[tuple[int, str]]]:
+    """Each machine's current status and since when: the operating context its alarms are judged in."""
+    if not ids:
+        return {}
+    query = select(EQUIPMENT.c.equipment_id, EQUIPMENT.c.status, EQUIPMENT.c.status_since_ms).where(
+        EQUIPMENT.c.equipment_id.in_(list(ids))
+    )
+    return {r.equipment_id: ((r.status_since_ms, r.status),) for r in conn.execute(query)}

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, Table, Text, delete, func, select, tuple_
+from sqlalchemy import BigInteger, Connection, Index, Table, Text, delete, func, select, update
 from sqlmodel import Field, SQLModel
 
+from shopfloor import alarm_config
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import SensorReading
 from shopfloor.projections import anomaly
@@ -128,7 +129,15 @@ class SensorHandler:
     event_types = frozenset({"SensorReading"})
     # Readings also raise alerts and discover machines: a rebuild must replay those tables together
     # with these (shopfloor/rebuild/models.py merges read models that share a table).
-    tables = (LATEST, SECONDS, MINUTES, equipment_store.EQUIPMENT, alert_store.ALERTS, alert_store.JOURNAL)
+    tables = (
+        LATEST,
+        SECONDS,
+        MINUTES,
+        equipment_store.EQUIPMENT,
+        alert_store.ALERTS,
+        alert_store.JOURNAL,
+        alert_store.NOTES,
+    )
     views = (TREND_VIEW, equipment_store.VIEW)
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
@@ -139,7 +148,9 @@ class SensorHandler:
             at_ms = int(event.time.timestamp() * 1000)
             grouped.setdefault((data.equipment_id, data.sensor), []).append((at_ms, data.value, data.unit))
         keys = sorted(grouped)
-        previous = _load_latest(conn, keys)
+        machines = sorted({eq for eq, _ in keys})
+        previous = _load_latest(conn, machines)
+        context = equipment_store.status_context(conn, machines)
         # Retention follows the events' clocks capped by their log timestamps (Envelope.clock_ms): a
         # reading stamped in the future cannot cut away every machine's recent trend.
         newest = max(event.clock_ms for event in events)
@@ -148,40 +159,73 @@ class SensorHandler:
         seconds: Buckets = {}
         minutes: Buckets = {}
         latest_rows: list[dict[str, Any]] = []
+        detector_rows: list[dict[str, Any]] = []
         signals: list[alert_store.SignalAt] = []
         first_seen: dict[str, int] = {}
         oldest_per_machine: dict[str, int] = {}
-        for key in keys:
-            eq, sensor = key
-            readings = grouped[key]
-            prior = previous.get(key)
-            state = anomaly.from_json(prior["detector"]) if prior else None
-            state, raised = anomaly.fold(state, anomaly.spec_for(sensor), [(t, v) for t, v, _ in readings])
-            signals.extend((eq, sensor, s) for s in raised)
-            newest_reading = max(readings, key=lambda r: r[0])
-            if prior is not None and prior["at_ms"] > newest_reading[0]:
-                newest_reading = (prior["at_ms"], prior["value"], prior["unit"])
-            if prior is None:
-                first_seen[eq] = min(first_seen.get(eq, readings[0][0]), readings[0][0])
-            latest_rows.append(
-                {
-                    "equipment_id": eq,
-                    "sensor": sensor,
-                    "value": newest_reading[1],
-                    "unit": newest_reading[2]
-                    or (prior or {}).get("unit")
-                    or anomaly.spec_for(sensor).unit
-                    or None,
-                    "at_ms": newest_reading[0],
-                    "readings": (prior["readings"] if prior else 0) + len(readings),
-                    "detector": anomaly.to_json(state),
-                }
+        known_by: dict[str, dict[str, dict[str, Any]]] = {}
+        for (m, sensor), row in previous.items():
+            known_by.setdefault(m, {})[sensor] = row
+        batch_by: dict[str, dict[str, list[tuple[int, float, str | None]]]] = {}
+        for m, sensor in keys:
+            batch_by.setdefault(m, {})[sensor] = grouped[(m, sensor)]
+        for eq in machines:
+            known, batch = known_by.get(eq, {}), batch_by[eq]
+            now = max(r[0] for readings in batch.values() for r in readings)
+            specs = {sensor: alarm_config.spec(eq, sensor) for sensor in known.keys() | batch.keys()}
+            # a sensor that did not report is decoded only when it may have gone silent
+            known = {
+                sensor: row
+                for sensor, row in known.items()
+                if sensor in batch or now - row["at_ms"] >= specs[sensor].silent_s * 1000
+            }
+            states = {sensor: anomaly.from_json(row["detector"]) for sensor, row in known.items()}
+            folded, raised = anomaly.fold_machine(
+                states,
+                specs,
+                {sensor: [(t, v) for t, v, _ in rs] for sensor, rs in batch.items()},
+                context.get(eq, ()),
+                now,
             )
-            for at_ms, value, _ in readings:
-                _add(seconds, (eq, sensor, at_ms - at_ms % SECOND_MS), value)
-                _add(minutes, (eq, sensor, at_ms - at_ms % MINUTE_MS), value)
-            oldest = min(r[0] for r in readings)
-            oldest_per_machine[eq] = min(oldest_per_machine.get(eq, oldest), oldest)
+            signals.extend((eq, sensor, signal) for sensor, signal in raised)
+            for sensor in known:
+                state = folded[sensor]
+                if sensor not in batch and state is not None and state is not states[sensor]:
+                    detector_rows.append(
+                        {"equipment_id": eq, "sensor": sensor, "detector": anomaly.to_json(state)}
+                    )
+            for sensor, readings in batch.items():
+                key = (eq, sensor)
+                prior = previous.get(key)
+                state = folded[sensor]
+                assert state is not None
+                newest_reading = max(readings, key=lambda r: r[0])
+                if prior is not None and prior["at_ms"] > newest_reading[0]:
+                    newest_reading = (prior["at_ms"], prior["value"], prior["unit"])
+                if prior is None:
+                    first_seen[eq] = min(first_seen.get(eq, readings[0][0]), readings[0][0])
+                latest_rows.append(
+                    {
+                        "equipment_id": eq,
+                        "sensor": sensor,
+                        "value": newest_reading[1],
+                        "unit": newest_reading[2] or (prior or {}).get("unit") or specs[sensor].unit or None,
+                        "at_ms": newest_reading[0],
+                        "readings": (prior["readings"] if prior else 0) + len(readings),
+                        "detector": anomaly.to_json(state),
+                    }
+                )
+                for at_ms, value, _ in readings:
+                    _add(seconds, (eq, sensor, at_ms - at_ms % SECOND_MS), value)
+                    _add(minutes, (eq, sensor, at_ms - at_ms % MINUTE_MS), value)
+                oldest = min(r[0] for r in readings)
+                oldest_per_machine[eq] = min(oldest_per_machine.get(eq, oldest), oldest)
+        for row in detector_rows:
+            conn.execute(
+                update(LATEST)
+                .where(LATEST.c.equipment_id == row["equipment_id"], LATEST.c.sensor == row["sensor"])
+                .values(detector=row["detector"])
+            )
         upsert(conn, LATEST, latest_rows, ["equipment_id", "sensor"])
         merge_buckets(conn, SECONDS, seconds, cut_seconds)
         merge_buckets(conn, MINUTES, minutes, cut_minutes)
@@ -193,11 +237,12 @@ class SensorHandler:
             changes.mark(TREND_VIEW, eq, oldest)
 
 
-def _load_latest(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+def _load_latest(conn: Connection, machines: Sequence[str]) -> dict[Key, dict[str, Any]]:
+    """Every known sensor of these machines: the silent ones are judged too."""
     found: dict[Key, dict[str, Any]] = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = list(keys[start : start + CHUNK])
-        rows = conn.execute(select(LATEST).where(tuple_(LATEST.c.equipment_id, LATEST.c.sensor).in_(chunk)))
+    for start in range(0, len(machines), CHUNK):
+        chunk = list(machines[start : start + CHUNK])
+        rows = conn.execute(select(LATEST).where(LATEST.c.equipment_id.in_(chunk)))
         found.update({(r.equipment_id, r.sensor): dict(r._mapping) for r in rows})
     return found
 

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import wiring as auth_wiring
 from shopfloor.runtime import Runtime
+from shopfloor.web import alarms as alarms_web
 from shopfloor.web import dead_letters as dead_letters_web
 from shopfloor.web import docs, equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import equipment as equipment_web
@@ -120,6 +121,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(equipment_web.router(engine))
     app.include_router(equipment_trend.router(engine, runtime.hub))
     app.include_router(equipment_actions.router(runtime))
+    app.include_router(alarms_web.router(runtime))
     app.include_router(health.router(runtime))
     app.include_router(docs.router(runtime))
     app.include_router(rebuilds_router(runtime))  # rebuild progress (issue 7)

@@ -42,10 +42,15 @@ def test_step_change_is_a_level_shift_not_a_trend() -> None:
     assert 0 <= shift.at_ms - first_step <= 5 * 60_000
 
 
-def test_dropouts_raise_nothing() -> None:
+def test_dropouts_raise_only_a_silent_sensor_fault_when_longer_than_the_silence_limit() -> None:
     series = _series(scenarios.DROPOUT, seed=2, hours=24)
     assert series.episodes
-    assert detect("temperature", series.readings) == []
+    silent_s = anomaly.spec_for("temperature").silent_s
+    raised = detect("temperature", series.readings)
+    long_gaps = [e for e in series.episodes if (e.end_ms - e.start_ms) / 1000 > silent_s + 1]
+    assert [(a.kind, a.detail) for a in raised] == [(anomaly.SENSOR_FAULT, anomaly.SILENT)] * len(long_gaps)
+    for alarm, gap in zip(raised, long_gaps, strict=True):  # dated when the sensor fell silent
+        assert -1000 <= alarm.at_ms - gap.start_ms - silent_s * 1000 <= 0  # last reading + limit
 
 
 def test_slow_degradation_is_predicted_at_least_15_minutes_ahead() -> None:

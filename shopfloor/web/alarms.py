@@ -1,0 +1,249 @@
+"""/alarms: the alarm journal (date range and filters, acknowledge with a note, shelve with a reason)
+and /alarms/kpis (ISA-18.2 figures). Actions publish commands like the equipment board does; a failed
+action comes back as the page with the reason shown, never a bare error."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+
+from shopfloor.auth.roles import Principal, current_user, require_role
+from shopfloor.events.codec import cloud_event, encode_structured
+from shopfloor.projections import alarm_kpis
+from shopfloor.projections.anomaly import ALARM_KINDS, PRIORITIES
+from shopfloor.runtime import Runtime
+from shopfloor.store import alerts as alert_store
+from shopfloor.store import equipment as equipment_store
+from shopfloor.store.batch import current_version
+from shopfloor.web.equipment_actions import MAX_SHELVE_MINUTES, same_origin
+from shopfloor.web.templating import templates
+
+SOURCE = "shopfloor/web/alarms"
+DAY_MS = 86_400_000
+MAX_RANGE_MS = 31 * DAY_MS
+STATES = ("OPEN", "ACKED", "CLEARED")
+Viewer = Annotated[Principal, Depends(require_role("viewer"))]
+Text = Annotated[str | None, Query(max_length=200)]
+Note = Annotated[str | None, Form(max_length=2000)]
+
+
+def parse_time(text: str | None, name: str) -> int | None:
+    """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]` (UTC, as the date inputs send it); None when blank."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400, f"{name}: expected a date like 2026-12-01 or 2026-12-01T08:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def time_range(engine: Engine, start: str | None, end: str | None) -> tuple[int, int]:
+    """Default: the day up to the newest event the store has seen (event time, not the wall clock)."""
+    with engine.connect() as conn:
+        _, last_event_ms, _ = current_version(conn)
+    to_ms = parse_time(end, "to") or (last_event_ms or int(datetime.now(UTC).timestamp() * 1000)) + 1
+    from_ms = parse_time(start, "from") or to_ms - DAY_MS
+    if from_ms >= to_ms:
+        raise HTTPException(400, "from must be before to")
+    if to_ms - from_ms > MAX_RANGE_MS:
+        raise HTTPException(400, "the range may span at most 31 days")
+    return from_ms, to_ms
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
+    if value and value not in allowed:
+        raise HTTPException(400, f"{name} must be one of {', '.join(allowed)}")
+    return value or None
+
+
+def journal_context(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
+    from_ms, to_ms = time_range(engine, params.get("from"), params.get("to"))
+    kind = _choice(params.get("kind"), ALARM_KINDS, "kind")
+    priority = _choice(params.get("priority"), PRIORITIES, "priority")
+    state = _choice(params.get("state"), STATES, "state")
+    with engine.connect() as conn:
+        alarms = alert_store.alarms_between(
+            conn,
+            from_ms,
+            to_ms,
+            equipment_id=params.get("equipment") or None,
+            kind=kind,
+            priority=priority,
+            state=state,
+        )
+        actions = alert_store.journal_between(conn, from_ms, to_ms)
+    return {
+        "view": "alarms",
+        "alarms": alarms,
+        "actions": actions,
+        "from_value": _iso(from_ms),
+        "to_value": _iso(to_ms),
+        "filters": {
+            "equipment": params.get("equipment") or "",
+            "kind": kind,
+            "priority": priority,
+            "state": state,
+        },
+        "kinds": ALARM_KINDS,
+        "priorities": PRIORITIES,
+        "states": STATES,
+        "max_shelve": MAX_SHELVE_MINUTES,
+    }
+
+
+def kpis_context(engine: Engine, start: str | None, end: str | None) -> dict[str, Any]:
+    from_ms, to_ms = time_range(engine, start, end)
+    with engine.connect() as conn:
+        rows = alert_store.alarms_between(conn, from_ms, to_ms, limit=100_000)
+        active = alert_store.standing(conn)
+        areas = {e["equipment_id"]: e["line_id"] for e in equipment_store.list_equipment(conn)}
+    seen = {a["alert_id"] for a in rows}
+    everything = rows + [a for a in active if a["alert_id"] not in seen]
+    kpis = alarm_kpis.compute(everything, areas, from_ms, to_ms, now_ms=to_ms)
+    return {"view": "alarms", "kpis": kpis, "from_value": _iso(from_ms), "to_value": _iso(to_ms)}
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter()
+    engine = runtime.engine
+
+    def page(
+        request: Request, params: dict[str, str | None], error: str | None = None, status: int = 200
+    ) -> Response:
+        context = journal_context(engine, params)
+        context.update(error=error, notice=request.query_params.get("notice"))
+        return templates.TemplateResponse(request, "alarms/journal.html", context, status_code=status)
+
+    @api.get("/alarms", response_class=HTMLResponse, include_in_schema=False)
+    def journal_page(
+        request: Request,
+        _user: Viewer,
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+        equipment: Text = None,
+        kind: Text = None,
+        priority: Text = None,
+        state: Text = None,
+    ) -> Response:
+        params = {
+            "from": start,
+            "to": end,
+            "equipment": equipment,
+            "kind": kind,
+            "priority": priority,
+            "state": state,
+        }
+        return page(request, params)
+
+    @api.get("/alarms/kpis", response_class=HTMLResponse, include_in_schema=False)
+    def kpis_page(
+        request: Request,
+        _user: Viewer,
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    ) -> Response:
+        return templates.TemplateResponse(request, "alarms/kpis.html", kpis_context(engine, start, end))
+
+    @api.get("/api/alarms/kpis")
+    def kpis_api(
+        _user: Viewer,
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    ) -> dict[str, Any]:
+        k = kpis_context(engine, start, end)["kpis"]
+        return {
+            "from_ms": k.from_ms,
+            "to_ms": k.to_ms,
+            "total": k.total,
+            "areas": [vars_of(a) for a in k.areas],
+            "floods": [{"start_ms": s, "alarms": n} for s, n in k.floods],
+            "flood_share": k.flood_share,
+            "top": [{"equipment_id": s[0], "sensor": s[1], "kind": s[2], "alarms": n} for s, n in k.top],
+            "chattering": [
+                {"equipment_id": s[0], "sensor": s[1], "kind": s[2], "within_minute": n}
+                for s, n in k.chattering
+            ],
+            "standing": [a["alert_id"] for a in k.standing],
+        }
+
+    async def act(
+        request: Request, alert_id: str, event_type: str, note: str | None, **extra: str
+    ) -> Response:
+        user = current_user(request)
+        back = {"notice": ""}
+        params: dict[str, str | None] = {}
+        if user is None or "supervisor" not in user.roles:
+            status, why = (
+                (401, "Sign in to do this.") if user is None else (403, "This needs the supervisor role.")
+            )
+            return page(request, params, error=why, status=status)
+        alert = await asyncio.to_thread(_alert, engine, alert_id)
+        if alert is None:
+            return page(request, params, error=f"No alarm {alert_id!r}.", status=404)
+        if runtime.sink is None:
+            return page(
+                request, params, error="This server does not publish commands; try again.", status=503
+            )
+        data = {"alert_id": alert_id, "equipment_id": alert["equipment_id"], "user": user.name, **extra}
+        if note:
+            data["note"] = note
+        event = cloud_event(event_type, data, source=SOURCE, subject=alert_id)
+        value, headers = encode_structured(event)
+        try:
+            await runtime.sink.send(
+                runtime.settings.topic_alert_commands, value, alert["equipment_id"].encode(), headers
+            )
+            await runtime.sink.flush()
+        except Exception as exc:  # the broker is down: say so on the page, keep the form
+            return page(
+                request, params, error=f"Could not send the command: {type(exc).__name__}.", status=503
+            )
+        back["notice"] = f"{'Acknowledged' if event_type == 'AlertAcknowledged' else 'Shelved'} {alert_id}"
+        return RedirectResponse("/alarms?" + urlencode(back), status_code=303)
+
+    @api.post("/alarms/acknowledge", include_in_schema=False, dependencies=[Depends(same_origin)])
+    async def acknowledge(
+        request: Request, alert_id: Annotated[str, Form(min_length=1, max_length=500)], note: Note = None
+    ) -> Response:
+        return await act(request, alert_id, "AlertAcknowledged", note)
+
+    @api.post("/alarms/shelve", include_in_schema=False, dependencies=[Depends(same_origin)])
+    async def shelve(
+        request: Request,
+        alert_id: Annotated[str, Form(min_length=1, max_length=500)],
+        minutes: Annotated[int, Form(ge=1, le=MAX_SHELVE_MINUTES)],
+        reason: Annotated[str, Form(min_length=1, max_length=2000)],
+    ) -> Response:
+        until = datetime.now(UTC) + timedelta(minutes=minutes)
+        stamp = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return await act(request, alert_id, "AlertShelved", reason, until=stamp)
+
+    return api
+
+
+def _alert(engine: Engine, alert_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        return alert_store.get_alert(conn, alert_id)
+
+
+def vars_of(area: alarm_kpis.AreaRate) -> dict[str, Any]:
+    return {
+        "area": area.area,
+        "alarms": area.alarms,
+        "per_10_min": area.per_10_min,
+        "peak_10_min": area.peak_10_min,
+        "acceptable": area.acceptable,
+    }
