@@ -20,7 +20,7 @@ from shopfloor.store.bookkeeping import (
     encode_headers,
 )
 from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
-from shopfloor.store.db import begin_write, insert_ignore, to_ms, upsert
+from shopfloor.store.db import begin_write, insert_ignore, insert_ignore_tuples, upsert, upsert_tuples
 from shopfloor.transport.base import Record, TopicPartition
 
 POSITIONS = ConsumerPosition.__table__  # type: ignore[attr-defined]
@@ -30,6 +30,8 @@ DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 STORE_VERSION = StoreVersion.__table__  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "shopfloor_changes"
 CHUNK = 500
+APPLIED_COLUMNS = ("event_key", "event_ms")
+VERSION_COLUMNS = ("stream", "entity_id", "sequence")
 CLAIMED = -1  # a position row held by an open transaction that starts its partition
 
 
@@ -178,44 +180,43 @@ def apply_in(
     result = BatchResult(notice=None)
     _check_positions(conn, batch)
     envelopes = [item for item in batch.items if isinstance(item, Envelope)]
-    seen = _already_applied(conn, list({e.dedup_key for e in envelopes}))
-    sequenced = list({e.entity for e in envelopes if e.sequence is not None})
-    sequences = _stored_sequences(conn, sequenced)
+    dedup_keys = [e.dedup_key for e in envelopes]  # each key and entity computed once per event
+    entities = [e.entity if e.sequence is not None else None for e in envelopes]
+    seen = _already_applied(conn, list(set(dedup_keys)))
+    sequences = _stored_sequences(conn, list({entity for entity in entities if entity is not None}))
     touched_sequences: set[tuple[str, str]] = set()
     fresh: list[Envelope] = []
-    for event in envelopes:
-        if event.dedup_key in seen:
+    fresh_keys: list[str] = []
+    for event, key, entity in zip(envelopes, dedup_keys, entities, strict=True):
+        if key in seen:
             result.duplicates += 1
             continue
-        seen.add(event.dedup_key)
-        if event.sequence is not None:
-            stored = sequences.get(event.entity)
-            if stored is not None and event.sequence < stored:
+        seen.add(key)
+        if entity is not None:
+            stored = sequences.get(entity)
+            if stored is not None and event.sequence < stored:  # type: ignore[operator]
                 result.stale += 1
                 continue
-            sequences[event.entity] = event.sequence
-            touched_sequences.add(event.entity)
+            sequences[entity] = event.sequence  # type: ignore[assignment]
+            touched_sequences.add(entity)
         fresh.append(event)
+        fresh_keys.append(key)
     changes = Changes()
     for handler in handlers:
         mine = [e for e in fresh if e.type in handler.event_types]
         if mine:
             handler.apply(conn, mine, changes)
     result.applied = len(fresh)
-    result.event_times_ms = [to_ms(e.time) for e in fresh]
+    result.event_times_ms = [int(e.time.timestamp() * 1000) for e in fresh]
     result.clock_ms = max((e.clock_ms for e in fresh), default=None)
-    insert_ignore(
-        conn,
-        APPLIED,
-        [
-            {"event_key": e.dedup_key, "event_ms": ms}
-            for e, ms in zip(fresh, result.event_times_ms, strict=True)
-        ],
+    insert_ignore_tuples(
+        conn, APPLIED, APPLIED_COLUMNS, list(zip(fresh_keys, result.event_times_ms, strict=True))
     )
-    upsert(
+    upsert_tuples(
         conn,
         VERSIONS,
-        [{"stream": s, "entity_id": i, "sequence": sequences[(s, i)]} for s, i in sorted(touched_sequences)],
+        VERSION_COLUMNS,
+        [(s, i, sequences[(s, i)]) for s, i in sorted(touched_sequences)],
         ["stream", "entity_id"],
     )
     rejected = [item for item in batch.items if isinstance(item, Rejected)]

@@ -20,7 +20,7 @@ from shopfloor.projections import anomaly
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import upsert
+from shopfloor.store.db import upsert_tuples
 
 TREND_VIEW = "sensors"
 SECOND_MS, MINUTE_MS = 1000, 60_000
@@ -69,6 +69,8 @@ MINUTES = SensorMinuteRow.__table__  # type: ignore[attr-defined]
 Index("ix_sensor_buckets_1s_time", SECONDS.c.bucket_ms)
 Index("ix_sensor_buckets_1m_time", MINUTES.c.bucket_ms)
 
+LATEST_COLUMNS = ("equipment_id", "sensor", "value", "unit", "at_ms", "readings", "detector")
+BUCKET_COLUMNS = ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax")
 Key = tuple[str, str]
 Buckets = dict[tuple[str, str, int], list[float]]
 
@@ -89,19 +91,11 @@ def _add(buckets: Buckets, key: tuple[str, str, int], value: float) -> None:
 def merge_buckets(conn: Connection, table: Table, buckets: Buckets, cutoff_ms: int) -> None:
     """One upsert per bucket that adds counts and sums and widens min/max (late data merges too)."""
     rows = [
-        {
-            "equipment_id": eq,
-            "sensor": s,
-            "bucket_ms": b,
-            "n": int(c[0]),
-            "vsum": c[1],
-            "vmin": c[2],
-            "vmax": c[3],
-        }
-        for (eq, s, b), c in sorted(buckets.items())
-        if b >= cutoff_ms
+        (eq, s, b, int(c[0]), c[1], c[2], c[3]) for (eq, s, b), c in sorted(buckets.items()) if b >= cutoff_ms
     ]
-    upsert(conn, table, rows, ["equipment_id", "sensor", "bucket_ms"], set_=_merge_counts)
+    upsert_tuples(
+        conn, table, BUCKET_COLUMNS, rows, ["equipment_id", "sensor", "bucket_ms"], set_=_merge_counts
+    )
 
 
 def _merge_counts(stmt: Any, dialect: str) -> dict[str, Any]:
@@ -147,7 +141,7 @@ class SensorHandler:
         cut_minutes = _cutoff(newest, RETAIN_MINUTES_MS)
         seconds: Buckets = {}
         minutes: Buckets = {}
-        latest_rows: list[dict[str, Any]] = []
+        latest_rows: list[tuple[Any, ...]] = []
         signals: list[alert_store.SignalAt] = []
         first_seen: dict[str, int] = {}
         oldest_per_machine: dict[str, int] = {}
@@ -164,25 +158,22 @@ class SensorHandler:
             if prior is None:
                 first_seen[eq] = min(first_seen.get(eq, readings[0][0]), readings[0][0])
             latest_rows.append(
-                {
-                    "equipment_id": eq,
-                    "sensor": sensor,
-                    "value": newest_reading[1],
-                    "unit": newest_reading[2]
-                    or (prior or {}).get("unit")
-                    or anomaly.spec_for(sensor).unit
-                    or None,
-                    "at_ms": newest_reading[0],
-                    "readings": (prior["readings"] if prior else 0) + len(readings),
-                    "detector": anomaly.to_json(state),
-                }
+                (
+                    eq,
+                    sensor,
+                    newest_reading[1],
+                    newest_reading[2] or (prior or {}).get("unit") or anomaly.spec_for(sensor).unit or None,
+                    newest_reading[0],
+                    (prior["readings"] if prior else 0) + len(readings),
+                    anomaly.to_json(state),
+                )
             )
             for at_ms, value, _ in readings:
                 _add(seconds, (eq, sensor, at_ms - at_ms % SECOND_MS), value)
                 _add(minutes, (eq, sensor, at_ms - at_ms % MINUTE_MS), value)
             oldest = min(r[0] for r in readings)
             oldest_per_machine[eq] = min(oldest_per_machine.get(eq, oldest), oldest)
-        upsert(conn, LATEST, latest_rows, ["equipment_id", "sensor"])
+        upsert_tuples(conn, LATEST, LATEST_COLUMNS, latest_rows, ["equipment_id", "sensor"])
         merge_buckets(conn, SECONDS, seconds, cut_seconds)
         merge_buckets(conn, MINUTES, minutes, cut_minutes)
         conn.execute(delete(SECONDS).where(SECONDS.c.bucket_ms < cut_seconds))
