@@ -20,7 +20,14 @@ from shopfloor.store.bookkeeping import (
     encode_headers,
 )
 from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
-from shopfloor.store.db import begin_write, insert_ignore, insert_ignore_tuples, upsert, upsert_tuples
+from shopfloor.store.db import (
+    begin_write,
+    insert_ignore,
+    insert_ignore_tuples,
+    select_in,
+    upsert,
+    upsert_tuples,
+)
 from shopfloor.transport.base import Record, TopicPartition
 
 POSITIONS = ConsumerPosition.__table__  # type: ignore[attr-defined]
@@ -118,9 +125,7 @@ def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
-        found.update(
-            k for (k,) in conn.execute(select(APPLIED.c.event_key).where(APPLIED.c.event_key.in_(chunk)))
-        )
+        found.update(k for (k,) in select_in(conn, APPLIED, ("event_key",), {}, "event_key", chunk))
     return found
 
 
@@ -132,12 +137,11 @@ def _stored_sequences(conn: Connection, entities: Sequence[tuple[str, str]]) -> 
     found: dict[tuple[str, str], int] = {}
     for stream, ids in by_stream.items():
         for start in range(0, len(ids), CHUNK):
-            rows = conn.execute(
-                select(VERSIONS.c.entity_id, VERSIONS.c.sequence).where(
-                    VERSIONS.c.stream == stream, VERSIONS.c.entity_id.in_(ids[start : start + CHUNK])
-                )
+            chunk = ids[start : start + CHUNK]
+            rows = select_in(
+                conn, VERSIONS, ("entity_id", "sequence"), {"stream": stream}, "entity_id", chunk
             )
-            found.update({(stream, r.entity_id): r.sequence for r in rows})
+            found.update({(stream, entity_id): sequence for entity_id, sequence in rows})
     return found
 
 

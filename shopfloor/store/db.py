@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -274,6 +275,33 @@ def _insert_tuples(
             else:
                 arrays.append([v if v is None else cast(v) for v in values])
         conn.exec_driver_sql(bulk.sql, tuple(arrays))
+
+
+def select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    equal: Mapping[str, Any],
+    in_column: str,
+    values: Sequence[Any],
+) -> Sequence[Any]:
+    """`SELECT columns FROM table WHERE equal.. AND in_column IN (values)` as rows of tuples. On SQLite
+    the SQL is written here (placeholders only, names from the table), not compiled per call by
+    SQLAlchemy, whose expanding-IN handling costs more than the lookup. Shadow schemas take the usual path."""
+    if not values:
+        return []
+    if conn.dialect.name != "sqlite" or conn.get_execution_options().get("schema_translate_map"):
+        query = select(*(table.c[c] for c in columns)).where(
+            *(table.c[name] == value for name, value in equal.items()), table.c[in_column].in_(list(values))
+        )
+        return [tuple(r) for r in conn.execute(query)]
+    quote = conn.dialect.identifier_preparer.quote
+    conditions = "".join(f"{quote(name)} = ? AND " for name in equal)
+    sql = (
+        f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "
+        f"WHERE {conditions}{quote(in_column)} IN ({', '.join('?' * len(values))})"
+    )
+    return conn.exec_driver_sql(sql, (*equal.values(), *values)).fetchall()
 
 
 def execute_cached(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
@@ -86,7 +87,12 @@ SORTS: dict[str, tuple[str, ...]] = {
 def stock_key(sku: str, location: str) -> str:
     """One string per (sku, location) pair, whatever characters the ids hold: the pair as JSON
     (a separator character would let `a|b`+`c` and `a`+`b|c` meet on one key, and one page row)."""
+    if _PLAIN.fullmatch(sku) and _PLAIN.fullmatch(location):  # what json.dumps leaves as it is
+        return f'["{sku}","{location}"]'
     return json.dumps([sku, location], separators=(",", ":"))
+
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`
 
 
 def split_key(key: str) -> tuple[str, str]:
