@@ -18,17 +18,25 @@ from shopfloor.store import work_orders as work_order_store
 
 @contextmanager
 def dedup_and_history_off() -> Iterator[None]:
-    saved = batch_store._already_applied, batch_store.insert_ignore, work_order_store.insert_ignore
+    saved = (
+        batch_store._already_applied,
+        batch_store.insert_ignore_tuples,
+        work_order_store.insert_ignore_tuples,
+    )
     skipped = {batch_store.APPLIED, work_order_store.HISTORY}
 
-    def insert_ignore(conn: Any, table: Any, rows: Sequence[Any]) -> None:
+    def insert_ignore_tuples(conn: Any, table: Any, columns: Any, rows: Sequence[Any]) -> None:
         if table not in skipped:
-            saved[1](conn, table, rows)
+            saved[1](conn, table, columns, rows)
 
     batch_store._already_applied = lambda conn, keys: set()
-    batch_store.insert_ignore = insert_ignore
-    work_order_store.insert_ignore = insert_ignore
+    batch_store.insert_ignore_tuples = insert_ignore_tuples
+    work_order_store.insert_ignore_tuples = insert_ignore_tuples
     try:
         yield
     finally:
-        batch_store._already_applied, batch_store.insert_ignore, work_order_store.insert_ignore = saved
+        (
+            batch_store._already_applied,
+            batch_store.insert_ignore_tuples,
+            work_order_store.insert_ignore_tuples,
+        ) = saved

@@ -31,6 +31,9 @@ class Admission:
     max_skew_ms: int = DEFAULT_MAX_SKEW_MS
 
 
+_DEFAULT_ADMISSION = Admission()
+
+
 class InvalidEvent(ValueError):
     """A record that cannot become an Envelope; its message is the dead-letter reason."""
 
@@ -153,7 +156,7 @@ def decode(
     `timestamp_ms` is the record's log timestamp and `now_ms` the wall clock (passed in, so decoding
     stays a pure function); each bounds how far ahead `time` may be.
     """
-    admission = admission or Admission()
+    admission = admission or _DEFAULT_ADMISSION
     attrs = _binary_attributes(headers)
     if attrs is not None:
         data = _loads(value, "record value (binary-mode data)")

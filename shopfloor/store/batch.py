@@ -22,7 +22,14 @@ from shopfloor.store.bookkeeping import (
     encode_headers,
 )
 from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
-from shopfloor.store.db import begin_write, insert_ignore, to_ms, upsert
+from shopfloor.store.db import (
+    begin_write,
+    insert_ignore,
+    insert_ignore_tuples,
+    select_in,
+    upsert,
+    upsert_tuples,
+)
 from shopfloor.transport.base import Record, TopicPartition
 
 POSITIONS = ConsumerPosition.__table__  # type: ignore[attr-defined]
@@ -33,6 +40,8 @@ STORE_VERSION = StoreVersion.__table__  # type: ignore[attr-defined]
 STORE_IDENTITY = StoreIdentity.__table__  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "shopfloor_changes"
 CHUNK = 500
+APPLIED_COLUMNS = ("event_key", "event_ms")
+VERSION_COLUMNS = ("stream", "entity_id", "sequence")
 CLAIMED = -1  # a position row held by an open transaction that starts its partition
 
 
@@ -119,9 +128,7 @@ def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
-        found.update(
-            k for (k,) in conn.execute(select(APPLIED.c.event_key).where(APPLIED.c.event_key.in_(chunk)))
-        )
+        found.update(k for (k,) in select_in(conn, APPLIED, ("event_key",), {}, "event_key", chunk))
     return found
 
 
@@ -133,12 +140,11 @@ def _stored_sequences(conn: Connection, entities: Sequence[tuple[str, str]]) -> 
     found: dict[tuple[str, str], int] = {}
     for stream, ids in by_stream.items():
         for start in range(0, len(ids), CHUNK):
-            rows = conn.execute(
-                select(VERSIONS.c.entity_id, VERSIONS.c.sequence).where(
-                    VERSIONS.c.stream == stream, VERSIONS.c.entity_id.in_(ids[start : start + CHUNK])
-                )
+            chunk = ids[start : start + CHUNK]
+            rows = select_in(
+                conn, VERSIONS, ("entity_id", "sequence"), {"stream": stream}, "entity_id", chunk
             )
-            found.update({(stream, r.entity_id): r.sequence for r in rows})
+            found.update({(stream, entity_id): sequence for entity_id, sequence in rows})
     return found
 
 
@@ -187,44 +193,43 @@ def apply_in(
     result = BatchResult(notice=None)
     _check_positions(conn, batch)
     envelopes = [item for item in batch.items if isinstance(item, Envelope)]
-    seen = _already_applied(conn, list({e.dedup_key for e in envelopes}))
-    sequenced = list({e.entity for e in envelopes if e.sequence is not None})
-    sequences = _stored_sequences(conn, sequenced)
+    dedup_keys = [e.dedup_key for e in envelopes]  # each key and entity computed once per event
+    entities = [e.entity if e.sequence is not None else None for e in envelopes]
+    seen = _already_applied(conn, list(set(dedup_keys)))
+    sequences = _stored_sequences(conn, list({entity for entity in entities if entity is not None}))
     touched_sequences: set[tuple[str, str]] = set()
     fresh: list[Envelope] = []
-    for event in envelopes:
-        if event.dedup_key in seen:
+    fresh_keys: list[str] = []
+    for event, key, entity in zip(envelopes, dedup_keys, entities, strict=True):
+        if key in seen:
             result.duplicates += 1
             continue
-        seen.add(event.dedup_key)
-        if event.sequence is not None:
-            stored = sequences.get(event.entity)
-            if stored is not None and event.sequence < stored:
+        seen.add(key)
+        if entity is not None:
+            stored = sequences.get(entity)
+            if stored is not None and event.sequence < stored:  # type: ignore[operator]
                 result.stale += 1
                 continue
-            sequences[event.entity] = event.sequence
-            touched_sequences.add(event.entity)
+            sequences[entity] = event.sequence  # type: ignore[assignment]
+            touched_sequences.add(entity)
         fresh.append(event)
+        fresh_keys.append(key)
     changes = Changes()
     for handler in handlers:
         mine = [e for e in fresh if e.type in handler.event_types]
         if mine:
             handler.apply(conn, mine, changes)
     result.applied = len(fresh)
-    result.event_times_ms = [to_ms(e.time) for e in fresh]
+    result.event_times_ms = [int(e.time.timestamp() * 1000) for e in fresh]
     result.clock_ms = max((e.clock_ms for e in fresh), default=None)
-    insert_ignore(
-        conn,
-        APPLIED,
-        [
-            {"event_key": e.dedup_key, "event_ms": ms}
-            for e, ms in zip(fresh, result.event_times_ms, strict=True)
-        ],
+    insert_ignore_tuples(
+        conn, APPLIED, APPLIED_COLUMNS, list(zip(fresh_keys, result.event_times_ms, strict=True))
     )
-    upsert(
+    upsert_tuples(
         conn,
         VERSIONS,
-        [{"stream": s, "entity_id": i, "sequence": sequences[(s, i)]} for s, i in sorted(touched_sequences)],
+        VERSION_COLUMNS,
+        [(s, i, sequences[(s, i)]) for s, i in sorted(touched_sequences)],
         ["stream", "entity_id"],
     )
     rejected = [item for item in batch.items if isinstance(item, Rejected)]

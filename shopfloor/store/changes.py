@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,6 +23,13 @@ class Changes:
         oldest = self.oldest_event_ms.get(view)
         if oldest is None or event_ms < oldest:
             self.oldest_event_ms[view] = event_ms
+
+    def mark_many(self, view: str, keys: Iterable[str], oldest_ms: int) -> None:
+        """`mark` for many keys at once, `oldest_ms` the oldest of their events' times."""
+        self.keys.setdefault(view, set()).update(keys)
+        oldest = self.oldest_event_ms.get(view)
+        if oldest is None or oldest_ms < oldest:
+            self.oldest_event_ms[view] = oldest_ms
 
     def __bool__(self) -> bool:
         return bool(self.keys)

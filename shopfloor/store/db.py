@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -98,6 +100,26 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
         _insert_many(conn, table, rows, None, None)
 
 
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    keys: Iterable[str],
+    set_: ConflictUpdates | None = None,
+) -> None:
+    """`upsert` of rows given as tuples in `columns` order: the hot path builds no dict per row."""
+    if rows:
+        _insert_tuples(conn, table, columns, rows, tuple(keys), set_)
+
+
+def insert_ignore_tuples(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if rows:
+        _insert_tuples(conn, table, columns, rows, None, None)
+
+
 def _statement(
     dialect: str,
     table: Table,
@@ -120,8 +142,8 @@ def _statement(
 @dataclass(frozen=True)
 class _Bulk:
     sql: str
-    positions: tuple[str, ...] | None  # qmark drivers (SQLite): parameter order; None: one array per column
-    casts: tuple[type | None, ...] = ()  # per column (PostgreSQL) or per position (SQLite)
+    order: tuple[int, ...] | None  # qmark drivers (SQLite): row indexes in parameter order; None: arrays
+    casts: tuple[type | None, ...] = ()  # per column (PostgreSQL) or per parameter (SQLite)
 
 
 _COMPILED: dict[tuple[Any, ...], _Bulk | None] = {}
@@ -145,7 +167,8 @@ def _compile_bulk(
             return None
         positions = tuple(statement.positiontup or ())
         wanted = tuple(float if name in statement._bind_processors else None for name in positions)
-        return _Bulk(statement.string, positions, wanted if any(wanted) else ())
+        order = tuple(columns.index(name) for name in positions)
+        return _Bulk(statement.string, order, wanted if any(wanted) else ())
     if dialect.name != "postgresql" or statement._bind_processors:
         return None
     # PostgreSQL: one INSERT .. SELECT FROM unnest(array per column): a single statement per batch.
@@ -178,50 +201,107 @@ def _insert_many(
     keys: tuple[str, ...] | None,
     set_: ConflictUpdates | None,
 ) -> None:
+    """Rows as dicts of one shape become tuples; rows of mixed shapes take SQLAlchemy's usual path."""
+    columns = tuple(rows[0])
+    if all(len(r) == len(columns) for r in rows):
+        if len(columns) == 1:
+            [name] = columns
+            _insert_tuples(conn, table, columns, [(r[name],) for r in rows], keys, set_)
+        else:
+            getter = itemgetter(*columns)
+            _insert_tuples(conn, table, columns, [getter(r) for r in rows], keys, set_)
+        return
+    statement = _fallback(conn, table, columns, keys, set_)
+    conn.execute(statement, list(rows))
+
+
+def _fallback(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...] | None,
+    set_: ConflictUpdates | None,
+) -> Any:
+    cache_key = (conn.dialect.name, table, columns, keys, set_)
+    statement = _FALLBACK.get(cache_key)
+    if statement is None:
+        statement = _FALLBACK[cache_key] = _statement(conn.dialect.name, table, keys, (), set_)
+    return statement
+
+
+def _insert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    keys: tuple[str, ...] | None,
+    set_: ConflictUpdates | None,
+) -> None:
     """INSERT .. ON CONFLICT for a batch of rows, the hot path of every batch. Compiled once per table and
     row shape; SQLite gets the driver's executemany, PostgreSQL one statement over unnest()ed arrays.
     Shadow schemas (rebuilds), types that need bind processing and rows an upsert would touch twice
     take SQLAlchemy's usual path."""
-    columns = tuple(rows[0])
     dialect = conn.dialect
     cache_key = (dialect.name, table, columns, keys, set_)
     bulk = None
-    if not conn.get_execution_options().get("schema_translate_map") and all(
-        len(r) == len(columns) for r in rows
-    ):
+    if not conn.get_execution_options().get("schema_translate_map"):
         if cache_key not in _COMPILED:
             _COMPILED[cache_key] = _compile_bulk(dialect, table, keys, columns, set_)
         bulk = _COMPILED[cache_key]
-    if (
-        bulk is not None
-        and bulk.positions is None
-        and keys is not None
-        and len({tuple(r[k] for k in keys) for r in rows}) != len(rows)
-    ):
-        bulk = None  # ON CONFLICT DO UPDATE may not touch a row twice in one statement
+    if bulk is not None and bulk.order is None and keys is not None:
+        at = [columns.index(k) for k in keys]
+        if len({tuple(r[i] for i in at) for r in rows}) != len(rows):
+            bulk = None  # ON CONFLICT DO UPDATE may not touch a row twice in one statement
     if bulk is None:
-        statement = _FALLBACK.get(cache_key)
-        if statement is None:
-            statement = _FALLBACK[cache_key] = _statement(dialect.name, table, keys, (), set_)
-        conn.execute(statement, list(rows))
-    elif bulk.positions is not None:
-        positions = bulk.positions
-        params = [tuple(r[name] for name in positions) for r in rows]
+        statement = _fallback(conn, table, columns, keys, set_)
+        conn.execute(statement, [dict(zip(columns, r, strict=True)) for r in rows])
+    elif bulk.order is not None:
+        order = bulk.order
+        params: Sequence[tuple[Any, ...]] = rows
+        if order != tuple(range(len(columns))):
+            params = [tuple(r[i] for i in order) for r in rows]
         if bulk.casts:
             casts = bulk.casts
             params = [
                 tuple(v if c is None or v is None else c(v) for v, c in zip(p, casts, strict=True))
                 for p in params
             ]
-        conn.exec_driver_sql(bulk.sql, params)
+        conn.exec_driver_sql(bulk.sql, list(params))
     else:
         arrays = []
-        for name, cast in zip(columns, bulk.casts, strict=True):
-            values = [r[name] for r in rows]
-            if cast is not str:
-                values = [v if v is None else cast(v) for v in values]  # type: ignore[misc]
-            arrays.append(values)
+        for values, cast in zip(zip(*rows, strict=True), bulk.casts, strict=True):
+            if cast is str:
+                arrays.append(list(values))
+            else:
+                arrays.append([v if v is None else cast(v) for v in values])
         conn.exec_driver_sql(bulk.sql, tuple(arrays))
+
+
+def select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    equal: Mapping[str, Any],
+    in_column: str,
+    values: Sequence[Any],
+) -> Sequence[Any]:
+    """`SELECT columns FROM table WHERE equal.. AND in_column IN (values)` as rows of tuples. On SQLite
+    the SQL is written here (placeholders only, names from the table), not compiled per call by
+    SQLAlchemy, whose expanding-IN handling costs more than the lookup. Shadow schemas take the usual path."""
+    if not values:
+        return []
+    if conn.dialect.name != "sqlite" or conn.get_execution_options().get("schema_translate_map"):
+        query = select(*(table.c[c] for c in columns)).where(
+            *(table.c[name] == value for name, value in equal.items()), table.c[in_column].in_(list(values))
+        )
+        return [tuple(r) for r in conn.execute(query)]
+    quote = conn.dialect.identifier_preparer.quote
+    conditions = "".join(f"{quote(name)} = ? AND " for name in equal)
+    sql = (
+        f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "
+        f"WHERE {conditions}{quote(in_column)} IN ({', '.join('?' * len(values))})"
+    )
+    return conn.exec_driver_sql(sql, (*equal.values(), *values)).fetchall()
 
 
 def execute_cached(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +26,6 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import values as sql_values
@@ -33,7 +34,7 @@ from sqlmodel import Field, SQLModel
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import as_row, execute_cached, insert_ignore, upsert
+from shopfloor.store.db import execute_cached, upsert_tuples
 
 VIEW = "inventory"
 CHUNK = 400
@@ -86,7 +87,12 @@ SORTS: dict[str, tuple[str, ...]] = {
 def stock_key(sku: str, location: str) -> str:
     """One string per (sku, location) pair, whatever characters the ids hold: the pair as JSON
     (a separator character would let `a|b`+`c` and `a`+`b|c` meet on one key, and one page row)."""
+    if _PLAIN.fullmatch(sku) and _PLAIN.fullmatch(location):  # what json.dumps leaves as it is
+        return f'["{sku}","{location}"]'
     return json.dumps([sku, location], separators=(",", ":"))
+
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -115,7 +121,7 @@ def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
         rows = [(bindparam(f"s{i}", type_=String), bindparam(f"l{i}", type_=String)) for i in range(size)]
         wanted = sql_values(sql_column("sku", String), sql_column("location", String), name="wanted")
         wanted_rows = wanted.data(rows).cte()
-        statement = _STOCK_QUERIES[size] = select(STOCK).join(
+        statement = _STOCK_QUERIES[size] = select(*(STOCK.c[name] for name in STOCK_COLUMNS)).join(
             wanted_rows, and_(STOCK.c.sku == wanted_rows.c.sku, STOCK.c.location == wanted_rows.c.location)
         )
     params: dict[str, str] = {}
@@ -127,6 +133,11 @@ def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
 
 
 _STOCK_QUERIES: dict[int, Any] = {}
+STOCK_COLUMNS = tuple(f.name for f in fields(StockLevel))
+TOTAL_COLUMNS = tuple(f.name for f in fields(SkuTotal))
+_TOTAL_SELECT = tuple(TOTALS.c[name] for name in TOTAL_COLUMNS)
+_stock_tuple = attrgetter(*STOCK_COLUMNS)  # a row's parameters straight from the folded state
+_total_tuple = attrgetter(*TOTAL_COLUMNS)
 
 
 class InventoryHandler:
@@ -137,12 +148,13 @@ class InventoryHandler:
         skus = sorted({sku for sku, _ in pairs})
         levels: dict[tuple[str, str], StockLevel] = {}
         for chunk in _chunks(pairs):
-            levels.update({(r.sku, r.location): StockLevel(**r._mapping) for r in _stock_rows(conn, chunk)})
+            levels.update({(r[0], r[1]): StockLevel(*r) for r in _stock_rows(conn, chunk)})
         totals: dict[str, SkuTotal] = {}
         for chunk in _chunks(skus):
-            query = select(TOTALS).where(TOTALS.c.sku.in_(list(chunk)))
-            totals.update({r.sku: SkuTotal(**r._mapping) for r in conn.execute(query)})
+            query = select(*_TOTAL_SELECT).where(TOTALS.c.sku.in_(list(chunk)))
+            totals.update({r[0]: SkuTotal(*r) for r in conn.execute(query)})
         new_locations: dict[str, int] = {}
+        oldest_ms: int | None = None
         for event in events:
             data = event.data
             pair = (data.sku, data.location)  # type: ignore[attr-defined]
@@ -151,16 +163,23 @@ class InventoryHandler:
                 new_locations[pair[1]] = new_locations.get(pair[1], 0) + 1
             levels[pair] = fold_stock(current, event)
             totals[pair[0]] = fold_total(totals.get(pair[0]), event, new_location=current is None)
-            changes.mark(VIEW, stock_key(*pair), int(event.time.timestamp() * 1000))
-        upsert(conn, STOCK, [as_row(levels[p]) for p in pairs], ["sku", "location"])
-        upsert(conn, TOTALS, [as_row(totals[s]) for s in skus], ["sku"])
-        insert_ignore(conn, LOCATIONS, [{"location": loc, "skus": 0} for loc in sorted(new_locations)])
-        for location, added in sorted(new_locations.items()):
-            conn.execute(
-                update(LOCATIONS)
-                .where(LOCATIONS.c.location == location)
-                .values(skus=LOCATIONS.c.skus + added)
-            )
+            at_ms = int(event.time.timestamp() * 1000)
+            if oldest_ms is None or at_ms < oldest_ms:
+                oldest_ms = at_ms
+        if oldest_ms is not None:
+            changes.mark_many(VIEW, [stock_key(*pair) for pair in pairs], oldest_ms)
+        upsert_tuples(
+            conn, STOCK, STOCK_COLUMNS, [_stock_tuple(levels[p]) for p in pairs], ["sku", "location"]
+        )
+        upsert_tuples(conn, TOTALS, TOTAL_COLUMNS, [_total_tuple(totals[s]) for s in skus], ["sku"])
+        upsert_tuples(
+            conn, LOCATIONS, ("location", "skus"), sorted(new_locations.items()), ["location"], _add_skus
+        )
+
+
+def _add_skus(stmt: Any, _dialect: str) -> dict[str, Any]:
+    """A location already listed gains the batch's new SKUs."""
+    return {"skus": stmt.table.c.skus + stmt.excluded.skus}
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from shopfloor.projections import anomaly
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import upsert
+from shopfloor.store.db import upsert, upsert_tuples
 
 TREND_VIEW = "sensors"
 SECOND_MS, MINUTE_MS = 1000, 60_000
@@ -70,6 +70,8 @@ MINUTES = SensorMinuteRow.__table__  # type: ignore[attr-defined]
 Index("ix_sensor_buckets_1s_time", SECONDS.c.bucket_ms)
 Index("ix_sensor_buckets_1m_time", MINUTES.c.bucket_ms)
 
+LATEST_COLUMNS = ("equipment_id", "sensor", "value", "unit", "at_ms", "readings", "detector")
+BUCKET_COLUMNS = ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax")
 Key = tuple[str, str]
 Buckets = dict[tuple[str, str, int], list[float]]
 
@@ -90,19 +92,11 @@ def _add(buckets: Buckets, key: tuple[str, str, int], value: float) -> None:
 def merge_buckets(conn: Connection, table: Table, buckets: Buckets, cutoff_ms: int) -> None:
     """One upsert per bucket that adds counts and sums and widens min/max (late data merges too)."""
     rows = [
-        {
-            "equipment_id": eq,
-            "sensor": s,
-            "bucket_ms": b,
-            "n": int(c[0]),
-            "vsum": c[1],
-            "vmin": c[2],
-            "vmax": c[3],
-        }
-        for (eq, s, b), c in sorted(buckets.items())
-        if b >= cutoff_ms
+        (eq, s, b, int(c[0]), c[1], c[2], c[3]) for (eq, s, b), c in sorted(buckets.items()) if b >= cutoff_ms
     ]
-    upsert(conn, table, rows, ["equipment_id", "sensor", "bucket_ms"], set_=_merge_counts)
+    upsert_tuples(
+        conn, table, BUCKET_COLUMNS, rows, ["equipment_id", "sensor", "bucket_ms"], set_=_merge_counts
+    )
 
 
 def _merge_counts(stmt: Any, dialect: str) -> dict[str, Any]:

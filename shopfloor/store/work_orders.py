@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, select, update
 from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
-from shopfloor.projections.work_orders import WorkOrder, fold
+from shopfloor.projections.work_orders import StatusEntry, WorkOrder, fold
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import as_row, insert_ignore, upsert
+from shopfloor.store.db import insert_ignore, insert_ignore_tuples, upsert_tuples
 
 VIEW = "work-orders"
 
@@ -57,29 +59,37 @@ class WorkOrderCountRow(SQLModel, table=True):
 ORDERS = WorkOrderRow.__table__  # type: ignore[attr-defined]
 HISTORY = WorkOrderHistoryRow.__table__  # type: ignore[attr-defined]
 COUNTS = WorkOrderCountRow.__table__  # type: ignore[attr-defined]
+ORDER_COLUMNS = tuple(f.name for f in fields(WorkOrder))
+ENTRY_COLUMNS = tuple(f.name for f in fields(StatusEntry))
+_order_tuple = attrgetter(*ORDER_COLUMNS)  # a row's parameters straight from the folded state
+_entry_tuple = attrgetter(*ENTRY_COLUMNS)
 
 
 class WorkOrderHandler:
     event_types = frozenset({"WorkOrderStatusChanged"})
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
-        ids = {e.data.entity_id() for e in events}
-        states: dict[str, WorkOrder] = {
-            row.work_order_id: WorkOrder(**row._mapping)
-            for row in conn.execute(select(ORDERS).where(ORDERS.c.work_order_id.in_(ids)))
-        }
-        history: list[dict[str, Any]] = []
+        ids = {e.data.work_order_id for e in events}  # type: ignore[attr-defined]
+        query = select(*(ORDERS.c[name] for name in ORDER_COLUMNS)).where(ORDERS.c.work_order_id.in_(ids))
+        states: dict[str, WorkOrder] = {row[0]: WorkOrder(*row) for row in conn.execute(query)}
+        history: list[tuple[Any, ...]] = []
         deltas: dict[tuple[str, str], int] = {}
+        oldest_ms: int | None = None
         for event in events:
-            folded = fold(states.get(event.data.entity_id()), event)
-            states[folded.order.work_order_id] = folded.order
+            folded = fold(states.get(event.data.work_order_id), event)  # type: ignore[attr-defined]
+            order = folded.order
+            states[order.work_order_id] = order
             if folded.entry is not None:
-                history.append(as_row(folded.entry))
+                history.append(_entry_tuple(folded.entry))
             for cell, delta in folded.count_deltas.items():
                 deltas[cell] = deltas.get(cell, 0) + delta
-            changes.mark(VIEW, folded.order.work_order_id, int(event.time.timestamp() * 1000))
-        upsert(conn, ORDERS, [as_row(states[i]) for i in ids], ["work_order_id"])
-        insert_ignore(conn, HISTORY, history)
+            at_ms = int(event.time.timestamp() * 1000)
+            if oldest_ms is None or at_ms < oldest_ms:
+                oldest_ms = at_ms
+        if oldest_ms is not None:
+            changes.mark_many(VIEW, ids, oldest_ms)
+        upsert_tuples(conn, ORDERS, ORDER_COLUMNS, [_order_tuple(states[i]) for i in ids], ["work_order_id"])
+        insert_ignore_tuples(conn, HISTORY, ENTRY_COLUMNS, history)
         nonzero = {cell: d for cell, d in deltas.items() if d}
         insert_ignore(conn, COUNTS, [{"line_id": ln, "status": st, "count": 0} for ln, st in nonzero])
         for (line_id, status), delta in sorted(nonzero.items()):

@@ -110,7 +110,7 @@ NOT_READ_MODELS = {
     "kiosk_links",
     "rebuild_progress",
     "store_identity",
-    "users",
+    "users",  # a rebuild's bookkeeping (registered once any test imports shopfloor.rebuild)
 }
 STAGE_OF = {
     "OrderCreated": ("CREATED", "created_ms"),
