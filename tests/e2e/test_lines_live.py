@@ -79,14 +79,14 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         assert band is not None
         assert await band.get_attribute("data-actual") == str(ahead)
         assert await band.get_attribute("data-quality") == "1.000"
-        assert "running" in (await band.inner_text())
+        assert "running" in (await band.inner_text()).lower()
 
         down = {**running, "status": "DOWN", "reason": "jam at infeed"}
         await producer.event(
             settings.topic_equipment, MACHINE, event("EquipmentStatusChanged", down, at=datetime.now(UTC))
         )
         band = await page.wait_for_selector(_band("stopped"), timeout=15_000)
-        assert band is not None and "stopped" in (await band.inner_text())
+        assert band is not None and "stopped" in (await band.inner_text()).lower()
 
         # stay down until the target has passed what was made, then run again
         await asyncio.sleep(max(0.0, BUFFER + 2 - (time.time() - t0.timestamp())))
@@ -94,7 +94,7 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
             settings.topic_equipment, MACHINE, event("EquipmentStatusChanged", running, at=datetime.now(UTC))
         )
         band = await page.wait_for_selector(_band("behind"), timeout=15_000)
-        assert band is not None and "behind" in (await band.inner_text())
+        assert band is not None and "behind" in (await band.inner_text()).lower()
         target = int(await band.get_attribute("data-target") or 0)
         assert target > ahead and int(await band.get_attribute("data-actual") or 0) == ahead
         availability = float(await band.get_attribute("data-availability") or 0)
