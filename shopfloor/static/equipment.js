@@ -143,10 +143,10 @@
   }
 
   function showRange(panel, data) {
-    for (const b of panel.querySelectorAll("[data-range]")) {
-      b.setAttribute("aria-pressed", b.dataset.range === range ? "true" : "false");
+    for (const b of panel.querySelectorAll("[data-range-choice]")) {
+      b.setAttribute("aria-pressed", b.dataset.rangeChoice === range ? "true" : "false");
     }
-    const label = panel.querySelector('[data-range="' + CSS.escape(range) + '"]');
+    const label = panel.querySelector('[data-range-choice="' + CSS.escape(range) + '"]');
     const caption = document.getElementById("trend-caption");
     if (caption && data) {
       caption.textContent = "sensor trends, last " + (label ? label.textContent : range) + " (" +
@@ -185,7 +185,6 @@
       await draw(el, sensor, series ? Object.assign({}, series, { points: points.slice(-bound) }) : null,
         data.annotations || [], limit);
       el.dataset.drawn = "true";
-      el.dataset.range = range;
       el.dataset.last = points.length ? String(points[points.length - 1][0]) : "0";
       el.dataset.prediction = series && series.prediction ? "true" : "false";
       if (points.length && data.resolution === "1s") lastBucket = Math.max(lastBucket, points[points.length - 1][0]);
@@ -199,11 +198,11 @@
     const panel = document.getElementById("trend-panel");
     if (!panel || !window.Plotly) return;
     const asked = new URLSearchParams(window.location.search).get("range");
-    if (asked && panel.querySelector('[data-range="' + CSS.escape(asked) + '"]')) range = asked;
-    for (const b of panel.querySelectorAll("[data-range]")) {
+    if (asked && panel.querySelector('[data-range-choice="' + CSS.escape(asked) + '"]')) range = asked;
+    for (const b of panel.querySelectorAll("[data-range-choice]")) {
       b.addEventListener("click", function () {
-        if (range === b.dataset.range) return;
-        range = b.dataset.range;
+        if (range === b.dataset.rangeChoice) return;
+        range = b.dataset.rangeChoice;
         const here = new URL(window.location.href);
         here.searchParams.set("range", range);
         history.replaceState(null, "", here.pathname + here.search);
