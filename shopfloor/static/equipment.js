@@ -4,10 +4,14 @@
 (function () {
   "use strict";
   const MAX_POINTS = 600; // 10 min of per-second buckets: a page open for days stays the same size
+  const MAX_MINUTE_POINTS = 7 * 24 * 60; // the longest range at per-minute buckets
   const MAX_ALERTS = 150;
   const plots = new Map(); // sensor -> plot element
   let lastBucket = 0;
   let stream = null;
+  const LIVE_RANGE = "10m"; // the only range extended per second by the stream
+  let range = LIVE_RANGE;
+  let loads = 0;
 
   function minutesText(ms) {
     const min = Math.round(ms / 60000);
@@ -41,24 +45,70 @@
     return { x: x, lo: lo, avg: avg, hi: hi };
   }
 
-  function newPlot(el, points, limit) {
-    const c = columns(points);
+  const TICK_PX = 14; // readable from a step back: axis ticks and labels at least 14 px
+  const MARK = { alarm: { symbol: "triangle-up", color: "#f85149" }, note: { symbol: "circle-open", color: "#d2a8ff" } };
+
+  function plain(text) {
+    // Plotly reads pseudo-HTML in text; event data is shown as text only.
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function marks(sensor, annotations, kind) {
+    const x = [], y = [], text = [];
+    for (const a of annotations) {
+      if (a.kind !== kind || a.sensor !== sensor) continue;
+      x.push(new Date(a.at_ms));
+      y.push(a.value);
+      text.push(plain(a.text + " at " + new Date(a.at_ms).toLocaleTimeString()));
+    }
+    return { x: x, y: y, name: kind, mode: "markers", hovertext: text, hoverinfo: "text",
+      marker: { symbol: MARK[kind].symbol, size: 11, color: MARK[kind].color, line: { width: 2, color: MARK[kind].color } } };
+  }
+
+  function figure(sensor, series, annotations, limit) {
+    const c = columns(series ? series.points : []);
     const band = { color: "rgba(121,192,255,0.35)", width: 1 };
+    const pred = columns(series && series.prediction ? series.prediction.points : []);
+    // prediction columns are [ms, expected, low, high]: `lo` holds expected, `avg` low, `hi` high
     const traces = [
       { x: c.x, y: c.lo, name: "min", mode: "lines", line: band, hoverinfo: "skip" },
       { x: c.x, y: c.hi, name: "max", mode: "lines", line: band, fill: "tonexty", fillcolor: "rgba(121,192,255,0.15)", hoverinfo: "skip" },
       { x: c.x, y: c.avg, name: "avg", mode: "lines", line: { color: "#79c0ff", width: 2 } },
+      { x: pred.x, y: pred.avg, name: "prediction low", mode: "lines", line: { color: "rgba(255,166,87,0.5)", width: 1 }, hoverinfo: "skip" },
+      { x: pred.x, y: pred.hi, name: "prediction band", mode: "lines", line: { color: "rgba(255,166,87,0.5)", width: 1 }, fill: "tonexty", fillcolor: "rgba(255,166,87,0.18)", hoverinfo: "skip" },
+      { x: pred.x, y: pred.lo, name: "prediction", mode: "lines", line: { color: "#ffa657", width: 2, dash: "dot" } },
+      marks(sensor, annotations, "alarm"),
+      marks(sensor, annotations, "note"),
     ];
+    const axis = { gridcolor: "#2a3441", tickfont: { size: TICK_PX, color: "#c9d1d9" }, automargin: true };
     const layout = {
-      margin: { l: 40, r: 10, t: 5, b: 25 }, showlegend: false, paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#8b98a5", size: 11 },
-      xaxis: { gridcolor: "#2a3441" }, yaxis: { gridcolor: "#2a3441" }, shapes: [],
+      margin: { l: 50, r: 10, t: 24, b: 30 }, showlegend: false, paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#c9d1d9", size: TICK_PX },
+      xaxis: Object.assign({}, axis), yaxis: Object.assign({}, axis), shapes: [], annotations: [],
+      hoverlabel: { font: { size: TICK_PX } },
     };
-    if (limit) {
-      layout.shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: limit, y1: limit,
+    if (limit !== null && limit !== undefined) {
+      layout.shapes.push({ type: "line", name: "limit", xref: "paper", x0: 0, x1: 1, y0: limit, y1: limit,
         line: { color: "#f85149", width: 1, dash: "dash" } });
+      layout.annotations.push({ xref: "paper", x: 0, xanchor: "left", y: limit, yanchor: "bottom", showarrow: false,
+        text: "limit " + limit, font: { size: TICK_PX, color: "#ff7b72" }, name: "limit" });
     }
-    return Plotly.newPlot(el, traces, layout, { displayModeBar: false, responsive: true, staticPlot: false });
+    for (const a of annotations) {
+      if (a.kind !== "status") continue;
+      const at = new Date(a.at_ms);
+      layout.shapes.push({ type: "line", name: "status", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
+        line: { color: "#8b98a5", width: 1, dash: "dot" } });
+      layout.annotations.push({ xref: "x", x: at, yref: "paper", y: 1, yanchor: "bottom", showarrow: false,
+        text: plain(a.text), font: { size: TICK_PX, color: "#c9d1d9" }, name: "status",
+        hovertext: plain(a.text + " at " + at.toLocaleTimeString()) });
+    }
+    return { traces: traces, layout: layout };
+  }
+
+  function draw(el, sensor, series, annotations, limit) {
+    const f = figure(sensor, series, annotations, limit);
+    const config = { displayModeBar: false, responsive: true, staticPlot: false };
+    return el.dataset.drawn ? Plotly.react(el, f.traces, f.layout, config) : Plotly.newPlot(el, f.traces, f.layout, config);
   }
 
   function extend(points) {
@@ -67,7 +117,7 @@
       const fresh = points[sensor].filter(function (p) { return p[0] > (Number(el && el.dataset.last) || 0); });
       if (!el || !fresh.length) continue;
       const c = columns(fresh);
-      Plotly.extendTraces(el, { x: [c.x, c.x, c.x], y: [c.lo, c.hi, c.avg] }, [0, 1, 2], MAX_POINTS);
+      if (range === LIVE_RANGE) Plotly.extendTraces(el, { x: [c.x, c.x, c.x], y: [c.lo, c.hi, c.avg] }, [0, 1, 2], MAX_POINTS);
       el.dataset.last = String(fresh[fresh.length - 1][0]);
       const latest = document.querySelector('[data-latest-for="' + CSS.escape(sensor) + '"]');
       if (latest) latest.textContent = fresh[fresh.length - 1][2].toFixed(2);
@@ -92,23 +142,78 @@
     });
   }
 
-  async function startTrends() {
-    const panel = document.getElementById("trend-panel");
-    if (!panel || !window.Plotly) return;
-    const response = await fetch(panel.dataset.trendUrl, { credentials: "same-origin" });
-    if (!response.ok) return;
+  function showRange(panel, data) {
+    for (const b of panel.querySelectorAll("[data-range-choice]")) {
+      b.setAttribute("aria-pressed", b.dataset.rangeChoice === range ? "true" : "false");
+    }
+    const label = panel.querySelector('[data-range-choice="' + CSS.escape(range) + '"]');
+    const caption = document.getElementById("trend-caption");
+    if (caption && data) {
+      caption.textContent = "sensor trends, last " + (label ? label.textContent : range) + " (" +
+        (data.resolution === "1s" ? "per second" : "per minute") + ": min, average, max)";
+    }
+    const note = document.getElementById("trend-note");
+    if (note) {
+      note.textContent = data ? (data.note || "") : "";
+      note.hidden = !note.textContent;
+    }
+  }
+
+  async function load(panel) {
+    const ticket = ++loads;
+    const url = new URL(panel.dataset.trendUrl, window.location.href);
+    url.searchParams.set("range", range);
+    const response = await fetch(url.pathname + url.search, { credentials: "same-origin" });
+    if (ticket !== loads) return; // a newer range was picked meanwhile
+    const note = document.getElementById("trend-note");
+    if (!response.ok) {
+      if (note) {
+        const body = await response.json().catch(function () { return {}; });
+        note.textContent = "Trend unavailable: " + (typeof body.detail === "string" ? body.detail : response.status);
+        note.hidden = false;
+      }
+      return;
+    }
     const data = await response.json();
+    if (ticket !== loads) return;
     for (const el of panel.querySelectorAll("[data-plot-for]")) {
       const sensor = el.dataset.plotFor;
       const series = data.sensors[sensor];
-      const points = series ? series.points.slice(-MAX_POINTS) : [];
-      await newPlot(el, points, series ? series.limit : Number(el.dataset.limit) || null);
+      const points = series ? series.points : [];
+      const limit = series ? series.limit : (el.dataset.limit === "" ? null : Number(el.dataset.limit));
+      const bound = data.resolution === "1s" ? MAX_POINTS : MAX_MINUTE_POINTS;
+      await draw(el, sensor, series ? Object.assign({}, series, { points: points.slice(-bound) }) : null,
+        data.annotations || [], limit);
+      el.dataset.drawn = "true";
       el.dataset.last = points.length ? String(points[points.length - 1][0]) : "0";
-      if (points.length) lastBucket = Math.max(lastBucket, points[points.length - 1][0]);
+      el.dataset.prediction = series && series.prediction ? "true" : "false";
+      if (points.length && data.resolution === "1s") lastBucket = Math.max(lastBucket, points[points.length - 1][0]);
       plots.set(sensor, el);
     }
+    showRange(panel, data);
+    panel.dataset.range = range;
+  }
+
+  async function startTrends() {
+    const panel = document.getElementById("trend-panel");
+    if (!panel || !window.Plotly) return;
+    const asked = new URLSearchParams(window.location.search).get("range");
+    if (asked && panel.querySelector('[data-range-choice="' + CSS.escape(asked) + '"]')) range = asked;
+    for (const b of panel.querySelectorAll("[data-range-choice]")) {
+      b.addEventListener("click", function () {
+        if (range === b.dataset.rangeChoice) return;
+        range = b.dataset.rangeChoice;
+        const here = new URL(window.location.href);
+        here.searchParams.set("range", range);
+        history.replaceState(null, "", here.pathname + here.search);
+        load(panel);
+      });
+    }
+    await load(panel);
     panel.dataset.ready = "true";
     connect(panel);
+    // predictions, annotations and per-minute buckets change by the minute: redraw once a minute
+    setInterval(function () { load(panel); }, 60000);
   }
 
   document.addEventListener("shopfloor:frame", function () {

@@ -221,14 +221,15 @@ def journal(conn: Connection, alert_id: str | None = None, limit: int = 200) -> 
 
 
 def notes(conn: Connection, equipment_id: str, since_ms: int, limit: int = 500) -> list[dict[str, Any]]:
-    """Informative anomalies of a machine since `since_ms`, oldest first (trend annotations)."""
+    """The newest `limit` informative anomalies of a machine since `since_ms`, oldest first (trend
+    annotations: a busy week keeps its latest notes, not its first)."""
     query = (
         select(NOTES)
         .where(NOTES.c.equipment_id == equipment_id, NOTES.c.at_ms > since_ms)
-        .order_by(NOTES.c.at_ms, NOTES.c.sensor, NOTES.c.kind)
+        .order_by(NOTES.c.at_ms.desc(), NOTES.c.sensor.desc(), NOTES.c.kind.desc())
         .limit(limit)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [dict(row._mapping) for row in reversed(conn.execute(query).all())]
 
 
 def alarms_between(

@@ -221,3 +221,16 @@ def order_plans(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any
     """Due time, plan and rate per work order (for the board's late/at-risk flags)."""
     query = select(ORDERS).where(ORDERS.c.work_order_id.in_(list(ids)))
     return {row.work_order_id: dict(row._mapping) for row in conn.execute(query)}
+
+
+def machine_changes(
+    conn: Connection, equipment_id: str, from_ms: int, to_ms: int, limit: int = 200
+) -> list[dict[str, Any]]:
+    """A machine's status changes in (from_ms, to_ms], oldest first (trend annotations)."""
+    query = (
+        select(CHANGES.c.at_ms, CHANGES.c.status, CHANGES.c.reason)
+        .where(CHANGES.c.equipment_id == equipment_id, CHANGES.c.at_ms > from_ms, CHANGES.c.at_ms <= to_ms)
+        .order_by(CHANGES.c.at_ms.desc(), CHANGES.c.event_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in reversed(conn.execute(query).all())]

@@ -278,3 +278,9 @@ def bucket_counts(conn: Connection) -> tuple[int, int]:
     seconds = conn.execute(select(func.count()).select_from(SECONDS)).scalar_one()
     minutes = conn.execute(select(func.count()).select_from(MINUTES)).scalar_one()
     return seconds, minutes
+
+
+def detector_states(conn: Connection, equipment_id: str) -> dict[str, anomaly.DetectorState | None]:
+    """Each sensor's detector state as last stored (what the trend's prediction is drawn from)."""
+    query = select(LATEST.c.sensor, LATEST.c.detector).where(LATEST.c.equipment_id == equipment_id)
+    return {r.sensor: anomaly.from_json(r.detector) for r in conn.execute(query)}

@@ -11,14 +11,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
+from shopfloor import alarm_config
 from shopfloor.projections.alerts import SEVERITY_RANK
-from shopfloor.projections.anomaly import PREDICTIVE, spec_for
+from shopfloor.projections.anomaly import PREDICTIVE
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as store
 from shopfloor.store import sensors as sensor_store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
 from shopfloor.web.templating import templates
+from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES
 
 VIEW = store.VIEW
 ALERTS_SHOWN = 100
@@ -88,7 +90,9 @@ def board(engine: Engine, machine: str | None = None) -> dict[str, Any]:
         "alerts": alerts,
         "machine": next((m for m in machines if m["equipment_id"] == chosen), None),
         "machine_id": chosen,
-        "sensors": [{**s, "limit": spec_for(s["sensor"]).limit} for s in latest],
+        "sensors": [{**s, "limit": alarm_config.spec(chosen, s["sensor"]).limit} for s in latest],
+        "ranges": RANGES.values(),
+        "default_range": DEFAULT_RANGE,
         "alert_sort_key": alert_sort_key,
         "now_ms": int(time.time() * 1000),
     }
@@ -161,7 +165,7 @@ def router(engine: Engine) -> APIRouter:
                         "value": s["value"],
                         "unit": s["unit"],
                         "at": iso(s["at_ms"]),
-                        "limit": spec_for(s["sensor"]).limit,
+                        "limit": alarm_config.spec(m["equipment_id"], s["sensor"]).limit,
                     }
                     for s in latest.get(m["equipment_id"], [])
                 ],

@@ -14,20 +14,20 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import Engine
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from shopfloor.projections.anomaly import spec_for
 from shopfloor.store import sensors as sensor_store
 from shopfloor.web.live import Frame, Hub, Subscriber
+from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES, trend_window
 
 log = logging.getLogger(__name__)
 MAX_MS = 10**15  # year 33658: any real epoch-millisecond time is below it
 
 TREND_VIEW = sensor_store.TREND_VIEW
 
-SECONDS_WINDOW_MIN = 10
+RANGE_HELP = "time range shown: " + ", ".join(RANGES)
 PING_SECONDS = 15
 
 
@@ -125,31 +125,15 @@ def router(engine: Engine, hub: Hub) -> APIRouter:
 
     @api.get("/api/equipment/{equipment_id:path}/trend")
     def trend_api(
-        equipment_id: str, minutes: Annotated[int, Query(ge=1, le=720)] = SECONDS_WINDOW_MIN
+        equipment_id: str,
+        range_: Annotated[str, Query(alias="range", max_length=20, description=RANGE_HELP)] = DEFAULT_RANGE,
     ) -> dict[str, Any]:
-        """Per-second buckets for up to 10 minutes back, per-minute buckets beyond that."""
-        per_minute = minutes > SECONDS_WINDOW_MIN
-        since = int(time.time() * 1000) - minutes * 60_000
+        """Per-second buckets for 10 minutes, per-minute buckets for longer ranges, with annotations."""
+        chosen = RANGES.get(range_)
+        if chosen is None:
+            raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
         with engine.connect() as conn:
-            latest = sensor_store.latest_values(conn, [equipment_id]).get(equipment_id, [])
-            newest = max((s["at_ms"] for s in latest), default=since)
-            points = sensor_store.trend(
-                conn, equipment_id, min(since, newest - minutes * 60_000), per_minute=per_minute
-            )
-        return {
-            "equipment_id": equipment_id,
-            "resolution": "1m" if per_minute else "1s",
-            "columns": ["bucket_ms", "min", "avg", "max"],
-            "sensors": {
-                s["sensor"]: {
-                    "unit": s["unit"],
-                    "limit": spec_for(s["sensor"]).limit,
-                    "latest": s["value"],
-                    "points": points.get(s["sensor"], []),
-                }
-                for s in latest
-            },
-        }
+            return trend_window(conn, equipment_id, chosen, int(time.time() * 1000))
 
     @api.get("/sse/equipment-trend", include_in_schema=False)
     async def trend_stream(
