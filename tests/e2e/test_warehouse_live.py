@@ -110,3 +110,39 @@ async def test_outbound_and_inventory_pages_follow_kafka_live(kafka, producer, b
         assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
         for page in (board, filtered, stock):
             await page.close()
+
+
+async def test_outbound_countdown_and_late_count_move_without_events(
+    kafka, producer, browser, sqlite_url
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    settings = unique_settings(kafka, sqlite_url, push_interval_seconds=0.2)
+    now = datetime.now(UTC)
+    soon = (now + timedelta(seconds=8)).isoformat().replace("+00:00", "Z")
+    later = (now + timedelta(hours=2, seconds=20)).isoformat().replace("+00:00", "Z")
+    await producer.event(
+        settings.topic_outbound, "SO-SOON", order_event("OrderCreated", "SO-SOON", due_at=soon)
+    )
+    await producer.event(
+        settings.topic_outbound, "SO-LATER", order_event("OrderCreated", "SO-LATER", due_at=later)
+    )
+    errors: list[str] = []
+    with running_server(settings) as url:
+        page = await open_page(browser, f"{url}/outbound", errors)
+        await page.wait_for_selector('[data-order="SO-LATER"]', timeout=30_000)
+        await page.wait_for_selector('[data-order="SO-SOON"]', timeout=30_000)
+        countdown = page.locator('[data-order="SO-SOON"] [data-countdown-ms]')
+        late_flag = page.locator("#ob-pipeline .flag.late")
+        if await late_flag.get_attribute("data-count") == "0":  # the page came up before the due time
+            assert (await countdown.inner_text()).startswith("in ")
+        assert (
+            await page.locator('[data-order="SO-LATER"] [data-countdown-ms]').inner_text() == "in 2 h 0 min"
+        )
+        # No event arrives after this: the count and the words change on the page's own clock.
+        await page.wait_for_selector('#ob-pipeline .flag.late[data-count="1"]', timeout=20_000)
+        assert await late_flag.locator(".n").inner_text() == "1"
+        assert (await countdown.inner_text()).endswith(" late")
+        assert await page.locator('[data-order="SO-SOON"]').get_attribute("data-late") == "1"
+        assert not errors, errors
+        await page.close()
