@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -167,6 +168,16 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
+def _demo_cutoffs() -> dict[str, str]:
+    """The demo's carrier cutoffs, unless SHOPFLOOR_CARRIER_CUTOFFS chooses others."""
+    if os.environ.get("SHOPFLOOR_CARRIER_CUTOFFS"):
+        return {}
+    from shopfloor.simulator.demo import demo_cutoffs
+    from shopfloor.simulator.warehouse import CARRIERS
+
+    return {"carrier_cutoffs": demo_cutoffs(CARRIERS)}
+
+
 def _serve(
     settings: Settings,
     *,
@@ -275,7 +286,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             _refuse_busy_port(args.command, _settings(args))
         if args.command == "demo":
             settings = _settings(
-                args, kafka_bootstrap_servers="", database_url=args.database_url or DEMO_DATABASE
+                args,
+                kafka_bootstrap_servers="",
+                database_url=args.database_url or DEMO_DATABASE,
+                **_demo_cutoffs(),
             )
             _serve(
                 settings,

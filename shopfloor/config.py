@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     breaks: str = ""
     line_behind_margin: float = Field(default=0.05, ge=0, lt=1)
     line_target_share: float = Field(default=0.85, gt=0, le=1)
+    line_down_rule: Literal["any", "all"] = "any"  # a line is down while any (or only all) machines are DOWN
     carrier_cutoffs: str = ""  # "DHL=15:00;17:30,UPS=16:00": daily truck cutoffs, plant local time
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@ A pure fold over event-time facts: machine status changes (EquipmentStatusChange
 order progress (WorkOrderStatusChanged). Facts are sorted by event time first, so replaying the same
 events in any order gives the same figures. "Now" (for the pro-rata target) is passed in.
 
-Definitions (a line is down while any of its machines is DOWN):
+Definitions (a line is down while any of its machines is DOWN, or with the `all` rule while every
+machine seen on it is DOWN):
   planned   = shift time elapsed so far minus planned breaks
   run       = planned minus line-down time inside planned time
   availability = run / planned
@@ -49,6 +50,7 @@ class Progress:
 class Rules:
     behind_margin: float = 0.05  # behind when actual < target x (1 - margin)
     target_share: float = 1.0  # share of the ideal rate the plan expects (e.g. 0.85)
+    down_rule: str = "any"  # the line is down while any machine is DOWN, or ("all") only while all are
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,20 @@ def down_spans(
     return spans
 
 
-def line_down(changes: Iterable[MachineChange], start_ms: int, end_ms: int) -> list[Interval]:
-    """When the line is down: the union of its machines' DOWN spans."""
+def line_down(
+    changes: Iterable[MachineChange], start_ms: int, end_ms: int, rule: str = "any"
+) -> list[Interval]:
+    """When the line is down: the union of its machines' DOWN spans ("any"), or their intersection
+    over every machine seen on the line ("all": redundant machines keep the line running)."""
+    changes = list(changes)
     spans = down_spans(changes, start_ms, end_ms)
-    return merge([(s, e) for per in spans.values() for s, e, _ in per])
+    if rule != "all":
+        return merge([(s, e) for per in spans.values() for s, e, _ in per])
+    down: list[Interval] = [(start_ms, end_ms)] if end_ms > start_ms else []
+    for machine in {c.equipment_id for c in changes}:
+        own = merge([(s, e) for s, e, _ in spans.get(machine, [])])
+        down = [(max(a, c), min(b, d)) for a, b in down for c, d in own if min(b, d) > max(a, c)]
+    return down if changes else []
 
 
 def downtime_by_reason(
@@ -159,7 +171,7 @@ def figures(
     end = max(shift.start_ms, min(now_ms, shift.end_ms))
     breaks = breaks_in(calendar, shift.start_ms, end)
     planned = planned_ms(calendar, shift, end)
-    down = line_down([c for c in changes if c.at_ms <= now_ms], shift.start_ms, end)
+    down = line_down([c for c in changes if c.at_ms <= now_ms], shift.start_ms, end, rules.down_rule)
     down_planned = sum(overlap_ms(breaks_complement(breaks, s, e), s, e) for s, e in down)
     run = max(0, planned - down_planned)
     good, scrap, ideal_s, made, cycle = _units(progress, shift.start_ms, end)
@@ -172,7 +184,8 @@ def figures(
     factors = (availability, performance, quality)
     oee = None if any(f is None for f in factors) else availability * performance * quality  # type: ignore[operator]
     target = None if not cycle else int(planned / 1000 / cycle * rules.target_share)
-    stopped = any(s <= now_ms < e for s, e in line_down(changes, now_ms, now_ms + 1))
+    seen = [c for c in changes if c.at_ms <= now_ms]
+    stopped = any(s <= now_ms < e for s, e in line_down(seen, now_ms, now_ms + 1, rules.down_rule))
     if stopped:
         state = "stopped"
     elif target is not None and good < target * (1 - rules.behind_margin):

@@ -17,6 +17,19 @@ from shopfloor.simulator.base import Produced
 POISON_EVERY = timedelta(seconds=20)
 
 
+def demo_cutoffs(carriers: list[str], every_minutes: int = 10) -> str:
+    """SHOPFLOOR_CARRIER_CUTOFFS for the demo: each carrier's truck leaves every `every_minutes`,
+    carriers staggered, so some open order is always close to a cutoff and at-risk flags show up in
+    the first minutes whatever the time of day."""
+    step = max(1, every_minutes // max(1, len(carriers)))
+    parts = []
+    for i, carrier in enumerate(carriers):
+        first = (i * step) % every_minutes
+        times = ";".join(f"{m // 60:02d}:{m % 60:02d}" for m in range(first, 24 * 60, every_minutes))
+        parts.append(f"{carrier}={times}")
+    return ",".join(parts)
+
+
 class DemoExtras:
     """Step 1: the backlog and the low stock; then one malformed record every 20 s of event time,
     three in all."""

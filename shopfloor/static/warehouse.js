@@ -3,6 +3,8 @@
 // - outbound: the server sends each open order's due and stuck deadlines; the flags flip here
 //   when the deadline passes, so the page needs no polling; a filtered page drops rows that
 //   a shared patch inserted but that do not match its search.
+// - outbound: each card's "in 12 min" / "12 min late" countdown, and the late / stuck counts, which
+//   the server sends with the instants the next orders cross their deadlines.
 (function () {
   "use strict";
 
@@ -74,6 +76,30 @@
     }
   }
 
+  function countdown(ms) {
+    const min = Math.round(Math.abs(ms) / 60000);
+    const text = min < 60 ? min + " min" : Math.floor(min / 60) + " h " + (min % 60) + " min";
+    return ms >= 0 ? "in " + text : text + " late";
+  }
+  function refreshCountdowns() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("[data-countdown-ms]")) {
+      const text = countdown(Number(el.dataset.countdownMs) - now);
+      if (el.textContent !== text) el.textContent = text;
+    }
+    for (const flag of document.querySelectorAll("#ob-pipeline [data-flips]")) {
+      const flips = flag.dataset.flips ? flag.dataset.flips.split(" ") : [];
+      let passed = 0;
+      for (const at of flips) if (now > Number(at)) passed += 1;
+      const count = String(Number(flag.dataset.base) + passed);
+      if (flag.dataset.count !== count) {
+        flag.dataset.count = count;
+        const n = flag.querySelector(".n");
+        if (n) n.textContent = count;
+      }
+    }
+  }
+
   function showTimeline() {
     const panel = document.getElementById("timeline");
     if (panel && window.matchMedia("(max-width: 900px)").matches) panel.scrollIntoView({ block: "start" });
@@ -86,12 +112,15 @@
     }
   });
   document.addEventListener("shopfloor:frame", applyFilter);
+  document.addEventListener("shopfloor:frame", refreshCountdowns);
   document.addEventListener("htmx:afterSwap", function (evt) {
     if (evt.detail && evt.detail.target && evt.detail.target.id === "timeline") showTimeline();
     if (evt.detail && evt.detail.target && evt.detail.target.id === "board") applyFilter();
   });
   document.addEventListener("DOMContentLoaded", function () {
     flipDeadlines();
+    refreshCountdowns();
     setInterval(flipDeadlines, 1000);
+    setInterval(refreshCountdowns, 1000);
   });
 })();

@@ -182,3 +182,39 @@ def get_order(conn: Connection, order_id: str) -> dict[str, Any] | None:
 def get_steps(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     query = select(STEPS).where(STEPS.c.order_id == order_id).order_by(STEPS.c.position)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def picks_between(conn: Connection, start_ms: int, now_ms: int) -> list[tuple[int, int]]:
+    """(picked_ms, units) of the orders picked in [start_ms, now_ms], for the pick rate."""
+    query = select(ORDERS.c.picked_ms, ORDERS.c.units).where(
+        ORDERS.c.picked_ms >= start_ms, ORDERS.c.picked_ms <= now_ms
+    )
+    return [(int(at), int(units)) for at, units in conn.execute(query)]
+
+
+def upcoming_flips(
+    conn: Connection, now_ms: int, limits_ms: Mapping[str, int], limit: int = 200
+) -> dict[str, list[int]]:
+    """The next `limit` instants at which an open order turns late, and turns stuck, if nothing
+    happens: the page counts them up between events."""
+    late_query = (
+        select(ORDERS.c.due_ms)
+        .where(ORDERS.c.stage.in_(OPEN_STAGES), ORDERS.c.due_ms >= now_ms)
+        .order_by(ORDERS.c.due_ms)
+        .limit(limit)
+    )
+    stuck: list[int] = []
+    for stage, stage_limit in limits_ms.items():
+        if stage not in OPEN_STAGES:
+            continue
+        query = (
+            select(ORDERS.c.stage_since_ms)
+            .where(ORDERS.c.stage == stage, ORDERS.c.stage_since_ms >= now_ms - stage_limit)
+            .order_by(ORDERS.c.stage_since_ms)
+            .limit(limit)
+        )
+        stuck.extend(int(since) + stage_limit for (since,) in conn.execute(query))
+    return {
+        "late": [int(due) for (due,) in conn.execute(late_query)],
+        "stuck": sorted(stuck)[:limit],
+    }

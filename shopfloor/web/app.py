@@ -139,9 +139,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(lines_web.router(engine, plan))
 
     runtime.hub.register(
-        overview.VIEW, overview.patch_renderer(engine, runtime.settings), follows=overview.FOLLOWS
+        overview.VIEW, overview.patch_renderer(engine, runtime.settings, plan), follows=overview.FOLLOWS
     )
-    app.include_router(overview.router(engine, runtime.settings))
+    app.include_router(overview.router(engine, runtime.settings, plan))
 
     @app.get("/sse/{view}", include_in_schema=False)
     async def live(view: str, request: Request) -> Response:

@@ -38,7 +38,7 @@ class Plan:
 
     def __init__(self, settings: Settings, clock: Clock = wall_clock_ms) -> None:
         self.calendar: Calendar = settings.calendar()
-        self.rules = Rules(settings.line_behind_margin, settings.line_target_share)
+        self.rules = Rules(settings.line_behind_margin, settings.line_target_share, settings.line_down_rule)
         self.clock = clock
 
     def local(self, ms: int | None, fmt: str = "%H:%M") -> str:

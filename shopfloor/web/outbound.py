@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from shopfloor.config import Settings
+from shopfloor.projections.calendar import Calendar, shift_at
 from shopfloor.projections.outbound import (
     ALL_STAGES,
     FINAL_STAGES,
@@ -29,6 +30,7 @@ from shopfloor.projections.outbound import (
     stuck_deadline,
     timeline,
 )
+from shopfloor.projections.pick_rate import pick_rate
 from shopfloor.store import outbound as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
@@ -54,6 +56,13 @@ def sort_key(order: dict[str, Any]) -> str:
     return f"{rank:015d}|{order['order_id']}"
 
 
+def countdown(ms: int) -> str:
+    """ "in 12 min" / "12 min late" (the page's script keeps the same words current)."""
+    minutes = round(abs(ms) / 60_000)
+    text = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    return f"in {text}" if ms >= 0 else f"{text} late"
+
+
 def judge(rows: list[dict[str, Any]], now_ms: int, limits_ms: Mapping[str, int]) -> list[dict[str, Any]]:
     """Adds late / stuck flags and deadlines, computed with the injected clock."""
     for row in rows:
@@ -63,7 +72,26 @@ def judge(rows: list[dict[str, Any]], now_ms: int, limits_ms: Mapping[str, int])
         row["stuck_at_ms"] = stuck_deadline(order, limits_ms)
         row["open"] = order.stage in OPEN_STAGES
         row["delivered_late"] = delivered_late(order)
+        row["countdown"] = countdown(order.due_ms - now_ms) if row["open"] and order.due_ms else ""
     return rows
+
+
+def pick_rates(conn: Any, calendar: Calendar, now_ms: int) -> dict[str, dict[str, Any]]:
+    """Orders and units picked per hour in the last 15 minutes and since the shift started."""
+    shift = shift_at(calendar, now_ms)
+    windows = {"last_15_min": now_ms - 15 * 60_000, "shift": shift.start_ms}
+    picks = store.picks_between(conn, min(windows.values()), now_ms)
+    rates = {}
+    for name, start in windows.items():
+        rate = pick_rate(picks, start, now_ms)
+        rates[name] = {
+            "orders": rate.orders,
+            "units": rate.units,
+            "orders_per_hour": None if rate.orders_per_hour is None else round(rate.orders_per_hour, 1),
+            "units_per_hour": None if rate.units_per_hour is None else round(rate.units_per_hour, 1),
+        }
+    rates["shift"]["label"] = shift.label
+    return rates
 
 
 def overview(engine: Engine, limits_ms: Mapping[str, int], now_ms: int) -> dict[str, Any]:
@@ -74,17 +102,22 @@ def overview(engine: Engine, limits_ms: Mapping[str, int], now_ms: int) -> dict[
         attention = store.list_orders(
             conn, late=True, stuck=True, now_ms=now_ms, limits_ms=limits_ms, limit=ATTENTION_ROWS
         )
+        flips = store.upcoming_flips(conn, now_ms, limits_ms)
     return {
         "counts": counts,
+        "flips": flips,
         "attention_counts": attention_counts,
         "attention": judge(attention, now_ms, limits_ms),
         "stages": ALL_STAGES,
     }
 
 
-def board(engine: Engine, limits_ms: Mapping[str, int], now_ms: int, q: str | None) -> dict[str, Any]:
+def board(
+    engine: Engine, limits_ms: Mapping[str, int], now_ms: int, q: str | None, calendar: Calendar
+) -> dict[str, Any]:
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
+        rates = pick_rates(conn, calendar, now_ms)
         lanes: dict[str, list[dict[str, Any]]] = {}
         for stage in ALL_STAGES:
             final = stage in FINAL_STAGES
@@ -103,6 +136,7 @@ def board(engine: Engine, limits_ms: Mapping[str, int], now_ms: int, q: str | No
         "last_event_ms": last_event_ms,
         "lanes": lanes,
         "lane_counts": lane_counts or shared["counts"],
+        "rates": rates,
         "q": q,
         "sort_key": sort_key,
         "final_stages": FINAL_STAGES,
@@ -127,7 +161,15 @@ def patch_renderer(engine: Engine, limits_ms: Mapping[str, int], clock: Clock): 
 
 
 def _api_order(row: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"lines_json", "stage_since_ms", "due_ms", "first_ms", "updated_ms", *TIME_FIELD.values()}
+    hidden = {
+        "lines_json",
+        "stage_since_ms",
+        "due_ms",
+        "first_ms",
+        "updated_ms",
+        "countdown",
+        *TIME_FIELD.values(),
+    }
     item = {k: v for k, v in row.items() if k not in hidden and k != "stuck_at_ms"}
     item.update(
         stage_since=iso(row["stage_since_ms"]),
@@ -155,16 +197,23 @@ def _details(engine: Engine, order_id: str, now_ms: int, limits_ms: Mapping[str,
 def router(engine: Engine, settings: Settings, clock: Clock = wall_clock_ms) -> APIRouter:
     api = APIRouter()
     limits_ms = settings.stuck_limits_ms()
+    calendar = settings.calendar()
 
     @api.get("/outbound", response_class=HTMLResponse)
     def outbound_page(request: Request, q: Search = None) -> HTMLResponse:
-        context = board(engine, limits_ms, clock(), (q or "").strip() or None)
+        context = board(engine, limits_ms, clock(), (q or "").strip() or None, calendar)
         return templates.TemplateResponse(request, "outbound/page.html", {"view": VIEW, **context})
 
     @api.get("/outbound/board", response_class=HTMLResponse, include_in_schema=False)
     def outbound_board(request: Request, q: Search = None) -> HTMLResponse:
-        context = board(engine, limits_ms, clock(), (q or "").strip() or None)
+        context = board(engine, limits_ms, clock(), (q or "").strip() or None, calendar)
         return templates.TemplateResponse(request, "outbound/board.html", {"view": VIEW, **context})
+
+    @api.get("/outbound/rates", response_class=HTMLResponse, include_in_schema=False)
+    def outbound_rates(request: Request) -> HTMLResponse:
+        with engine.connect() as conn:
+            rates = pick_rates(conn, calendar, clock())
+        return templates.TemplateResponse(request, "outbound/rates.html", {"rates": rates})
 
     @api.get("/outbound/timeline", response_class=HTMLResponse, include_in_schema=False)
     def outbound_timeline(
@@ -198,12 +247,14 @@ def router(engine: Engine, settings: Settings, clock: Clock = wall_clock_ms) -> 
             )
             counts = store.stage_counts(conn)
             attention = store.attention_counts(conn, now_ms, limits_ms)
+            rates = pick_rates(conn, calendar, now_ms)
         return {
             "version": version,
             "now": iso(now_ms),
             "items": [_api_order(r) for r in judge(rows, now_ms, limits_ms)],
             "counts": counts,
             **attention,
+            "pick_rate": rates,
             "limit": limit,
             "offset": offset,
         }

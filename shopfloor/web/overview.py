@@ -16,11 +16,14 @@ from shopfloor.store import equipment as equipment_store
 from shopfloor.store import work_orders as wo_store
 from shopfloor.store.batch import current_version
 from shopfloor.web import inventory as inventory_web
+from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.templating import templates
 
 VIEW = "overview"
-FOLLOWS = frozenset({wo_store.VIEW, inventory_web.VIEW, outbound_web.VIEW, equipment_store.VIEW})
+FOLLOWS = frozenset(
+    {wo_store.VIEW, inventory_web.VIEW, outbound_web.VIEW, equipment_store.VIEW, lines_web.VIEW}
+)
 
 
 def _equipment(engine: Engine) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def _equipment(engine: Engine) -> dict[str, Any]:
     return {"machines": sum(by_status.values()), "down": by_status.get("DOWN", 0), "alerts": standing}
 
 
-def tiles(engine: Engine, settings: Settings) -> dict[str, Any]:
+def tiles(engine: Engine, settings: Settings, plan: lines_web.Plan) -> dict[str, Any]:
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
         counts = wo_store.line_counts(conn)
@@ -56,13 +59,14 @@ def tiles(engine: Engine, settings: Settings) -> dict[str, Any]:
         "inventory": inventory_web.tile(engine, settings),
         "outbound": outbound_web.tile(engine, settings, outbound_web.wall_clock_ms()),
         "equipment": _equipment(engine),
+        "line_bands": lines_web.summaries(engine, plan)["lines"],  # the strip: the same bands as /lines
     }
 
 
-def patch_renderer(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def patch_renderer(engine: Engine, settings: Settings, plan: lines_web.Plan):  # type: ignore[no-untyped-def]
     def render(_keys: frozenset[str]) -> str:
         template = templates.get_template("overview/tiles.html")
-        return f"<template>{template.render(**tiles(engine, settings))}</template>"
+        return f"<template>{template.render(**tiles(engine, settings, plan))}</template>"
 
     async def render_async(keys: frozenset[str]) -> str:
         return await asyncio.to_thread(render, keys)
@@ -70,12 +74,12 @@ def patch_renderer(engine: Engine, settings: Settings):  # type: ignore[no-untyp
     return render_async
 
 
-def router(engine: Engine, settings: Settings) -> APIRouter:
+def router(engine: Engine, settings: Settings, plan: lines_web.Plan) -> APIRouter:
     api = APIRouter()
 
     @api.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
-        context = {"view": VIEW, **tiles(engine, settings)}
+        context = {"view": VIEW, **tiles(engine, settings, plan)}
         return templates.TemplateResponse(request, "index.html", context)
 
     return api

@@ -79,14 +79,24 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         assert band is not None
         assert await band.get_attribute("data-actual") == str(ahead)
         assert await band.get_attribute("data-quality") == "1.000"
-        assert "running" in (await band.inner_text()).lower()
+        assert "running" in (await band.inner_text())
+        # the overview's line strip carries the same band, live
+        overview = await browser.new_page(viewport={"width": 1600, "height": 900})
+        overview.on("pageerror", lambda exc: errors.append(str(exc)))
+        overview.on("console", lambda msg: errors.append(msg.text) if _counts(msg) else None)
+        await overview.goto(url)
+        await overview.wait_for_selector('#connection[data-state="live"]', timeout=15_000)
+        strip = await overview.wait_for_selector(f".line-strip {_band('running')}", timeout=5_000)
+        assert strip is not None and await strip.get_attribute("data-actual") == str(ahead)
 
         down = {**running, "status": "DOWN", "reason": "jam at infeed"}
         await producer.event(
             settings.topic_equipment, MACHINE, event("EquipmentStatusChanged", down, at=datetime.now(UTC))
         )
         band = await page.wait_for_selector(_band("stopped"), timeout=15_000)
-        assert band is not None and "stopped" in (await band.inner_text()).lower()
+        assert band is not None and "stopped" in (await band.inner_text())
+        strip = await overview.wait_for_selector(f".line-strip {_band('stopped')}", timeout=15_000)
+        assert strip is not None and "stopped" in (await strip.inner_text())
 
         # stay down until the target has passed what was made, then run again
         await asyncio.sleep(max(0.0, BUFFER + 2 - (time.time() - t0.timestamp())))
@@ -94,11 +104,14 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
             settings.topic_equipment, MACHINE, event("EquipmentStatusChanged", running, at=datetime.now(UTC))
         )
         band = await page.wait_for_selector(_band("behind"), timeout=15_000)
-        assert band is not None and "behind" in (await band.inner_text()).lower()
+        assert band is not None and "behind" in (await band.inner_text())
         target = int(await band.get_attribute("data-target") or 0)
         assert target > ahead and int(await band.get_attribute("data-actual") or 0) == ahead
         availability = float(await band.get_attribute("data-availability") or 0)
         assert 0 < availability < 1  # the stoppage cost run time
+        strip = await overview.wait_for_selector(f".line-strip {_band('behind')}", timeout=15_000)
+        assert strip is not None and "behind" in (await strip.inner_text())
+        await overview.close()
 
         # the line board's header carries the same summary; the downtime page the reason
         await page.goto(f"{url}/work-orders?line={LINE}")

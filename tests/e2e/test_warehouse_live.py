@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.browser import seen_at, summary, watch
@@ -110,3 +110,36 @@ async def test_outbound_and_inventory_pages_follow_kafka_live(kafka, producer, b
         assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
         for page in (board, filtered, stock):
             await page.close()
+
+
+async def test_outbound_countdown_and_late_count_move_without_events(
+    kafka, producer, browser, sqlite_url
+) -> None:  # type: ignore[no-untyped-def]
+    settings = unique_settings(kafka, sqlite_url, push_interval_seconds=0.2)
+
+    def due_in(delta: timedelta) -> str:
+        return (datetime.now(UTC) + delta).isoformat().replace("+00:00", "Z")
+
+    later = order_event("OrderCreated", "SO-LATER", due_at=due_in(timedelta(hours=2, seconds=20)))
+    await producer.event(settings.topic_outbound, "SO-LATER", later)
+    errors: list[str] = []
+    with running_server(settings) as url:
+        page = await open_page(browser, f"{url}/outbound", errors)
+        await page.wait_for_selector('[data-order="SO-LATER"]', timeout=30_000)
+        assert (
+            await page.locator('[data-order="SO-LATER"] [data-countdown-ms]').inner_text() == "in 2 h 0 min"
+        )
+        soon = order_event("OrderCreated", "SO-SOON", due_at=due_in(timedelta(seconds=10)))
+        await producer.event(settings.topic_outbound, "SO-SOON", soon)
+        await page.wait_for_selector('[data-order="SO-SOON"]', timeout=8_000)
+        countdown = page.locator('[data-order="SO-SOON"] [data-countdown-ms]')
+        late_flag = page.locator("#ob-pipeline .flag.late")
+        assert await late_flag.get_attribute("data-count") == "0"
+        assert (await countdown.inner_text()).startswith("in ")
+        # No event arrives after this: the count and the words change on the page's own clock.
+        await page.wait_for_selector('#ob-pipeline .flag.late[data-count="1"]', timeout=20_000)
+        assert await late_flag.locator(".n").inner_text() == "1"
+        assert (await countdown.inner_text()).endswith(" late")
+        assert await page.locator('[data-order="SO-SOON"]').get_attribute("data-late") == "1"
+        assert not errors, errors
+        await page.close()

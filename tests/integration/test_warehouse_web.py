@@ -271,3 +271,52 @@ async def test_stock_rows_of_ids_with_separators_never_share_an_element(warehous
     assert re.findall(r'data-sku="([^"]+)" data-location="([^"]+)" data-on-hand="(\d+)"', patch) == [
         ("a", "b|c", "7")
     ]
+
+
+async def test_pick_rate_countdown_and_coming_deadlines(warehouse) -> None:  # type: ignore[no-untyped-def]
+    # T0 is 08:00 UTC; the default day shift began at 06:00. Now: 09:00 (minute 60).
+    runtime, _ = warehouse(outbound_stuck_minutes="CREATED=10,PAID=120,PICKED=60")
+    tomorrow = "2026-11-28T09:00:00Z"
+    events = []
+    for order_id, picked, qty in (("SO-A", 10, 3), ("SO-B", 50, 5), ("SO-C", 58, 2)):
+        lines = [{"sku": "X", "qty": qty}]
+        events += [
+            order("OrderCreated", order_id, picked - 2, due_at=tomorrow, lines=lines),
+            order("PaymentProcessed", order_id, picked - 1, amount=1.0),
+            order("PickCompleted", order_id, picked),
+        ]
+    events.append(
+        order("OrderCreated", "SO-D", 55, due_at="2026-11-27T09:30:00Z", lines=[{"sku": "X", "qty": 1}])
+    )
+    apply(runtime, events)
+    now = {"ms": T0_MS + 60 * MIN}
+    app = FastAPI()
+    app.state.runtime = runtime
+    app.include_router(outbound_web.router(runtime.engine, runtime.settings, clock=lambda: now["ms"]))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    rates = (await client.get("/api/outbound")).json()["pick_rate"]
+    # last 15 min: SO-B and SO-C, 7 units in 0.25 h; shift: 3 orders, 10 units in 3 h
+    assert {k: rates["last_15_min"][k] for k in ("orders", "units", "orders_per_hour", "units_per_hour")} == {
+        "orders": 2,
+        "units": 7,
+        "orders_per_hour": 8.0,
+        "units_per_hour": 28.0,
+    }
+    assert (rates["shift"]["orders_per_hour"], rates["shift"]["units_per_hour"]) == (1.0, 3.3)
+
+    page = (await client.get("/outbound")).text
+    assert 'data-pick-rate="last_15_min" data-orders-per-hour="8.0" data-units-per-hour="28.0"' in page
+    card = re.search(r'<li id="ob-SO-D".*?</li>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert "due 09:30" in card and ">in 30 min<" in card
+    # The counts' coming flips: SO-D late at minute 90; stuck at 65 (SO-D), 70, 110, 118 (the picks).
+    late = re.search(r'class="flag late" data-count="0" data-base="0" data-flips="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+    stuck = re.search(r'class="flag stuck" data-count="0" data-base="0" data-flips="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+    assert late.split()[0] == str(T0_MS + 90 * MIN) and len(late.split()) == 4
+    assert stuck.split() == [str(T0_MS + m * MIN) for m in (65, 70, 110, 118)]
+
+    now["ms"] = T0_MS + 95 * MIN
+    page = (await client.get("/outbound")).text
+    card = re.search(r'<li id="ob-SO-D".*?</li>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert ">5 min late<" in card
+    assert 'class="flag late" data-count="1" data-base="1"' in page

@@ -191,3 +191,31 @@ def test_settings_refuse_a_bad_calendar() -> None:
     for bad in ({"timezone": "Nowhere/Else"}, {"shifts": ""}, {"breaks": "lunch"}):
         with pytest.raises(ValidationError):
             Settings(**bad)
+
+
+def test_down_rule_all_counts_only_time_when_every_machine_is_down() -> None:
+    # M1 down 07:00-07:30, M2 down 07:20-07:40; shift from 06:00, now 08:00: planned 120 min.
+    # any: line down 07:00-07:40 = 40 min -> availability 80/120; all: 07:20-07:30 = 10 min -> 110/120.
+    changes = [
+        MachineChange("M1", ms("2026-12-01T05:50:00"), "RUNNING"),
+        MachineChange("M2", ms("2026-12-01T05:50:00"), "RUNNING"),
+        MachineChange("M1", ms("2026-12-01T07:00:00"), "DOWN", "jam"),
+        MachineChange("M1", ms("2026-12-01T07:30:00"), "RUNNING"),
+        MachineChange("M2", ms("2026-12-01T07:20:00"), "DOWN", "material"),
+        MachineChange("M2", ms("2026-12-01T07:40:00"), "RUNNING"),
+    ]
+    now = ms("2026-12-01T08:00:00")
+    shift = shift_at(DEFAULT, now)
+    any_down = figures("L", DEFAULT, shift, now, changes, [], Rules(down_rule="any"))
+    all_down = figures("L", DEFAULT, shift, now, changes, [], Rules(down_rule="all"))
+    assert any_down.run_s == 80 * 60 and round(any_down.availability or 0, 3) == 0.667
+    assert all_down.run_s == 110 * 60 and round(all_down.availability or 0, 3) == 0.917
+    at_0710, at_0725 = ms("2026-12-01T07:10:00"), ms("2026-12-01T07:25:00")
+    assert figures("L", DEFAULT, shift, at_0710, changes, [], Rules(down_rule="any")).state == "stopped"
+    assert figures("L", DEFAULT, shift, at_0710, changes, [], Rules(down_rule="all")).state == "running"
+    assert figures("L", DEFAULT, shift, at_0725, changes, [], Rules(down_rule="all")).state == "stopped"
+    # Downtime by reason stays per machine whatever the rule.
+    assert downtime_by_reason(changes, shift.start_ms, now) == {
+        ("M1", "jam"): 30 * MIN,
+        ("M2", "material"): 20 * MIN,
+    }
