@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
 import shopfloor.store.tables  # noqa: F401  (registers every table)
+from shopfloor import alarm_config
 from shopfloor.projections import alerts as alert_fold
 from shopfloor.projections import anomaly
 
@@ -97,6 +98,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "line_progress": ("event_id", "work_order_id", "line_id", "at_ms", "done", "scrap", "ideal_cycle_s"),
     "alerts": tuple(c.name for c in SQLModel.metadata.tables["alerts"].c),
+    "alarm_notes": ("equipment_id", "sensor", "kind", "at_ms", "active", "value"),
     "alert_journal": tuple(c.name for c in SQLModel.metadata.tables["alert_journal"].c),
 }
 # Bookkeeping and security tables: no read model (wall-clock stamps, offsets, generated ids).
@@ -110,6 +112,7 @@ NOT_READ_MODELS = {
     "kiosk_links",
     "rebuild_progress",
     "store_identity",
+    "alarm_notifications",
     "users",  # a rebuild's bookkeeping (registered once any test imports shopfloor.rebuild)
 }
 STAGE_OF = {
@@ -287,29 +290,46 @@ def _equipment_and_sensors(events: list[dict[str, Any]], t: dict[str, dict[Any, 
     for eq, (line, status, reason, since) in machines.items():
         t["equipment"][eq] = (eq, line, status, reason, since)
     newest = max((r[0] for rs in readings.values() for r in rs), default=0)
+    by_machine: dict[str, dict[str, list[tuple[int, float, str]]]] = {}
     for (eq, sensor), rs in readings.items():
-        at, value, unit = rs[-1]
-        state, signals = anomaly.fold(None, anomaly.spec_for(sensor), [(a, v) for a, v, _ in rs])
-        t["sensor_latest"][(eq, sensor)] = (eq, sensor, value, unit, at, len(rs), anomaly.to_json(state))
-        for table, width, keep in (
-            ("sensor_buckets_1s", SECOND_MS, KEEP_SECONDS_MS),
-            ("sensor_buckets_1m", MINUTE_MS, KEEP_MINUTES_MS),
-        ):
-            cut = newest - keep
-            cut -= cut % PRUNE_STEP_MS
-            buckets: dict[int, list[float]] = {}
-            for a, v, _ in rs:
-                if a >= cut:
-                    b = buckets.setdefault(a - a % width, [])
-                    b.append(v)
-            for b, vs in buckets.items():
-                t[table][(eq, sensor, b)] = (eq, sensor, b, len(vs), sum(vs), min(vs), max(vs))
-        _alerts(eq, sensor, signals, t["alerts"])
+        by_machine.setdefault(eq, {})[sensor] = rs
+    for eq, sensors in by_machine.items():
+        # The stream's sensor machines report no status: their operating context is empty (UNKNOWN,
+        # judged as running), so the detector's result does not hang on how two topics interleave.
+        specs = {sensor: alarm_config.spec(eq, sensor) for sensor in sensors}
+        now = max(r[0] for rs in sensors.values() for r in rs)
+        points = {sensor: [(a, v) for a, v, _ in rs] for sensor, rs in sensors.items()}
+        states, signals = anomaly.fold_machine({}, specs, points, (), now)
+        for sensor, rs in sensors.items():
+            at, value, unit = rs[-1]
+            state = states[sensor]
+            t["sensor_latest"][(eq, sensor)] = (eq, sensor, value, unit, at, len(rs), anomaly.to_json(state))
+            for table, width, keep in (
+                ("sensor_buckets_1s", SECOND_MS, KEEP_SECONDS_MS),
+                ("sensor_buckets_1m", MINUTE_MS, KEEP_MINUTES_MS),
+            ):
+                cut = newest - keep
+                cut -= cut % PRUNE_STEP_MS
+                buckets: dict[int, list[float]] = {}
+                for a, v, _ in rs:
+                    if a >= cut:
+                        b = buckets.setdefault(a - a % width, [])
+                        b.append(v)
+                for b, vs in buckets.items():
+                    t[table][(eq, sensor, b)] = (eq, sensor, b, len(vs), sum(vs), min(vs), max(vs))
+            mine = [signal for name, signal in signals if name == sensor]
+            _alerts(eq, sensor, [x for x in mine if x.kind not in anomaly.NOTE_KINDS], t["alerts"])
+            for x in mine:
+                if x.kind in anomaly.NOTE_KINDS:
+                    note = alert_fold.note_of(eq, sensor, x)
+                    t["alarm_notes"][(eq, sensor, x.kind, x.at_ms)] = tuple(
+                        getattr(note, c) for c in COLUMNS["alarm_notes"]
+                    )
 
 
 def _alerts(eq: str, sensor: str, signals: list[anomaly.Signal], out: dict[Any, tuple[Any, ...]]) -> None:
     """The pure alert fold over one pass of the detector's signals (see the module docstring)."""
-    spec = anomaly.spec_for(sensor)
+    spec = alarm_config.spec(eq, sensor)
     current: dict[str, alert_fold.Alert] = {}
     for signal in signals:
         alert = alert_fold.apply_signal(current.get(signal.kind), eq, sensor, spec, signal)

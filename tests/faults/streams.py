@@ -16,7 +16,7 @@ STATUSES = ["PLANNED", "RELEASED", "IN_PROGRESS", "ON_HOLD", "IN_PROGRESS", "COM
 SAGA = ["PaymentProcessed", "PickCompleted", "ShipmentDispatched", "DeliveryCompleted"]
 MACHINE_STATUSES = ["RUNNING", "DOWN", "RUNNING", "IDLE", "MAINTENANCE"]
 SENSORS = {"temperature": (60.0, "°C"), "vibration": (2.0, "mm/s")}
-MACHINES = 12  # M-00..M-11: 00-03 send status only, 04-07 both, 08-11 readings only
+MACHINES = 12  # M-00..M-03 send status only, M-04..M-11 readings only
 DEGRADE_FROM, DEGRADE_TO = 45, 75  # reading indexes of a degrading temperature (per machine)
 
 Record = tuple[str, str, bytes]
@@ -93,7 +93,7 @@ def mixed_stream(total: int, seed: int) -> list[Record]:
             order_steps[oid] = step + 1
             kind, key = "outbound", oid
         elif roll < 0.75:
-            machine = rng.randrange(8)
+            machine = rng.randrange(4)  # readings are judged in their machine's status: kept apart
             step = machine_steps.get(machine, 0)
             machine_steps[machine] = step + 1
             status = MACHINE_STATUSES[step % len(MACHINE_STATUSES)]
