@@ -83,7 +83,7 @@ def test_every_default_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(default: 20.0)" in demo and "(default: 50.0)" in demo
     assert "--kafka-bootstrap-servers" not in demo
     evaluate = " ".join(help_text(capsys, "evaluate").split())
-    assert "(default: 60)" in evaluate
+    assert "(default: 20)" in evaluate and "(default: 2002)" in evaluate
 
 
 def test_help_says_in_plain_words_what_each_user_command_does(capsys: pytest.CaptureFixture[str]) -> None:
