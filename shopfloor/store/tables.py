@@ -1,13 +1,14 @@
 """Imports every module that declares tables, so `create_schema` knows them all."""
 
-from shopfloor.auth import tables as auth_tables  # noqa: F401  (sign-in and audit, issue 6)
+from shopfloor.auth import tables as auth_tables  # noqa: F401  (sign-in and audit)
 from shopfloor.store import (  # noqa: F401
-    alerts,  # equipment (issue 4)
+    alerts,
     bookkeeping,
-    equipment,  # equipment (issue 4)
+    equipment,
     inventory,
     lines,  # plan vs actual per line
+    notifications,  # alarm webhook deliveries: created with the store, even before a webhook is set
     outbound,
-    sensors,  # equipment (issue 4)
+    sensors,
     work_orders,
 )
