@@ -35,7 +35,10 @@ RECORD = """
     const t = Date.now();
     for (const m of mutations) {
       if (m.type === "attributes") record(m.target, t);
-      for (const n of m.addedNodes) record(n, t);
+      for (const n of m.addedNodes) {
+        record(n, t);  // a row, or a lane or board swapped whole (a snapshot after a reconnect)
+        if (n.nodeType === 1) n.querySelectorAll("[data-work-order]").forEach((el) => record(el, t));
+      }
     }
   }).observe(document.body,
              {subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"]});
