@@ -48,6 +48,7 @@ async def test_line_figures_from_kafka_on_both_stores(kafka, producer, database_
             await producer.event(topics[kind], key, evt)
         await wait_consumed(runtime, len(events))
         app = FastAPI()
+        app.state.runtime = runtime  # the pages' shared template context reads it (sign-in state)
         plan = lines_web.Plan(settings, clock=lambda: NOON)
         app.include_router(lines_web.router(runtime.engine, plan))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
