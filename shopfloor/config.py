@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     auth: Literal["on", "off"] | None = None
-    # Sign-in (issue 6): sessions live in the store, so every web replica honours them.
+    # Sign-in: sessions live in the store, so every web replica honours them.
     session_idle_minutes: float = Field(default=60.0, gt=0)
     session_absolute_hours: float = Field(default=12.0, gt=0)
     kiosk_session_days: float = Field(default=90.0, gt=0)
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     alarm_escalate_after_minutes: float = Field(default=30.0, gt=0)
     alarm_notify_retries: int = Field(default=5, ge=1, le=20)
 
-    # Warehouse (issue 3). Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.
+    # Warehouse. Per-key overrides are "KEY=NUMBER,KEY=NUMBER" strings, so they survive env vars.
     inventory_reorder_point: int = Field(default=20, ge=0)
     inventory_reorder_points: str = ""
     outbound_stuck_minutes: str = "CREATED=15,PAID=30,PICKED=60,DISPATCHED=1440"

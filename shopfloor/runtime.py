@@ -44,7 +44,7 @@ class Runtime:
     projector: Projector | None = None
     sink: EventSink | None = None
     auth: bool = False
-    listener: Any = None  # NotifyListener on PostgreSQL web processes (issue 7)
+    listener: Any = None  # NotifyListener on PostgreSQL web processes
     tasks: list[BackgroundTask] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     last_event_ms: int | None = None

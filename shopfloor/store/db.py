@@ -41,7 +41,7 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             # pysqlite would start a transaction only at the first write, so a batch's reads (positions,
             # applied ids, current rows) ran outside it and could be stale by the time it wrote: two
-            # workers could both apply one batch (issue 6 SIGSTOP test). We issue BEGIN ourselves.
+            # workers could both apply one batch. We issue BEGIN ourselves.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -12,6 +12,6 @@ from shopfloor.store.sensors import SensorHandler
 from shopfloor.store.work_orders import WorkOrderHandler
 
 HANDLERS: list[Handler] = [WorkOrderHandler()]
-HANDLERS += [InventoryHandler(), OutboundHandler()]  # warehouse (issue 3)
-HANDLERS += [EquipmentHandler(), SensorHandler(), AlertCommandHandler()]  # equipment (issue 4)
+HANDLERS += [InventoryHandler(), OutboundHandler()]
+HANDLERS += [EquipmentHandler(), SensorHandler(), AlertCommandHandler()]
 HANDLERS += [LineOrderHandler(), LineMachineHandler()]  # plan vs actual per line

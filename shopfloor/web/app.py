@@ -90,7 +90,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     engine = runtime.engine
     app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
-    auth_wiring.install(app, runtime)  # issue 6: inside SecurityHeaders, so refusals carry them
+    auth_wiring.install(app, runtime)  # inside SecurityHeaders, so refusals carry them
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -116,7 +116,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         outbound_web.patch_renderer(engine, runtime.settings.stuck_limits_ms(), outbound_web.wall_clock_ms),
     )
     app.include_router(outbound_web.router(engine, runtime.settings))
-    runtime.hub.register(equipment_web.VIEW, equipment_web.patch_renderer(engine))  # equipment (issue 4)
+    runtime.hub.register(equipment_web.VIEW, equipment_web.patch_renderer(engine))
     runtime.hub.register(equipment_trend.TREND_VIEW, equipment_web.trend_patch_renderer())
     app.include_router(equipment_web.router(engine))
     app.include_router(equipment_trend.router(engine, runtime.hub))
@@ -124,8 +124,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(alarms_web.router(runtime))
     app.include_router(health.router(runtime))
     app.include_router(docs.router(runtime))
-    app.include_router(rebuilds_router(runtime))  # rebuild progress (issue 7)
-    runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))  # issue 6
+    app.include_router(rebuilds_router(runtime))
+    runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))
     app.include_router(dead_letters_web.router(runtime))
 
     plan = lines_web.Plan(runtime.settings)  # plan vs actual per line

@@ -72,7 +72,7 @@ def stream(
     alive: Callable[[], Awaitable[bool]] | None = None,
     check_seconds: float = 5.0,
 ) -> EventSourceResponse:
-    """`alive`, when given, is asked every `check_seconds`; the stream ends once it says no (issue 6)."""
+    """`alive`, when given, is asked every `check_seconds`; the stream ends once it says no."""
     since = parse_since(request)
 
     async def frames() -> AsyncIterator[bytes | dict[str, Any]]:

@@ -2,7 +2,7 @@
 `shopfloor serve` shows it is stale while the broker is down, with the reason the server's status
 frame gives, and goes back to live by itself once the broker is back, showing new events.
 
-CI waits 15 s before restarting (the broker is down ~21 s with its start); the 30 s of issue 6 is
+CI waits 15 s before restarting (the broker is down ~21 s with its start); a 30 s outage is
 `SHOPFLOOR_BROKER_OUTAGE_SECONDS=30`.
 """
 

@@ -1,6 +1,6 @@
 """/metrics scraped from a real `shopfloor serve` consuming from Kafka, with a live SSE client connected.
 
-Every figure issue 7 asks for must be there with the right labels: consumer lag per partition, batch
+Every operational figure must be there with the right labels: consumer lag per partition, batch
 sizes, commit time, connected SSE clients, event->push latency; and the gaps filled since: dead
 letters, rebalances and their duration, assigned partitions.
 """
