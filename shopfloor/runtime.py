@@ -20,12 +20,12 @@ from sqlalchemy import Engine, text
 from shopfloor import alarm_config
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
+from shopfloor.live.hub import Hub
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
 from shopfloor.transport.base import EventSink
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
-from shopfloor.web.live import Hub
 
 log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Awaitable[Any]]
@@ -147,7 +147,7 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     if serve_web:
         runtime.tasks.append(runtime.hub.run_ticker)
         if engine.dialect.name == "postgresql":
-            from shopfloor.web.notify_listener import NotifyListener
+            from shopfloor.live.notify_listener import NotifyListener
 
             runtime.listener = NotifyListener(settings.database_url, runtime.hub)
             runtime.tasks.append(runtime.listener.run)
