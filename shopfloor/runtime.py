@@ -21,11 +21,15 @@ from shopfloor import alarm_config
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
 from shopfloor.live.hub import Hub
+from shopfloor.rebuild.models import find
+from shopfloor.rebuild.progress import Progress
+from shopfloor.rebuild.runner import Rebuild
+from shopfloor.rebuild.shadow import open_engine
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
-from shopfloor.transport.base import EventSink
-from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
+from shopfloor.transport.base import EventSink, LogReader
+from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, MemorySource
 
 log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Awaitable[Any]]
@@ -43,6 +47,7 @@ class Runtime:
     hub: Hub
     projector: Projector | None = None
     sink: EventSink | None = None
+    reader: Callable[[], LogReader] | None = None  # a fresh reader of the log the projector follows
     auth: bool = False
     listener: Any = None  # NotifyListener on PostgreSQL web processes
     tasks: list[BackgroundTask] = field(default_factory=list)
@@ -80,6 +85,18 @@ class Runtime:
             "last_commit_ms": self.last_commit_ms,
             "server_ms": int(time.time() * 1000),
         }
+
+    async def rebuild(self, name: str, on_progress: Callable[[Progress], None] | None = None) -> Progress:
+        """Replays one read model from this process's own event log and swaps it in: with the embedded
+        log, only the process holding it (`shopfloor demo`) can rebuild."""
+        if self.reader is None:
+            raise RuntimeError("this process follows no event log")
+        engine = open_engine(self.settings.database_url)
+        try:
+            model = find(name, HANDLERS)
+            return await Rebuild(self.settings, model, engine, on_progress, reader=self.reader()).run()
+        finally:
+            engine.dispose()
 
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
@@ -173,13 +190,15 @@ def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
         memory_log = MemoryLog()
         source: Any = MemorySource(memory_log)
         sink: Any = MemorySink(memory_log)
+        runtime.reader = lambda: MemoryReader(memory_log)
     else:
-        from shopfloor.transport.kafka import KafkaSink, KafkaSource, ensure_topics
+        from shopfloor.transport.kafka import KafkaReader, KafkaSink, KafkaSource, ensure_topics
 
         servers = settings.kafka_bootstrap_servers or ""
         options = settings.kafka_client_options()
         source = KafkaSource(servers, settings.kafka_group_id, options, settings.kafka_session_timeout_ms)
         sink = KafkaSink(servers, options)
+        runtime.reader = lambda: KafkaReader(servers, options)
         runtime.on_stop.append(sink.stop)
 
         async def prepare() -> None:

@@ -1,8 +1,12 @@
-"""The small surface the consumers need from an event log; Kafka and the embedded log both provide it."""
+"""The small surface the consumers need from an event log; Kafka and the embedded log both provide it.
+
+`EventSource` is a group member that follows the log; `LogReader` replays chosen offset ranges (a
+rebuild); `EventSink` appends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -44,6 +48,24 @@ class EventSource(Protocol):
     def connected(self) -> bool: ...
 
     def lag(self) -> dict[TopicPartition, int]: ...
+
+
+class LogReader(Protocol):
+    """Reads chosen partitions between chosen offsets, outside any consumer group; commits nothing."""
+
+    async def open(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """Every partition of the topics with the first offset the log still holds; a missing topic
+        is an error."""
+        ...
+
+    async def read(
+        self, ranges: Mapping[TopicPartition, tuple[int, int]], timeout_ms: int, max_records: int
+    ) -> list[Record]:
+        """Records with `start <= offset < end` of their partition's range, in offset order per
+        partition, at most `max_records`; waits up to `timeout_ms` when none is there yet."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class EventSink(Protocol):

@@ -7,7 +7,7 @@ import contextlib
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from shopfloor.transport.base import AssignmentCallback, Record, TopicPartition
 
@@ -104,6 +104,36 @@ class MemorySource:
 
     def lag(self) -> dict[TopicPartition, int]:
         return {tp: self._log.end_offset(tp) - pos for tp, pos in self._positions.items()}
+
+
+class MemoryReader:
+    """LogReader over a MemoryLog: a rebuild in the `shopfloor demo` process replays with it."""
+
+    def __init__(self, log: MemoryLog) -> None:
+        self._log = log
+
+    async def open(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        return {tp: 0 for topic in topics for tp in self._log.partitions_for(topic)}
+
+    async def read(
+        self, ranges: Mapping[TopicPartition, tuple[int, int]], timeout_ms: int, max_records: int
+    ) -> list[Record]:
+        records = self._collect(ranges, max_records)
+        if not records:
+            await self._log.wait_for_append(timeout_ms / 1000)
+            records = self._collect(ranges, max_records)
+        return records
+
+    def _collect(self, ranges: Mapping[TopicPartition, tuple[int, int]], max_records: int) -> list[Record]:
+        out: list[Record] = []
+        for tp, (start, end) in ranges.items():
+            room = min(end - start, max_records - len(out))
+            if room > 0:
+                out += self._log.read(tp, start, room)
+        return out
+
+    async def close(self) -> None:
+        return None
 
 
 class MemorySink:
