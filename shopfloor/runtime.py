@@ -28,7 +28,7 @@ from shopfloor.rebuild.shadow import open_engine
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
-from shopfloor.transport.base import EventSink, LogReader
+from shopfloor.transport.base import EventSink
 from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, MemorySource
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,6 @@ class Runtime:
     hub: Hub
     projector: Projector | None = None
     sink: EventSink | None = None
-    reader: Callable[[], LogReader] | None = None  # a fresh reader of the log the projector follows
     auth: bool = False
     listener: Any = None  # NotifyListener on PostgreSQL web processes
     tasks: list[BackgroundTask] = field(default_factory=list)
@@ -55,6 +54,7 @@ class Runtime:
     last_event_ms: int | None = None
     last_commit_ms: int | None = None
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
+    memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -89,12 +89,13 @@ class Runtime:
     async def rebuild(self, name: str, on_progress: Callable[[Progress], None] | None = None) -> Progress:
         """Replays one read model from this process's own event log and swaps it in: with the embedded
         log, only the process holding it (`shopfloor demo`) can rebuild."""
-        if self.reader is None:
-            raise RuntimeError("this process follows no event log")
+        reader = None if self.memory_log is None else MemoryReader(self.memory_log)  # None: Kafka
+        if reader is None and self.settings.embedded:
+            raise RuntimeError("this process holds no event log to rebuild from")
         engine = open_engine(self.settings.database_url)
         try:
             model = find(name, HANDLERS)
-            return await Rebuild(self.settings, model, engine, on_progress, reader=self.reader()).run()
+            return await Rebuild(self.settings, model, engine, on_progress, reader=reader).run()
         finally:
             engine.dispose()
 
@@ -187,18 +188,16 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
 def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
     prepare: Callable[[], Awaitable[None]] | None = None
     if settings.embedded:
-        memory_log = MemoryLog()
+        memory_log = runtime.memory_log = MemoryLog()
         source: Any = MemorySource(memory_log)
         sink: Any = MemorySink(memory_log)
-        runtime.reader = lambda: MemoryReader(memory_log)
     else:
-        from shopfloor.transport.kafka import KafkaReader, KafkaSink, KafkaSource, ensure_topics
+        from shopfloor.transport.kafka import KafkaSink, KafkaSource, ensure_topics
 
         servers = settings.kafka_bootstrap_servers or ""
         options = settings.kafka_client_options()
         source = KafkaSource(servers, settings.kafka_group_id, options, settings.kafka_session_timeout_ms)
         sink = KafkaSink(servers, options)
-        runtime.reader = lambda: KafkaReader(servers, options)
         runtime.on_stop.append(sink.stop)
 
         async def prepare() -> None:

@@ -70,6 +70,7 @@ class Rebuild:
         self._positions: dict[TopicPartition, int] = {}
         self._stored: dict[TopicPartition, int | None] = {}
         self._begin: dict[TopicPartition, int] = {}
+        self._reading: dict[TopicPartition, int] = {}  # where the reader reads each partition next
         self._db = concurrent.futures.ThreadPoolExecutor(1, "rebuild-db")  # one thread: the swap's connection
         self.progress = Progress(model.name, started_ms=int(time.time() * 1000))
         self._started = time.monotonic()
@@ -82,10 +83,11 @@ class Rebuild:
         await self._db_call(progress_store.ensure_table, self._engine)
         await self._db_call(shadow_store.reset, self._engine, self._model.tables)
         self._report(force=True)
+        started = False
         try:
-            self._begin = await self._reader.open(self._topics)
-            self._positions = dict(self._begin)
-            self._stored = dict.fromkeys(self._begin)
+            await self._reader.start()
+            started = True
+            await self._open()
             while not await self._replay_until_swapped():
                 pass
         except BaseException as exc:
@@ -93,10 +95,38 @@ class Rebuild:
             self._report(force=True)
             raise
         finally:
-            await self._reader.close()
+            if started:
+                await self._reader.stop()
             await self._db_call(shadow_store.discard, self._engine)
             self._db.shutdown(wait=True)
         return self.progress
+
+    async def _open(self) -> None:
+        partitions = await self._reader.partitions_for(self._topics)
+        missing = sorted(set(self._topics) - {tp.topic for tp in partitions})
+        if missing:
+            raise RuntimeError(f"topic {', '.join(map(repr, missing))} not found in the event log")
+        self._begin = await self._reader.beginning_offsets(partitions)
+        self._positions = dict(self._begin)
+        self._stored = dict.fromkeys(self._begin)
+
+    async def _read(self, ranges: dict[TopicPartition, tuple[int, int]]) -> list[Record]:
+        """Records with `start <= offset < end` of their partition's range; other partitions are not
+        read. A partition read past its end is sought back next time, so nothing is skipped."""
+        for tp in self._positions:
+            if tp not in ranges:
+                if self._reading.pop(tp, None) is not None:
+                    self._reader.pause(tp)
+            elif self._reading.get(tp) != ranges[tp][0]:
+                self._reader.seek(tp, ranges[tp][0])
+                self._reading[tp] = ranges[tp][0]
+        fetched = await self._reader.read(timeout_ms=200, max_records=self._max_records)
+        out: list[Record] = []
+        for tp, records in fetched.items():
+            if tp in ranges and records:
+                self._reading[tp] = records[-1].offset + 1
+                out += [r for r in records if ranges[tp][0] <= r.offset < ranges[tp][1]]
+        return out
 
     def _live_positions(self, conn: Connection | None = None) -> dict[TopicPartition, int]:
         query = select(POSITIONS).where(
@@ -122,7 +152,7 @@ class Rebuild:
         self.progress.state = (
             "REPLAYING" if self.progress.done < self.progress.total * 0.99 else "CATCHING_UP"
         )
-        records = await self._reader.read(behind, timeout_ms=200, max_records=self._max_records)
+        records = await self._read(behind)
         if records:
             await self._db_call(self._apply, records)
         self._report()
@@ -180,7 +210,7 @@ class Rebuild:
             if time.monotonic() > deadline:
                 raise TimeoutError("could not read the records the live projector applied meanwhile")
             ranges = {tp: (reached[tp], gap[tp]) for tp in gap if reached[tp] < gap[tp]}
-            for record in await self._reader.read(ranges, timeout_ms=200, max_records=self._max_records):
+            for record in await self._read(ranges):
                 tp = TopicPartition(record.topic, record.partition)
                 out.append(record)
                 reached[tp] = record.offset + 1

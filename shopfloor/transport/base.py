@@ -1,12 +1,8 @@
-"""The small surface the consumers need from an event log; Kafka and the embedded log both provide it.
-
-`EventSource` is a group member that follows the log; `LogReader` replays chosen offset ranges (a
-rebuild); `EventSink` appends.
-"""
+"""The small surface the consumers need from an event log; Kafka and the embedded log both provide it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -51,21 +47,35 @@ class EventSource(Protocol):
 
 
 class LogReader(Protocol):
-    """Reads chosen partitions between chosen offsets, outside any consumer group; commits nothing."""
+    """Reads chosen partitions outside any consumer group, between offsets the caller picks: how past
+    states are replayed from the retained log. Offsets follow Kafka's: the end offset is the next
+    record's, the beginning offset the oldest record still retained."""
 
-    async def open(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
-        """Every partition of the topics with the first offset the log still holds; a missing topic
-        is an error."""
+    async def start(self) -> None: ...
+
+    async def partitions_for(self, topics: Sequence[str]) -> list[TopicPartition]: ...
+
+    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], timestamp_ms: int
+    ) -> dict[TopicPartition, int | None]:
+        """Per partition, the first offset whose log timestamp is at or after `timestamp_ms` (None: none)."""
         ...
 
-    async def read(
-        self, ranges: Mapping[TopicPartition, tuple[int, int]], timeout_ms: int, max_records: int
-    ) -> list[Record]:
-        """Records with `start <= offset < end` of their partition's range, in offset order per
-        partition, at most `max_records`; waits up to `timeout_ms` when none is there yet."""
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        """Reads `partition` from `offset` on; only partitions sought are read."""
         ...
 
-    async def close(self) -> None: ...
+    async def read(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]: ...
+
+    def pause(self, partition: TopicPartition) -> None:
+        """Stops reading `partition` (until sought again)."""
+        ...
+
+    async def stop(self) -> None: ...
 
 
 class EventSink(Protocol):

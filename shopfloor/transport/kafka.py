@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -142,76 +142,70 @@ class KafkaSource:
 
 
 class KafkaReader:
-    """LogReader on Kafka: one consumer without a group, assigned every partition of the topics."""
+    """LogReader on a consumer outside any group: every partition of the topics asked for is
+    assigned and paused; `seek` resumes one from an offset, `pause` stops it again."""
 
     def __init__(self, bootstrap_servers: str, client_options: dict[str, Any]) -> None:
-        self._servers = bootstrap_servers
-        self._client_options = client_options
-        self._consumer: AIOKafkaConsumer | None = None
-        self._partitions: dict[TopicPartition, KafkaTP] = {}
-        self._fetching: dict[TopicPartition, int] = {}  # where the consumer's next fetch starts
-
-    async def open(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._servers, **self._client_options)
-        await admin.start()
-        try:
-            described = await admin.describe_topics(list(topics))
-        finally:
-            await admin.close()
-        for topic in described:
-            if topic["error_code"] or not topic["partitions"]:
-                raise RuntimeError(f"topic {topic['topic']!r} not found on the broker")
-            for p in topic["partitions"]:
-                self._partitions[TopicPartition(topic["topic"], p["partition"])] = KafkaTP(
-                    topic["topic"], p["partition"]
-                )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._servers,
+        self._options = dict(
+            bootstrap_servers=bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_wait_ms=100,
-            **self._client_options,
+            fetch_max_wait_ms=50,
+            **client_options,
         )
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(**self._options)
         await self._consumer.start()
-        assigned = sorted(self._partitions.values())
-        self._consumer.assign(assigned)
-        begin = await self._consumer.beginning_offsets(assigned)
-        for tp, ktp in self._partitions.items():
-            self._consumer.seek(ktp, begin[ktp])
-            self._fetching[tp] = begin[ktp]
-        return {tp: begin[ktp] for tp, ktp in sorted(self._partitions.items())}
 
-    async def read(
-        self, ranges: Mapping[TopicPartition, tuple[int, int]], timeout_ms: int, max_records: int
-    ) -> list[Record]:
-        assert self._consumer is not None, "open() first"
-        wanted = {tp: r for tp, r in ranges.items() if r[0] < r[1]}
-        for tp, ktp in self._partitions.items():  # partitions not asked for are not fetched
-            if tp not in wanted:
-                self._consumer.pause(ktp)
-                continue
-            if self._fetching[tp] != wanted[tp][0]:
-                self._consumer.seek(ktp, wanted[tp][0])
-                self._fetching[tp] = wanted[tp][0]
-            self._consumer.resume(ktp)
-        if not wanted:
-            return []
+    async def partitions_for(self, topics: Sequence[str]) -> list[TopicPartition]:
+        existing = await self._consumer.topics()  # a topic not created yet has no partitions (and no past)
+        found: list[TopicPartition] = []
+        for topic in topics:
+            if topic in existing:
+                await self._consumer._client._wait_on_metadata(topic)  # partitions_for_topic reads this cache
+                found += [
+                    TopicPartition(topic, p) for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+                ]
+        ours = [KafkaTP(tp.topic, tp.partition) for tp in found]
+        self._consumer.assign(ours)
+        self._consumer.pause(*ours)
+        return found
+
+    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        got = await self._consumer.beginning_offsets([KafkaTP(*tp) for tp in partitions])
+        return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in got.items()}
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        got = await self._consumer.end_offsets([KafkaTP(*tp) for tp in partitions])
+        return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in got.items()}
+
+    async def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], timestamp_ms: int
+    ) -> dict[TopicPartition, int | None]:
+        got = await self._consumer.offsets_for_times({KafkaTP(*tp): timestamp_ms for tp in partitions})
+        return {
+            TopicPartition(tp.topic, tp.partition): None if o is None else o.offset for tp, o in got.items()
+        }
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        ours = KafkaTP(*partition)
+        self._consumer.seek(ours, offset)
+        self._consumer.resume(ours)
+
+    def pause(self, partition: TopicPartition) -> None:
+        self._consumer.pause(KafkaTP(*partition))
+
+    async def read(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
         fetched = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        out: list[Record] = []
-        for ktp, messages in fetched.items():
-            tp = TopicPartition(ktp.topic, ktp.partition)
-            if not messages or tp not in wanted:
-                continue
-            self._fetching[tp] = messages[-1].offset + 1  # past `end` too: the next read seeks back
-            start, end = wanted[tp]
-            out += [record_of(m) for m in messages if start <= m.offset < end]
-        return out
+        return {
+            TopicPartition(tp.topic, tp.partition): [record_of(m) for m in ms] for tp, ms in fetched.items()
+        }
 
-    async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
+    async def stop(self) -> None:
+        await self._consumer.stop()
 
 
 class KafkaSink:

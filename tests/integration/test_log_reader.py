@@ -1,12 +1,11 @@
-"""The LogReader seam a rebuild replays with, the same checks on Kafka and on the embedded log: every
-partition from its first offset, exactly the offset ranges asked for (backwards too), per-key order."""
+"""The LogReader seam rebuilds and past views replay with, the same checks on Kafka and on the embedded
+log: every partition from its first offset, only the partitions sought, from the offset sought
+(backwards too), per-key order."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-
-import pytest
 
 from shopfloor.transport.base import LogReader, Record, TopicPartition
 from shopfloor.transport.kafka import KafkaReader, KafkaSink, ensure_topics
@@ -43,38 +42,43 @@ async def test_kafka_reader(kafka: str) -> None:
     await check_reader(KafkaReader(kafka, {}), topic)
 
 
-async def read_all(
-    reader: LogReader, ranges: dict[TopicPartition, tuple[int, int]], count: int
-) -> list[Record]:
+async def read_until(reader: LogReader, count: int) -> list[Record]:
+    """What the sought partitions yield, until `count` records came or nothing more does for 2 s."""
     out: list[Record] = []
-    deadline = time.monotonic() + 30
-    while len(out) < count and time.monotonic() < deadline:
-        pending = {
-            tp: (max([start] + [r.offset + 1 for r in out if r.partition == tp.partition]), end)
-            for tp, (start, end) in ranges.items()
-        }
-        out += await reader.read(pending, timeout_ms=200, max_records=100)
+    quiet = 0
+    while len(out) < count and quiet < 10:
+        batch = [
+            r for records in (await reader.read(timeout_ms=200, max_records=100)).values() for r in records
+        ]
+        quiet = 0 if batch else quiet + 1
+        out += batch
     return out
 
 
 async def check_reader(reader: LogReader, topic: str) -> None:
+    await reader.start()
     try:
-        await check_ranges(reader, topic)
+        await check_reads(reader, topic)
     finally:
-        await reader.close()
+        await reader.stop()
 
 
-async def check_ranges(reader: LogReader, topic: str) -> None:
-    first = await reader.open([topic])
-    assert first == {TopicPartition(topic, p): 0 for p in range(PARTITIONS)}
+async def check_reads(reader: LogReader, topic: str) -> None:
+    partitions = await reader.partitions_for([topic])
+    assert sorted(partitions) == [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    assert await reader.beginning_offsets(partitions) == dict.fromkeys(partitions, 0)
+    ends = await reader.end_offsets(partitions)
+    assert sum(ends.values()) == len(KEYS) * ROUNDS
 
-    everything = await read_all(reader, {tp: (0, 1_000) for tp in first}, len(KEYS) * ROUNDS)
+    for tp in partitions:
+        reader.seek(tp, 0)
+    everything = await read_until(reader, len(KEYS) * ROUNDS)
     assert len(everything) == len(KEYS) * ROUNDS
     by_partition: dict[int, list[Record]] = defaultdict(list)
     for record in everything:
         by_partition[record.partition].append(record)
-    for records in by_partition.values():  # offsets run 0, 1, 2, ... in every partition
-        assert [r.offset for r in records] == list(range(len(records)))
+    for partition, records in by_partition.items():  # offsets run 0, 1, 2, ... up to the end offset
+        assert [r.offset for r in records] == list(range(ends[TopicPartition(topic, partition)]))
     by_key: dict[bytes, list[bytes]] = defaultdict(list)
     for record in sorted(everything, key=lambda r: (r.partition, r.offset)):
         assert record.key is not None and record.value is not None
@@ -83,20 +87,26 @@ async def check_ranges(reader: LogReader, topic: str) -> None:
 
     partition, records = max(by_partition.items(), key=lambda item: len(item[1]))
     assert len(records) >= 4  # 30 records over 3 partitions: the fullest holds at least 10
-    tp = TopicPartition(topic, partition)
-    middle = await read_all(reader, {tp: (1, 3)}, 2)
-    assert [(r.offset, r.value) for r in middle] == [(r.offset, r.value) for r in records[1:3]]
-    back = await read_all(reader, {tp: (0, 1)}, 1)  # behind where the last read stopped
-    assert [(r.offset, r.value) for r in back] == [(0, records[0].value)]
-    one = await reader.read({tp: (2, len(records))}, timeout_ms=5_000, max_records=1)
-    assert [(r.offset, r.value) for r in one] == [(2, records[2].value)]
-    assert await reader.read({tp: (3, 3)}, timeout_ms=200, max_records=10) == []
+    fullest = TopicPartition(topic, partition)
+    for tp in partitions:
+        reader.pause(tp)
+    reader.seek(fullest, 2)  # backwards, and only this partition
+    again = await read_until(reader, len(records) - 2)
+    assert [(r.partition, r.offset, r.value) for r in again] == [
+        (r.partition, r.offset, r.value) for r in records[2:]
+    ]
+    reader.pause(fullest)
+    reader.seek(fullest, 1)
+    [one] = (await reader.read(timeout_ms=5_000, max_records=1))[fullest]
+    assert (one.offset, one.value) == (1, records[1].value)
+    reader.pause(fullest)
+    assert await read_until(reader, 1) == []  # everything paused: nothing is read
 
 
-async def test_kafka_reader_refuses_a_missing_topic(kafka: str) -> None:
+async def test_kafka_reader_lists_no_partitions_of_a_missing_topic(kafka: str) -> None:
     reader = KafkaReader(kafka, {})
+    await reader.start()
     try:
-        with pytest.raises(RuntimeError, match="not found on the broker"):
-            await reader.open([f"t{time.time_ns()}.missing"])
+        assert await reader.partitions_for([f"t{time.time_ns()}.missing"]) == []
     finally:
-        await reader.close()
+        await reader.stop()

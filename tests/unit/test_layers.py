@@ -96,7 +96,8 @@ def graph(root: Path = PACKAGE) -> dict[str, dict[str, int]]:
 
 
 def within(module: str, prefix: str) -> bool:
-    return module == prefix or module.startswith(prefix + ".")
+    """The prefix itself and its submodules; the package root only itself (every module is under it)."""
+    return module == prefix or (prefix != "shopfloor" and module.startswith(prefix + "."))
 
 
 def layer(module: str) -> int:
