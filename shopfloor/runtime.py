@@ -20,12 +20,16 @@ from sqlalchemy import Engine, text
 from shopfloor import alarm_config
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
+from shopfloor.live.hub import Hub
+from shopfloor.rebuild.models import find
+from shopfloor.rebuild.progress import Progress
+from shopfloor.rebuild.runner import Rebuild
+from shopfloor.rebuild.shadow import open_engine
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
 from shopfloor.transport.base import EventSink
-from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
-from shopfloor.web.live import Hub
+from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, MemorySource
 
 log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Awaitable[Any]]
@@ -50,6 +54,7 @@ class Runtime:
     last_event_ms: int | None = None
     last_commit_ms: int | None = None
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
+    memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -80,6 +85,19 @@ class Runtime:
             "last_commit_ms": self.last_commit_ms,
             "server_ms": int(time.time() * 1000),
         }
+
+    async def rebuild(self, name: str, on_progress: Callable[[Progress], None] | None = None) -> Progress:
+        """Replays one read model from this process's own event log and swaps it in: with the embedded
+        log, only the process holding it (`shopfloor demo`) can rebuild."""
+        reader = None if self.memory_log is None else MemoryReader(self.memory_log)  # None: Kafka
+        if reader is None and self.settings.embedded:
+            raise RuntimeError("this process holds no event log to rebuild from")
+        engine = open_engine(self.settings.database_url)
+        try:
+            model = find(name, HANDLERS)
+            return await Rebuild(self.settings, model, engine, on_progress, reader=reader).run()
+        finally:
+            engine.dispose()
 
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
@@ -147,7 +165,7 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     if serve_web:
         runtime.tasks.append(runtime.hub.run_ticker)
         if engine.dialect.name == "postgresql":
-            from shopfloor.web.notify_listener import NotifyListener
+            from shopfloor.live.notify_listener import NotifyListener
 
             runtime.listener = NotifyListener(settings.database_url, runtime.hub)
             runtime.tasks.append(runtime.listener.run)
@@ -170,7 +188,7 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
 def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
     prepare: Callable[[], Awaitable[None]] | None = None
     if settings.embedded:
-        memory_log = MemoryLog()
+        memory_log = runtime.memory_log = MemoryLog()
         source: Any = MemorySource(memory_log)
         sink: Any = MemorySink(memory_log)
     else:

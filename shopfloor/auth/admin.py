@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopfloor.auth import audit, kiosks, users
 from shopfloor.auth.roles import ROLES, Principal, require_role
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
-from shopfloor.web.templating import templates
 
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 Name = Annotated[str, Form(min_length=1, max_length=64)]

@@ -14,8 +14,8 @@ from shopfloor.auth import kiosks, sessions, users
 from shopfloor.auth.middleware import LOGIN_COOKIE, principal_of
 from shopfloor.auth.passwords import verify_password
 from shopfloor.auth.ratelimit import LoginLimiter
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
-from shopfloor.web.templating import templates
 
 
 def safe_next(target: str | None) -> str:

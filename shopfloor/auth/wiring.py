@@ -11,8 +11,8 @@ from fastapi import FastAPI, Request
 from shopfloor.auth import admin, routes, sessions
 from shopfloor.auth.middleware import AuthMiddleware, principal_of
 from shopfloor.auth.roles import current_user
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
-from shopfloor.web.templating import templates
 
 
 def template_context(request: Request) -> dict[str, Any]:

@@ -48,7 +48,10 @@ def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stderr) 
             print(f"{name}{also}: {tables}  (topics: {topics})")
         return
     if settings.embedded:
-        sys.exit("shopfloor rebuild: set SHOPFLOOR_KAFKA_BOOTSTRAP_SERVERS or --kafka-bootstrap-servers")
+        sys.exit(
+            "shopfloor rebuild: set SHOPFLOOR_KAFKA_BOOTSTRAP_SERVERS or --kafka-bootstrap-servers "
+            "(the embedded log lives inside `shopfloor demo`, which rebuilds in its own process)"
+        )
     model = find(args.model, HANDLERS)
     engine = open_engine(settings.database_url)
     started = time.monotonic()

@@ -18,9 +18,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka import TopicPartition as KafkaTP
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Connection, Engine, select, text
 
 from shopfloor.config import Settings
@@ -33,8 +30,7 @@ from shopfloor.rebuild.progress import Progress
 from shopfloor.store.batch import NOTIFY_CHANNEL, POSITIONS, Batch, apply_batch, encode_notice
 from shopfloor.store.changes import EVERYTHING, ChangeNotice
 from shopfloor.store.db import upsert
-from shopfloor.transport.base import Record, TopicPartition
-from shopfloor.transport.kafka import record_of
+from shopfloor.transport.base import LogReader, Record, TopicPartition
 
 log = logging.getLogger(__name__)
 MAX_SWAP_GAP = 20_000
@@ -43,7 +39,16 @@ PROGRESS_SECONDS = 0.25
 ProgressCallback = Callable[[Progress], None]
 
 
+def kafka_reader(settings: Settings) -> LogReader:
+    from shopfloor.transport.kafka import KafkaReader
+
+    return KafkaReader(settings.kafka_bootstrap_servers or "", settings.kafka_client_options())
+
+
 class Rebuild:
+    """One rebuild. `reader` is the log replayed (Kafka per settings when not given); `engine` must reach
+    the shadow (`shadow.open_engine`)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -51,8 +56,10 @@ class Rebuild:
         engine: Engine,
         on_progress: ProgressCallback | None = None,
         max_records: int = 5000,
+        reader: LogReader | None = None,
     ) -> None:
         self._settings = settings
+        self._reader = reader if reader is not None else kafka_reader(settings)
         self._model = model
         self._engine = engine
         self._shadow = shadow_store.shadow(engine)
@@ -63,6 +70,7 @@ class Rebuild:
         self._positions: dict[TopicPartition, int] = {}
         self._stored: dict[TopicPartition, int | None] = {}
         self._begin: dict[TopicPartition, int] = {}
+        self._reading: dict[TopicPartition, int] = {}  # where the reader reads each partition next
         self._db = concurrent.futures.ThreadPoolExecutor(1, "rebuild-db")  # one thread: the swap's connection
         self.progress = Progress(model.name, started_ms=int(time.time() * 1000))
         self._started = time.monotonic()
@@ -75,53 +83,50 @@ class Rebuild:
         await self._db_call(progress_store.ensure_table, self._engine)
         await self._db_call(shadow_store.reset, self._engine, self._model.tables)
         self._report(force=True)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_wait_ms=100,
-            **self._settings.kafka_client_options(),
-        )
-        await consumer.start()
+        started = False
         try:
-            await self._assign(consumer)
-            while not await self._replay_until_swapped(consumer):
+            await self._reader.start()
+            started = True
+            await self._open()
+            while not await self._replay_until_swapped():
                 pass
         except BaseException as exc:
             self.progress.state, self.progress.message = "FAILED", f"{type(exc).__name__}: {exc}"[:500]
             self._report(force=True)
             raise
         finally:
-            await consumer.stop()
+            if started:
+                await self._reader.stop()
             await self._db_call(shadow_store.discard, self._engine)
             self._db.shutdown(wait=True)
         return self.progress
 
-    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
-        partitions: list[KafkaTP] = []
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers, **self._settings.kafka_client_options()
-        )
-        await admin.start()
-        try:
-            described = await admin.describe_topics(self._topics)
-        finally:
-            await admin.close()
-        for topic in described:
-            if topic["error_code"] or not topic["partitions"]:
-                raise RuntimeError(f"topic {topic['topic']!r} not found on the broker")
-            partitions += [KafkaTP(topic["topic"], p["partition"]) for p in topic["partitions"]]
-        partitions.sort()
-        consumer.assign(partitions)
-        begin = await consumer.beginning_offsets(partitions)
-        for ktp in partitions:
-            tp = TopicPartition(ktp.topic, ktp.partition)
-            self._begin[tp] = begin[ktp]
-            self._positions[tp] = begin[ktp]
-            self._stored[tp] = None
-            consumer.seek(ktp, begin[ktp])
+    async def _open(self) -> None:
+        partitions = await self._reader.partitions_for(self._topics)
+        missing = sorted(set(self._topics) - {tp.topic for tp in partitions})
+        if missing:
+            raise RuntimeError(f"topic {', '.join(map(repr, missing))} not found in the event log")
+        self._begin = await self._reader.beginning_offsets(partitions)
+        self._positions = dict(self._begin)
+        self._stored = dict.fromkeys(self._begin)
+
+    async def _read(self, ranges: dict[TopicPartition, tuple[int, int]]) -> list[Record]:
+        """Records with `start <= offset < end` of their partition's range; other partitions are not
+        read. A partition read past its end is sought back next time, so nothing is skipped."""
+        for tp in self._positions:
+            if tp not in ranges:
+                if self._reading.pop(tp, None) is not None:
+                    self._reader.pause(tp)
+            elif self._reading.get(tp) != ranges[tp][0]:
+                self._reader.seek(tp, ranges[tp][0])
+                self._reading[tp] = ranges[tp][0]
+        fetched = await self._reader.read(timeout_ms=200, max_records=self._max_records)
+        out: list[Record] = []
+        for tp, records in fetched.items():
+            if tp in ranges and records:
+                self._reading[tp] = records[-1].offset + 1
+                out += [r for r in records if ranges[tp][0] <= r.offset < ranges[tp][1]]
+        return out
 
     def _live_positions(self, conn: Connection | None = None) -> dict[TopicPartition, int]:
         query = select(POSITIONS).where(
@@ -135,29 +140,19 @@ class Rebuild:
         stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
         return {tp: stored.get(tp, 0) for tp in self._positions}
 
-    async def _replay_until_swapped(self, consumer: AIOKafkaConsumer) -> bool:
+    async def _replay_until_swapped(self) -> bool:
         """One step: apply a batch below the live positions, or, level with them, try the swap."""
         live = await self._db_call(self._live_positions)
         self.progress.total = sum(max(0, live[tp] - self._begin[tp]) for tp in live)
-        behind = {tp for tp in live if self._positions[tp] < live[tp]}
+        behind = {tp: (self._positions[tp], live[tp]) for tp in live if self._positions[tp] < live[tp]}
         if not behind:
             self.progress.state = "SWAPPING"
             self._report(force=True)
-            return await self._swap(consumer)
+            return await self._swap()
         self.progress.state = (
             "REPLAYING" if self.progress.done < self.progress.total * 0.99 else "CATCHING_UP"
         )
-        for tp in live:  # partitions level with the live projector wait, so they are not re-fetched
-            ktp = KafkaTP(tp.topic, tp.partition)
-            (consumer.resume if tp in behind else consumer.pause)(ktp)
-        fetched = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
-        records: list[Record] = []
-        for ktp, messages in fetched.items():
-            tp = TopicPartition(ktp.topic, ktp.partition)
-            keep = [m for m in messages if self._positions[tp] <= m.offset < live[tp]]
-            if any(m.offset >= live[tp] for m in messages):  # not applied yet: read them again later
-                consumer.seek(ktp, keep[-1].offset + 1 if keep else self._positions[tp])
-            records += [record_of(m) for m in keep]
+        records = await self._read(behind)
         if records:
             await self._db_call(self._apply, records)
         self._report()
@@ -180,7 +175,7 @@ class Rebuild:
             self._stored[tp] = offset
         self.progress.done += len(records)
 
-    async def _swap(self, consumer: AIOKafkaConsumer) -> bool:
+    async def _swap(self) -> bool:
         conn: Connection = await self._db_call(self._engine.connect)
         trans = await self._db_call(conn.begin)
         try:
@@ -191,7 +186,7 @@ class Rebuild:
                 await self._db_call(trans.rollback)
                 return False
             if gap:
-                records = await self._fetch_gap(consumer, gap)
+                records = await self._fetch_gap(gap)
                 await self._db_call(self._apply, records)
             version = await self._db_call(self._swap_in, conn)
             await self._db_call(trans.commit)
@@ -206,25 +201,19 @@ class Rebuild:
         self._report(force=True)
         return True
 
-    async def _fetch_gap(self, consumer: AIOKafkaConsumer, gap: dict[TopicPartition, int]) -> list[Record]:
+    async def _fetch_gap(self, gap: dict[TopicPartition, int]) -> list[Record]:
         """Exactly the records the live projector committed past the shadow, while the lock is held."""
         out: list[Record] = []
         deadline = time.monotonic() + GAP_FETCH_SECONDS
-        wanted = dict(gap)
-        for tp in wanted:
-            consumer.resume(KafkaTP(tp.topic, tp.partition))
-            consumer.seek(KafkaTP(tp.topic, tp.partition), self._positions[tp])
-        reached = {tp: self._positions[tp] for tp in wanted}
-        while any(reached[tp] < wanted[tp] for tp in wanted):
+        reached = {tp: self._positions[tp] for tp in gap}
+        while any(reached[tp] < gap[tp] for tp in gap):
             if time.monotonic() > deadline:
                 raise TimeoutError("could not read the records the live projector applied meanwhile")
-            fetched = await consumer.getmany(timeout_ms=200)
-            for ktp, messages in fetched.items():
-                tp = TopicPartition(ktp.topic, ktp.partition)
-                for m in messages:
-                    if tp in wanted and reached[tp] <= m.offset < wanted[tp]:
-                        out.append(record_of(m))
-                        reached[tp] = m.offset + 1
+            ranges = {tp: (reached[tp], gap[tp]) for tp in gap if reached[tp] < gap[tp]}
+            for record in await self._read(ranges):
+                tp = TopicPartition(record.topic, record.partition)
+                out.append(record)
+                reached[tp] = record.offset + 1
         return out
 
     def _swap_in(self, conn: Connection) -> int:

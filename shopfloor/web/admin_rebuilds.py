@@ -21,10 +21,10 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
 from shopfloor.auth.roles import Principal, require_role
+from shopfloor.live.hub import Frame
+from shopfloor.pages import templates
 from shopfloor.rebuild import progress as progress_store
 from shopfloor.runtime import Runtime
-from shopfloor.web.live import Frame
-from shopfloor.web.templating import templates
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5

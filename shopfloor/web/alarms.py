@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from shopfloor.auth.roles import Principal, current_user, require_role
 from shopfloor.events.codec import cloud_event, encode_structured
+from shopfloor.pages import templates
 from shopfloor.projections import alarm_kpis
 from shopfloor.projections.anomaly import ALARM_KINDS, PRIORITIES
 from shopfloor.runtime import Runtime
@@ -22,7 +23,6 @@ from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.batch import current_version
 from shopfloor.web.equipment_actions import MAX_SHELVE_MINUTES, same_origin
-from shopfloor.web.templating import templates
 
 SOURCE = "shopfloor/web/alarms"
 DAY_MS = 86_400_000

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import wiring as auth_wiring
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
 from shopfloor.web import alarms as alarms_web
 from shopfloor.web import dead_letters as dead_letters_web
@@ -26,7 +27,6 @@ from shopfloor.web.assets import vendor_files, vendor_route
 from shopfloor.web.cutoffs import RiskJudge
 from shopfloor.web.head import HeadAsGet
 from shopfloor.web.stream_limits import StreamLimits
-from shopfloor.web.templating import templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CSP = (

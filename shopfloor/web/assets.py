@@ -8,9 +8,10 @@ import os
 import re
 from pathlib import Path
 
-import plotly
 from fastapi import HTTPException
 from fastapi.responses import FileResponse, Response
+
+from shopfloor.pages import PLOTLY_JS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,6 @@ def _node_modules() -> Path:
     )
 
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 # The rules Plotly inserts into a <style> element when it loads: `I0e={"X,X div":'...',...};for(bV in
 # I0e)` in the minified bundle, with X and Y standing for the selectors below.
 PLOTLY_RULES = re.compile(r"=(\{\"X,X div\":.*?\});for\(\w+ in \w+\)")
@@ -52,18 +52,6 @@ def plotly_css() -> str:
         selector = re.sub(r"^,", " ,", key).replace("X", ".js-plotly-plot .plotly")
         rules.append(f"{selector.replace('Y', '.plotly-notifier')} {{{value}}}")
     return "\n".join(rules) + "\n"
-
-
-# Other stylesheets the bundle injects once unless an element with their id exists (MapLibre's).
-INJECTED_STYLE = re.compile(
-    r'getElementById\("([0-9a-f]{32,})"\)\)\{var \w+=document\.createElement\("style"\)'
-)
-
-
-@functools.cache
-def plotly_style_guards() -> tuple[str, ...]:
-    """Ids that, present in the page, stop Plotly injecting styles we do not use (maps)."""
-    return tuple(INJECTED_STYLE.findall(PLOTLY_JS.read_text(encoding="utf-8")))
 
 
 def vendor_files() -> dict[str, Path]:

@@ -11,11 +11,11 @@ from sqlalchemy import Engine
 
 from shopfloor.auth import audit
 from shopfloor.auth.roles import Principal, require_role
+from shopfloor.live.hub import Frame
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
 from shopfloor.store import dead_letters as store
 from shopfloor.store.batch import current_version
-from shopfloor.web.live import Frame
-from shopfloor.web.templating import templates
 
 VIEW = "dead-letters"
 Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from shopfloor.contracts.asyncapi import document
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
-from shopfloor.web.templating import templates
 
 
 def router(runtime: Runtime) -> APIRouter:

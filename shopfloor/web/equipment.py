@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
 from shopfloor import alarm_config
+from shopfloor.pages import templates
 from shopfloor.projections.alerts import SEVERITY_RANK
 from shopfloor.projections.anomaly import PREDICTIVE
 from shopfloor.store import alerts as alert_store
@@ -19,7 +20,6 @@ from shopfloor.store import equipment as store
 from shopfloor.store import sensors as sensor_store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
-from shopfloor.web.templating import templates
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES
 
 VIEW = store.VIEW

@@ -18,8 +18,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import Engine
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from shopfloor.live.hub import Frame, Hub, Subscriber
 from shopfloor.store import sensors as sensor_store
-from shopfloor.web.live import Frame, Hub, Subscriber
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES, trend_window
 
 log = logging.getLogger(__name__)

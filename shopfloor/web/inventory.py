@@ -15,11 +15,11 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
+from shopfloor.pages import templates
 from shopfloor.projections.inventory import is_low, reorder_point
 from shopfloor.store import inventory as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
-from shopfloor.web.templating import templates
 
 VIEW = store.VIEW
 PAGE_ROWS = 50

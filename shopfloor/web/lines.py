@@ -13,12 +13,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
+from shopfloor.pages import templates
 from shopfloor.projections.calendar import Calendar, Shift, breaks_in, shift_at, shifts_between
 from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, figures
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import lines as store
 from shopfloor.store.batch import current_version
-from shopfloor.web.templating import templates
 
 VIEW = store.VIEW
 DOWNTIME_VIEW = "downtime"

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from shopfloor.config import Settings
+from shopfloor.pages import templates
 from shopfloor.projections.calendar import Calendar, shift_at
 from shopfloor.projections.outbound import (
     ALL_STAGES,
@@ -34,7 +35,6 @@ from shopfloor.projections.pick_rate import pick_rate
 from shopfloor.store import outbound as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
-from shopfloor.web.templating import templates
 
 VIEW = store.VIEW
 OPEN_LANE_ROWS = 100

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine, func, select
 
 from shopfloor.config import Settings
+from shopfloor.pages import templates
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
@@ -18,7 +19,6 @@ from shopfloor.store.batch import current_version
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
-from shopfloor.web.templating import templates
 
 VIEW = "overview"
 FOLLOWS = frozenset(

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from shopfloor.web.live import Frame, Hub
+from shopfloor.live.hub import Frame, Hub
 
 PING_SECONDS = 15
 RETRY_MS = 1000

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
+from shopfloor.pages import templates
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import work_orders as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
 from shopfloor.web import lines as lines_web
-from shopfloor.web.templating import templates
 
 VIEW = store.VIEW
 STATUS_ORDER = ("IN_PROGRESS", "ON_HOLD", "RELEASED", "PLANNED", "COMPLETED", "CANCELLED")

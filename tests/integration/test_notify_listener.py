@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from shopfloor.live.hub import Hub
+from shopfloor.live.notify_listener import APPLICATION_NAME, NotifyListener, libpq_dsn
 from shopfloor.runtime import open_store
 from shopfloor.store.batch import NOTIFY_CHANNEL, encode_notice
 from shopfloor.store.changes import EVERYTHING, ChangeNotice
-from shopfloor.web.live import Hub
-from shopfloor.web.notify_listener import APPLICATION_NAME, NotifyListener, libpq_dsn
 from tests.conftest import _fresh_postgres_database
 from tests.support import unique_settings, wait_until
 

@@ -16,13 +16,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shopfloor.consumers.projector import Projector
+from shopfloor.live.hub import Hub
+from shopfloor.live.notify_listener import NotifyListener
 from shopfloor.observability import tracing
 from shopfloor.runtime import open_store
 from shopfloor.store.handlers import HANDLERS
 from shopfloor.store.work_orders import VIEW
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
-from shopfloor.web.live import Hub
-from shopfloor.web.notify_listener import NotifyListener
 from tests.conftest import _fresh_postgres_database
 from tests.support import encode, event, unique_settings, wait_until, wo
 

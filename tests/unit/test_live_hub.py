@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from shopfloor.live.hub import QUEUE_FRAMES, Frame, Hub
 from shopfloor.store.changes import ChangeNotice
-from shopfloor.web.live import QUEUE_FRAMES, Frame, Hub
 
 rendered: list[frozenset[str]] = []
 

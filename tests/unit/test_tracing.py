@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector
+from shopfloor.live.hub import Frame, Hub
 from shopfloor.observability import tracing
 from shopfloor.runtime import open_store
 from shopfloor.store.batch import decode_notice, encode_notice
@@ -25,7 +26,6 @@ from shopfloor.store.changes import ChangeNotice
 from shopfloor.store.handlers import HANDLERS
 from shopfloor.store.work_orders import VIEW
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
-from shopfloor.web.live import Frame, Hub
 from tests.support import encode, event, wait_until, wo
 
 TOPIC = "mes.work-orders"

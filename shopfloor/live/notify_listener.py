@@ -17,9 +17,9 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
+from shopfloor.live.hub import Hub
 from shopfloor.store.batch import NOTIFY_CHANNEL, decode_notice
 from shopfloor.store.changes import EVERYTHING, ChangeNotice
-from shopfloor.web.live import Hub
 
 log = logging.getLogger(__name__)
 APPLICATION_NAME = "shopfloor-listen"  # visible in pg_stat_activity

@@ -1,0 +1,46 @@
+"""Jinja2 environment: autoescaped everywhere, so event text can never become markup.
+
+A top-level module below `web` and `auth`: both render pages with it, and sign-in pages need no web import.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import plotly
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# Other stylesheets the bundle injects once unless an element with their id exists (MapLibre's).
+INJECTED_STYLE = re.compile(
+    r'getElementById\("([0-9a-f]{32,})"\)\)\{var \w+=document\.createElement\("style"\)'
+)
+
+
+@functools.cache
+def plotly_style_guards() -> tuple[str, ...]:
+    """Ids that, present in the page, stop Plotly injecting styles we do not use (maps)."""
+    return tuple(INJECTED_STYLE.findall(PLOTLY_JS.read_text(encoding="utf-8")))
+
+
+def _clock(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
+
+
+def _stamp(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.autoescape = True
+templates.env.filters["clock"] = _clock
+templates.env.filters["stamp"] = _stamp
+templates.env.globals["plotly_style_guards"] = plotly_style_guards
