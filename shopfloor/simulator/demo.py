@@ -15,7 +15,7 @@ from shopfloor.events.codec import cloud_event
 from shopfloor.simulator.base import Produced
 
 POISON_EVERY = timedelta(seconds=20)
-WAREHOUSE_HISTORY = timedelta(hours=2)  # the warehouse has been busy: paces, pick rates, late orders
+WAREHOUSE_HISTORY = timedelta(hours=3)  # busy for a while: stage paces, pick rates, late orders
 
 
 def demo_cutoffs(carriers: list[str], every_minutes: int = 30) -> str:

@@ -29,7 +29,7 @@ def demo_traffic(
 ) -> list[Generator]:
     """The plant as the demo shows it: machines on every work-order line, one starting to degrade
     within seconds and crossing its limit about two minutes in; a warehouse that has been busy for
-    two hours (its orders take minutes per stage); a backlog of late and stuck orders and a few
+    three hours (its orders take minutes per stage); a backlog of late and stuck orders and a few
     malformed records for the dead-letter page."""
     generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
     if sensor_rate > 0:

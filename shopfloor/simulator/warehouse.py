@@ -2,14 +2,14 @@
 
 Outbound orders run on event time, as on a real floor: they arrive at random and spend minutes in
 each stage (payment and release, picking, packing and loading, the carrier's delivery), so a screen
-sees some order move every few seconds while each order takes a quarter of an hour to leave the
+sees some order move every few seconds while each order takes about ten minutes to leave the
 building. With `history` the warehouse starts that long before the first step, whose events replay
 it backdated: stage paces, pick rates and late orders exist from the first minute. Stock work
 (receipts, put-away, counts) comes with the steps, `rate` a second.
 
-Shares of payment failures, cancellations and orders that get stuck (for good, in some open stage)
-are configurable; a small share of shipments is reported before their pick (a producer retry), as
-real systems do.
+Shares of payment failures, cancellations and orders that get stuck (held up in some open stage
+for 20-90 min, mostly past its stuck limit, until someone frees them) are configurable; a small
+share of shipments is reported before their pick (a producer retry), as real systems do.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ SPREAD = 0.5
 EXPRESS_DUE = timedelta(minutes=90)  # delivered within 90 min of the order
 STANDARD_DUE_HOURS = (4, 8, 24)
 DUE_GRID = timedelta(minutes=15)  # promises are made on the quarter hour
-ORDERS_PER_MINUTE_PER_RATE = 0.4
+ORDERS_PER_MINUTE_PER_RATE = 0.6
+HOLD_MINUTES = (20.0, 90.0)
 
 
 @dataclass
@@ -46,7 +47,7 @@ class _Order:
     order_id: str
     lines: list[tuple[str, int]]
     carrier: str
-    stops_in: str | None = None  # a stuck order stays in this stage for good
+    held_in: str | None = None  # a stuck order is held up in this stage (once) for HOLD_MINUTES
     stage: str = "CREATED"
     picks: list[tuple[str, str, int]] = field(default_factory=list)
     held_pick: Produced | None = None
@@ -54,7 +55,7 @@ class _Order:
 
 class WarehouseTraffic:
     """`rate` steps per second; a step yields the orders' moves that fell due, and sometimes a stock
-    move. Orders arrive at `orders_per_minute` (default 0.4 x rate) whatever the step rate."""
+    move. Orders arrive at `orders_per_minute` (default 0.6 x rate) whatever the step rate."""
 
     def __init__(
         self,
@@ -164,16 +165,17 @@ class WarehouseTraffic:
     # --- outbound ------------------------------------------------------------------------------
 
     def _minutes(self, order: _Order) -> timedelta:
-        """How long this order stays in its stage: the stage's median, scattered."""
+        """How long this order stays in its stage: the stage's median, scattered; a held-up order
+        much longer."""
+        if order.stage == order.held_in:
+            order.held_in = None
+            return timedelta(minutes=self._rng.uniform(*HOLD_MINUTES))
         median = STAGE_MINUTES[order.stage]
         if order.stage == "PAID":
             median += PICK_MINUTES_PER_LINE * len(order.lines)
         return timedelta(minutes=median * math.exp(self._rng.gauss(0.0, SPREAD)))
 
     def _schedule(self, at: datetime, order: _Order) -> None:
-        if order.stage == order.stops_in:  # stuck: never moves again, and nothing to remember
-            del self._orders[order.order_id]
-            return
         self._queued += 1
         heapq.heappush(self._due, (at + self._minutes(order), self._queued, order.order_id))
 
@@ -187,7 +189,7 @@ class WarehouseTraffic:
             f"SO-{self._next_order}",
             lines,
             CARRIERS[self._next_order % len(CARRIERS)],  # planned; no extra draw, seeds repeat
-            stops_in=self._rng.choice(("CREATED", "PAID", "PICKED")) if stuck else None,
+            held_in=self._rng.choice(("CREATED", "PAID", "PICKED")) if stuck else None,
         )
         self._orders[order.order_id] = order
         priority = self._rng.choice(["standard", "standard", "express"])
