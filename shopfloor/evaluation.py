@@ -282,43 +282,30 @@ def evaluate(
     `failures` per failure family (wear runs 2-4 days to failure)."""
     report = Report(rate_hz=rate_hz, seed=seed)
 
-    def run(name: str, group: str, machine: scenarios.Machine) -> None:
-        alarms = detect_machine(machine.readings, machine.statuses, spec_of, batch_ms=batch_ms)
-        _score(report.family(name, group), machine, alarms)
+    def case(name: str, group: str, case_seed: int, m: int) -> scenarios.Machine:
+        """Healthy and sensor-fault machines run `days`; failures a day (wear 2-4 days, by case)."""
+        if name in LEGACY_HEALTHY:
+            return _legacy_machine(name, case_seed, days, rate_hz)
+        span = days
+        if group == "failure":
+            low, high = wear_days
+            span = low + (high - low) * (m % 5) / 4 if name == scenarios.WEAR else 1.0
+        return scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=span, rate_hz=rate_hz)
 
-    for k, name in enumerate(scenarios.HEALTHY_FAMILIES + LEGACY_HEALTHY):
-        for m in range(machines):
-            case_seed = seed * 1_000_003 + k * 10_007 + m
-            if name in LEGACY_HEALTHY:
-                run(name, "healthy", _legacy_machine(name, case_seed, days, rate_hz))
-            else:
-                run(
-                    name,
-                    "healthy",
-                    scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=days, rate_hz=rate_hz),
-                )
-        if progress:
-            progress(name)
-    for k, name in enumerate(scenarios.SENSOR_FAULT_FAMILIES):
-        for m in range(faults):
-            case_seed = seed * 2_000_003 + k * 10_007 + m
-            run(
-                name,
-                "sensor fault",
-                scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=days, rate_hz=rate_hz),
-            )
-        if progress:
-            progress(name)
-    for k, name in enumerate(scenarios.FAILURE_FAMILIES):
-        for m in range(failures):
-            case_seed = seed * 3_000_017 + k * 10_007 + m
-            span = (
-                wear_days[0] + (wear_days[1] - wear_days[0]) * (m % 5) / 4 if name == scenarios.WEAR else 1.0
-            )
-            machine = scenarios.machine(name, seed=case_seed, start_ms=T0_MS, days=span, rate_hz=rate_hz)
-            run(name, "failure", machine)
-        if progress:
-            progress(name)
+    # group, its families, cases per family, the seed multiplier that keeps every case's seed apart
+    plan = (
+        ("healthy", scenarios.HEALTHY_FAMILIES + LEGACY_HEALTHY, machines, 1_000_003),
+        ("sensor fault", scenarios.SENSOR_FAULT_FAMILIES, faults, 2_000_003),
+        ("failure", scenarios.FAILURE_FAMILIES, failures, 3_000_017),
+    )
+    for group, names, cases, multiplier in plan:
+        for k, name in enumerate(names):
+            for m in range(cases):
+                machine = case(name, group, seed * multiplier + k * 10_007 + m, m)
+                alarms = detect_machine(machine.readings, machine.statuses, spec_of, batch_ms=batch_ms)
+                _score(report.family(name, group), machine, alarms)
+            if progress:
+                progress(name)
     return report
 
 

@@ -193,6 +193,11 @@ class Fit:
     level: float  # fitted value at the last point
     t: float
     step_like: bool
+    # What a prediction interval needs, in units of `unit_ms` before the last point:
+    n: int
+    mean_x: float
+    sxx: float
+    sse: float  # sum of squared residuals
 
 
 def fit_trend(points: Sequence[Point], unit_ms: int = WINDOW_MS) -> Fit | None:
@@ -212,7 +217,8 @@ def fit_trend(points: Sequence[Point], unit_ms: int = WINDOW_MS) -> Fit | None:
     sse = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
     se = math.sqrt(sse / (n - 2) / sxx) if n > 2 else 0.0
     t = b / se if se > 0 else (math.inf if b > 0 else 0.0)
-    return Fit(slope=b / unit_ms, level=a, t=t, step_like=_step_sse(ys) < STEP_RATIO * sse)
+    step_like = _step_sse(ys) < STEP_RATIO * sse
+    return Fit(slope=b / unit_ms, level=a, t=t, step_like=step_like, n=n, mean_x=mx, sxx=sxx, sse=sse)
 
 
 def _step_sse(ys: Sequence[float]) -> float:

@@ -10,7 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from shopfloor.projections.anomaly import MIN_TREND_POINTS, TREND_POINTS, WINDOW_MS, DetectorState
+from shopfloor.projections.anomaly import (
+    MIN_TREND_POINTS,
+    TREND_POINTS,
+    WINDOW_MS,
+    DetectorState,
+    fit_trend,
+)
 
 STEPS = 24
 Z = 2.0
@@ -28,19 +34,14 @@ def predicted_path(state: DetectorState | None) -> Forecast | None:
     if state is None or state.ttl_s is None:
         return None
     history = state.history[-TREND_POINTS:]
-    n = len(history)
-    if n < max(3, MIN_TREND_POINTS):
+    if len(history) < MIN_TREND_POINTS:
         return None
-    t0 = history[-1][0]
-    xs = [(p[0] - t0) / WINDOW_MS for p in history]
-    ys = [p[1] for p in history]
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx <= 0:
+    fit = fit_trend(history)
+    if fit is None:
         return None
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    a = my - b * mx
-    s = math.sqrt(sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True)) / (n - 2))
+    t0, n, mx, sxx = history[-1][0], fit.n, fit.mean_x, fit.sxx
+    a, b = fit.level, fit.slope * WINDOW_MS
+    s = math.sqrt(fit.sse / (n - 2))
     crossing = int(state.last_ms + state.ttl_s * 1000)
     ahead_ms = min(MAX_AHEAD_MS, max(crossing - t0, 0) * 1.25 + 5 * WINDOW_MS)
     points = []

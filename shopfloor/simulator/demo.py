@@ -1,6 +1,6 @@
 """What the demo adds to normal plant traffic so every page has something to show in its first
-minutes: a backlog of outbound orders already late or stuck, two slow movers short of stock, and a
-few malformed records that the projector dead-letters.
+minutes: carrier cutoffs, a backlog of outbound orders already late or stuck, two slow movers short
+of stock, and a few malformed records that the projector dead-letters.
 
 The backlog is backdated (event times in the past), as if the demo had been running for hours;
 the malformed records are the kinds of mistakes real producers make.
@@ -15,12 +15,14 @@ from shopfloor.events.codec import cloud_event
 from shopfloor.simulator.base import Produced
 
 POISON_EVERY = timedelta(seconds=20)
+WAREHOUSE_HISTORY = timedelta(hours=3)  # busy for a while: stage paces, pick rates, late orders
 
 
-def demo_cutoffs(carriers: list[str], every_minutes: int = 10) -> str:
+def demo_cutoffs(carriers: list[str], every_minutes: int = 30) -> str:
     """SHOPFLOOR_CARRIER_CUTOFFS for the demo: each carrier's truck leaves every `every_minutes`,
-    carriers staggered, so some open order is always close to a cutoff and at-risk flags show up in
-    the first minutes whatever the time of day."""
+    carriers staggered, so whatever the time of day some truck is minutes away. Against the demo
+    warehouse's pace (about 10 min from order to dispatch) an order is at risk when its truck leaves
+    before it can be packed: a few of the open orders at any moment, not most."""
     step = max(1, every_minutes // max(1, len(carriers)))
     parts = []
     for i, carrier in enumerate(carriers):

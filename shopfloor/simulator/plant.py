@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from shopfloor.config import Settings
 from shopfloor.simulator.base import Generator
-from shopfloor.simulator.demo import DemoExtras
+from shopfloor.simulator.demo import WAREHOUSE_HISTORY, DemoExtras
 from shopfloor.simulator.sensors import SensorTraffic
 from shopfloor.simulator.warehouse import WarehouseTraffic
 from shopfloor.simulator.work_orders import WorkOrderTraffic
@@ -26,8 +28,9 @@ def demo_traffic(
     settings: Settings, *, rate: float, sensor_rate: float, seed: int | None = None
 ) -> list[Generator]:
     """The plant as the demo shows it: machines on every work-order line, one starting to degrade
-    within seconds and crossing its limit about two minutes in, plus a backlog of late and stuck
-    orders and a few malformed records for the dead-letter page."""
+    within seconds and crossing its limit about two minutes in; a warehouse that has been busy for
+    three hours (its orders take minutes per stage); a backlog of late and stuck orders and a few
+    malformed records for the dead-letter page."""
     generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
     if sensor_rate > 0:
         machines = max(DEMO_LINES, min(200, round(sensor_rate / 5)))
@@ -46,7 +49,7 @@ def demo_traffic(
                 seed=seed,
             )
         )
-    generators.append(warehouse_traffic(settings, rate, seed))
+    generators.append(warehouse_traffic(settings, rate, seed, history=WAREHOUSE_HISTORY))
     generators.append(
         DemoExtras(settings.topic_work_orders, settings.topic_inventory, settings.topic_outbound)
     )
@@ -70,8 +73,10 @@ def sensor_traffic(settings: Settings, rate: float, seed: int | None = None) -> 
     )
 
 
-def warehouse_traffic(settings: Settings, rate: float, seed: int | None = None) -> WarehouseTraffic:
-    """Warehouse steps at half the work-order rate (each step is one to a few events)."""
+def warehouse_traffic(
+    settings: Settings, rate: float, seed: int | None = None, history: timedelta = timedelta(0)
+) -> WarehouseTraffic:
+    """Warehouse steps at half the work-order rate; `history` starts it that long ago."""
     return WarehouseTraffic(
         settings.topic_inventory,
         settings.topic_outbound,
@@ -80,4 +85,5 @@ def warehouse_traffic(settings: Settings, rate: float, seed: int | None = None) 
         payment_failure_share=settings.sim_payment_failure_share,
         cancel_share=settings.sim_cancel_share,
         stuck_share=settings.sim_stuck_share,
+        history=history,
     )
