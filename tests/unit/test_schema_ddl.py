@@ -1,0 +1,37 @@
+"""Tables declared from the folds' dataclasses compile to exactly the DDL the hand-written rows had.
+
+`fixtures/schema_ddl.sql` was dumped from the SQLModel row classes before they were replaced: any
+change of a column's name, type, nullability, key or index shows up here as a diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlmodel import SQLModel
+
+import shopfloor.rebuild.progress
+import shopfloor.store.tables  # noqa: F401
+
+FIXTURE = Path(__file__).parent / "fixtures" / "schema_ddl.sql"
+
+
+def ddl(tables: dict[str, Table]) -> list[str]:
+    out: list[str] = []
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        for name, table in sorted(tables.items()):
+            out.append(f"-- {dialect.name} {name}")
+            out.extend(
+                line.rstrip()
+                for line in str(CreateTable(table).compile(dialect=dialect)).strip().splitlines()
+            )
+            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                out.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
+    return out
+
+
+def test_every_table_compiles_to_the_recorded_ddl() -> None:
+    assert ddl(dict(SQLModel.metadata.tables)) == FIXTURE.read_text().splitlines()
