@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from shopfloor.consumers.projector import Projector
 from shopfloor.observability import tracing
 from shopfloor.runtime import open_store
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.store.work_orders import VIEW
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
 from shopfloor.web.live import Hub
