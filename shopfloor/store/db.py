@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -322,17 +322,6 @@ def execute_cached(conn: Connection, statement: Any, params: dict[str, Any]) -> 
 
 
 _RAW_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None, bool, Any]] = {}
-
-
-def as_row(obj: Any) -> dict[str, Any]:
-    """A dataclass of scalar fields as a column dict: `dataclasses.asdict` without its deep copy."""
-    names = _FIELD_NAMES.get(type(obj))
-    if names is None:
-        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
-    return {name: getattr(obj, name) for name in names}
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def to_ms(moment: datetime) -> int:

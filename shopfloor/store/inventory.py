@@ -10,7 +10,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -115,8 +115,8 @@ def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
 
 
 _STOCK_QUERIES: dict[int, Any] = {}
-STOCK_COLUMNS = tuple(f.name for f in fields(StockLevel))
-TOTAL_COLUMNS = tuple(f.name for f in fields(SkuTotal))
+STOCK_COLUMNS = columns_of(STOCK)
+TOTAL_COLUMNS = columns_of(TOTALS)
 _stock_tuple = attrgetter(*STOCK_COLUMNS)  # a row's parameters straight from the folded state
 _total_tuple = attrgetter(*TOTAL_COLUMNS)
 

@@ -7,6 +7,7 @@ from the folds, so a handler that loads, upserts, appends, counts or marks wrong
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from shopfloor.events.codec import decode
 from shopfloor.events.envelope import Envelope
 from shopfloor.store import alerts, equipment, inventory, lines, outbound, sensors, work_orders
 from shopfloor.store.changes import Changes, Handler
-from shopfloor.store.db import as_row, create_schema, upsert
+from shopfloor.store.db import create_schema, upsert
 from shopfloor.store.registry import TABLES
 from tests.support import T0, encode, event, wo
 
@@ -246,7 +247,7 @@ def test_alert_commands_journal_every_command_and_change_known_alerts(engine: En
         value=99.0,
     )
     with engine.begin() as conn:
-        upsert(conn, alerts.ALERTS, [as_row(standing)], ["alert_id"])
+        upsert(conn, alerts.ALERTS, [asdict(standing)], ["alert_id"])
     ack = {"alert_id": standing.alert_id, "equipment_id": "M-1", "user": "sam", "note": "on it"}
     unknown = {"alert_id": "M-2.temp.threshold.5", "user": "sam"}
     changes = apply(
