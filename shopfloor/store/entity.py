@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Table
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore_tuples, select_in, upsert_tuples
+from shopfloor.store.db import insert_ignore_tuples, select_in, to_ms, upsert_tuples
 from shopfloor.store.schema import ROW_CLASS, unwrap
 
 CHUNK = 500  # keys per `IN (...)` list
@@ -34,7 +34,7 @@ CHUNK = 500  # keys per `IN (...)` list
 
 def event_ms(event: Envelope) -> int:
     """The event's time in epoch milliseconds, as every table stores it."""
-    return int(event.time.timestamp() * 1000)
+    return to_ms(event.time)
 
 
 def like(text: str) -> str:
