@@ -1,12 +1,15 @@
 """Every read model, once: its handlers, the tables they write, the views they mark, its rebuild.
 
-A read model is one line in `MODELS`, built from its handlers: `ReadModel.of("quality",
-QualityHandler())` takes the tables and views the handlers declare (an `EntityHandler` declares
-them by its `table`, `appends`, `counts` and `view`). Everything else follows from this list: the
-handlers the projector runs (in this order), the tables `create_schema` makes, the topics and
-event types a rebuild replays, and the rebuild's grouping: handlers that write a table in common
-are one read model, rebuilt together and found by any of its names (`aliases`).
-`tests/unit/test_registry.py` fails when a table, event type or view is left out.
+Adding a read model (say quality inspections):
+1. `store/quality.py`: its tables, `table_of(Inspection, "quality_inspections", key=(...))` from
+   the fold's dataclasses, and its handler: an `EntityHandler` subclass (event types, table, fold,
+   view, appends, counts), or any class with `event_types`, `tables`, `views` and `apply`;
+2. one line in `MODELS` below: `ReadModel.of("quality", QualityHandler()),`.
+Everything else follows from this list: the handlers the projector runs (in this order), the
+tables `create_schema` makes (`TABLES`), the topics and event types a rebuild replays, and the
+rebuild's grouping: handlers that write a table in common go in one `ReadModel.of(...)`, rebuilt
+together and found by any of its names (`aliases`). `tests/unit/test_registry.py` fails when a
+table, event type or view is left out (and asks for a sample event of a new event type).
 """
 
 from __future__ import annotations
