@@ -1,7 +1,8 @@
 """Tables declared from the folds' dataclasses compile to exactly the DDL the hand-written rows had.
 
 `fixtures/schema_ddl.sql` was dumped from the SQLModel row classes before they were replaced: any
-change of a column's name, type, nullability, key or index shows up here as a diff.
+change of a recorded table's column names, types, nullability, keys or indexes shows up here as a
+diff (tables added since are not in it).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ def ddl(tables: dict[str, Table]) -> list[str]:
     return out
 
 
-def test_every_table_compiles_to_the_recorded_ddl() -> None:
+def recorded() -> set[str]:
+    """The table names the fixture holds (a table added later is new DDL, not a change)."""
+    return {line.split()[-1] for line in FIXTURE.read_text().splitlines() if line.startswith("-- ")}
+
+
+def test_every_recorded_table_compiles_to_the_recorded_ddl() -> None:
     schema = {t.name: t for t in (*TABLES, *SIGN_IN_TABLES, REBUILD_PROGRESS)}
     assert len(schema) == len(TABLES) + len(SIGN_IN_TABLES) + 1  # no name declared twice
-    assert ddl(schema) == FIXTURE.read_text().splitlines()
+    assert recorded() <= set(schema), "a recorded table is no longer declared"
+    assert ddl({name: schema[name] for name in recorded()}) == FIXTURE.read_text().splitlines()
