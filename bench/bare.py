@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from shopfloor.store import batch as batch_store
+from shopfloor.store import entity as entity_store
 from shopfloor.store import work_orders as work_order_store
 
 
@@ -21,7 +22,7 @@ def dedup_and_history_off() -> Iterator[None]:
     saved = (
         batch_store._already_applied,
         batch_store.insert_ignore_tuples,
-        work_order_store.insert_ignore_tuples,
+        entity_store.insert_ignore_tuples,
     )
     skipped = {batch_store.APPLIED, work_order_store.HISTORY}
 
@@ -31,12 +32,12 @@ def dedup_and_history_off() -> Iterator[None]:
 
     batch_store._already_applied = lambda conn, keys: set()
     batch_store.insert_ignore_tuples = insert_ignore_tuples
-    work_order_store.insert_ignore_tuples = insert_ignore_tuples
+    entity_store.insert_ignore_tuples = insert_ignore_tuples  # appends of every EntityHandler
     try:
         yield
     finally:
         (
             batch_store._already_applied,
             batch_store.insert_ignore_tuples,
-            work_order_store.insert_ignore_tuples,
+            entity_store.insert_ignore_tuples,
         ) = saved

@@ -58,7 +58,7 @@ from shopfloor.events.codec import decode
 from shopfloor.runtime import open_store, tune_gc
 from shopfloor.simulator.sensors import SensorTraffic
 from shopfloor.store.changes import ChangeNotice
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.kafka import KafkaSink, KafkaSource
 
 PROJECTIONS = ("work_orders", "inventory", "sensors")

@@ -18,16 +18,18 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from shopfloor import alarm_config
+from shopfloor.auth.tables import TABLES as SIGN_IN_TABLES
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
 from shopfloor.live.hub import Hub
 from shopfloor.rebuild.models import find
+from shopfloor.rebuild.progress import TABLE as REBUILD_PROGRESS
 from shopfloor.rebuild.progress import Progress
 from shopfloor.rebuild.runner import Rebuild
 from shopfloor.rebuild.shadow import open_engine
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS, TABLES
 from shopfloor.transport.base import EventSink
 from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, MemorySource
 
@@ -127,12 +129,16 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
+# The store's tables, sign-in's and rebuild progress: what every process creates on opening the store.
+SCHEMA = (*TABLES, *SIGN_IN_TABLES, REBUILD_PROGRESS)
+
+
 def open_store(settings: Settings, *, fresh: bool = False) -> Engine:
     engine = make_engine(settings.database_url)
     with schema_lock(engine):
         if fresh:
-            drop_schema(engine)
-        create_schema(engine)
+            drop_schema(engine, SCHEMA)
+        create_schema(engine, SCHEMA)
         ensure_version_row(engine)
     return engine
 

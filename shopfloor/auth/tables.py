@@ -1,4 +1,6 @@
-"""Tables for users, sessions, kiosk screens and the audit trail. Secrets are stored only as hashes."""
+"""Tables for users, sessions and kiosk screens. Secrets are stored only as hashes.
+
+The audit trail is the store's (store/audit.py): dead-letter resolution writes it too."""
 
 from __future__ import annotations
 
@@ -44,19 +46,7 @@ class KioskLink(SQLModel, table=True):
     revoked_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
-class AuditEntry(SQLModel, table=True):
-    """Who did what to what, and when: every admin and supervisor action leaves one row."""
-
-    __tablename__ = "audit_log"
-    id: int | None = Field(default=None, primary_key=True)
-    at_ms: int = Field(sa_type=BigInteger, index=True)
-    actor: str
-    action: str
-    target: str
-    detail: str = ""
-
-
 USERS = User.__table__  # type: ignore[attr-defined]
 SESSIONS = AuthSession.__table__  # type: ignore[attr-defined]
 KIOSKS = KioskLink.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+TABLES = (USERS, SESSIONS, KIOSKS)  # created with the store where sign-in is wired (runtime)

@@ -36,13 +36,12 @@ def bar(progress: Progress) -> str:
 
 
 def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stderr) -> None:
-    from shopfloor.rebuild.models import find, read_models
     from shopfloor.rebuild.runner import Rebuild
     from shopfloor.rebuild.shadow import open_engine
-    from shopfloor.store.handlers import HANDLERS
+    from shopfloor.store.registry import find, read_models
 
     if args.list or not args.model:
-        for name, model in sorted(read_models(HANDLERS).items()):
+        for name, model in sorted(read_models().items()):
             tables, topics = ", ".join(t.name for t in model.tables), ", ".join(model.topics(settings))
             also = f" (also: {', '.join(model.aliases)})" if model.aliases else ""
             print(f"{name}{also}: {tables}  (topics: {topics})")
@@ -52,7 +51,7 @@ def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stderr) 
             "shopfloor rebuild: set SHOPFLOOR_KAFKA_BOOTSTRAP_SERVERS or --kafka-bootstrap-servers "
             "(the embedded log lives inside `shopfloor demo`, which rebuilds in its own process)"
         )
-    model = find(args.model, HANDLERS)
+    model = find(args.model)
     engine = open_engine(settings.database_url)
     started = time.monotonic()
 

@@ -7,31 +7,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, Engine, select
-from sqlmodel import Field, SQLModel
 
 from shopfloor.store.db import begin_write, upsert
-
-
-class RebuildRow(SQLModel, table=True):
-    __tablename__ = "rebuild_progress"
-    model: str = Field(primary_key=True)
-    state: str  # REPLAYING, CATCHING_UP, SWAPPING, SWAPPED, FAILED
-    started_ms: int = Field(sa_type=BigInteger)
-    updated_ms: int = Field(sa_type=BigInteger)
-    done: int = Field(default=0, sa_type=BigInteger)
-    total: int = Field(default=0, sa_type=BigInteger)
-    rate: float = 0.0
-    swapped_version: int | None = Field(default=None, sa_type=BigInteger)
-    message: str = ""
-
-
-TABLE = RebuildRow.__table__  # type: ignore[attr-defined]
+from shopfloor.store.schema import table_of
 
 
 @dataclass
 class Progress:
     model: str
-    state: str = "REPLAYING"
+    state: str = "REPLAYING"  # REPLAYING, CATCHING_UP, SWAPPING, SWAPPED, FAILED
     started_ms: int = 0
     updated_ms: int = 0
     done: int = 0
@@ -43,6 +27,14 @@ class Progress:
     @property
     def percent(self) -> float:
         return 100.0 if self.total <= 0 else min(100.0, 100.0 * self.done / self.total)
+
+
+TABLE = table_of(
+    Progress,
+    "rebuild_progress",
+    key=("model",),
+    types={"done": BigInteger, "total": BigInteger, "swapped_version": BigInteger},
+)
 
 
 def ensure_table(engine: Engine) -> None:

@@ -22,15 +22,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.engine import make_url
 
-from shopfloor.store.bookkeeping import AppliedEvent, ConsumerPosition, EntityVersion, StoreVersion
+from shopfloor.store.bookkeeping import APPLIED, POSITIONS, STORE_VERSION, VERSIONS
 from shopfloor.store.db import begin_write, make_engine
 
 SHADOW = "shopfloor_rebuild"
 RETIRED = "shopfloor_retired"
-BOOKKEEPING: tuple[Table, ...] = tuple(
-    m.__table__  # type: ignore[attr-defined]
-    for m in (ConsumerPosition, AppliedEvent, EntityVersion, StoreVersion)
-)
+BOOKKEEPING: tuple[Table, ...] = (POSITIONS, APPLIED, VERSIONS, STORE_VERSION)
 
 
 def shadow_file(database_url: str) -> Path:
@@ -68,7 +65,7 @@ def reset(engine: Engine, tables: Sequence[Table]) -> None:
             table.drop(conn, checkfirst=True)
         for table in everything:
             table.create(conn, checkfirst=True)
-        conn.execute(StoreVersion.__table__.insert().values(id=1, version=0))  # type: ignore[attr-defined]
+        conn.execute(STORE_VERSION.insert().values(id=1, version=0))
 
 
 def discard(engine: Engine) -> None:

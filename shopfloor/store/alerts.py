@@ -3,101 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, Text, case, delete, select, tuple_
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Connection, Text, case, delete, select
 
 from shopfloor import alarm_config
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections import alerts as fold
-from shopfloor.projections.alerts import Alert, JournalEntry
+from shopfloor.projections.alerts import Alert, JournalEntry, Note
 from shopfloor.projections.anomaly import NOTE_KINDS, Signal
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert
+from shopfloor.store.db import insert_ignore, upsert_tuples
+from shopfloor.store.entity import columns_of, load
 from shopfloor.store.equipment import VIEW, tile_key
-
-CHUNK = 500
+from shopfloor.store.schema import table_of
 
 
 def alert_key(alert_id: str) -> str:
     return f"alert:{alert_id}"
 
 
-class AlertRow(SQLModel, table=True):
-    __tablename__ = "alerts"
-    alert_id: str = Field(primary_key=True)
-    equipment_id: str = Field(index=True)
-    sensor: str
-    kind: str
-    severity: str
-    state: str
-    active: bool
-    opened_ms: int = Field(sa_type=BigInteger, index=True)
-    updated_ms: int = Field(sa_type=BigInteger)
-    value: float
-    limit: float | None = None
-    ttl_s: float | None = None
-    predicted_ms: int | None = Field(default=None, sa_type=BigInteger)
-    slope_per_min: float | None = None
-    evidence: str = Field(default="[]", sa_type=Text)
-    cleared_ms: int | None = Field(default=None, sa_type=BigInteger)
-    acked_ms: int | None = Field(default=None, sa_type=BigInteger)
-    acked_by: str | None = None
-    shelved_until_ms: int | None = Field(default=None, sa_type=BigInteger)
-    shelved_by: str | None = None
-    note: str | None = Field(default=None, sa_type=Text)
-    priority: str = "high"
-    detail: str | None = None
-
-
-class AlarmNoteRow(SQLModel, table=True):
-    """Informative anomalies (level shifts, spike clusters): shown on the trend, never raised as alarms."""
-
-    __tablename__ = "alarm_notes"
-    equipment_id: str = Field(primary_key=True)
-    sensor: str = Field(primary_key=True)
-    kind: str = Field(primary_key=True)
-    at_ms: int = Field(primary_key=True, sa_type=BigInteger)
-    active: bool
-    value: float
-
-
-class AlertJournalRow(SQLModel, table=True):
-    """Who acknowledged or shelved what, when, with an optional note: the commands' history."""
-
-    __tablename__ = "alert_journal"
-    event_key: str = Field(primary_key=True)
-    alert_id: str = Field(index=True)
-    equipment_id: str | None = None
-    action: str
-    user: str | None = None
-    note: str | None = Field(default=None, sa_type=Text)
-    at_ms: int = Field(sa_type=BigInteger, index=True)
-    until_ms: int | None = Field(default=None, sa_type=BigInteger)
-
-
-ALERTS = AlertRow.__table__  # type: ignore[attr-defined]
-JOURNAL = AlertJournalRow.__table__  # type: ignore[attr-defined]
-NOTES = AlarmNoteRow.__table__  # type: ignore[attr-defined]
-Index("ix_alarm_notes_time", NOTES.c.at_ms)
+ALERTS = table_of(
+    Alert,
+    "alerts",
+    key=("alert_id",),
+    index=("equipment_id", "opened_ms"),
+    indexes={"ix_alerts_condition": ("equipment_id", "sensor", "kind", "active")},
+    types={"evidence": Text, "note": Text},
+)
+# Informative anomalies (level shifts, spike clusters): shown on the trend, never raised as alarms.
+NOTES = table_of(
+    Note,
+    "alarm_notes",
+    key=("equipment_id", "sensor", "kind", "at_ms"),
+    indexes={"ix_alarm_notes_time": ("at_ms",)},
+)
+# Who acknowledged or shelved what, when, with an optional note: the commands' history.
+JOURNAL = table_of(
+    JournalEntry, "alert_journal", key=("event_key",), index=("alert_id", "at_ms"), types={"note": Text}
+)
 NOTES_RETAIN_MS = 7 * 24 * 3600_000
-Index("ix_alerts_condition", ALERTS.c.equipment_id, ALERTS.c.sensor, ALERTS.c.kind, ALERTS.c.active)
 
 SignalAt = tuple[str, str, Signal]  # equipment, sensor, signal
 
 
-def _row(alert: Alert) -> dict[str, Any]:
-    return asdict(alert)
+ALERT_COLUMNS = columns_of(ALERTS)
+_alert_row = attrgetter(*ALERT_COLUMNS)
 
 
 def _load(conn: Connection, ids: Sequence[str]) -> dict[str, Alert]:
-    found: dict[str, Alert] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = conn.execute(select(ALERTS).where(ALERTS.c.alert_id.in_(ids[start : start + CHUNK])))
-        found.update({r.alert_id: Alert(**r._mapping) for r in rows})
-    return found
+    return {
+        alert.alert_id: alert for alert in map(_alert, load(conn, ALERTS, ALERT_COLUMNS, "alert_id", ids))
+    }
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    alert = Alert(*row)
+    return alert if isinstance(alert.active, bool) else replace(alert, active=bool(alert.active))
 
 
 def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Changes) -> None:
@@ -112,18 +76,12 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     if not signals:
         return
     keys = sorted({(eq, sensor, s.kind) for eq, sensor, s in signals})
-    current: dict[tuple[str, str, str], Alert] = {}
-    for start in range(0, len(keys), CHUNK):
-        rows = conn.execute(
-            select(ALERTS).where(
-                ALERTS.c.active.is_(True),
-                tuple_(ALERTS.c.equipment_id, ALERTS.c.sensor, ALERTS.c.kind).in_(
-                    keys[start : start + CHUNK]
-                ),
-            )
-        )
-        for r in rows:
-            current[(r.equipment_id, r.sensor, r.kind)] = Alert(**r._mapping)
+    # the machines' standing alerts (few), of which the batch's conditions are picked
+    machines = sorted({eq for eq, _, _ in keys})
+    standing = load(conn, ALERTS, ALERT_COLUMNS, "equipment_id", machines, {"active": True})
+    current = {(a.equipment_id, a.sensor, a.kind): a for a in map(_alert, standing)}
+    wanted = set(keys)
+    current = {key: alert for key, alert in current.items() if key in wanted}
     loaded = {a.alert_id for a in current.values()}
     changed: dict[str, Alert] = {}
     for eq, sensor, signal in signals:
@@ -139,7 +97,9 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     created = [i for i in changed if i not in loaded]
     for entry in _journal_for(conn, created):  # commands replayed ahead of their alert
         changed[entry.alert_id] = fold.apply_command(changed[entry.alert_id], entry)
-    upsert(conn, ALERTS, [_row(changed[i]) for i in sorted(changed)], ["alert_id"])
+    upsert_tuples(
+        conn, ALERTS, ALERT_COLUMNS, [_alert_row(changed[i]) for i in sorted(changed)], ["alert_id"]
+    )
     for alert in changed.values():
         changes.mark(VIEW, alert_key(alert.alert_id), alert.updated_ms)
         changes.mark(VIEW, tile_key(alert.equipment_id), alert.updated_ms)
@@ -148,15 +108,16 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
 def _journal_for(conn: Connection, alert_ids: Sequence[str]) -> list[JournalEntry]:
     if not alert_ids:
         return []
-    query = select(JOURNAL).where(JOURNAL.c.alert_id.in_(list(alert_ids)))
-    rows = [JournalEntry(**r._mapping) for r in conn.execute(query)]
-    return sorted(rows, key=lambda e: (e.at_ms, e.event_key))
+    rows = load(conn, JOURNAL, columns_of(JOURNAL), "alert_id", alert_ids)
+    return sorted((JournalEntry(*r) for r in rows), key=lambda e: (e.at_ms, e.event_key))
 
 
 class AlertCommandHandler:
     """Acknowledge and shelve: a journal entry each, and the alert changed if it is known."""
 
     event_types = frozenset({"AlertAcknowledged", "AlertShelved"})
+    tables = (ALERTS, JOURNAL)
+    views = (VIEW,)
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         entries = [fold.journal_entry(e) for e in events]
@@ -167,7 +128,9 @@ class AlertCommandHandler:
             if alert is not None:
                 alerts[entry.alert_id] = fold.apply_command(alert, entry)
             changes.mark(VIEW, alert_key(entry.alert_id), entry.at_ms)
-        upsert(conn, ALERTS, [_row(alerts[i]) for i in sorted(alerts)], ["alert_id"])
+        upsert_tuples(
+            conn, ALERTS, ALERT_COLUMNS, [_alert_row(alerts[i]) for i in sorted(alerts)], ["alert_id"]
+        )
         for alert in alerts.values():
             changes.mark(VIEW, tile_key(alert.equipment_id), alert.updated_ms)
 

@@ -13,12 +13,12 @@ from sqlalchemy.dialects import postgresql
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.store.bookkeeping import (
-    AppliedEvent,
-    ConsumerPosition,
-    DeadLetter,
-    EntityVersion,
-    StoreIdentity,
-    StoreVersion,
+    APPLIED,
+    DEAD,
+    POSITIONS,
+    STORE_IDENTITY,
+    STORE_VERSION,
+    VERSIONS,
     encode_headers,
 )
 from shopfloor.store.changes import EVERYTHING, ChangeNotice, Changes, Handler
@@ -26,20 +26,13 @@ from shopfloor.store.db import (
     begin_write,
     insert_ignore,
     insert_ignore_tuples,
-    select_in,
     upsert,
     upsert_tuples,
 )
+from shopfloor.store.entity import event_ms, load
 from shopfloor.transport.base import Record, TopicPartition
 
-POSITIONS = ConsumerPosition.__table__  # type: ignore[attr-defined]
-APPLIED = AppliedEvent.__table__  # type: ignore[attr-defined]
-VERSIONS = EntityVersion.__table__  # type: ignore[attr-defined]
-DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
-STORE_VERSION = StoreVersion.__table__  # type: ignore[attr-defined]
-STORE_IDENTITY = StoreIdentity.__table__  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "shopfloor_changes"
-CHUNK = 500
 APPLIED_COLUMNS = ("event_key", "event_ms")
 VERSION_COLUMNS = ("stream", "entity_id", "sequence")
 CLAIMED = -1  # a position row held by an open transaction that starts its partition
@@ -125,11 +118,7 @@ def _already_applied(conn: Connection, keys: Sequence[str]) -> set[str]:
         return set(
             conn.execute(select(APPLIED.c.event_key).where(APPLIED.c.event_key == any_(wanted))).scalars()
         )
-    found: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        found.update(k for (k,) in select_in(conn, APPLIED, ("event_key",), {}, "event_key", chunk))
-    return found
+    return {k for (k,) in load(conn, APPLIED, ("event_key",), "event_key", keys)}
 
 
 def _stored_sequences(conn: Connection, entities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -139,12 +128,8 @@ def _stored_sequences(conn: Connection, entities: Sequence[tuple[str, str]]) -> 
         by_stream.setdefault(stream, []).append(entity_id)
     found: dict[tuple[str, str], int] = {}
     for stream, ids in by_stream.items():
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            rows = select_in(
-                conn, VERSIONS, ("entity_id", "sequence"), {"stream": stream}, "entity_id", chunk
-            )
-            found.update({(stream, entity_id): sequence for entity_id, sequence in rows})
+        rows = load(conn, VERSIONS, ("entity_id", "sequence"), "entity_id", ids, {"stream": stream})
+        found.update({(stream, entity_id): sequence for entity_id, sequence in rows})
     return found
 
 
@@ -220,7 +205,7 @@ def apply_in(
         if mine:
             handler.apply(conn, mine, changes)
     result.applied = len(fresh)
-    result.event_times_ms = [int(e.time.timestamp() * 1000) for e in fresh]
+    result.event_times_ms = [event_ms(e) for e in fresh]
     result.clock_ms = max((e.clock_ms for e in fresh), default=None)
     insert_ignore_tuples(
         conn, APPLIED, APPLIED_COLUMNS, list(zip(fresh_keys, result.event_times_ms, strict=True))

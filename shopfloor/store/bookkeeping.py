@@ -5,47 +5,91 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, String
 
-
-class ConsumerPosition(SQLModel, table=True):
-    __tablename__ = "consumer_positions"
-    group_id: str = Field(primary_key=True)
-    topic: str = Field(primary_key=True)
-    partition: int = Field(primary_key=True)
-    next_offset: int = Field(sa_column_kwargs={}, sa_type=BigInteger)
+from shopfloor.store.schema import table_of
 
 
-class AppliedEvent(SQLModel, table=True):
-    """(source, id) of every applied event; pruned by event time after the dedup window."""
-
-    __tablename__ = "applied_events"
-    event_key: str = Field(primary_key=True)
-    event_ms: int = Field(sa_type=BigInteger, index=True)
-
-
-class EntityVersion(SQLModel, table=True):
-    __tablename__ = "entity_versions"
-    stream: str = Field(primary_key=True)
-    entity_id: str = Field(primary_key=True)
-    sequence: int = Field(sa_type=BigInteger)
-
-
-class DeadLetter(SQLModel, table=True):
-    __tablename__ = "dead_letters"
-    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
-    id: int | None = Field(default=None, primary_key=True)
+@dataclass(frozen=True, slots=True)
+class ConsumerPosition:
+    group_id: str
     topic: str
     partition: int
-    offset: int = Field(sa_type=BigInteger)
+    next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEvent:
+    """(source, id) of every applied event; pruned by event time after the dedup window."""
+
+    event_key: str
+    event_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntityVersion:
+    stream: str
+    entity_id: str
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int | None  # assigned by the database
+    topic: str
+    partition: int
+    offset: int
     reason: str
-    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    headers: str = "[]"
-    received_ms: int = Field(sa_type=BigInteger)
-    status: str = Field(default="NEW", index=True)
+    key: bytes | None
+    value: bytes | None
+    headers: str
+    received_ms: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreVersion:
+    """One row: bumped by every batch commit; SSE event ids are these versions."""
+
+    id: int
+    version: int
+    last_event_ms: int | None
+    last_commit_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreIdentity:
+    """One row: a random id made with the store. Pages compare it across reconnects, so a page that
+    reconnects to a different store (recreated, restored) reloads instead of showing ghost rows."""
+
+    id: int
+    epoch: str
+
+
+POSITIONS = table_of(
+    ConsumerPosition,
+    "consumer_positions",
+    key=("group_id", "topic", "partition"),
+    types={"next_offset": BigInteger},
+)
+APPLIED = table_of(AppliedEvent, "applied_events", key=("event_key",), index=("event_ms",))
+VERSIONS = table_of(
+    EntityVersion, "entity_versions", key=("stream", "entity_id"), types={"sequence": BigInteger}
+)
+DEAD = table_of(
+    DeadLetter,
+    "dead_letters",
+    key=("id",),
+    index=("status",),
+    indexes={"ix_dead_letters_received": ("received_ms",)},
+    unique=[("topic", "partition", "offset")],
+    types={"offset": BigInteger},
+)
+STORE_VERSION = table_of(StoreVersion, "store_version", key=("id",), types={"version": BigInteger})
+STORE_IDENTITY = table_of(StoreIdentity, "store_identity", key=("id",), types={"epoch": String(64)})
+TABLES = (POSITIONS, APPLIED, VERSIONS, DEAD, STORE_VERSION, STORE_IDENTITY)
 
 
 def encode_headers(headers: Sequence[tuple[str, bytes | None]]) -> str:
@@ -74,25 +118,3 @@ def decode_headers(column: str | None) -> list[tuple[str, bytes | None]]:
         else:
             decoded.append((name, value.encode("utf-8", "surrogatepass")))
     return decoded
-
-
-class StoreVersion(SQLModel, table=True):
-    """One row: bumped by every batch commit; SSE event ids are these versions."""
-
-    __tablename__ = "store_version"
-    id: int = Field(default=1, primary_key=True)
-    version: int = Field(default=0, sa_type=BigInteger)
-    last_event_ms: int | None = Field(default=None, sa_type=BigInteger)
-    last_commit_ms: int | None = Field(default=None, sa_type=BigInteger)
-
-
-class StoreIdentity(SQLModel, table=True):
-    """One row: a random id made with the store. Pages compare it across reconnects, so a page that
-    reconnects to a different store (recreated, restored) reloads instead of showing ghost rows."""
-
-    __tablename__ = "store_identity"
-    id: int = Field(default=1, primary_key=True)
-    epoch: str = Field(max_length=64)
-
-
-Index("ix_dead_letters_received", DeadLetter.__table__.c.received_ms)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from shopfloor.events.envelope import Envelope
 
@@ -48,8 +48,11 @@ class ChangeNotice:
 
 
 class Handler(Protocol):
-    """Applies a projection's events inside the batch transaction (load, pure fold, save)."""
+    """Applies a projection's events inside the batch transaction (load, pure fold, save); names the
+    tables it writes and the views it marks (the registry groups and rebuilds by them)."""
 
     event_types: frozenset[str]
+    tables: tuple[Table, ...]
+    views: tuple[str, ...]
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None: ...

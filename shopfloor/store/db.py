@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -25,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import SQLModel
+
+from shopfloor.store.schema import METADATA
 
 
 def make_engine(url: str) -> Engine:
@@ -67,16 +68,14 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     return engine.execution_options(**{WRITE_OPTION: True}).begin()
 
 
-def create_schema(engine: Engine) -> None:
-    import shopfloor.store.tables  # noqa: F401  (registers every table on the metadata)
+def create_schema(engine: Engine, tables: Iterable[Table]) -> None:
+    """Creates the tables (and their indexes) that do not exist yet. The caller says which: the
+    store's registry, and whatever else it wires in (sign-in)."""
+    METADATA.create_all(engine, tables=list(tables))
 
-    SQLModel.metadata.create_all(engine)
 
-
-def drop_schema(engine: Engine) -> None:
-    import shopfloor.store.tables  # noqa: F401
-
-    SQLModel.metadata.drop_all(engine)
+def drop_schema(engine: Engine, tables: Iterable[Table]) -> None:
+    METADATA.drop_all(engine, tables=list(tables))
 
 
 ConflictUpdates = Callable[[Any, str], dict[str, Any]]
@@ -323,17 +322,6 @@ def execute_cached(conn: Connection, statement: Any, params: dict[str, Any]) -> 
 
 
 _RAW_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None, bool, Any]] = {}
-
-
-def as_row(obj: Any) -> dict[str, Any]:
-    """A dataclass of scalar fields as a column dict: `dataclasses.asdict` without its deep copy."""
-    names = _FIELD_NAMES.get(type(obj))
-    if names is None:
-        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
-    return {name: getattr(obj, name) for name in names}
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def to_ms(moment: datetime) -> int:

@@ -6,11 +6,10 @@ from typing import Any
 
 from sqlalchemy import Engine, LargeBinary, func, select, type_coerce, update
 
-from shopfloor.auth import audit
-from shopfloor.store.bookkeeping import DeadLetter, decode_headers
+from shopfloor.store import audit
+from shopfloor.store.bookkeeping import DEAD, decode_headers
 from shopfloor.store.db import begin_write
 
-DEAD = DeadLetter.__table__  # type: ignore[attr-defined]
 STATUSES = ("NEW", "REPROCESSED", "DISCARDED", "PARKED")
 PREVIEW_CHARS = 400
 PREVIEW_BYTES = PREVIEW_CHARS * 4  # at most 4 UTF-8 bytes a character

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Connection, select
 
-from shopfloor.events.envelope import Envelope
 from shopfloor.projections.equipment import Equipment, first_seen, fold
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert
+from shopfloor.store.db import insert_ignore
+from shopfloor.store.entity import EntityHandler, load
+from shopfloor.store.schema import table_of
 
 VIEW = "equipment"
 
@@ -21,45 +21,20 @@ def tile_key(equipment_id: str) -> str:
     return f"eq:{equipment_id}"
 
 
-class EquipmentRow(SQLModel, table=True):
-    __tablename__ = "equipment"
-    equipment_id: str = Field(primary_key=True)
-    line_id: str = Field(index=True)
-    status: str
-    reason: str | None = None
-    status_since_ms: int = Field(sa_type=BigInteger)
-    updated_ms: int = Field(sa_type=BigInteger)
+EQUIPMENT = table_of(Equipment, "equipment", key=("equipment_id",), index=("line_id",))
 
 
-EQUIPMENT = EquipmentRow.__table__  # type: ignore[attr-defined]
-
-
-class EquipmentHandler:
+class EquipmentHandler(EntityHandler):
     event_types = frozenset({"EquipmentStatusChanged"})
+    table, fold, view = EQUIPMENT, staticmethod(fold), VIEW
 
-    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
-        ids = {e.data.entity_id() for e in events}
-        states: dict[str, Equipment] = {
-            row.equipment_id: Equipment(**row._mapping)
-            for row in conn.execute(select(EQUIPMENT).where(EQUIPMENT.c.equipment_id.in_(ids)))
-        }
-        for event in events:
-            state = fold(states.get(event.data.entity_id()), event)
-            states[state.equipment_id] = state
-            changes.mark(VIEW, tile_key(state.equipment_id), int(event.time.timestamp() * 1000))
-        upsert(conn, EQUIPMENT, [asdict(states[i]) for i in sorted(ids)], ["equipment_id"])
+    def mark(self, state: Equipment) -> str:
+        return tile_key(state.equipment_id)
 
 
 def ensure_known(conn: Connection, first_ms: dict[str, int], changes: Changes) -> None:
     """Machines first heard of through their sensors get a grid tile (status UNKNOWN)."""
-    if not first_ms:
-        return
-    known = {
-        r
-        for (r,) in conn.execute(
-            select(EQUIPMENT.c.equipment_id).where(EQUIPMENT.c.equipment_id.in_(first_ms))
-        )
-    }
+    known = {eq for (eq,) in load(conn, EQUIPMENT, ("equipment_id",), "equipment_id", first_ms)}
     new = {eq: ms for eq, ms in first_ms.items() if eq not in known}
     insert_ignore(conn, EQUIPMENT, [asdict(first_seen(eq, ms)) for eq, ms in sorted(new.items())])
     for eq, ms in new.items():

@@ -10,14 +10,12 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
-    Index,
     String,
     and_,
     bindparam,
@@ -29,53 +27,37 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import values as sql_values
-from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import execute_cached, upsert_tuples
+from shopfloor.store.entity import CHUNK, bump, columns_of, event_ms, like, load
+from shopfloor.store.schema import table_of
 
 VIEW = "inventory"
-CHUNK = 400
 
 
-class StockRow(SQLModel, table=True):
-    __tablename__ = "inventory_stock"
-    sku: str = Field(primary_key=True)
-    location: str = Field(primary_key=True)
-    on_hand: int = 0
-    warehouse: str | None = None
-    last_reason: str = ""
-    last_delta: int = 0
-    last_event_id: str = ""
-    correlationid: str | None = None
-    updated_ms: int = Field(sa_type=BigInteger)
-    adjustments: int = 0
-
-
-class SkuTotalRow(SQLModel, table=True):
-    __tablename__ = "inventory_totals"
-    sku: str = Field(primary_key=True)
-    on_hand: int = Field(default=0, index=True)
-    locations: int = 0
-    updated_ms: int = Field(sa_type=BigInteger)
-
-
-class LocationRow(SQLModel, table=True):
+@dataclass(frozen=True, slots=True)
+class Location:
     """Every location and how many SKUs it holds: lets a search find matching locations cheaply."""
 
-    __tablename__ = "inventory_locations"
-    location: str = Field(primary_key=True)
-    skus: int = 0
+    location: str
+    skus: int
 
 
-STOCK = StockRow.__table__  # type: ignore[attr-defined]
-TOTALS = SkuTotalRow.__table__  # type: ignore[attr-defined]
-LOCATIONS = LocationRow.__table__  # type: ignore[attr-defined]
+STOCK = table_of(
+    StockLevel,
+    "inventory_stock",
+    key=("sku", "location"),
+    indexes={
+        "ix_inventory_stock_location_sku": ("location", "sku"),
+        "ix_inventory_stock_on_hand": ("on_hand", "sku", "location"),
+    },
+)
+TOTALS = table_of(SkuTotal, "inventory_totals", key=("sku",), index=("on_hand",))
+LOCATIONS = table_of(Location, "inventory_locations", key=("location",))
 SEARCH_SORT_LIMIT = 20_000
-Index("ix_inventory_stock_location_sku", STOCK.c.location, STOCK.c.sku)
-Index("ix_inventory_stock_on_hand", STOCK.c.on_hand, STOCK.c.sku, STOCK.c.location)
 
 SORTS: dict[str, tuple[str, ...]] = {
     "sku": ("sku", "location"),
@@ -133,15 +115,16 @@ def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
 
 
 _STOCK_QUERIES: dict[int, Any] = {}
-STOCK_COLUMNS = tuple(f.name for f in fields(StockLevel))
-TOTAL_COLUMNS = tuple(f.name for f in fields(SkuTotal))
-_TOTAL_SELECT = tuple(TOTALS.c[name] for name in TOTAL_COLUMNS)
+STOCK_COLUMNS = columns_of(STOCK)
+TOTAL_COLUMNS = columns_of(TOTALS)
 _stock_tuple = attrgetter(*STOCK_COLUMNS)  # a row's parameters straight from the folded state
 _total_tuple = attrgetter(*TOTAL_COLUMNS)
 
 
 class InventoryHandler:
     event_types = frozenset({"InventoryAdjusted"})
+    tables = (STOCK, TOTALS, LOCATIONS)
+    views = (VIEW,)
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         pairs = sorted({(e.data.sku, e.data.location) for e in events})  # type: ignore[attr-defined]
@@ -149,10 +132,7 @@ class InventoryHandler:
         levels: dict[tuple[str, str], StockLevel] = {}
         for chunk in _chunks(pairs):
             levels.update({(r[0], r[1]): StockLevel(*r) for r in _stock_rows(conn, chunk)})
-        totals: dict[str, SkuTotal] = {}
-        for chunk in _chunks(skus):
-            query = select(*_TOTAL_SELECT).where(TOTALS.c.sku.in_(list(chunk)))
-            totals.update({r[0]: SkuTotal(*r) for r in conn.execute(query)})
+        totals = {r[0]: SkuTotal(*r) for r in load(conn, TOTALS, TOTAL_COLUMNS, "sku", skus)}
         new_locations: dict[str, int] = {}
         oldest_ms: int | None = None
         for event in events:
@@ -163,7 +143,7 @@ class InventoryHandler:
                 new_locations[pair[1]] = new_locations.get(pair[1], 0) + 1
             levels[pair] = fold_stock(current, event)
             totals[pair[0]] = fold_total(totals.get(pair[0]), event, new_location=current is None)
-            at_ms = int(event.time.timestamp() * 1000)
+            at_ms = event_ms(event)
             if oldest_ms is None or at_ms < oldest_ms:
                 oldest_ms = at_ms
         if oldest_ms is not None:
@@ -172,14 +152,7 @@ class InventoryHandler:
             conn, STOCK, STOCK_COLUMNS, [_stock_tuple(levels[p]) for p in pairs], ["sku", "location"]
         )
         upsert_tuples(conn, TOTALS, TOTAL_COLUMNS, [_total_tuple(totals[s]) for s in skus], ["sku"])
-        upsert_tuples(
-            conn, LOCATIONS, ("location", "skus"), sorted(new_locations.items()), ["location"], _add_skus
-        )
-
-
-def _add_skus(stmt: Any, _dialect: str) -> dict[str, Any]:
-    """A location already listed gains the batch's new SKUs."""
-    return {"skus": stmt.table.c.skus + stmt.excluded.skus}
+        bump(conn, LOCATIONS, new_locations, "skus")
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -217,18 +190,13 @@ class Window:
     prev_cursor: str | None
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _search(conn: Connection, q: str) -> Any:
     """Rows whose SKU or location contains `q`.
 
     Few matching rows: look the SKUs up in the totals and the locations in their own table, then
     read just those rows through the indexes. Many: scan in page order, which stops early.
     """
-    pattern = _like(q)
+    pattern = like(q)
     skus = conn.execute(
         select(TOTALS.c.sku, TOTALS.c.locations).where(TOTALS.c.sku.ilike(pattern, escape="\\"))
     ).all()
@@ -290,11 +258,11 @@ def get_stock(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[dict[s
 
 
 def get_totals(conn: Connection, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(set(skus))):
-        for row in conn.execute(select(TOTALS).where(TOTALS.c.sku.in_(list(chunk)))):
-            found[row.sku] = dict(row._mapping)
-    return found
+    columns = columns_of(TOTALS)
+    return {
+        r[0]: dict(zip(columns, r, strict=True))
+        for r in load(conn, TOTALS, columns, "sku", sorted(set(skus)))
+    }
 
 
 def totals_below(conn: Connection, ceiling: int) -> list[dict[str, Any]]:

@@ -7,144 +7,158 @@ them at read time by `projections.lines`, so they hold for any shift and any "no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, Table, and_, func, select, union
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Connection, Table, and_, func, select, union
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import EquipmentStatusChanged, WorkOrderStatusChanged
 from shopfloor.projections.lines import MachineChange, Progress
-from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert
+from shopfloor.store.db import to_ms
+from shopfloor.store.entity import EntityHandler, event_ms
+from shopfloor.store.schema import table_of
 
 VIEW = "lines"
 UNASSIGNED = "unassigned"
 
 
-class LineMachineRow(SQLModel, table=True):
-    __tablename__ = "line_machines"
-    equipment_id: str = Field(primary_key=True)
-    line_id: str = Field(index=True)
+@dataclass(frozen=True, slots=True)
+class LineMachine:
+    equipment_id: str
+    line_id: str
 
 
-class LineMachineChangeRow(SQLModel, table=True):
-    __tablename__ = "line_machine_changes"
-    event_id: str = Field(primary_key=True)
-    equipment_id: str = Field(index=True)
-    line_id: str = Field(index=True)
-    at_ms: int = Field(sa_type=BigInteger, index=True)
+@dataclass(frozen=True, slots=True)
+class MachineFact:
+    """A machine status change, on the line the machine belonged to then."""
+
+    event_id: str
+    equipment_id: str
+    line_id: str
+    at_ms: int
     status: str
-    reason: str | None = None
+    reason: str | None
 
 
-class LineOrderRow(SQLModel, table=True):
-    __tablename__ = "line_orders"
-    work_order_id: str = Field(primary_key=True)
-    line_id: str = Field(index=True)
+@dataclass(frozen=True, slots=True)
+class LineOrder:
+    """A work order's latest counts and plan (fields an event left out carried forward)."""
+
+    work_order_id: str
+    line_id: str
     status: str
-    done: int = 0
-    scrap: int = 0
-    quantity_planned: int | None = None
-    ideal_cycle_s: float | None = None
-    due_ms: int | None = Field(default=None, sa_type=BigInteger)
-
-
-class LineProgressRow(SQLModel, table=True):
-    __tablename__ = "line_progress"
-    event_id: str = Field(primary_key=True)
-    work_order_id: str = Field(index=True)
-    line_id: str = Field(index=True)
-    at_ms: int = Field(sa_type=BigInteger, index=True)
     done: int
     scrap: int
-    ideal_cycle_s: float | None = None
+    quantity_planned: int | None
+    ideal_cycle_s: float | None
+    due_ms: int | None
 
 
-MACHINES: Table = LineMachineRow.__table__  # type: ignore[attr-defined]
-CHANGES: Table = LineMachineChangeRow.__table__  # type: ignore[attr-defined]
-ORDERS: Table = LineOrderRow.__table__  # type: ignore[attr-defined]
-PROGRESS: Table = LineProgressRow.__table__  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class ProgressFact:
+    """A work order's cumulative counts as of one event."""
+
+    event_id: str
+    work_order_id: str
+    line_id: str
+    at_ms: int
+    done: int
+    scrap: int
+    ideal_cycle_s: float | None
+
+
+MACHINES = table_of(LineMachine, "line_machines", key=("equipment_id",), index=("line_id",))
 # "each machine's / order's latest fact of a line before or within a window" reads these
-Index("ix_line_changes_line_machine_at", CHANGES.c.line_id, CHANGES.c.equipment_id, CHANGES.c.at_ms)
-Index("ix_line_progress_line_order_at", PROGRESS.c.line_id, PROGRESS.c.work_order_id, PROGRESS.c.at_ms)
+CHANGES = table_of(
+    MachineFact,
+    "line_machine_changes",
+    key=("event_id",),
+    index=("equipment_id", "line_id", "at_ms"),
+    indexes={"ix_line_changes_line_machine_at": ("line_id", "equipment_id", "at_ms")},
+)
+ORDERS = table_of(LineOrder, "line_orders", key=("work_order_id",), index=("line_id",))
+PROGRESS = table_of(
+    ProgressFact,
+    "line_progress",
+    key=("event_id",),
+    index=("work_order_id", "line_id", "at_ms"),
+    indexes={"ix_line_progress_line_order_at": ("line_id", "work_order_id", "at_ms")},
+)
 
 
-def _ms(event: Envelope) -> int:
-    return int(event.time.timestamp() * 1000)
+@dataclass(frozen=True, slots=True)
+class MachineFolded:
+    machine: LineMachine
+    fact: MachineFact
 
 
-class LineMachineHandler:
-    """EquipmentStatusChanged -> one status fact on the machine's line."""
+@dataclass(frozen=True, slots=True)
+class OrderFolded:
+    order: LineOrder
+    fact: ProgressFact
 
-    event_types = frozenset({"EquipmentStatusChanged"})
 
-    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
-        ids = {e.data.entity_id() for e in events}
-        lines = dict(conn.execute(select(MACHINES).where(MACHINES.c.equipment_id.in_(ids))).all())
-        facts = []
-        for event in events:
-            data = event.data
-            assert isinstance(data, EquipmentStatusChanged)
-            line = data.line_id or lines.get(data.equipment_id) or UNASSIGNED
-            lines[data.equipment_id] = line
-            at = _ms(event)
-            facts.append(
-                {
-                    "event_id": event.id,
-                    "equipment_id": data.equipment_id,
-                    "line_id": line,
-                    "at_ms": at,
-                    "status": data.status.value,
-                    "reason": data.reason,
-                }
-            )
-            changes.mark(VIEW, line, at)
-        insert_ignore(conn, CHANGES, facts)
-        upsert(
-            conn, MACHINES, [{"equipment_id": i, "line_id": lines[i]} for i in sorted(ids)], ["equipment_id"]
-        )
+def fold_machine(current: LineMachine | None, event: Envelope) -> MachineFolded:
+    """EquipmentStatusChanged -> one status fact on the machine's line (a missing line: where it was)."""
+    data = event.data
+    assert isinstance(data, EquipmentStatusChanged)
+    line = data.line_id or (current.line_id if current is not None else None) or UNASSIGNED
+    fact = MachineFact(event.id, data.equipment_id, line, event_ms(event), data.status.value, data.reason)
+    return MachineFolded(LineMachine(data.equipment_id, line), fact)
 
 
 def _pick(new: Any, old: Any) -> Any:
     return old if new is None else new
 
 
-class LineOrderHandler:
+def fold_order(current: LineOrder | None, event: Envelope) -> OrderFolded:
     """WorkOrderStatusChanged -> the order's cumulative counts (fields left out carried forward)."""
+    data = event.data
+    assert isinstance(data, WorkOrderStatusChanged)
+    due_ms = None if data.due_at is None else to_ms(data.due_at)
+    order = LineOrder(
+        work_order_id=data.work_order_id,
+        line_id=data.line_id or (current.line_id if current is not None else None) or UNASSIGNED,
+        status=data.status.value,
+        done=_pick(data.quantity_done, 0 if current is None else current.done),
+        scrap=_pick(data.quantity_scrap, 0 if current is None else current.scrap),
+        quantity_planned=_pick(data.quantity_planned, None if current is None else current.quantity_planned),
+        ideal_cycle_s=_pick(data.ideal_cycle_s, None if current is None else current.ideal_cycle_s),
+        due_ms=_pick(due_ms, None if current is None else current.due_ms),
+    )
+    fact = ProgressFact(
+        event.id,
+        order.work_order_id,
+        order.line_id,
+        event_ms(event),
+        order.done,
+        order.scrap,
+        order.ideal_cycle_s,
+    )
+    return OrderFolded(order, fact)
+
+
+class LineMachineHandler(EntityHandler):
+    """Machine status changes as facts on the line each machine belonged to then."""
+
+    event_types = frozenset({"EquipmentStatusChanged"})
+    table, fold, view = MACHINES, staticmethod(fold_machine), VIEW
+    appends = {MachineFact: CHANGES}
+
+    def mark(self, state: LineMachine) -> str:
+        return state.line_id
+
+
+class LineOrderHandler(EntityHandler):
+    """Work-order progress as facts on the order's line."""
 
     event_types = frozenset({"WorkOrderStatusChanged"})
+    table, fold, view = ORDERS, staticmethod(fold_order), VIEW
+    appends = {ProgressFact: PROGRESS}
 
-    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
-        ids = {e.data.entity_id() for e in events}
-        orders = {
-            row.work_order_id: dict(row._mapping)
-            for row in conn.execute(select(ORDERS).where(ORDERS.c.work_order_id.in_(ids)))
-        }
-        facts = []
-        for event in events:
-            data = event.data
-            assert isinstance(data, WorkOrderStatusChanged)
-            old = orders.get(data.work_order_id, {})
-            order = {
-                "work_order_id": data.work_order_id,
-                "line_id": data.line_id or old.get("line_id") or UNASSIGNED,
-                "status": data.status.value,
-                "done": _pick(data.quantity_done, old.get("done", 0)),
-                "scrap": _pick(data.quantity_scrap, old.get("scrap", 0)),
-                "quantity_planned": _pick(data.quantity_planned, old.get("quantity_planned")),
-                "ideal_cycle_s": _pick(data.ideal_cycle_s, old.get("ideal_cycle_s")),
-                "due_ms": _pick(
-                    None if data.due_at is None else int(data.due_at.timestamp() * 1000), old.get("due_ms")
-                ),
-            }
-            orders[data.work_order_id] = order
-            at = _ms(event)
-            kept = ("work_order_id", "line_id", "done", "scrap", "ideal_cycle_s")
-            facts.append({"event_id": event.id, "at_ms": at, **{k: order[k] for k in kept}})
-            changes.mark(VIEW, order["line_id"], at)
-        insert_ignore(conn, PROGRESS, facts)
-        upsert(conn, ORDERS, [orders[i] for i in sorted(ids)], ["work_order_id"])
+    def mark(self, state: LineOrder) -> str:
+        return state.line_id
 
 
 def line_ids(conn: Connection) -> list[str]:

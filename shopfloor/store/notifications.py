@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Text, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Connection, Text, select
 
 from shopfloor.store.alerts import ALERTS
 from shopfloor.store.db import upsert
+from shopfloor.store.schema import table_of
 
 
-class AlarmNotificationRow(SQLModel, table=True):
+@dataclass(frozen=True, slots=True)
+class Delivery:
     """What was sent where, how many attempts it took, and the last error if it never got through."""
 
-    __tablename__ = "alarm_notifications"
-    alert_id: str = Field(primary_key=True)
-    level: int = Field(primary_key=True)  # 1: first target, 2: escalation
+    alert_id: str
+    level: int  # 1: first target, 2: escalation
     target: str
     status: str  # DELIVERED or FAILED
     attempts: int
-    at_ms: int = Field(sa_type=BigInteger)
-    last_error: str | None = Field(default=None, sa_type=Text)
+    at_ms: int
+    last_error: str | None
 
 
-NOTIFICATIONS = AlarmNotificationRow.__table__  # type: ignore[attr-defined]
+NOTIFICATIONS = table_of(
+    Delivery, "alarm_notifications", key=("alert_id", "level"), types={"last_error": Text}
+)
 
 
 def unacknowledged_critical(conn: Connection) -> list[dict[str, Any]]:

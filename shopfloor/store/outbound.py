@@ -7,105 +7,36 @@ Late and stuck are judged when reading, with the clock passed in by the caller; 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Float, Index, and_, func, or_, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Connection, and_, func, or_, select
 
-from shopfloor.events.envelope import Envelope
-from shopfloor.projections.outbound import OPEN_STAGES, Order, fold
-from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert
+from shopfloor.projections.outbound import EVENT_STAGE, OPEN_STAGES, Order, Step, fold
+from shopfloor.store.entity import EntityHandler, like
+from shopfloor.store.schema import table_of
 
 VIEW = "outbound"
-CHUNK = 400
 
 
-class OrderRow(SQLModel, table=True):
-    __tablename__ = "outbound_orders"
-    order_id: str = Field(primary_key=True)
-    stage: str
-    stage_since_ms: int = Field(sa_type=BigInteger)
-    customer: str | None = None
-    priority: str | None = None
-    lines_json: str = "[]"
-    line_count: int = 0
-    units: int = 0
-    amount: float | None = Field(default=None, sa_type=Float)
-    carrier: str | None = None
-    tracking_id: str | None = None
-    due_ms: int | None = Field(default=None, sa_type=BigInteger)
-    correlationid: str | None = None
-    failure_reason: str | None = None
-    cancel_reason: str | None = None
-    created_ms: int | None = Field(default=None, sa_type=BigInteger)
-    paid_ms: int | None = Field(default=None, sa_type=BigInteger)
-    picked_ms: int | None = Field(default=None, sa_type=BigInteger)
-    dispatched_ms: int | None = Field(default=None, sa_type=BigInteger)
-    delivered_ms: int | None = Field(default=None, sa_type=BigInteger)
-    failed_ms: int | None = Field(default=None, sa_type=BigInteger)
-    cancelled_ms: int | None = Field(default=None, sa_type=BigInteger)
-    inferred: str = ""
-    out_of_order: str = ""
-    first_ms: int = Field(sa_type=BigInteger)
-    updated_ms: int = Field(sa_type=BigInteger)
-    event_count: int = 0
+ORDERS = table_of(
+    Order,
+    "outbound_orders",
+    key=("order_id",),
+    indexes={
+        "ix_outbound_stage_since": ("stage", "stage_since_ms"),
+        "ix_outbound_stage_due": ("stage", "due_ms"),
+    },
+)
+STEPS = table_of(Step, "outbound_order_steps", key=("order_id", "position"))
 
 
-class OrderStepRow(SQLModel, table=True):
-    __tablename__ = "outbound_order_steps"
-    order_id: str = Field(primary_key=True)
-    position: int = Field(primary_key=True)
-    event_type: str
-    stage: str
-    at_ms: int = Field(sa_type=BigInteger)
-    event_id: str
-    correlationid: str | None = None
-    note: str = ""
-
-
-ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
-STEPS = OrderStepRow.__table__  # type: ignore[attr-defined]
-Index("ix_outbound_stage_since", ORDERS.c.stage, ORDERS.c.stage_since_ms)
-Index("ix_outbound_stage_due", ORDERS.c.stage, ORDERS.c.due_ms)
-
-
-class OutboundHandler:
-    event_types = frozenset(
-        {
-            "OrderCreated",
-            "PaymentProcessed",
-            "PaymentFailed",
-            "PickCompleted",
-            "ShipmentDispatched",
-            "DeliveryCompleted",
-            "OrderCancelled",
-        }
-    )
-
-    def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
-        ids = sorted({e.data.entity_id() for e in events})
-        states: dict[str, Order] = {}
-        for start in range(0, len(ids), CHUNK):
-            query = select(ORDERS).where(ORDERS.c.order_id.in_(ids[start : start + CHUNK]))
-            states.update({r.order_id: Order(**r._mapping) for r in conn.execute(query)})
-        steps: list[dict[str, Any]] = []
-        for event in events:
-            folded = fold(states.get(event.data.entity_id()), event)
-            states[folded.order.order_id] = folded.order
-            steps.append(asdict(folded.step))
-            changes.mark(VIEW, folded.order.order_id, int(event.time.timestamp() * 1000))
-        upsert(conn, ORDERS, [asdict(states[i]) for i in ids], ["order_id"])
-        insert_ignore(conn, STEPS, steps)
+class OutboundHandler(EntityHandler):
+    event_types = frozenset(EVENT_STAGE)
+    table, fold, view = ORDERS, staticmethod(fold), VIEW
+    appends = {Step: STEPS}
 
 
 # --- reads -----------------------------------------------------------------------------------
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _attention(now_ms: int, limits_ms: Mapping[str, int], late: bool, stuck: bool) -> Any:
@@ -138,7 +69,7 @@ def list_orders(
     """Orders by filter; in a stage they come oldest-in-stage first (longest waiting on top)."""
     query = select(ORDERS)
     if q:
-        query = query.where(ORDERS.c.order_id.ilike(_like(q), escape="\\"))
+        query = query.where(ORDERS.c.order_id.ilike(like(q), escape="\\"))
     if stage:
         query = query.where(ORDERS.c.stage == stage)
     if ids is not None:
@@ -158,7 +89,7 @@ def list_orders(
 def stage_counts(conn: Connection, q: str | None = None) -> dict[str, int]:
     query = select(ORDERS.c.stage, func.count()).group_by(ORDERS.c.stage)
     if q:
-        query = query.where(ORDERS.c.order_id.ilike(_like(q), escape="\\"))
+        query = query.where(ORDERS.c.order_id.ilike(like(q), escape="\\"))
     return {stage: count for stage, count in conn.execute(query)}
 
 

@@ -9,10 +9,10 @@ buckets for 12 hours, so the store stays bounded at any reading rate (rows <= se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Index, Table, Text, delete, func, select, update
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, Connection, Table, Text, delete, func, select, update
 
 from shopfloor import alarm_config
 from shopfloor.events.envelope import Envelope
@@ -22,56 +22,54 @@ from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import upsert, upsert_tuples
+from shopfloor.store.entity import columns_of, event_ms, load
+from shopfloor.store.schema import table_of
 
 TREND_VIEW = "sensors"
 SECOND_MS, MINUTE_MS = 1000, 60_000
 RETAIN_SECONDS_MS = 10 * 60_000
 RETAIN_MINUTES_MS = 12 * 3600_000
 PRUNE_STEP_MS = 10_000
-CHUNK = 400
 
 
-class SensorLatestRow(SQLModel, table=True):
-    __tablename__ = "sensor_latest"
-    equipment_id: str = Field(primary_key=True)
-    sensor: str = Field(primary_key=True)
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """A sensor's newest reading, how many it has sent, and its detector's state (JSON)."""
+
+    equipment_id: str
+    sensor: str
     value: float
-    unit: str | None = None
-    at_ms: int = Field(sa_type=BigInteger)
-    readings: int = Field(default=0, sa_type=BigInteger)
-    detector: str = Field(default="", sa_type=Text)
+    unit: str | None
+    at_ms: int
+    readings: int
+    detector: str
 
 
-class SensorSecondRow(SQLModel, table=True):
-    __tablename__ = "sensor_buckets_1s"
-    equipment_id: str = Field(primary_key=True)
-    sensor: str = Field(primary_key=True)
-    bucket_ms: int = Field(primary_key=True, sa_type=BigInteger)
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Count, sum, min and max of a sensor's readings in one second or one minute."""
+
+    equipment_id: str
+    sensor: str
+    bucket_ms: int
     n: int
     vsum: float
     vmin: float
     vmax: float
 
 
-class SensorMinuteRow(SQLModel, table=True):
-    __tablename__ = "sensor_buckets_1m"
-    equipment_id: str = Field(primary_key=True)
-    sensor: str = Field(primary_key=True)
-    bucket_ms: int = Field(primary_key=True, sa_type=BigInteger)
-    n: int
-    vsum: float
-    vmin: float
-    vmax: float
+LATEST = table_of(
+    Latest, "sensor_latest", key=("equipment_id", "sensor"), types={"readings": BigInteger, "detector": Text}
+)
+_BUCKET_KEY = ("equipment_id", "sensor", "bucket_ms")
+SECONDS = table_of(
+    Bucket, "sensor_buckets_1s", key=_BUCKET_KEY, indexes={"ix_sensor_buckets_1s_time": ("bucket_ms",)}
+)
+MINUTES = table_of(
+    Bucket, "sensor_buckets_1m", key=_BUCKET_KEY, indexes={"ix_sensor_buckets_1m_time": ("bucket_ms",)}
+)
 
-
-LATEST = SensorLatestRow.__table__  # type: ignore[attr-defined]
-SECONDS = SensorSecondRow.__table__  # type: ignore[attr-defined]
-MINUTES = SensorMinuteRow.__table__  # type: ignore[attr-defined]
-Index("ix_sensor_buckets_1s_time", SECONDS.c.bucket_ms)
-Index("ix_sensor_buckets_1m_time", MINUTES.c.bucket_ms)
-
-LATEST_COLUMNS = ("equipment_id", "sensor", "value", "unit", "at_ms", "readings", "detector")
-BUCKET_COLUMNS = ("equipment_id", "sensor", "bucket_ms", "n", "vsum", "vmin", "vmax")
+BUCKET_COLUMNS = columns_of(SECONDS)
 Key = tuple[str, str]
 Buckets = dict[tuple[str, str, int], list[float]]
 
@@ -121,8 +119,8 @@ class SensorHandler:
     """Per batch: load detector states for the batch's sensors, fold, then write in bulk."""
 
     event_types = frozenset({"SensorReading"})
-    # Readings also raise alerts and discover machines: a rebuild must replay those tables together
-    # with these (shopfloor/rebuild/models.py merges read models that share a table).
+    # Readings also raise alerts and discover machines: a rebuild replays those tables together with
+    # these (the registry puts the three handlers in one read model).
     tables = (
         LATEST,
         SECONDS,
@@ -139,7 +137,7 @@ class SensorHandler:
         for event in events:
             data = event.data
             assert isinstance(data, SensorReading)
-            at_ms = int(event.time.timestamp() * 1000)
+            at_ms = event_ms(event)
             grouped.setdefault((data.equipment_id, data.sensor), []).append((at_ms, data.value, data.unit))
         keys = sorted(grouped)
         machines = sorted({eq for eq, _ in keys})
@@ -233,12 +231,9 @@ class SensorHandler:
 
 def _load_latest(conn: Connection, machines: Sequence[str]) -> dict[Key, dict[str, Any]]:
     """Every known sensor of these machines: the silent ones are judged too."""
-    found: dict[Key, dict[str, Any]] = {}
-    for start in range(0, len(machines), CHUNK):
-        chunk = list(machines[start : start + CHUNK])
-        rows = conn.execute(select(LATEST).where(LATEST.c.equipment_id.in_(chunk)))
-        found.update({(r.equipment_id, r.sensor): dict(r._mapping) for r in rows})
-    return found
+    columns = columns_of(LATEST)
+    rows = [dict(zip(columns, r, strict=True)) for r in load(conn, LATEST, columns, "equipment_id", machines)]
+    return {(r["equipment_id"], r["sensor"]): r for r in rows}
 
 
 def latest_values(

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
-import shopfloor.store.tables  # noqa: F401  (registers every table)
+import shopfloor.store.registry  # noqa: F401  (registers every table)
 from shopfloor import alarm_config
 from shopfloor.projections import alerts as alert_fold
 from shopfloor.projections import anomaly

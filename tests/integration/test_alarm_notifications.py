@@ -17,7 +17,7 @@ from shopfloor.events.codec import decode, encode_structured
 from shopfloor.runtime import build
 from shopfloor.store import notifications
 from shopfloor.store.batch import Batch, apply_batch
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from tests.support import T0, event, unique_settings
 
 T0_S = T0.timestamp()

@@ -19,7 +19,7 @@ from shopfloor.rebuild.shadow import open_engine
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as eq_store
 from shopfloor.store import sensors as sensor_store
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from tests.integration.harness import projecting, wait_consumed
 from tests.support import T0, event, unique_settings
 

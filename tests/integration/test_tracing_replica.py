@@ -20,7 +20,7 @@ from shopfloor.live.hub import Hub
 from shopfloor.live.notify_listener import NotifyListener
 from shopfloor.observability import tracing
 from shopfloor.runtime import open_store
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.store.work_orders import VIEW
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
 from tests.conftest import _fresh_postgres_database

@@ -14,7 +14,7 @@ import pytest
 from shopfloor.events.codec import decode, encode_structured
 from shopfloor.runtime import open_store
 from shopfloor.store.batch import Batch, apply_batch
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.web.trend_window import RANGES, trend_window
 from tests.support import T0, event, unique_settings
 

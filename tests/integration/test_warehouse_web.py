@@ -15,7 +15,7 @@ from shopfloor.events.codec import decode, encode_structured
 from shopfloor.runtime import Runtime, build
 from shopfloor.store import inventory as inventory_store
 from shopfloor.store.batch import Batch, apply_batch
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web.app import create_app
 from tests.support import T0, event, unique_settings

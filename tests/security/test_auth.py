@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from shopfloor.auth.tables import AUDIT, SESSIONS, USERS
+from shopfloor.auth.tables import SESSIONS, USERS
+from shopfloor.store.audit import AUDIT
 from tests.security.auth_client import CSRF, PASSWORD, ManualClock, auth_app, page_token, sign_in
 
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from sqlalchemy import select
 
-from shopfloor.auth.tables import AUDIT
+from shopfloor.store.audit import AUDIT
 from shopfloor.store.dead_letters import DEAD
 from shopfloor.web.app import create_app
 from tests.integration.harness import projecting, wait_consumed

@@ -14,7 +14,7 @@ from sqlalchemy import event as sa_event
 from shopfloor.events.codec import decode, encode_structured
 from shopfloor.runtime import build
 from shopfloor.store.batch import Batch, apply_batch
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.store.sensors import SECONDS
 from shopfloor.web.app import create_app
 from shopfloor.web.equipment_trend import TrendFeed

@@ -46,18 +46,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # Pairs of packages never to meet, whatever the table says: the store keeps no knowledge of sign-in.
 FORBIDDEN: tuple[tuple[str, str], ...] = (("shopfloor.store", "shopfloor.auth"),)
 
-# Edges that break the layering today and are being removed elsewhere; each must still exist, so the
-# list cannot outlive the fix.
-KNOWN: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("shopfloor.store.tables", "shopfloor.auth"),  # fixed on branch model10
-        ("shopfloor.store.tables", "shopfloor.auth.tables"),  # fixed on branch model10
-        ("shopfloor.store.dead_letters", "shopfloor.auth"),  # fixed on branch model10
-        ("shopfloor.store.dead_letters", "shopfloor.auth.audit"),  # fixed on branch model10
-        ("shopfloor.store.db", "shopfloor.store.tables"),  # closes the store cycle; fixed on branch model10
-    }
-)
-
 
 def modules(root: Path = PACKAGE) -> dict[str, Path]:
     found = {}
@@ -115,11 +103,8 @@ def upward(edges: dict[str, dict[str, int]]) -> list[str]:
         f"{source}:{line} imports {target} (layer {layer(source)} -> {layer(target)})"
         for source, targets in sorted(edges.items())
         for target, line in sorted(targets.items())
-        if (source, target) not in KNOWN
-        and (
-            layer(target) > layer(source)
-            or any(within(source, low) and within(target, high) for low, high in FORBIDDEN)
-        )
+        if layer(target) > layer(source)
+        or any(within(source, low) and within(target, high) for low, high in FORBIDDEN)
     ]
 
 
@@ -138,8 +123,6 @@ def cycles(edges: dict[str, dict[str, int]]) -> list[list[str]]:
             if target is None:
                 state[path.pop()] = 2
                 pending.pop()
-            elif (path[-1], target) in KNOWN:
-                continue
             elif state.get(target) == 1:
                 found.append([*path[path.index(target) :], target])
             elif target not in state:
@@ -162,12 +145,6 @@ def test_no_module_imports_a_layer_above_its_own() -> None:
 def test_no_import_cycle() -> None:
     found = [" -> ".join(cycle) for cycle in cycles(graph())]
     assert not found, "import cycles:\n" + "\n".join(found)
-
-
-def test_known_exceptions_still_exist() -> None:
-    edges = graph()
-    gone = [f"{a} -> {b}" for a, b in sorted(KNOWN) if b not in edges.get(a, {})]
-    assert not gone, "fixed; delete from KNOWN:\n" + "\n".join(gone)
 
 
 def test_the_check_catches_an_upward_import_and_a_cycle(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from shopfloor.runtime import build, open_store
 from shopfloor.store import sensors as sensor_store
 from shopfloor.store.batch import APPLIED, Rejected
 from shopfloor.store.changes import Changes
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.base import Record, TopicPartition
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
 from shopfloor.web.app import create_app

@@ -12,7 +12,7 @@ from shopfloor.consumers.projector import Projector
 from shopfloor.events.envelope import Envelope
 from shopfloor.runtime import open_store
 from shopfloor.store.changes import Changes
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
 from tests.support import encode, event, wait_until, wo
 

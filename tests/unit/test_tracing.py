@@ -23,7 +23,7 @@ from shopfloor.observability import tracing
 from shopfloor.runtime import open_store
 from shopfloor.store.batch import decode_notice, encode_notice
 from shopfloor.store.changes import ChangeNotice
-from shopfloor.store.handlers import HANDLERS
+from shopfloor.store.registry import HANDLERS
 from shopfloor.store.work_orders import VIEW
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
 from tests.support import encode, event, wait_until, wo

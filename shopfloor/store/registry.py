@@ -1,0 +1,97 @@
+"""Every read model, once: its handlers, the tables they write, the views they mark, its rebuild.
+
+Adding a read model (say quality inspections):
+1. `store/quality.py`: its tables, `table_of(Inspection, "quality_inspections", key=(...))` from
+   the fold's dataclasses, and its handler: an `EntityHandler` subclass (event types, table, fold,
+   view, appends, counts), or any class with `event_types`, `tables`, `views` and `apply`;
+2. one line in `MODELS` below: `ReadModel.of("quality", QualityHandler()),`.
+Everything else follows from this list: the handlers the projector runs (in this order), the
+tables `create_schema` makes (`TABLES`), the topics and event types a rebuild replays, and the
+rebuild's grouping: handlers that write a table in common go in one `ReadModel.of(...)`, rebuilt
+together and found by any of its names (`aliases`). `tests/unit/test_registry.py` fails when a
+table, event type or view is left out (and asks for a sample event of a new event type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Table
+
+from shopfloor.events.models import event_topics
+from shopfloor.store import audit, bookkeeping, notifications
+from shopfloor.store.alerts import AlertCommandHandler
+from shopfloor.store.changes import Handler
+from shopfloor.store.equipment import EquipmentHandler
+from shopfloor.store.inventory import InventoryHandler
+from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
+from shopfloor.store.outbound import OutboundHandler
+from shopfloor.store.sensors import SensorHandler
+from shopfloor.store.work_orders import WorkOrderHandler
+
+if TYPE_CHECKING:
+    from shopfloor.config import Settings
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    name: str
+    handlers: tuple[Handler, ...]
+    tables: tuple[Table, ...]
+    views: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, name: str, *handlers: Handler, aliases: tuple[str, ...] = ()) -> ReadModel:
+        """The model of these handlers: the tables they write (by name) and the views they mark."""
+        tables = {t.name: t for h in handlers for t in h.tables}
+        views = tuple(dict.fromkeys(v for h in handlers for v in h.views))
+        return cls(name, handlers, tuple(tables[n] for n in sorted(tables)), views, aliases)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset().union(*(h.event_types for h in self.handlers))
+
+    def topics(self, settings: Settings) -> list[str]:
+        """The topics carrying this model's events (every plant topic when a type is not mapped)."""
+        by_type = event_topics(settings)
+        if any(t not in by_type for t in self.event_types):
+            return list(settings.topics)
+        return sorted({by_type[t] for t in self.event_types})
+
+
+MODELS: tuple[ReadModel, ...] = (
+    ReadModel.of("work-orders", WorkOrderHandler()),
+    ReadModel.of("inventory", InventoryHandler()),
+    ReadModel.of("outbound", OutboundHandler()),
+    # readings raise alerts and discover machines: one rebuild
+    ReadModel.of(
+        "equipment", EquipmentHandler(), SensorHandler(), AlertCommandHandler(), aliases=("sensors", "alerts")
+    ),
+    ReadModel.of("lines", LineOrderHandler(), LineMachineHandler()),  # plan vs actual per line
+)
+
+HANDLERS: list[Handler] = [handler for model in MODELS for handler in model.handlers]
+# Written by the store itself, not folded from events: positions, applied ids, dead letters, audit
+# trail, alarm webhook deliveries (created with the store, even before a webhook is set).
+BOOKKEEPING: tuple[Table, ...] = (*bookkeeping.TABLES, audit.AUDIT, notifications.NOTIFICATIONS)
+BOOKKEEPING_VIEWS = ("dead-letters",)  # marked by the batch itself when it dead-letters records
+TABLES: tuple[Table, ...] = (*(t for model in MODELS for t in model.tables), *BOOKKEEPING)
+
+
+def read_models(handlers: Sequence[Handler] | None = None) -> dict[str, ReadModel]:
+    """The registered models by name; given `handlers`, only those whose handlers are all among them
+    (by type: a process runs the registry's handlers or a subset)."""
+    running = None if handlers is None else {type(h) for h in handlers}
+    return {m.name: m for m in MODELS if running is None or all(type(h) in running for h in m.handlers)}
+
+
+def find(name: str, handlers: Sequence[Handler] | None = None) -> ReadModel:
+    models = read_models(handlers)
+    for model in models.values():
+        if name == model.name or name in model.aliases:
+            return model
+    known = sorted(n for m in models.values() for n in (m.name, *m.aliases))
+    raise ValueError(f"unknown read model {name!r}; one of: {', '.join(known)}")

@@ -1,0 +1,89 @@
+"""The one way a table is declared here: from the dataclass whose instances are its rows.
+
+A fold's state, history entry or fact is a frozen dataclass; its table is derived from it, so the
+two cannot drift apart (a drift would only show at run time, as `State(**row)` failing). Column
+names and order, Python types and optionality come from the fields: `str` is VARCHAR, `int` INTEGER
+(BIGINT for `*_ms` epoch milliseconds), `float` FLOAT, `bool` BOOLEAN, `bytes` a BLOB/BYTEA, and
+`X | None` nullable. `types` overrides a column's type where the Python type does not say enough
+(TEXT for long strings, a length, BIGINT counters). An integer key declared `int | None` is
+assigned by the database (SERIAL); any other key comes from the row.
+"""
+
+from __future__ import annotations
+
+import types as pytypes
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlmodel import SQLModel
+
+# The tables still declared as SQLModel classes (sign-in, rebuild progress) share this metadata.
+METADATA = SQLModel.metadata
+ROW_CLASS = "row_class"  # Table.info key: the dataclass a table was derived from
+
+_SQL_TYPES: dict[type, Any] = {str: String, int: Integer, float: Float, bool: Boolean, bytes: LargeBinary}
+
+
+def table_of(
+    cls: type,
+    name: str,
+    *,
+    key: Iterable[str],
+    index: Iterable[str] = (),
+    indexes: Mapping[str, Iterable[str]] | None = None,
+    unique: Iterable[Iterable[str]] = (),
+    types: Mapping[str, Any] | None = None,
+) -> Table:
+    """The table `name` with one column per field of the dataclass `cls`, primary key `key`;
+    `index` columns get a single-column index each (`ix_<table>_<column>`), `indexes` are named
+    multi-column ones, `unique` column groups a UNIQUE constraint each."""
+    key, index, overrides = tuple(key), set(index), dict(types or {})
+    hints = get_type_hints(cls)
+    columns = []
+    for f in fields(cls):
+        python, optional = unwrap(hints[f.name])
+        sql_type = overrides.pop(f.name, None)
+        if sql_type is None:
+            sql_type = BigInteger if python is int and f.name.endswith("_ms") else _SQL_TYPES[python]
+        in_key = f.name in key
+        columns.append(
+            Column(
+                f.name,
+                sql_type,
+                primary_key=in_key,
+                nullable=optional and not in_key,
+                autoincrement=optional if in_key and python is int else "auto",
+                index=f.name in index or None,
+            )
+        )
+    unknown = (set(key) | index | set(overrides)) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"{name}: {sorted(unknown)} are not fields of {cls.__name__}")
+    table = Table(name, METADATA, *columns, *(UniqueConstraint(*group) for group in unique))
+    for index_name, names in (indexes or {}).items():
+        Index(index_name, *(table.c[n] for n in names))
+    table.info[ROW_CLASS] = cls
+    return table
+
+
+def unwrap(hint: Any) -> tuple[type, bool]:
+    """(the Python type, whether None is allowed) of a field annotation such as `int | None`."""
+    if get_origin(hint) in (Union, pytypes.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"a column holds one type, not {hint}")
+        return args[0], True
+    return hint, False
