@@ -4,7 +4,7 @@ real handlers filled, at a fixed "now". Expected markup is worked out by hand fr
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,10 @@ from fastapi import FastAPI
 from shopfloor.events.codec import decode, encode_structured
 from shopfloor.runtime import Runtime, build
 from shopfloor.store import inventory as inventory_store
-from shopfloor.store.batch import Batch, apply_batch
+from shopfloor.store.batch import Batch, Rejected, apply_batch
 from shopfloor.store.handlers import HANDLERS
+from shopfloor.transport.base import Record
+from shopfloor.web import dead_letters as dead_letters_web
 from shopfloor.web import equipment as equipment_web
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
@@ -36,14 +38,14 @@ Boards = Callable[[Runtime, lines_web.Plan], list[LiveBoard]]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
-    """A runtime on a fresh SQLite file, filled in ONE batch (so the store's version is 1)."""
+    """A runtime on a fresh SQLite file, filled by the real handlers in ONE batch (store version 1)."""
     made: list[Runtime] = []
 
-    def fill(events: list[dict[str, Any]], **overrides: Any) -> Runtime:
+    def fill(events: list[dict[str, Any]], rejected: Sequence[Rejected] = (), **overrides: Any) -> Runtime:
         settings = unique_settings(None, f"sqlite:///{tmp_path / 'store.db'}", **overrides)
         runtime = build(settings, consume=False, serve_web=False)
         made.append(runtime)
-        items = [decode(*encode_structured(e)) for e in events]
+        items: list[Any] = [decode(*encode_structured(e)) for e in events] + list(rejected)
         apply_batch(runtime.engine, Batch("boards", items, {}, {}), HANDLERS)
         return runtime
 
@@ -312,3 +314,24 @@ async def test_overview_board(store, served) -> None:  # type: ignore[no-untyped
     patch = await hub.views["overview"].render_patch(frozenset({"followed"}))
     assert patch.startswith('<template><div id="tiles">') and 'data-figure="wo-open">2<' in patch
     assert hub.views["overview"].follows == {"work-orders", "inventory", "outbound", "equipment", "lines"}
+
+
+async def test_dead_letter_board(store, served) -> None:  # type: ignore[no-untyped-def]
+    bad = [
+        Rejected(Record("mes.equipment", 0, 7, b"M1", b"{not json"), "undecodable: bad json"),
+        Rejected(Record("wms.inventory", 2, 9, b"S1", b'{"type": "Nope"}'), "unknown type Nope"),
+    ]
+    runtime = store([], bad)
+    client, hub = served(runtime, lambda *_: [dead_letters_web.BOARD], T0_MS)
+    letter = re.compile(
+        r'data-topic="([^"]+)" data-partition="(\d+)"\s+data-offset="(\d+)" data-state="([A-Z]+)"'
+    )
+
+    page = (await client.get("/dead-letters")).text  # sign-in off: a local supervisor
+    assert letter.findall(page) == [("wms.inventory", "2", "9", "NEW"), ("mes.equipment", "0", "7", "NEW")]
+    assert re.findall(r'data-count="NEW">(\d+) new', page) == ["2"]
+    assert live_root(page)["data-board-url"] == "/dead-letters/board?status=NEW"
+    fragment = (await client.get("/dead-letters/board", params={"status": "DISCARDED"})).text
+    assert letter.findall(fragment) == [] and "live-root" not in fragment
+    assert (await client.get("/dead-letters", params={"status": "nope"})).status_code in (400, 422)
+    assert await hub.views["dead-letters"].render_patch(frozenset({"*"})) == ""  # new letters reload
