@@ -21,10 +21,10 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
 from shopfloor.auth.roles import Principal, require_role
-from shopfloor.live.hub import Frame
+from shopfloor.live.hub import Frame, Hub
 from shopfloor.pages import templates
 from shopfloor.rebuild import progress as progress_store
-from shopfloor.runtime import Runtime
+from shopfloor.web.sse import Streams
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -37,9 +37,8 @@ def _row_html(progress: progress_store.Progress) -> str:
     return f'<template data-into="rebuild-rows">{row}</template>'
 
 
-def router(runtime: Runtime) -> APIRouter:
-    engine = runtime.engine
-    progress_store.ensure_table(engine)
+def router(engine: Engine, streams: Streams) -> APIRouter:
+    """The progress table must exist (the composition root creates it)."""
     api = APIRouter()
 
     @api.get("/admin/rebuilds", response_class=HTMLResponse)
@@ -53,10 +52,8 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/admin/rebuilds/stream", include_in_schema=False)
     async def stream(request: Request, _user: Admin) -> EventSourceResponse:
-        return EventSourceResponse(_frames(engine, request), ping=15, headers={"X-Accel-Buffering": "no"})
+        return streams.response(request, _frames(engine, request))
 
-    if engine.dialect.name == "sqlite":
-        runtime.tasks.append(lambda: watch_swaps(runtime))
     return api
 
 
@@ -77,25 +74,24 @@ async def _frames(engine: Engine, request: Request) -> AsyncIterator[dict[str, A
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def watch_swaps(runtime: Runtime, period: float = 1.0) -> None:
+async def watch_swaps(engine: Engine, hub: Hub, period: float = 1.0) -> None:
     """SQLite only: a rebuild swapped tables under this process; every page of those views reloads."""
     seen: dict[str, int | None] | None = None
     while True:
         try:
-            rows = await asyncio.to_thread(progress_store.load_all, runtime.engine)
+            rows = await asyncio.to_thread(progress_store.load_all, engine)
             swaps = {p.model: p.swapped_version for p in rows if p.state == "SWAPPED"}
             if seen is not None:
                 for p in rows:
                     if p.model in swaps and seen.get(p.model) != swaps[p.model]:
-                        _reload(runtime, json.loads(p.message or "{}").get("views", []))
+                        _reload(hub, json.loads(p.message or "{}").get("views", []))
             seen = swaps
         except Exception:
             log.exception("watching rebuild swaps failed")
         await asyncio.sleep(period)
 
 
-def _reload(runtime: Runtime, views: list[str]) -> None:
-    hub = runtime.hub
+def _reload(hub: Hub, views: list[str]) -> None:
     for view in views:
         channel = hub.views.get(view)
         if channel is None:

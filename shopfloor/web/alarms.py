@@ -5,6 +5,7 @@ action comes back as the page with the reason shown, never a bare error."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,10 +19,10 @@ from shopfloor.events.codec import cloud_event, encode_structured
 from shopfloor.pages import templates
 from shopfloor.projections import alarm_kpis
 from shopfloor.projections.anomaly import ALARM_KINDS, PRIORITIES
-from shopfloor.runtime import Runtime
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.batch import current_version
+from shopfloor.transport.base import EventSink
 from shopfloor.web.equipment_actions import MAX_SHELVE_MINUTES, same_origin
 
 SOURCE = "shopfloor/web/alarms"
@@ -116,9 +117,9 @@ def kpis_context(engine: Engine, start: str | None, end: str | None) -> dict[str
     return {"view": "alarms", "kpis": kpis, "from_value": _iso(from_ms), "to_value": _iso(to_ms)}
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str) -> APIRouter:
+    """`sink()`: where commands go (None: this process does not publish); `topic`: the command topic."""
     api = APIRouter()
-    engine = runtime.engine
 
     def page(
         request: Request, params: dict[str, str | None], error: str | None = None, status: int = 200
@@ -193,7 +194,8 @@ def router(runtime: Runtime) -> APIRouter:
         alert = await asyncio.to_thread(_alert, engine, alert_id)
         if alert is None:
             return page(request, params, error=f"No alarm {alert_id!r}.", status=404)
-        if runtime.sink is None:
+        out = sink()
+        if out is None:
             return page(
                 request, params, error="This server does not publish commands; try again.", status=503
             )
@@ -203,10 +205,8 @@ def router(runtime: Runtime) -> APIRouter:
         event = cloud_event(event_type, data, source=SOURCE, subject=alert_id)
         value, headers = encode_structured(event)
         try:
-            await runtime.sink.send(
-                runtime.settings.topic_alert_commands, value, alert["equipment_id"].encode(), headers
-            )
-            await runtime.sink.flush()
+            await out.send(topic, value, alert["equipment_id"].encode(), headers)
+            await out.flush()
         except Exception as exc:  # the broker is down: say so on the page, keep the form
             return page(
                 request, params, error=f"Could not send the command: {type(exc).__name__}.", status=503

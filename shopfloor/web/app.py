@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,18 +15,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import wiring as auth_wiring
 from shopfloor.pages import templates
+from shopfloor.rebuild import progress as progress_store
 from shopfloor.runtime import Runtime
+from shopfloor.transport.base import EventSink
+from shopfloor.web import (
+    admin_rebuilds,
+    docs,
+    equipment_actions,
+    equipment_trend,
+    health,
+    overview,
+    sse,
+    work_orders,
+)
 from shopfloor.web import alarms as alarms_web
 from shopfloor.web import dead_letters as dead_letters_web
-from shopfloor.web import docs, equipment_actions, equipment_trend, health, overview, sse, work_orders
 from shopfloor.web import equipment as equipment_web
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
-from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
+from shopfloor.web.board import live_reader
 from shopfloor.web.cutoffs import RiskJudge
 from shopfloor.web.head import HeadAsGet
+from shopfloor.web.sse import Streams
 from shopfloor.web.stream_limits import StreamLimits
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -88,7 +101,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    engine = runtime.engine
     app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
     auth_wiring.install(app, runtime)  # inside SecurityHeaders, so refusals carry them
     app.add_middleware(SecurityHeaders)
@@ -104,50 +116,50 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 
     templates.env.globals["store_epoch"] = runtime.hub.epoch
-    runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
-    app.include_router(work_orders.router(engine))
-    runtime.hub.register(
-        inventory_web.VIEW,
-        inventory_web.patch_renderer(engine, inventory_web.ReorderPoints.from_settings(runtime.settings)),
-    )
-    app.include_router(inventory_web.router(engine, runtime.settings))
-    runtime.hub.register(
-        outbound_web.VIEW,
-        outbound_web.patch_renderer(engine, runtime.settings.stuck_limits_ms(), outbound_web.wall_clock_ms),
-    )
-    app.include_router(outbound_web.router(engine, runtime.settings))
-    runtime.hub.register(equipment_web.VIEW, equipment_web.patch_renderer(engine))
-    runtime.hub.register(equipment_trend.TREND_VIEW, equipment_web.trend_patch_renderer())
-    app.include_router(equipment_web.router(engine))
-    app.include_router(equipment_trend.router(engine, runtime.hub))
-    app.include_router(equipment_actions.router(runtime))
-    app.include_router(alarms_web.router(runtime))
-    app.include_router(health.router(runtime))
-    app.include_router(docs.router(runtime))
-    app.include_router(rebuilds_router(runtime))
-    runtime.hub.register(dead_letters_web.VIEW, dead_letters_web.patch_renderer(engine))
-    app.include_router(dead_letters_web.router(runtime))
+    include_routes(app, runtime)
+    return app
 
-    plan = lines_web.Plan(runtime.settings)  # plan vs actual per line
-    templates.env.globals["outbound_at_risk"] = RiskJudge(engine, runtime.settings)
-    runtime.hub.register(lines_web.VIEW, lines_web.patch_renderer(engine, plan))
-    runtime.hub.register(
-        lines_web.DOWNTIME_VIEW,
-        lines_web.downtime_patch_renderer(engine, plan),
-        follows=lines_web.DOWNTIME_FOLLOWS,
-    )
-    app.include_router(lines_web.router(engine, plan))
 
-    runtime.hub.register(
-        overview.VIEW, overview.patch_renderer(engine, runtime.settings, plan), follows=overview.FOLLOWS
-    )
-    app.include_router(overview.router(engine, runtime.settings, plan))
+def include_routes(app: FastAPI, runtime: Runtime) -> None:
+    """Every router gets what it uses; the boards' views are registered with the hub here."""
+    engine, hub, settings = runtime.engine, runtime.hub, runtime.settings
+    plan = lines_web.Plan(settings)  # plan vs actual per line; its clock is "now" for the boards
+    reader = live_reader(engine, plan.clock)
+    points = inventory_web.ReorderPoints.from_settings(settings)
+    streams = Streams(functools.partial(auth_wiring.session_watch, runtime), settings.session_check_seconds)
+
+    def sink() -> EventSink | None:
+        return runtime.sink
+
+    work_orders.BOARD.register(hub, reader)
+    app.include_router(work_orders.router(engine, reader))
+    inventory_web.live_board(points).register(hub, reader)
+    app.include_router(inventory_web.router(engine, settings, reader))
+    outbound_web.live_board(settings).register(hub, reader)
+    app.include_router(outbound_web.router(engine, settings, plan.clock, reader))
+    templates.env.globals["outbound_at_risk"] = RiskJudge(engine, settings)
+    equipment_web.BOARD.register(hub, reader)
+    hub.register(equipment_trend.TREND_VIEW, equipment_web.trend_patch_renderer())
+    app.include_router(equipment_web.router(engine, reader))
+    app.include_router(equipment_trend.router(engine, hub, streams, plan.clock))
+    app.include_router(equipment_actions.router(engine, sink, settings.topic_alert_commands))
+    app.include_router(alarms_web.router(engine, sink, settings.topic_alert_commands))
+    app.include_router(health.router(engine, runtime.projector, runtime.listener))
+    app.include_router(docs.router(settings.event_topics()))
+    progress_store.ensure_table(engine)
+    if engine.dialect.name == "sqlite":  # no NOTIFY there: rebuild swaps are watched for
+        runtime.tasks.append(lambda: admin_rebuilds.watch_swaps(engine, hub))
+    app.include_router(admin_rebuilds.router(engine, streams))
+    dead_letters_web.BOARD.register(hub, reader)
+    app.include_router(dead_letters_web.router(engine, hub, sink, reader))
+    lines_board, downtime_board = lines_web.live_boards(plan)
+    lines_board.register(hub, reader)
+    downtime_board.register(hub, reader)
+    app.include_router(lines_web.router(engine, plan, reader))
+    overview.live_board(points, settings.stuck_limits_ms(), plan).install(app, hub, reader)
 
     @app.get("/sse/{view}", include_in_schema=False)
     async def live(view: str, request: Request) -> Response:
-        if view not in runtime.hub.views:
+        if view not in hub.views:
             return JSONResponse({"error": f"no live view {view!r}"}, status_code=404)
-        alive = auth_wiring.session_watch(runtime, request)
-        return sse.stream(runtime.hub, view, request, alive, runtime.settings.session_check_seconds)
-
-    return app
+        return sse.hub_stream(hub, view, request, streams)

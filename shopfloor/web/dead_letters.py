@@ -3,67 +3,66 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.auth import audit
 from shopfloor.auth.roles import Principal, require_role
-from shopfloor.live.hub import Frame
-from shopfloor.pages import templates
-from shopfloor.runtime import Runtime
+from shopfloor.live.hub import Frame, Hub
 from shopfloor.store import dead_letters as store
-from shopfloor.store.batch import current_version
+from shopfloor.transport.base import EventSink
+from shopfloor.web.board import LiveBoard, Read, Reader, live_reader
 
 VIEW = "dead-letters"
 Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 StatusFilter = Annotated[str, Query(pattern="^(NEW|REPROCESSED|DISCARDED|PARKED|ALL)$")]
 
 
-def board(engine: Engine, status: str) -> dict[str, Any]:
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        trail = audit.recent(conn, 30, "dead-letter.")
+def board(read: Read, status: str) -> dict[str, Any]:
+    engine = read.conn.engine  # the letter queries open their own connections on it
     return {
-        "view": VIEW,
-        "version": version,
-        "last_event_ms": last_event_ms,
         "letters": store.listing(engine, None if status == "ALL" else status),
         "counts": store.counts(engine),
         "status": status,
+        "board_query": f"status={quote(status, safe='/')}",
         "statuses": (*store.STATUSES, "ALL"),
-        "audit": trail,
+        "audit": audit.recent(read.conn, 30, "dead-letter."),
     }
 
 
-def patch_renderer(engine: Engine):  # type: ignore[no-untyped-def]
-    """New dead letters arrive as `*` (a reload of the board), so a patch is never narrower."""
-
-    async def render(_keys: frozenset[str]) -> str:
-        return ""
-
-    return render
+def status_param(status: StatusFilter = "NEW") -> str:
+    return status
 
 
-def router(runtime: Runtime) -> APIRouter:
-    api = APIRouter()
-    engine = runtime.engine
+# New dead letters arrive as `*` (a reload of the board), so frames never carry a patch.
+BOARD = LiveBoard(
+    view=VIEW,
+    path="/dead-letters",
+    page="dead_letters/page.html",
+    board="dead_letters/board.html",
+    context=board,
+    params=status_param,
+    dependencies=(Depends(require_role("supervisor")),),
+    in_schema=False,
+)
+
+
+def router(
+    engine: Engine, hub: Hub, sink: Callable[[], EventSink | None], reader: Reader | None = None
+) -> APIRouter:
+    """`sink()`: where reprocessed letters are produced (None: this process does not publish)."""
+    api = BOARD.router(reader or live_reader(engine))
 
     def reload_viewers() -> None:
         """This process's viewers reload at once (other replicas on the next dead letter or reconnect)."""
-        channel = runtime.hub.views.get(VIEW)
+        channel = hub.views.get(VIEW)
         for subscriber in list(channel.subscribers if channel else ()):
-            subscriber.offer(Frame("reload", "", runtime.hub.version))
-
-    @api.get("/dead-letters", response_class=HTMLResponse, include_in_schema=False)
-    def page(request: Request, _user: Supervisor, status: StatusFilter = "NEW") -> Response:
-        return templates.TemplateResponse(request, "dead_letters/page.html", board(engine, status))
-
-    @api.get("/dead-letters/board", response_class=HTMLResponse, include_in_schema=False)
-    def board_fragment(request: Request, _user: Supervisor, status: StatusFilter = "NEW") -> Response:
-        return templates.TemplateResponse(request, "dead_letters/board.html", board(engine, status))
+            subscriber.offer(Frame("reload", "", hub.version))
 
     @api.get("/api/dead-letters")
     def api_list(_user: Supervisor, status: StatusFilter = "NEW") -> dict[str, Any]:
@@ -79,7 +78,8 @@ def router(runtime: Runtime) -> APIRouter:
     async def reprocess(request: Request, user: Supervisor, letter_id: int) -> Response:
         """Produces the original bytes and headers to the original topic again; the consumer decides anew.
         The letter is claimed first, so of many parallel clicks exactly one re-produces it."""
-        if runtime.sink is None:
+        out = sink()
+        if out is None:
             raise HTTPException(503, "this process does not publish events")
         letter = await asyncio.to_thread(store.get, engine, letter_id)
         if letter is None:
@@ -87,8 +87,8 @@ def router(runtime: Runtime) -> APIRouter:
         if not await asyncio.to_thread(store.claim, engine, letter_id):
             raise HTTPException(409, f"dead letter {letter_id} is taken or resolved already")
         try:
-            await runtime.sink.send(letter["topic"], letter["value"], letter["key"], letter["header_list"])
-            await runtime.sink.flush()
+            await out.send(letter["topic"], letter["value"], letter["key"], letter["header_list"])
+            await out.flush()
         except BaseException:
             await asyncio.to_thread(store.release, engine, letter_id)
             raise

@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from shopfloor.contracts.asyncapi import document
 from shopfloor.pages import templates
-from shopfloor.runtime import Runtime
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(event_topics: dict[str, str]) -> APIRouter:
+    """`event_topics`: the configured topic of each event type, as the AsyncAPI document names them."""
     api = APIRouter(include_in_schema=False)
-    asyncapi = document(runtime.settings.event_topics())
+    asyncapi = document(event_topics)
 
     @api.get("/docs", response_class=HTMLResponse)
     def swagger(request: Request) -> HTMLResponse:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query
 from sqlalchemy import Connection, Engine
 
 from shopfloor import alarm_config
-from shopfloor.pages import templates
 from shopfloor.projections.alerts import SEVERITY_RANK
 from shopfloor.projections.anomaly import PREDICTIVE
 from shopfloor.store import alerts as alert_store
@@ -20,6 +16,7 @@ from shopfloor.store import equipment as store
 from shopfloor.store import sensors as sensor_store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
+from shopfloor.web.board import LiveBoard, Read, Reader, live_reader
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES
 
 VIEW = store.VIEW
@@ -73,19 +70,15 @@ def _pick_machine(
     return machines[0]["equipment_id"] if machines else None
 
 
-def board(engine: Engine, machine: str | None = None) -> dict[str, Any]:
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        machines = _machines(conn)
-        alerts = [with_evidence(a) for a in alert_store.list_alerts(conn, limit=ALERTS_SHOWN)]
-        chosen = _pick_machine(machines, alerts, machine)
-        latest = sensor_store.latest_values(conn, [chosen]).get(chosen, []) if chosen else []
+def board(read: Read, machine: str | None = None) -> dict[str, Any]:
+    machines = _machines(read.conn)
+    alerts = [with_evidence(a) for a in alert_store.list_alerts(read.conn, limit=ALERTS_SHOWN)]
+    chosen = _pick_machine(machines, alerts, machine)
+    latest = sensor_store.latest_values(read.conn, [chosen]).get(chosen, []) if chosen else []
     lines: dict[str, list[dict[str, Any]]] = {}
     for m in machines:
         lines.setdefault(m["line_id"], []).append(m)
     return {
-        "version": version,
-        "last_event_ms": last_event_ms,
         "lines": dict(sorted(lines.items())),
         "alerts": alerts,
         "machine": next((m for m in machines if m["equipment_id"] == chosen), None),
@@ -94,27 +87,33 @@ def board(engine: Engine, machine: str | None = None) -> dict[str, Any]:
         "ranges": RANGES.values(),
         "default_range": DEFAULT_RANGE,
         "alert_sort_key": alert_sort_key,
-        "now_ms": int(time.time() * 1000),
+        "now_ms": read.now_ms,
     }
 
 
-def patch_renderer(engine: Engine):  # type: ignore[no-untyped-def]
-    def render(keys: frozenset[str]) -> str:
-        machine_ids = sorted(k[3:] for k in keys if k.startswith("eq:"))
-        alert_ids = sorted(k[6:] for k in keys if k.startswith("alert:"))
-        with engine.connect() as conn:
-            machines = _machines(conn, machine_ids) if machine_ids else []
-            found = alert_store.list_alerts(conn, ids=alert_ids, limit=len(alert_ids)) if alert_ids else []
-        alerts = [with_evidence(a) for a in found]
-        template = templates.get_template("equipment/patch.html")
-        return template.render(
-            machines=machines, alerts=alerts, alert_sort_key=alert_sort_key, now_ms=int(time.time() * 1000)
-        )
+def patch(read: Read, keys: frozenset[str]) -> dict[str, Any]:
+    machine_ids = sorted(k[3:] for k in keys if k.startswith("eq:"))
+    alert_ids = sorted(k[6:] for k in keys if k.startswith("alert:"))
+    machines = _machines(read.conn, machine_ids) if machine_ids else []
+    found = alert_store.list_alerts(read.conn, ids=alert_ids, limit=len(alert_ids)) if alert_ids else []
+    alerts = [with_evidence(a) for a in found]
+    return {"machines": machines, "alerts": alerts, "alert_sort_key": alert_sort_key, "now_ms": read.now_ms}
 
-    async def render_async(keys: frozenset[str]) -> str:
-        return await asyncio.to_thread(render, keys)
 
-    return render_async
+def machine_param(machine: MachineId = None) -> str | None:
+    return machine or None
+
+
+BOARD = LiveBoard(
+    view=VIEW,
+    path="/equipment",
+    page="equipment/page.html",
+    board="equipment/board.html",
+    patch_template="equipment/patch.html",
+    context=board,
+    patch=patch,
+    params=machine_param,
+)
 
 
 def trend_patch_renderer():  # type: ignore[no-untyped-def]
@@ -134,18 +133,9 @@ def alert_json(alert: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def router(engine: Engine) -> APIRouter:
-    api = APIRouter()
-
-    @api.get("/equipment", response_class=HTMLResponse)
-    def equipment_page(request: Request, machine: MachineId = None) -> HTMLResponse:
-        context = board(engine, machine or None)
-        return templates.TemplateResponse(request, "equipment/page.html", {"view": VIEW, **context})
-
-    @api.get("/equipment/board", response_class=HTMLResponse, include_in_schema=False)
-    def equipment_board(request: Request) -> HTMLResponse:
-        context = board(engine)
-        return templates.TemplateResponse(request, "equipment/board.html", {"view": VIEW, **context})
+def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
+    """The board's page and fragment (read through `reader`, the live store by default) and the API."""
+    api = BOARD.router(reader or live_reader(engine))
 
     @api.get("/api/equipment")
     def equipment_api() -> dict[str, Any]:

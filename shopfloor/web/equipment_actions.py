@@ -1,7 +1,7 @@
 """Supervisor actions on alerts: acknowledge and shelve, each produced as a command event.
 
 The POST handlers do not touch the read model: they publish `AlertAcknowledged` / `AlertShelved`
-to the alert-command topic through the runtime's sink, and the projector folds them like any other
+to the alert-command topic through the process's sink, and the projector folds them like any other
 event, so every screen and every replica learns of them the same way. `require_role` is the one
 place the sign-in check plugs in (shopfloor.auth.roles); `same_origin` refuses cross-site form posts (CSRF).
 """
@@ -9,17 +9,19 @@ place the sign-in check plugs in (shopfloor.auth.roles); `same_origin` refuses c
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 
 from shopfloor.auth.roles import Principal, require_role
 from shopfloor.events.codec import cloud_event, encode_structured
-from shopfloor.runtime import Runtime
 from shopfloor.store import alerts as alert_store
+from shopfloor.transport.base import EventSink
 
 SOURCE = "shopfloor/web"
 MAX_SHELVE_MINUTES = 7 * 24 * 60
@@ -40,27 +42,28 @@ AlertId = Annotated[str, Form(min_length=1, max_length=500)]
 Note = Annotated[str | None, Form(max_length=2000)]
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str) -> APIRouter:
+    """`sink()`: where commands go (None: this process does not publish); `topic`: the command topic."""
     api = APIRouter(dependencies=[Depends(same_origin)])
 
     def _get_alert(alert_id: str) -> dict[str, Any] | None:
-        with runtime.engine.connect() as conn:
+        with engine.connect() as conn:
             return alert_store.get_alert(conn, alert_id)
 
     async def publish(event_type: str, alert_id: str, user: Principal, note: str | None, **extra: str) -> str:
         alert = await asyncio.to_thread(_get_alert, alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert {alert_id!r}")
-        if runtime.sink is None:
+        out = sink()
+        if out is None:
             raise HTTPException(503, "this process does not publish events")
         data = {"alert_id": alert_id, "equipment_id": alert["equipment_id"], "user": user.name, **extra}
         if note:
             data["note"] = note
         event = cloud_event(event_type, data, source=SOURCE, subject=alert_id)
         value, headers = encode_structured(event)
-        topic = runtime.settings.topic_alert_commands
-        await runtime.sink.send(topic, value, alert["equipment_id"].encode(), headers)
-        await runtime.sink.flush()
+        await out.send(topic, value, alert["equipment_id"].encode(), headers)
+        await out.flush()
         return event["id"]
 
     def done(request: Request, event_id: str) -> Response:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -20,6 +19,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from shopfloor.live.hub import Frame, Hub, Subscriber
 from shopfloor.store import sensors as sensor_store
+from shopfloor.web.sse import Streams
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES, trend_window
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,6 @@ MAX_MS = 10**15  # year 33658: any real epoch-millisecond time is below it
 TREND_VIEW = sensor_store.TREND_VIEW
 
 RANGE_HELP = "time range shown: " + ", ".join(RANGES)
-PING_SECONDS = 15
 
 
 def _trend(engine: Engine, machine: str, since_ms: int, per_minute: bool) -> dict[str, list[list[float]]]:
@@ -119,7 +118,8 @@ class TrendFeed:
             return {m: sensor_store.trend(conn, m, since) for m, since in wanted.items()}
 
 
-def router(engine: Engine, hub: Hub) -> APIRouter:
+def router(engine: Engine, hub: Hub, streams: Streams, clock: Callable[[], int]) -> APIRouter:
+    """`clock`: epoch ms, the end of every trend window."""
     api = APIRouter()
     feed = TrendFeed(engine, hub)
 
@@ -133,7 +133,7 @@ def router(engine: Engine, hub: Hub) -> APIRouter:
         if chosen is None:
             raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
         with engine.connect() as conn:
-            return trend_window(conn, equipment_id, chosen, int(time.time() * 1000))
+            return trend_window(conn, equipment_id, chosen, clock())
 
     @api.get("/sse/equipment-trend", include_in_schema=False)
     async def trend_stream(
@@ -156,11 +156,6 @@ def router(engine: Engine, hub: Hub) -> APIRouter:
             finally:
                 feed.leave(machine, subscriber)
 
-        return EventSourceResponse(
-            frames(),
-            ping=PING_SECONDS,
-            send_timeout=30,
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return streams.response(request, frames())
 
     return api

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
-from shopfloor.runtime import Runtime
 from shopfloor.store.dead_letters import DEAD
 
 MAX_READY_LAG = 10_000
 
 
-def router(runtime: Runtime) -> APIRouter:
+class Describes(Protocol):
+    """A running part that reports its state (the projector, the NOTIFY listener)."""
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def router(engine: Engine, projector: Describes | None, listener: Describes | None = None) -> APIRouter:
+    """`projector`: this process's consumer, if it runs one; `listener`: its NOTIFY listener, if any."""
     api = APIRouter()
 
     @api.get("/healthz")
@@ -27,7 +33,7 @@ def router(runtime: Runtime) -> APIRouter:
         problems: list[str] = []
         alerts: list[str] = []
         try:
-            with runtime.engine.connect() as conn:
+            with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
                 parked = conn.execute(
                     select(func.count()).select_from(DEAD).where(DEAD.c.status == "PARKED")
@@ -37,7 +43,6 @@ def router(runtime: Runtime) -> APIRouter:
         except Exception as exc:
             problems.append(f"store unreachable: {type(exc).__name__}")
         body: dict[str, Any] = {"store": "ok" if not problems else "unreachable"}
-        projector = runtime.projector
         if projector is not None:
             status = projector.describe()
             body["consumer"] = status
@@ -49,8 +54,8 @@ def router(runtime: Runtime) -> APIRouter:
                 problems.append(f"store refuses writes: {status['store_error']}")
             if status["lag"] > MAX_READY_LAG:
                 problems.append(f"consumer lag {status['lag']} records")
-        if runtime.listener is not None:
-            body["listener"] = runtime.listener.describe()
+        if listener is not None:
+            body["listener"] = listener.describe()
             if not body["listener"]["connected"]:
                 problems.append("not listening for commits (PostgreSQL LISTEN)")
         body["status"] = "ready" if not problems else "not ready"

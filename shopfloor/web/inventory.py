@@ -6,20 +6,18 @@ keyset window; live patches replace only rows that are already on a subscriber's
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
-from shopfloor.pages import templates
 from shopfloor.projections.inventory import is_low, reorder_point
 from shopfloor.store import inventory as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
+from shopfloor.web.board import LiveBoard, Read, Reader, live_reader
 
 VIEW = store.VIEW
 PAGE_ROWS = 50
@@ -97,16 +95,12 @@ def _query_string(**params: Any) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "", False, "sku")})
 
 
-def board(engine: Engine, points: ReorderPoints, **params: Any) -> dict[str, Any]:
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        page, lows = window(conn, points, limit=PAGE_ROWS, **params)
-        summary = store.summary(conn)
+def board(read: Read, points: ReorderPoints, params: dict[str, Any]) -> dict[str, Any]:
+    page, lows = window(read.conn, points, limit=PAGE_ROWS, **params)
+    summary = store.summary(read.conn)
     filters = {k: params[k] for k in ("q", "sort", "low_only")}
     base = {"q": filters["q"], "sort": filters["sort"], "low": filters["low_only"]}
     return {
-        "version": version,
-        "last_event_ms": last_event_ms,
         "rows": page.rows,
         "lows": lows[:LOW_PANEL_ROWS],
         "summary": {**summary, "low": len(lows)},
@@ -120,28 +114,18 @@ def board(engine: Engine, points: ReorderPoints, **params: Any) -> dict[str, Any
     }
 
 
-def patch_renderer(engine: Engine, points: ReorderPoints):  # type: ignore[no-untyped-def]
-    def render(keys: frozenset[str]) -> str:
-        pairs = [store.split_key(k) for k in keys]
-        with engine.connect() as conn:
-            rows = store.get_stock(conn, pairs)
-            totals = store.get_totals(conn, {sku for sku, _ in pairs})
-            lows = low_totals(conn, points)
-            summary = store.summary(conn)
-        _decorate(rows, totals, points)
-        states = [
-            {**t, "low": points.low(sku, t["on_hand"]), "reorder_point": points.of(sku)}
-            for sku, t in sorted(totals.items())
-        ]
-        template = templates.get_template("inventory/patch.html")
-        return template.render(
-            rows=rows, states=states, summary={**summary, "low": len(lows)}, low_sort=low_sort
-        )
-
-    async def render_async(keys: frozenset[str]) -> str:
-        return await asyncio.to_thread(render, keys)
-
-    return render_async
+def patch(read: Read, points: ReorderPoints, keys: frozenset[str]) -> dict[str, Any]:
+    pairs = [store.split_key(k) for k in keys]
+    rows = store.get_stock(read.conn, pairs)
+    totals = store.get_totals(read.conn, {sku for sku, _ in pairs})
+    lows = low_totals(read.conn, points)
+    summary = store.summary(read.conn)
+    _decorate(rows, totals, points)
+    states = [
+        {**t, "low": points.low(sku, t["on_hand"]), "reorder_point": points.of(sku)}
+        for sku, t in sorted(totals.items())
+    ]
+    return {"rows": rows, "states": states, "summary": {**summary, "low": len(lows)}, "low_sort": low_sort}
 
 
 def _api_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -182,19 +166,23 @@ def window_query(
 WindowQuery = Annotated[dict[str, Any], Depends(window_query)]
 
 
-def router(engine: Engine, settings: Settings) -> APIRouter:
-    api = APIRouter()
+def live_board(points: ReorderPoints) -> LiveBoard:
+    return LiveBoard(
+        view=VIEW,
+        path="/inventory",
+        page="inventory/page.html",
+        board="inventory/board.html",
+        patch_template="inventory/patch.html",
+        context=lambda read, query: board(read, points, query),
+        patch=lambda read, keys: patch(read, points, keys),
+        params=window_query,
+    )
+
+
+def router(engine: Engine, settings: Settings, reader: Reader | None = None) -> APIRouter:
+    """The board's page and fragment (read through `reader`, the live store by default) and the API."""
     points = ReorderPoints.from_settings(settings)
-
-    @api.get("/inventory", response_class=HTMLResponse)
-    def inventory_page(request: Request, query: WindowQuery) -> HTMLResponse:
-        context = board(engine, points, **query)
-        return templates.TemplateResponse(request, "inventory/page.html", {"view": VIEW, **context})
-
-    @api.get("/inventory/board", response_class=HTMLResponse, include_in_schema=False)
-    def inventory_board(request: Request, query: WindowQuery) -> HTMLResponse:
-        context = board(engine, points, **query)
-        return templates.TemplateResponse(request, "inventory/board.html", {"view": VIEW, **context})
+    api = live_board(points).router(reader or live_reader(engine))
 
     @api.get("/api/inventory")
     def inventory_api(
@@ -220,8 +208,6 @@ def router(engine: Engine, settings: Settings) -> APIRouter:
     return api
 
 
-def tile(engine: Engine, settings: Settings) -> dict[str, Any]:
+def tile(conn: Connection, points: ReorderPoints) -> dict[str, Any]:
     """Figures for the overview page's inventory tile."""
-    points = ReorderPoints.from_settings(settings)
-    with engine.connect() as conn:
-        return {**store.summary(conn), "low": len(low_totals(conn, points))}
+    return {**store.summary(conn), "low": len(low_totals(conn, points))}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,6 +16,7 @@ from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, 
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import lines as store
 from shopfloor.store.batch import current_version
+from shopfloor.web.board import Clock, LiveBoard, Reader, live_reader, wall_clock_ms
 
 VIEW = store.VIEW
 DOWNTIME_VIEW = "downtime"
@@ -26,11 +24,6 @@ DOWNTIME_FOLLOWS = frozenset({VIEW})
 DAY_MS = 86_400_000
 MAX_RANGE_MS = 31 * DAY_MS
 LineId = Annotated[str, Query(max_length=200)]
-Clock = Callable[[], int]
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Plan:
@@ -109,66 +102,65 @@ def line_figures(conn: Connection, plan: Plan, line_id: str, shift: Shift, now_m
     return as_dict(figures(line_id, plan.calendar, shift, now_ms, changes, progress, plan.rules), plan)
 
 
-def summaries(engine: Engine, plan: Plan, only: list[str] | None = None) -> dict[str, Any]:
-    now = plan.clock()
-    shift = shift_at(plan.calendar, now)
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        ids = store.line_ids(conn) if only is None else only
-        lines = [line_figures(conn, plan, line, shift, now) for line in ids]
+def summaries(conn: Connection, plan: Plan, now_ms: int, only: list[str] | None = None) -> dict[str, Any]:
+    shift = shift_at(plan.calendar, now_ms)
+    version, last_event_ms, _ = current_version(conn)
+    ids = store.line_ids(conn) if only is None else only
     return {
         "version": version,
         "last_event_ms": last_event_ms,
-        "lines": lines,
+        "lines": [line_figures(conn, plan, line, shift, now_ms) for line in ids],
         "shift": shift.label,
         "shift_window": f"{plan.local(shift.start_ms)}–{plan.local(shift.end_ms)}",
         "shift_end_ms": shift.end_ms,
     }
 
 
-def downtime(engine: Engine, plan: Plan) -> dict[str, Any]:
+def downtime(conn: Connection, plan: Plan, now_ms: int) -> dict[str, Any]:
     """Per line and window (current shift, 24 h, 7 days): minutes down by reason, largest first."""
-    now = plan.clock()
-    shift = shift_at(plan.calendar, now)
-    windows = {"shift": shift.start_ms, "24h": now - DAY_MS, "7d": now - 7 * DAY_MS}
+    shift = shift_at(plan.calendar, now_ms)
+    windows = {"shift": shift.start_ms, "24h": now_ms - DAY_MS, "7d": now_ms - 7 * DAY_MS}
     result: dict[str, dict[str, list[tuple[str, float]]]] = {}
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        for line in store.line_ids(conn):
-            changes = store.machine_facts(conn, line, windows["7d"], now + 1)
-            per_window = {}
-            for name, start in windows.items():
-                totals: dict[str, float] = {}
-                breaks = breaks_in(plan.calendar, start, now)
-                for (_machine, reason), ms in downtime_by_reason(changes, start, now, breaks).items():
-                    totals[reason] = totals.get(reason, 0.0) + ms / 60_000
-                per_window[name] = sorted(
-                    ((r, round(m, 1)) for r, m in totals.items()), key=lambda x: (-x[1], x[0])
-                )
-            result[line] = per_window
+    version, last_event_ms, _ = current_version(conn)
+    for line in store.line_ids(conn):
+        changes = store.machine_facts(conn, line, windows["7d"], now_ms + 1)
+        per_window = {}
+        for name, start in windows.items():
+            totals: dict[str, float] = {}
+            breaks = breaks_in(plan.calendar, start, now_ms)
+            for (_machine, reason), ms in downtime_by_reason(changes, start, now_ms, breaks).items():
+                totals[reason] = totals.get(reason, 0.0) + ms / 60_000
+            per_window[name] = sorted(
+                ((r, round(m, 1)) for r, m in totals.items()), key=lambda x: (-x[1], x[0])
+            )
+        result[line] = per_window
     return {"version": version, "last_event_ms": last_event_ms, "downtime": result, "shift": shift.label}
 
 
-def patch_renderer(engine: Engine, plan: Plan):  # type: ignore[no-untyped-def]
-    def render(keys: frozenset[str]) -> str:
-        context = summaries(engine, plan, sorted(k for k in keys if k != store.UNASSIGNED))
-        return templates.get_template("lines/patch.html").render(**context)
-
-    async def render_async(keys: frozenset[str]) -> str:
-        return await asyncio.to_thread(render, keys)
-
-    return render_async
-
-
-def downtime_patch_renderer(engine: Engine, plan: Plan):  # type: ignore[no-untyped-def]
-    def render(_keys: frozenset[str]) -> str:
-        body = templates.get_template("lines/downtime_board.html").render(**downtime(engine, plan))
-        return f"<template>{body}</template>"
-
-    async def render_async(keys: frozenset[str]) -> str:
-        return await asyncio.to_thread(render, keys)
-
-    return render_async
+def live_boards(plan: Plan) -> tuple[LiveBoard, LiveBoard]:
+    """/lines (a patch re-reads the changed lines' figures) and /downtime (a patch is the whole board)."""
+    lines = LiveBoard(
+        view=VIEW,
+        path="/lines",
+        page="lines/page.html",
+        board="lines/board.html",
+        patch_template="lines/patch.html",
+        context=lambda read, _: summaries(read.conn, plan, read.now_ms),
+        patch=lambda read, keys: summaries(
+            read.conn, plan, read.now_ms, sorted(k for k in keys if k != store.UNASSIGNED)
+        ),
+    )
+    down = LiveBoard(
+        view=DOWNTIME_VIEW,
+        path="/downtime",
+        page="lines/downtime.html",
+        board="lines/downtime_board.html",
+        patch_template="lines/downtime_patch.html",
+        context=lambda read, _: downtime(read.conn, plan, read.now_ms),
+        patch=lambda read, _keys: downtime(read.conn, plan, read.now_ms),
+        follows=DOWNTIME_FOLLOWS,
+    )
+    return lines, down
 
 
 def _parse_instant(name: str, text: str, plan: Plan) -> int:
@@ -181,31 +173,30 @@ def _parse_instant(name: str, text: str, plan: Plan) -> int:
     return int(value.timestamp() * 1000)
 
 
-def router(engine: Engine, plan: Plan) -> APIRouter:
+def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRouter:
+    """Both boards' pages and fragments (through `reader`; the live store by the plan's clock by
+    default), the line-board header, and the API."""
     use_plant_time(plan)
+    reader = reader or live_reader(engine, plan.clock)
+    lines_board, downtime_board = live_boards(plan)
     api = APIRouter()
+    api.include_router(lines_board.router(reader))
+    api.include_router(downtime_board.router(reader))
 
-    def page_context(request: Request) -> dict[str, Any]:
-        return {"view": VIEW, **summaries(engine, plan)}
-
-    @api.get("/lines", response_class=HTMLResponse)
-    def lines_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "lines/page.html", page_context(request))
-
-    @api.get("/lines/board", response_class=HTMLResponse, include_in_schema=False)
-    def lines_board(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "lines/board.html", page_context(request))
+    def now_summaries(only: list[str] | None = None) -> dict[str, Any]:
+        with engine.connect() as conn:
+            return summaries(conn, plan, plan.clock(), only)
 
     @api.get("/lines/header", response_class=HTMLResponse, include_in_schema=False)
     def line_header(request: Request, line: LineId, bands: bool = False) -> HTMLResponse:
         """The line board's header: this line's band, live (`bands` = the band alone, for polling)."""
-        context = {"view": VIEW, "line": line, **summaries(engine, plan, [line])}
+        context = {"view": VIEW, "line": line, **now_summaries([line])}
         name = "lines/header_bands.html" if bands else "lines/header.html"
         return templates.TemplateResponse(request, name, context)
 
     @api.get("/api/lines")
     def lines_api() -> dict[str, Any]:
-        context = summaries(engine, plan)
+        context = now_summaries()
         return {"version": context["version"], "shift": context["shift"], "lines": context["lines"]}
 
     @api.get("/api/lines/{line_id}/shifts", response_model=None)
@@ -233,18 +224,9 @@ def router(engine: Engine, plan: Plan) -> APIRouter:
             ]
         return {"line_id": line_id, "shifts": shifts}
 
-    @api.get("/downtime", response_class=HTMLResponse)
-    def downtime_page(request: Request) -> HTMLResponse:
-        context = {"view": DOWNTIME_VIEW, **downtime(engine, plan)}
-        return templates.TemplateResponse(request, "lines/downtime.html", context)
-
-    @api.get("/downtime/board", response_class=HTMLResponse, include_in_schema=False)
-    def downtime_board(request: Request) -> HTMLResponse:
-        context = {"view": DOWNTIME_VIEW, **downtime(engine, plan)}
-        return templates.TemplateResponse(request, "lines/downtime_board.html", context)
-
     @api.get("/api/downtime")
     def downtime_api() -> dict[str, Any]:
-        return downtime(engine, plan)
+        with engine.connect() as conn:
+            return downtime(conn, plan, plan.clock())
 
     return api

@@ -6,14 +6,13 @@ carry their due and stuck deadlines so the browser can flip the flags when a dea
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
 from shopfloor.pages import templates
@@ -35,18 +34,14 @@ from shopfloor.projections.pick_rate import pick_rate
 from shopfloor.store import outbound as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
+from shopfloor.web.board import Clock, LiveBoard, Read, Reader, live_reader, wall_clock_ms
 
 VIEW = store.VIEW
 OPEN_LANE_ROWS = 100
 DONE_LANE_ROWS = 20
 ATTENTION_ROWS = 30
-Clock = Callable[[], int]
 Search = Annotated[str | None, Query(max_length=100, description="part of an order id")]
 StageFilter = Annotated[str | None, Query(pattern="^(" + "|".join(ALL_STAGES) + ")$")]
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def sort_key(order: dict[str, Any]) -> str:
@@ -94,50 +89,42 @@ def pick_rates(conn: Any, calendar: Calendar, now_ms: int) -> dict[str, dict[str
     return rates
 
 
-def overview(engine: Engine, limits_ms: Mapping[str, int], now_ms: int) -> dict[str, Any]:
+def overview(conn: Connection, limits_ms: Mapping[str, int], now_ms: int) -> dict[str, Any]:
     """What every subscriber shares: counts per stage, and the late and stuck orders."""
-    with engine.connect() as conn:
-        counts = store.stage_counts(conn)
-        attention_counts = store.attention_counts(conn, now_ms, limits_ms)
-        attention = store.list_orders(
-            conn, late=True, stuck=True, now_ms=now_ms, limits_ms=limits_ms, limit=ATTENTION_ROWS
-        )
-        flips = store.upcoming_flips(conn, now_ms, limits_ms)
+    attention = store.list_orders(
+        conn, late=True, stuck=True, now_ms=now_ms, limits_ms=limits_ms, limit=ATTENTION_ROWS
+    )
     return {
-        "counts": counts,
-        "flips": flips,
-        "attention_counts": attention_counts,
+        "counts": store.stage_counts(conn),
+        "flips": store.upcoming_flips(conn, now_ms, limits_ms),
+        "attention_counts": store.attention_counts(conn, now_ms, limits_ms),
         "attention": judge(attention, now_ms, limits_ms),
         "stages": ALL_STAGES,
     }
 
 
-def board(
-    engine: Engine, limits_ms: Mapping[str, int], now_ms: int, q: str | None, calendar: Calendar
-) -> dict[str, Any]:
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        rates = pick_rates(conn, calendar, now_ms)
-        lanes: dict[str, list[dict[str, Any]]] = {}
-        for stage in ALL_STAGES:
-            final = stage in FINAL_STAGES
-            rows = store.list_orders(
-                conn,
-                q=q,
-                stage=stage,
-                newest_first=final,
-                limit=DONE_LANE_ROWS if final else OPEN_LANE_ROWS,
-            )
-            lanes[stage] = judge(rows, now_ms, limits_ms)
-        lane_counts = store.stage_counts(conn, q) if q else None
-    shared = overview(engine, limits_ms, now_ms)
+def board(read: Read, limits_ms: Mapping[str, int], calendar: Calendar, q: str | None) -> dict[str, Any]:
+    conn, now_ms = read.conn, read.now_ms
+    rates = pick_rates(conn, calendar, now_ms)
+    lanes: dict[str, list[dict[str, Any]]] = {}
+    for stage in ALL_STAGES:
+        final = stage in FINAL_STAGES
+        rows = store.list_orders(
+            conn,
+            q=q,
+            stage=stage,
+            newest_first=final,
+            limit=DONE_LANE_ROWS if final else OPEN_LANE_ROWS,
+        )
+        lanes[stage] = judge(rows, now_ms, limits_ms)
+    lane_counts = store.stage_counts(conn, q) if q else None
+    shared = overview(conn, limits_ms, now_ms)
     return {
-        "version": version,
-        "last_event_ms": last_event_ms,
         "lanes": lanes,
         "lane_counts": lane_counts or shared["counts"],
         "rates": rates,
         "q": q,
+        "board_query": f"q={quote(q, safe='/')}" if q else None,
         "sort_key": sort_key,
         "final_stages": FINAL_STAGES,
         "lane_rows": {stage: DONE_LANE_ROWS if stage in FINAL_STAGES else OPEN_LANE_ROWS for stage in lanes},
@@ -145,19 +132,28 @@ def board(
     }
 
 
-def patch_renderer(engine: Engine, limits_ms: Mapping[str, int], clock: Clock):  # type: ignore[no-untyped-def]
-    def render(keys: frozenset[str]) -> str:
-        now_ms = clock()
-        with engine.connect() as conn:
-            orders = judge(store.list_orders(conn, ids=sorted(keys)), now_ms, limits_ms)
-        shared = overview(engine, limits_ms, now_ms)
-        template = templates.get_template("outbound/patch.html")
-        return template.render(orders=orders, sort_key=sort_key, lane_counts=shared["counts"], **shared)
+def patch(read: Read, limits_ms: Mapping[str, int], keys: frozenset[str]) -> dict[str, Any]:
+    orders = judge(store.list_orders(read.conn, ids=sorted(keys)), read.now_ms, limits_ms)
+    shared = overview(read.conn, limits_ms, read.now_ms)
+    return {"orders": orders, "sort_key": sort_key, "lane_counts": shared["counts"], **shared}
 
-    async def render_async(keys: frozenset[str]) -> str:
-        return await asyncio.to_thread(render, keys)
 
-    return render_async
+def search(q: Search = None) -> str | None:
+    return (q or "").strip() or None
+
+
+def live_board(settings: Settings) -> LiveBoard:
+    limits_ms, calendar = settings.stuck_limits_ms(), settings.calendar()
+    return LiveBoard(
+        view=VIEW,
+        path="/outbound",
+        page="outbound/page.html",
+        board="outbound/board.html",
+        patch_template="outbound/patch.html",
+        context=lambda read, q: board(read, limits_ms, calendar, q),
+        patch=lambda read, keys: patch(read, limits_ms, keys),
+        params=search,
+    )
 
 
 def _api_order(row: dict[str, Any]) -> dict[str, Any]:
@@ -194,20 +190,14 @@ def _details(engine: Engine, order_id: str, now_ms: int, limits_ms: Mapping[str,
     return {"order": row, "spans": timeline(order, now_ms), "steps": steps, "lines": order_lines(order)}
 
 
-def router(engine: Engine, settings: Settings, clock: Clock = wall_clock_ms) -> APIRouter:
-    api = APIRouter()
+def router(
+    engine: Engine, settings: Settings, clock: Clock = wall_clock_ms, reader: Reader | None = None
+) -> APIRouter:
+    """The board's page and fragment (through `reader`; the live store by `clock` by default), the
+    timeline and rates fragments, and the API. `clock`: epoch ms, "now" for late and stuck."""
+    api = live_board(settings).router(reader or live_reader(engine, clock))
     limits_ms = settings.stuck_limits_ms()
     calendar = settings.calendar()
-
-    @api.get("/outbound", response_class=HTMLResponse)
-    def outbound_page(request: Request, q: Search = None) -> HTMLResponse:
-        context = board(engine, limits_ms, clock(), (q or "").strip() or None, calendar)
-        return templates.TemplateResponse(request, "outbound/page.html", {"view": VIEW, **context})
-
-    @api.get("/outbound/board", response_class=HTMLResponse, include_in_schema=False)
-    def outbound_board(request: Request, q: Search = None) -> HTMLResponse:
-        context = board(engine, limits_ms, clock(), (q or "").strip() or None, calendar)
-        return templates.TemplateResponse(request, "outbound/board.html", {"view": VIEW, **context})
 
     @api.get("/outbound/rates", response_class=HTMLResponse, include_in_schema=False)
     def outbound_rates(request: Request) -> HTMLResponse:
@@ -285,10 +275,8 @@ def router(engine: Engine, settings: Settings, clock: Clock = wall_clock_ms) -> 
     return api
 
 
-def tile(engine: Engine, settings: Settings, now_ms: int) -> dict[str, Any]:
+def tile(conn: Connection, limits_ms: Mapping[str, int], now_ms: int) -> dict[str, Any]:
     """Figures for the overview page's outbound tile."""
-    limits_ms = settings.stuck_limits_ms()
-    with engine.connect() as conn:
-        counts = store.stage_counts(conn)
-        attention = store.attention_counts(conn, now_ms, limits_ms)
+    counts = store.stage_counts(conn)
+    attention = store.attention_counts(conn, now_ms, limits_ms)
     return {"open": sum(counts.get(s, 0) for s in OPEN_STAGES), **attention}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 
-from shopfloor.pages import templates
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import work_orders as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
 from shopfloor.web import lines as lines_web
+from shopfloor.web.board import LiveBoard, Read, Reader, live_reader
 
 VIEW = store.VIEW
 STATUS_ORDER = ("IN_PROGRESS", "ON_HOLD", "RELEASED", "PLANNED", "COMPLETED", "CANCELLED")
@@ -46,11 +44,9 @@ def line_state(counts: dict[str, int]) -> str:
     return "idle"
 
 
-def board(engine: Engine, line: str | None) -> dict[str, Any]:
-    with engine.connect() as conn:
-        version, last_event_ms, _ = current_version(conn)
-        orders = lines_web.with_plans(conn, store.list_work_orders(conn, line=line), int(time.time() * 1000))
-        counts = store.line_counts(conn)
+def board(read: Read, line: str | None) -> dict[str, Any]:
+    orders = lines_web.with_plans(read.conn, store.list_work_orders(read.conn, line=line), read.now_ms)
+    counts = store.line_counts(read.conn)
     lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
         lane = lanes.setdefault(order["line_id"], {"open": [], "done": []})
@@ -61,12 +57,11 @@ def board(engine: Engine, line: str | None) -> dict[str, Any]:
     if line:
         lanes.setdefault(line, {"open": [], "done": []})
     return {
-        "version": version,
-        "last_event_ms": last_event_ms,
         "lanes": dict(sorted(lanes.items())),
         "counts": counts,
         "line": line,
         "all_lines": sorted(counts),
+        "board_query": f"line={quote(line, safe='/')}" if line else None,
         **helpers(),
     }
 
@@ -81,33 +76,31 @@ def helpers() -> dict[str, Any]:
     }
 
 
-def patch_renderer(engine: Engine):  # type: ignore[no-untyped-def]
-    def render(keys: frozenset[str]) -> str:
-        with engine.connect() as conn:
-            orders = store.list_work_orders(conn, ids=sorted(keys))
-            orders = lines_web.with_plans(conn, orders, int(time.time() * 1000))
-            counts = store.line_counts(conn)
-        template = templates.get_template("work_orders/patch.html")
-        return template.render(orders=orders, counts=counts, **helpers())
-
-    async def render_async(keys: frozenset[str]) -> str:
-        return await asyncio.to_thread(render, keys)
-
-    return render_async
+def patch(read: Read, keys: frozenset[str]) -> dict[str, Any]:
+    orders = store.list_work_orders(read.conn, ids=sorted(keys))
+    orders = lines_web.with_plans(read.conn, orders, read.now_ms)
+    return {"orders": orders, "counts": store.line_counts(read.conn), **helpers()}
 
 
-def router(engine: Engine) -> APIRouter:
-    api = APIRouter()
+def line_param(line: LineId = None) -> str | None:
+    return line or None
 
-    @api.get("/work-orders", response_class=HTMLResponse)
-    def work_orders_page(request: Request, line: LineId = None) -> HTMLResponse:
-        context = board(engine, line or None)
-        return templates.TemplateResponse(request, "work_orders/page.html", {"view": VIEW, **context})
 
-    @api.get("/work-orders/board", response_class=HTMLResponse, include_in_schema=False)
-    def work_orders_board(request: Request, line: LineId = None) -> HTMLResponse:
-        context = board(engine, line or None)
-        return templates.TemplateResponse(request, "work_orders/board.html", {"view": VIEW, **context})
+BOARD = LiveBoard(
+    view=VIEW,
+    path="/work-orders",
+    page="work_orders/page.html",
+    board="work_orders/board.html",
+    patch_template="work_orders/patch.html",
+    context=board,
+    patch=patch,
+    params=line_param,
+)
+
+
+def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
+    """The board's page and fragment (read through `reader`, the live store by default) and the API."""
+    api = BOARD.router(reader or live_reader(engine))
 
     @api.get("/api/work-orders")
     def work_orders_api(
