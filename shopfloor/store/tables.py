@@ -9,6 +9,7 @@ from shopfloor.store import (  # noqa: F401
     lines,  # plan vs actual per line
     notifications,  # alarm webhook deliveries: created with the store, even before a webhook is set
     outbound,
+    quality,
     sensors,
     work_orders,
 )
