@@ -199,3 +199,11 @@ def latest_results(conn: Connection, work_order_ids: Sequence[str]) -> dict[str,
     columns = ("work_order_id", "latest_inspection_id", "latest_result", "latest_at_ms", "inspections")
     rows = select_in(conn, ORDERS, columns, {}, "work_order_id", sorted(set(work_order_ids)))
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+
+
+def with_latest_results(conn: Connection, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Work-order rows, each with `inspection`: its latest inspection (or None), for the board's cell."""
+    latest = latest_results(conn, [o["work_order_id"] for o in orders])
+    for order in orders:
+        order["inspection"] = latest.get(order["work_order_id"])
+    return orders

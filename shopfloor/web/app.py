@@ -21,6 +21,7 @@ from shopfloor.web import equipment as equipment_web
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
+from shopfloor.web import quality as quality_web
 from shopfloor.web.admin_rebuilds import router as rebuilds_router
 from shopfloor.web.assets import vendor_files, vendor_route
 from shopfloor.web.cutoffs import RiskJudge
@@ -137,6 +138,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         follows=lines_web.DOWNTIME_FOLLOWS,
     )
     app.include_router(lines_web.router(engine, plan))
+    runtime.hub.register(quality_web.VIEW, quality_web.patch_renderer(engine, runtime.settings.calendar()))
+    app.include_router(quality_web.router(engine, runtime.settings))
 
     runtime.hub.register(
         overview.VIEW, overview.patch_renderer(engine, runtime.settings, plan), follows=overview.FOLLOWS

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from shopfloor.projections.work_orders import OPEN_STATUSES
+from shopfloor.store import quality as quality_store
 from shopfloor.store import work_orders as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
@@ -50,6 +51,7 @@ def board(engine: Engine, line: str | None) -> dict[str, Any]:
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
         orders = lines_web.with_plans(conn, store.list_work_orders(conn, line=line), int(time.time() * 1000))
+        orders = quality_store.with_latest_results(conn, orders)
         counts = store.line_counts(conn)
     lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
@@ -86,6 +88,7 @@ def patch_renderer(engine: Engine):  # type: ignore[no-untyped-def]
         with engine.connect() as conn:
             orders = store.list_work_orders(conn, ids=sorted(keys))
             orders = lines_web.with_plans(conn, orders, int(time.time() * 1000))
+            orders = quality_store.with_latest_results(conn, orders)
             counts = store.line_counts(conn)
         template = templates.get_template("work_orders/patch.html")
         return template.render(orders=orders, counts=counts, **helpers())

@@ -1,0 +1,178 @@
+"""The quality board: first-pass yield per line and shift, top defect codes, the latest inspections;
+its live patches and the JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection, Engine
+
+from shopfloor.config import Settings
+from shopfloor.projections.calendar import Calendar
+from shopfloor.projections.quality import RESULTS, ShiftYield, first_pass_yield, top_defects
+from shopfloor.store import quality as store
+from shopfloor.store.batch import current_version
+from shopfloor.store.db import iso
+from shopfloor.web.templating import templates
+
+VIEW = store.VIEW
+RECENT_ROWS = 30  # inspections listed, newest first; the page counts the rest
+TOP_DEFECTS = 8
+SHIFTS_SHOWN = 3  # per line, newest first
+YIELD_WINDOW_MS = 3 * 24 * 3600 * 1000  # first inspections this far back from the newest feed the FPY table
+ICONS = {"PASS": "✓", "FAIL": "✗", "REWORK": "↻"}
+LineId = Annotated[str | None, Query(max_length=200, description="show only this line")]
+
+
+def sort_key(inspection: dict[str, Any]) -> str:
+    """Newest first: the capped list drops the oldest."""
+    return f"{10**15 - inspection['at_ms']:015d}:{inspection['inspection_id']}"
+
+
+def yields(conn: Connection, calendar: Calendar) -> dict[str, list[ShiftYield]]:
+    """Per line, its newest shifts' first-pass yield (newest first)."""
+    newest = store.newest_first_inspection_ms(conn)
+    if newest is None:
+        return {}
+    out: dict[str, list[ShiftYield]] = {}
+    for cell in reversed(
+        first_pass_yield(store.orders_first_inspected_since(conn, newest - YIELD_WINDOW_MS), calendar)
+    ):
+        shown = out.setdefault(cell.line_id, [])
+        if len(shown) < SHIFTS_SHOWN:
+            shown.append(cell)
+    return out
+
+
+def summary(conn: Connection, calendar: Calendar) -> dict[str, Any]:
+    """Everything but the inspection rows: per-line results and yields, top defects, the total."""
+    results = store.line_results(conn)
+    return {
+        "results": results,
+        "yields": yields(conn, calendar),
+        "defects": top_defects(store.defect_counts(conn), TOP_DEFECTS),
+        "total": sum(sum(r.values()) for r in results.values()),
+    }
+
+
+def helpers() -> dict[str, Any]:
+    return {
+        "sort_key": sort_key,
+        "icons": ICONS,
+        "result_names": RESULTS,
+        "pct": _pct,
+        "defect_list": json.loads,
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def board(engine: Engine, calendar: Calendar) -> dict[str, Any]:
+    with engine.connect() as conn:
+        version, last_event_ms, _ = current_version(conn)
+        recent = store.recent_inspections(conn, RECENT_ROWS)
+        context = summary(conn, calendar)
+    return {
+        "view": VIEW,
+        "version": version,
+        "last_event_ms": last_event_ms,
+        "inspections": recent,
+        "recent_rows": RECENT_ROWS,
+        **context,
+        **helpers(),
+    }
+
+
+def patch_renderer(engine: Engine, calendar: Calendar):  # type: ignore[no-untyped-def]
+    """Changed inspections and lines; the defect list and the total ride along (they are small)."""
+
+    def render(keys: frozenset[str]) -> str:
+        ids = sorted(k[2:] for k in keys if k.startswith("i:"))
+        lines = sorted(k[2:] for k in keys if k.startswith("l:"))
+        with engine.connect() as conn:
+            rows = store.recent_inspections(conn, len(ids), ids=ids) if ids else []
+            context = summary(conn, calendar)
+        template = templates.get_template("quality/patch.html")
+        return template.render(inspections=rows, lines=lines, **context, **helpers())
+
+    async def render_async(keys: frozenset[str]) -> str:
+        return await asyncio.to_thread(render, keys)
+
+    return render_async
+
+
+def _api_yield(cell: ShiftYield) -> dict[str, Any]:
+    return {
+        "shift": cell.shift,
+        "start": iso(cell.start_ms),
+        "end": iso(cell.end_ms),
+        "inspected": cell.inspected,
+        "passed_first_time": cell.passed,
+        "first_pass_yield": None if cell.fpy is None else round(cell.fpy, 4),
+    }
+
+
+def router(engine: Engine, settings: Settings) -> APIRouter:
+    api = APIRouter()
+    calendar = settings.calendar()
+
+    @api.get("/quality", response_class=HTMLResponse)
+    def quality_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "quality/page.html", board(engine, calendar))
+
+    @api.get("/quality/board", response_class=HTMLResponse, include_in_schema=False)
+    def quality_board(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "quality/board.html", board(engine, calendar))
+
+    @api.get("/api/quality")
+    def quality_api(
+        line: LineId = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Inspections newest first, results and first-pass yield per line and shift, top defect codes,
+        and each work order's first and latest inspection."""
+        with engine.connect() as conn:
+            version, _, _ = current_version(conn)
+            recent = store.recent_inspections(conn, limit, line=line)
+            results = store.line_results(conn)
+            by_line = yields(conn, calendar)
+            defects = top_defects(store.defect_counts(conn, line), TOP_DEFECTS)
+            orders = store.work_order_results(conn, line=line, limit=limit)
+        if line:
+            results = {line: results.get(line, {})}
+            by_line = {line: by_line.get(line, [])}
+        return {
+            "version": version,
+            "inspections": [
+                {
+                    **{k: v for k, v in row.items() if k not in ("at_ms", "defects")},
+                    "defects": json.loads(row["defects"]),
+                    "at": iso(row["at_ms"]),
+                }
+                for row in recent
+            ],
+            "lines": {
+                name: {
+                    "results": {r: counts.get(r, 0) for r in RESULTS},
+                    "first_pass_yield": [_api_yield(c) for c in by_line.get(name, [])],
+                }
+                for name, counts in sorted(results.items())
+            },
+            "top_defects": [{"code": code, "count": n} for code, n in defects],
+            "work_orders": [
+                {
+                    **{k: v for k, v in row.items() if not k.endswith("_ms")},
+                    "first_at": iso(row["first_at_ms"]),
+                    "latest_at": iso(row["latest_at_ms"]),
+                }
+                for row in orders
+            ],
+        }
+
+    return api
