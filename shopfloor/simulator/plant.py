@@ -5,6 +5,7 @@ from __future__ import annotations
 from shopfloor.config import Settings
 from shopfloor.simulator.base import Generator
 from shopfloor.simulator.demo import DemoExtras
+from shopfloor.simulator.quality import InspectedWorkOrders
 from shopfloor.simulator.sensors import SensorTraffic
 from shopfloor.simulator.warehouse import WarehouseTraffic
 from shopfloor.simulator.work_orders import WorkOrderTraffic
@@ -15,7 +16,8 @@ DEMO_LINES = 6  # as many as WorkOrderTraffic runs orders on
 def plant_traffic(
     settings: Settings, *, rate: float, seed: int | None = None, sensor_rate: float = 0.0
 ) -> list[Generator]:
-    generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
+    work_orders = WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)
+    generators: list[Generator] = [InspectedWorkOrders(work_orders, settings.topic_quality, seed=seed)]
     if sensor_rate > 0:  # about 1 reading per sensor per second
         generators.append(sensor_traffic(settings, sensor_rate, seed))
     generators.append(warehouse_traffic(settings, rate, seed))
@@ -28,7 +30,8 @@ def demo_traffic(
     """The plant as the demo shows it: machines on every work-order line, one starting to degrade
     within seconds and crossing its limit about two minutes in, plus a backlog of late and stuck
     orders and a few malformed records for the dead-letter page."""
-    generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
+    work_orders = WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)
+    generators: list[Generator] = [InspectedWorkOrders(work_orders, settings.topic_quality, seed=seed)]
     if sensor_rate > 0:
         machines = max(DEMO_LINES, min(200, round(sensor_rate / 5)))
         generators.append(
