@@ -18,7 +18,7 @@ from shopfloor.simulator.base import Generator, Produced
 DEFECT_CODES = ("SCRATCH", "BURR", "DENT", "DIMENSION", "MISALIGNED", "POROSITY")
 DEFECT_WEIGHTS = (30, 25, 15, 12, 10, 5)
 INSPECTORS = ("qa-ines", "qa-kofi", "qa-lena", "qa-marek")
-IN_PROCESS_SHARE = 0.2  # of progress updates, how many are followed by an in-process check
+IN_PROCESS_SHARE = 0.08  # of progress updates, how many are followed by an in-process check
 
 
 class InspectedWorkOrders:
