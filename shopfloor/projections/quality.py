@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import InspectionRecorded
-from shopfloor.projections.calendar import Calendar, shift_at
+from shopfloor.projections.calendar import Calendar, Shift, shift_at
 
 UNASSIGNED_LINE = "unassigned"
 RESULTS = ("PASS", "FAIL", "REWORK")
@@ -172,20 +172,13 @@ def fold_order(current: OrderQuality | None, inspection: Inspection) -> OrderQua
     )
 
 
-def first_pass_yield(orders: Iterable[OrderQuality], calendar: Calendar) -> list[ShiftYield]:
-    """FPY per (line, shift of the first inspection), sorted by line, then shift."""
-    cells: dict[tuple[str, int], list[int]] = {}
-    shifts = {}
-    for order in orders:
-        shift = shift_at(calendar, order.first_at_ms)
-        shifts[shift.start_ms] = shift
-        cell = cells.setdefault((order.line_id, shift.start_ms), [0, 0])
-        cell[0] += 1
-        cell[1] += order.first_result == "PASS"
-    return [
-        ShiftYield(line, shifts[start].label, start, shifts[start].end_ms, inspected, passed)
-        for (line, start), (inspected, passed) in sorted(cells.items())
-    ]
+def recent_shifts(calendar: Calendar, at_ms: int, count: int) -> list[Shift]:
+    """The shift containing `at_ms` and the `count - 1` periods before it, newest first (a gap between
+    configured shifts is a period of its own, "off shift")."""
+    shifts = [shift_at(calendar, at_ms)]
+    while len(shifts) < count:
+        shifts.append(shift_at(calendar, shifts[-1].start_ms - 1))
+    return shifts
 
 
 def top_defects(counts: Iterable[tuple[str, int]], limit: int) -> list[tuple[str, int]]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, fields
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, func, select
+from sqlalchemy import BigInteger, Connection, Table, case, func, select
 from sqlmodel import Field, SQLModel
 
 from shopfloor.events.envelope import Envelope
@@ -176,9 +176,16 @@ def defect_counts(conn: Connection, line: str | None = None) -> list[tuple[str, 
     return [(code, int(n)) for code, n in conn.execute(query)]
 
 
-def orders_first_inspected_since(conn: Connection, since_ms: int) -> list[OrderQuality]:
-    query = select(*(ORDERS.c[c] for c in ORDER_COLUMNS)).where(ORDERS.c.first_at_ms >= since_ms)
-    return [OrderQuality(*row) for row in conn.execute(query)]
+def first_pass_counts(conn: Connection, start_ms: int, end_ms: int) -> dict[str, tuple[int, int]]:
+    """Per line: orders first inspected in [start_ms, end_ms), and how many of those first
+    inspections passed (the two terms of first-pass yield, docs/quality.md)."""
+    passed = func.sum(case((ORDERS.c.first_result == "PASS", 1), else_=0))
+    query = (
+        select(ORDERS.c.line_id, func.count(), passed)
+        .where(ORDERS.c.first_at_ms >= start_ms, ORDERS.c.first_at_ms < end_ms)
+        .group_by(ORDERS.c.line_id)
+    )
+    return {line: (int(n), int(ok)) for line, n, ok in conn.execute(query)}
 
 
 def newest_first_inspection_ms(conn: Connection) -> int | None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
 from shopfloor.projections.calendar import Calendar
-from shopfloor.projections.quality import RESULTS, ShiftYield, first_pass_yield, top_defects
+from shopfloor.projections.quality import RESULTS, ShiftYield, recent_shifts, top_defects
 from shopfloor.store import quality as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
@@ -22,8 +22,7 @@ from shopfloor.web.templating import templates
 VIEW = store.VIEW
 RECENT_ROWS = 30  # inspections listed, newest first; the page counts the rest
 TOP_DEFECTS = 8
-SHIFTS_SHOWN = 3  # per line, newest first
-YIELD_WINDOW_MS = 3 * 24 * 3600 * 1000  # first inspections this far back from the newest feed the FPY table
+SHIFTS_SHOWN = 3  # the plant's last shifts with first-pass yield, newest first
 ICONS = {"PASS": "✓", "FAIL": "✗", "REWORK": "↻"}
 LineId = Annotated[str | None, Query(max_length=200, description="show only this line")]
 
@@ -34,17 +33,17 @@ def sort_key(inspection: dict[str, Any]) -> str:
 
 
 def yields(conn: Connection, calendar: Calendar) -> dict[str, list[ShiftYield]]:
-    """Per line, its newest shifts' first-pass yield (newest first)."""
+    """Per line, first-pass yield in each of the plant's last shifts (up to the newest first
+    inspection) in which it had first inspections, newest first."""
     newest = store.newest_first_inspection_ms(conn)
-    if newest is None:
-        return {}
     out: dict[str, list[ShiftYield]] = {}
-    for cell in reversed(
-        first_pass_yield(store.orders_first_inspected_since(conn, newest - YIELD_WINDOW_MS), calendar)
-    ):
-        shown = out.setdefault(cell.line_id, [])
-        if len(shown) < SHIFTS_SHOWN:
-            shown.append(cell)
+    for shift in recent_shifts(calendar, newest, SHIFTS_SHOWN) if newest is not None else []:
+        for line, (inspected, passed) in sorted(
+            store.first_pass_counts(conn, shift.start_ms, shift.end_ms).items()
+        ):
+            out.setdefault(line, []).append(
+                ShiftYield(line, shift.label, shift.start_ms, shift.end_ms, inspected, passed)
+            )
     return out
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from shopfloor.projections.quality import first_pass_yield, top_defects
+from shopfloor.projections.quality import top_defects
 from shopfloor.store import quality as store
 from shopfloor.store.dead_letters import DEAD
+from shopfloor.web.quality import yields as shift_yields
 from tests.integration.harness import projecting, wait_consumed
 from tests.quality_events import SHIFT_DAY, inspection
 from tests.support import event, unique_settings
@@ -75,16 +76,16 @@ async def test_inspections_through_kafka_end_in_the_hand_worked_figures(
         with runtime.engine.connect() as conn:
             results = store.line_results(conn)
             defects = top_defects(store.defect_counts(conn), 10)
-            yields = first_pass_yield(store.orders_first_inspected_since(conn, 0), settings.calendar())
+            yields = shift_yields(conn, settings.calendar())
             latest = store.latest_results(conn, [f"WO-{n}" for n in range(1, 7)])
             i1 = store.recent_inspections(conn, 1, ids=["I1"])[0]
             letters = {r.reason for r in conn.execute(select(DEAD).where(DEAD.c.topic == topic))}
 
     assert results == {"L1": {"PASS": 4, "FAIL": 1, "REWORK": 1}, "L2": {"PASS": 2, "FAIL": 2}}
     assert defects == [("BURR", 4), ("DENT", 4), ("SCRATCH", 3)]
-    assert [(y.line_id, y.shift, y.inspected, y.passed) for y in yields] == [
-        ("L1", "2026-11-27 06:00", 3, 1),
+    assert [(y.line_id, y.shift, y.inspected, y.passed) for line in yields.values() for y in line] == [
         ("L1", "2026-11-27 14:00", 1, 1),
+        ("L1", "2026-11-27 06:00", 3, 1),
         ("L2", "2026-11-27 06:00", 2, 1),
     ]
     assert {k: v["latest_result"] for k, v in latest.items()} == dict.fromkeys(

@@ -13,13 +13,13 @@ from shopfloor.projections.quality import (
     Inspection,
     OrderQuality,
     ShiftYield,
-    first_pass_yield,
     fold_order,
+    recent_shifts,
     record,
     top_defects,
 )
 from tests.quality_events import SHIFT_DAY, inspection
-from tests.support import encode
+from tests.support import T0, encode
 
 CALENDAR = Calendar.parse("UTC", "06:00-14:00,14:00-22:00,22:00-06:00")
 
@@ -50,18 +50,37 @@ def _replay(events):  # type: ignore[no-untyped-def]
     return inspections, orders, results, defects
 
 
-def test_first_pass_yield_per_line_and_shift_by_hand() -> None:
+def test_first_inspection_per_order_by_hand() -> None:
+    """The terms of first-pass yield: each order's first inspection (by time), its line and result."""
     _, orders, _, _ = _replay(SHIFT_DAY)
-    got = [(y.line_id, y.shift, y.inspected, y.passed) for y in first_pass_yield(orders.values(), CALENDAR)]
-    assert got == [
-        ("L1", "2026-11-27 06:00", 3, 1),
-        ("L1", "2026-11-27 14:00", 1, 1),
-        ("L2", "2026-11-27 06:00", 2, 1),
+    firsts = {
+        wo: (o.line_id, o.first_inspection_id, o.first_result, o.first_at_ms) for wo, o in orders.items()
+    }
+    t0 = int(T0.timestamp() * 1000)
+    hour = 3_600_000
+    assert firsts == {
+        "WO-1": ("L1", "I1", "PASS", t0),
+        "WO-2": ("L1", "I2", "FAIL", t0 + hour),
+        "WO-3": ("L1", "I4", "REWORK", t0 + 5 * hour + 59 * 60_000),
+        "WO-4": ("L1", "I6", "PASS", t0 + 7 * hour),
+        "WO-5": ("L2", "I7", "PASS", t0 - hour),
+        "WO-6": ("L2", "I9", "FAIL", t0 + 2 * hour + 30 * 60_000),  # arrived after I10, earlier by time
+    }
+
+
+def test_recent_shifts_walk_back_through_the_calendar_gaps_included() -> None:
+    at = int(T0.timestamp() * 1000) + 7 * 3_600_000  # 15:00
+    assert [s.label for s in recent_shifts(CALENDAR, at, 3)] == [
+        "2026-11-27 14:00",
+        "2026-11-27 06:00",
+        "2026-11-26 22:00",
     ]
-    fpy = {(y.line_id, y.shift): y.fpy for y in first_pass_yield(orders.values(), CALENDAR)}
-    assert fpy[("L1", "2026-11-27 06:00")] == pytest.approx(1 / 3)
-    assert fpy[("L1", "2026-11-27 14:00")] == 1.0
-    assert fpy[("L2", "2026-11-27 06:00")] == 0.5
+    two = Calendar.parse("UTC", "06:00-14:00,14:00-22:00")
+    late = int(T0.timestamp() * 1000) + 15 * 3_600_000  # 23:00, between the last shift and the first
+    gap, evening = recent_shifts(two, late, 2)
+    assert (gap.label, gap.end_ms - gap.start_ms) == ("off shift", 8 * 3_600_000)
+    assert evening.label == "2026-11-27 14:00"
+    assert ShiftYield("L1", "x", 0, 1, 3, 1).fpy == pytest.approx(1 / 3)
 
 
 def test_top_defects_merge_codes_and_break_ties_by_code() -> None:
@@ -137,5 +156,4 @@ def test_inspection_without_line_is_unassigned_and_defects_are_kept_as_json() ->
 
 
 def test_fpy_is_unknown_without_inspected_orders() -> None:
-    assert first_pass_yield([], CALENDAR) == []
     assert ShiftYield("L1", "off shift", 0, 1, 0, 0).fpy is None

@@ -8,8 +8,9 @@ from shopfloor.events.codec import decode
 from shopfloor.store import quality as store
 from shopfloor.store.changes import Changes
 from tests.quality_events import SHIFT_DAY, inspection
-from tests.support import encode
+from tests.support import T0, encode
 
+T0_MS, HOUR = int(T0.timestamp() * 1000), 3_600_000
 TABLES = [store.INSPECTIONS, store.ORDERS, store.RESULTS, store.DEFECTS]
 
 
@@ -48,11 +49,11 @@ def test_one_batch_stores_the_hand_worked_figures() -> None:
             "WO-2": ("I3", "PASS"),
             "WO-6": ("I10", "PASS"),
         }
-        firsts = {
-            o.work_order_id: (o.first_inspection_id, o.first_result)
-            for o in store.orders_first_inspected_since(conn, 0)
-        }
-        assert firsts["WO-6"] == ("I9", "FAIL") and firsts["WO-3"] == ("I4", "REWORK") and len(firsts) == 6
+        morning, afternoon = T0_MS - 2 * HOUR, T0_MS + 6 * HOUR  # 06:00, 14:00
+        # by hand: L1 WO-1 PASS, WO-2 FAIL, WO-3 REWORK; L2 WO-5 PASS, WO-6 FAIL (I9 at 10:30 is first)
+        assert store.first_pass_counts(conn, morning, afternoon) == {"L1": (3, 1), "L2": (2, 1)}
+        assert store.first_pass_counts(conn, afternoon, afternoon + 8 * HOUR) == {"L1": (1, 1)}  # WO-4
+        assert store.first_pass_counts(conn, morning - 8 * HOUR, morning) == {}
         newest = [r["inspection_id"] for r in store.recent_inspections(conn, 3)]
         assert newest == ["I6", "I5", "I4"]  # 15:00, 14:30, 13:59
     assert changes.keys["quality"] >= {"i:I1", "i:I10", "l:L1", "l:L2"}
