@@ -153,13 +153,6 @@ def recent_inspections(
     return [dict(row._mapping) for row in conn.execute(query.limit(limit))]
 
 
-def inspection_total(conn: Connection, line: str | None = None) -> int:
-    query = select(func.coalesce(func.sum(RESULTS.c.count), 0))
-    if line:
-        query = query.where(RESULTS.c.line_id == line)
-    return int(conn.execute(query).scalar_one())
-
-
 def line_results(conn: Connection) -> dict[str, dict[str, int]]:
     """Inspections per line and result."""
     out: dict[str, dict[str, int]] = {}
