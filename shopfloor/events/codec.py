@@ -88,7 +88,7 @@ def _parse_utc(value: str) -> datetime:
     return parsed
 
 
-def _check_skew(time: datetime, timestamp_ms: int | None, now_ms: int | None, max_skew_ms: int) -> None:
+def _check_skew(time: datetime, timestamp_ms: int | None, now_ms: int | None, max_skew_ms: int) -> int:
     """A `time` far ahead of the log's timestamp or of our clock is a wrong device clock, not a fact:
     accepted, it would carry every window and retention cut-off into the future with it."""
     time_ms = int(time.timestamp() * 1000)
@@ -98,6 +98,7 @@ def _check_skew(time: datetime, timestamp_ms: int | None, now_ms: int | None, ma
                 f"attribute 'time' is {(time_ms - clock_ms) / 1000:.0f} s ahead of {what} "
                 f"(at most {max_skew_ms / 1000:.0f} s allowed)"
             )
+    return time_ms
 
 
 def _parse_sequence(value: object) -> int | None:
@@ -224,7 +225,7 @@ def _decode_fast(
             return None
         time = attrs.time
         time = _parse_utc(time) if type(time) is str and time.endswith("Z") else _parse_time(time)
-        _check_skew(time, timestamp_ms, now_ms, admission.max_skew_ms)
+        time_ms = _check_skew(time, timestamp_ms, now_ms, admission.max_skew_ms)
         return Envelope(
             id=_required_string(attrs.id, "id"),
             type=_required_string(event_type, "type"),
@@ -239,6 +240,7 @@ def _decode_fast(
             partition=partition,
             offset=offset,
             log_ms=timestamp_ms,
+            time_ms=time_ms,
         )
     except (ValueError, msgspec.MsgspecError, RecursionError):  # InvalidEvent, ValidationError too
         return None
@@ -277,7 +279,7 @@ def _decode_checked(
     if home is not None and topic and topic != home:
         raise InvalidEvent(f"{event_type} belongs on topic {home[:100]!r}, not {topic[:100]!r}")
     time = _parse_time(attrs.get("time"))
-    _check_skew(time, timestamp_ms, now_ms, admission.max_skew_ms)
+    time_ms = _check_skew(time, timestamp_ms, now_ms, admission.max_skew_ms)
     if not isinstance(data, dict):
         raise InvalidEvent(f"{event_type}: 'data' must be a JSON object")
     try:
@@ -301,6 +303,7 @@ def _decode_checked(
         partition=partition,
         offset=offset,
         log_ms=timestamp_ms,
+        time_ms=time_ms,
     )
 
 
