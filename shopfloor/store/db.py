@@ -306,7 +306,19 @@ def select_in(
     SQLAlchemy, whose expanding-IN handling costs more than the lookup. Shadow schemas take the usual path."""
     if not values:
         return []
-    if conn.dialect.name != "sqlite" or conn.get_execution_options().get("schema_translate_map"):
+    dialect = conn.dialect.name
+    translated = conn.get_execution_options().get("schema_translate_map")
+    if dialect == "postgresql" and not translated and all(type(v) is str for v in values):
+        # One array parameter (`= ANY(%s)`): the statement is the same for any number of values.
+        quote = conn.dialect.identifier_preparer.quote
+        conditions = "".join(f"{quote(name)} = %s AND " for name in equal)
+        sql = (
+            f"SELECT {', '.join(quote(c) for c in columns)} "
+            f"FROM {conn.dialect.identifier_preparer.format_table(table)} "
+            f"WHERE {conditions}{quote(in_column)} = ANY(%s)"
+        )
+        return conn.exec_driver_sql(sql, (*equal.values(), list(values))).fetchall()
+    if dialect != "sqlite" or translated:
         query = select(*(table.c[c] for c in columns)).where(
             *(table.c[name] == value for name, value in equal.items()), table.c[in_column].in_(list(values))
         )
