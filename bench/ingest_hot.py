@@ -68,6 +68,7 @@ async def kafka_mode(args: argparse.Namespace) -> None:
     start = datetime.now(UTC) - timedelta(hours=2)
     tag = uuid.uuid4().hex[:8]
     medians: dict[tuple[str, str], float] = {}
+    cpu_medians: dict[tuple[str, str], float] = {}
     for projection in args.projection or PROJECTIONS:
         topic = f"h{tag}.ingest.{projection}"
         await ensure_topics(kafka, [topic, f"{topic}.dlq"], 3)
@@ -75,19 +76,27 @@ async def kafka_mode(args: argparse.Namespace) -> None:
         print(f"{projection}: {args.events} events produced at {rate:,.0f}/s", flush=True)
         for store in args.store or ("sqlite", "postgresql"):
             rates: list[float] = []
+            cpu: list[float] = []
             for _ in range(args.runs):
                 with tempfile.TemporaryDirectory() as tmp, _store(store, tmp, postgres) as url:
+                    began = time.process_time()
                     result = await _shopfloor(kafka, topic, url, args.events)
+                    # this process's CPU per event (Kafka client included): steadier than the rate on
+                    # a shared machine, whose other processes take turns on the cores
+                    result["cpu_us_per_event"] = round((time.process_time() - began) / args.events * 1e6, 1)
                 print(f"  {projection} {store}: {result} load {os.getloadavg()[0]:.2f}", flush=True)
                 if result.get("rate") and result.get("complete"):
                     rates.append(result["rate"])
+                    cpu.append(result["cpu_us_per_event"])
             if rates:
                 medians[(projection, store)] = statistics.median(rates)
+                cpu_medians[(projection, store)] = statistics.median(cpu)
     print("\nmedians (events/s):")
     for (projection, store), median in medians.items():
         target = TARGETS.get((projection, store))
         verdict = "" if target is None else f"  target {target:,}: {'met' if median >= target else 'MISSED'}"
-        print(f"  {projection:12} {store:10} {median:10,.0f}{verdict}")
+        cpu = cpu_medians[(projection, store)]
+        print(f"  {projection:12} {store:10} {median:10,.0f}  cpu {cpu:6.1f} µs/event{verdict}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
