@@ -120,6 +120,7 @@ class Projector:
         self._watermark_ms = 0
         self._last_prune = time.monotonic()
         self._expected: dict[TopicPartition, int | None] = {}
+        self._seeks: dict[TopicPartition, int] = {}  # per partition: how often it was (re)positioned
         self._stopping = asyncio.Event()
         self._last_probe = 0.0
         self._last_kafka_commit = 0.0
@@ -138,6 +139,7 @@ class Projector:
         for tp in partitions:
             self._expected[tp] = stored.get(tp)
             self._source.seek(tp, stored.get(tp, 0))
+            self._seeks[tp] = self._seeks.get(tp, 0) + 1
         log.info(
             "assigned %d partitions; resuming from stored positions: %s",
             len(partitions),
@@ -156,17 +158,51 @@ class Projector:
         await self._source.start(self._topics, self._on_assign, self._revoked)
         self.status.running = True
         self.status.connected = True
+        committing: asyncio.Task[None] | None = None  # the previous batch, applying meanwhile
         try:
             while not self._stopping.is_set():
                 batch = await self._source.getmany(timeout_ms=200, max_records=self._max_records)
-                if batch:
-                    self.status.connected = True
-                    await self._process(batch)
-                else:
+                if not batch:
+                    if committing is not None:
+                        committing, previous = None, committing
+                        await previous
                     await self._idle()
+                    continue
+                self.status.connected = True
+                mine = [tp for tp in sorted(batch) if tp in self._expected]
+                seeks = {tp: self._seeks.get(tp, 0) for tp in mine}  # as fetched
+                records = [r for tp in mine for r in batch[tp]]
+                # Decoding overlaps the previous batch's transaction (its SQL runs without the GIL);
+                # batches still commit one after the other, in log order.
+                items = await asyncio.to_thread(decode_records, records, self._admission) if records else []
+                if committing is not None:
+                    committing, previous = None, committing
+                    await previous
+                records, items = self._still_current(records, items, seeks)
+                if records:
+                    committing = asyncio.create_task(self._process(records, items))
         finally:
             self.status.running = False
-            await self._source.stop()
+            try:
+                if committing is not None:
+                    await committing
+            finally:
+                await self._source.stop()
+
+    def _still_current(
+        self, records: list[Record], items: list[Envelope | Rejected], seeks: dict[TopicPartition, int]
+    ) -> tuple[list[Record], list[Envelope | Rejected]]:
+        """What a batch fetched while the previous one committed may still apply: not records of a
+        partition revoked since, nor of one re-seeked since (its fetch restarts at the stored position)."""
+        current = {tp for tp, n in seeks.items() if tp in self._expected and self._seeks.get(tp) == n}
+        if len(current) == len(seeks):
+            return records, items
+        kept = [
+            (record, item)
+            for record, item in zip(records, items, strict=True)
+            if TopicPartition(record.topic, record.partition) in current
+        ]
+        return [r for r, _ in kept], [i for _, i in kept]
 
     def stop(self) -> None:
         self._stopping.set()
@@ -186,12 +222,9 @@ class Projector:
         for tp, lag in lags.items():
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
-    async def _process(self, fetched: dict[TopicPartition, list[Record]]) -> None:
-        records = [r for tp in sorted(fetched) for r in fetched[tp] if tp in self._expected]
-        if not records:
-            return
+    async def _process(self, records: list[Record], items: list[Envelope | Rejected]) -> None:
+        """Dead-letter a decoded batch's rejects and apply it in one transaction."""
         with tracing.consume_span(records, self._group_id) as span:
-            items = await asyncio.to_thread(decode_records, records, self._admission)
             set_correlation(getattr(item, "correlationid", None) for item in items)  # logs and pushes after
             tracing.decoded(span, records, items, correlation.get())
             items = await self._send_dead_letters(items)

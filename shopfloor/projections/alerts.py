@@ -173,7 +173,7 @@ def journal_entry(event: Envelope) -> JournalEntry:
         action="ACKNOWLEDGE" if isinstance(data, AlertAcknowledged) else "SHELVE",
         user=data.user,
         note=data.note,
-        at_ms=int(event.time.timestamp() * 1000),
+        at_ms=event.event_ms,
         until_ms=None if until is None else int(until.timestamp() * 1000),
     )
 

@@ -30,7 +30,7 @@ def fold(current: Equipment | None, event: Envelope) -> Equipment:
     """Apply one EquipmentStatusChanged; a missing line keeps the machine where it was."""
     data = event.data
     assert isinstance(data, EquipmentStatusChanged)
-    at_ms = int(event.time.timestamp() * 1000)
+    at_ms = event.event_ms
     status = data.status.value
     if current is None:
         return Equipment(

@@ -36,15 +36,11 @@ class SkuTotal:
     updated_ms: int
 
 
-def _ms(event: Envelope) -> int:
-    return int(event.time.timestamp() * 1000)
-
-
 def fold_stock(current: StockLevel | None, event: Envelope) -> StockLevel:
     """Add one delta. The "last" fields follow the newest event time, so late arrivals keep them."""
     data = event.data
     assert isinstance(data, InventoryAdjusted)
-    at_ms = _ms(event)
+    at_ms = event.event_ms
     if current is None:
         return StockLevel(
             sku=data.sku,
@@ -91,7 +87,7 @@ def fold_total(current: SkuTotal | None, event: Envelope, new_location: bool) ->
     """The SKU's total moves by the same delta; `new_location` when the SKUxlocation row is new."""
     data = event.data
     assert isinstance(data, InventoryAdjusted)
-    at_ms = _ms(event)
+    at_ms = event.event_ms
     if current is None:
         return SkuTotal(data.sku, data.delta, 1, at_ms)
     return SkuTotal(

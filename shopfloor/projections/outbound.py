@@ -105,10 +105,6 @@ class Folded:
     step: Step
 
 
-def _ms(event: Envelope) -> int:
-    return int(event.time.timestamp() * 1000)
-
-
 def _names(text: str) -> list[str]:
     return [n for n in text.split(",") if n]
 
@@ -213,7 +209,7 @@ def _transition(fields: dict[str, Any], stage: str, at_ms: int, is_new: bool) ->
 def fold(current: Order | None, event: Envelope) -> Folded:
     """Apply one order event: stage move, stage entry time, details, and a timeline step."""
     stage = EVENT_STAGE[event.type]
-    at_ms = _ms(event)
+    at_ms = event.event_ms
     order_id = event.data.entity_id()
     fields = _blank(order_id, at_ms) if current is None else _as_fields(current)
     note = _transition(fields, stage, at_ms, current is None)

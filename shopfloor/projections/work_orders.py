@@ -59,7 +59,7 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
     """Apply one WorkOrderStatusChanged; fields an event leaves out keep their previous value."""
     data = event.data
     assert isinstance(data, WorkOrderStatusChanged)
-    at_ms = int(event.time.timestamp() * 1000)
+    at_ms = event.event_ms
     status = data.status.value
     changed = current is None or status != current.status
     count = 0 if current is None else current.history_count

@@ -29,7 +29,7 @@ from shopfloor.store.db import (
     upsert,
     upsert_tuples,
 )
-from shopfloor.store.entity import event_ms, load
+from shopfloor.store.entity import load
 from shopfloor.transport.base import Record, TopicPartition
 
 NOTIFY_CHANNEL = "shopfloor_changes"
@@ -178,38 +178,45 @@ def apply_in(
     result = BatchResult(notice=None)
     _check_positions(conn, batch)
     envelopes = [item for item in batch.items if isinstance(item, Envelope)]
-    dedup_keys = [e.dedup_key for e in envelopes]  # each key and entity computed once per event
-    entities = [e.entity if e.sequence is not None else None for e in envelopes]
+    dedup_keys = [f"{e.source}\x1f{e.id}" for e in envelopes]  # Envelope.dedup_key, inline
     seen = _already_applied(conn, list(set(dedup_keys)))
-    sequences = _stored_sequences(conn, list({entity for entity in entities if entity is not None}))
+    sequenced = {(e.data.stream, e.data.entity_id()) for e in envelopes if e.sequence is not None}
+    sequences = _stored_sequences(conn, list(sequenced))
     touched_sequences: set[tuple[str, str]] = set()
     fresh: list[Envelope] = []
-    fresh_keys: list[str] = []
-    for event, key, entity in zip(envelopes, dedup_keys, entities, strict=True):
+    by_type: dict[str, list[Envelope]] = {}
+    applied_rows: list[tuple[str, int]] = []
+    for event, key in zip(envelopes, dedup_keys, strict=True):
         if key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
-        if entity is not None:
+        if event.sequence is not None:
+            entity = (event.data.stream, event.data.entity_id())
             stored = sequences.get(entity)
-            if stored is not None and event.sequence < stored:  # type: ignore[operator]
+            if stored is not None and event.sequence < stored:
                 result.stale += 1
                 continue
-            sequences[entity] = event.sequence  # type: ignore[assignment]
+            sequences[entity] = event.sequence
             touched_sequences.add(entity)
         fresh.append(event)
-        fresh_keys.append(key)
+        same_type = by_type.get(event.type)
+        if same_type is None:
+            by_type[event.type] = [event]
+        else:
+            same_type.append(event)
+        applied_rows.append((key, event.event_ms))
     changes = Changes()
     for handler in handlers:
-        mine = [e for e in fresh if e.type in handler.event_types]
-        if mine:
-            handler.apply(conn, mine, changes)
+        present = [name for name in handler.event_types if name in by_type]
+        if len(present) == 1:  # the common case: its one type's events, in log order, copied once
+            handler.apply(conn, list(by_type[present[0]]), changes)
+        elif present:
+            handler.apply(conn, [e for e in fresh if e.type in handler.event_types], changes)
     result.applied = len(fresh)
-    result.event_times_ms = [event_ms(e) for e in fresh]
+    result.event_times_ms = [ms for _, ms in applied_rows]
     result.clock_ms = max((e.clock_ms for e in fresh), default=None)
-    insert_ignore_tuples(
-        conn, APPLIED, APPLIED_COLUMNS, list(zip(fresh_keys, result.event_times_ms, strict=True))
-    )
+    insert_ignore_tuples(conn, APPLIED, APPLIED_COLUMNS, applied_rows)
     upsert_tuples(
         conn,
         VERSIONS,

@@ -161,12 +161,16 @@ def _compile_bulk(
         return None
     casts = {name: _array_cast(table.c[name].type) for name in columns}
     if dialect.name == "sqlite":
-        # Float columns' only bind processing is float(): done here instead, per value.
-        if any(casts[name] is not float for name in statement._bind_processors):
+        # Float columns' only bind processing is float(), which a column of REAL affinity does itself
+        # on storing (integers become floating point): then no per-value work is left for Python.
+        processed = statement._bind_processors
+        if any(casts[name] is not float for name in processed):
             return None
         positions = tuple(statement.positiontup or ())
-        wanted = tuple(float if name in statement._bind_processors else None for name in positions)
         order = tuple(columns.index(name) for name in positions)
+        if all(_real_affinity(table.c[name].type.compile(dialect=dialect)) for name in processed):
+            return _Bulk(statement.string, order)
+        wanted = tuple(float if name in processed else None for name in positions)
         return _Bulk(statement.string, order, wanted if any(wanted) else ())
     if dialect.name != "postgresql" or statement._bind_processors:
         return None
@@ -180,6 +184,15 @@ def _compile_bulk(
     target = dialect.identifier_preparer.format_table(table)
     sql = f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"
     return _Bulk(sql, None, tuple(casts[name] for name in columns))
+
+
+def _real_affinity(type_name: str) -> bool:
+    """SQLite's column affinity rules (datatype3.html §3.1): REAL for FLOA/REAL/DOUB unless INT,
+    CHAR, CLOB, TEXT or BLOB come first in the rules."""
+    name = type_name.upper()
+    if any(word in name for word in ("INT", "CHAR", "CLOB", "TEXT", "BLOB")):
+        return False
+    return any(word in name for word in ("REAL", "FLOA", "DOUB"))
 
 
 def _array_cast(sql_type: Any) -> type | None:
@@ -257,15 +270,18 @@ def _insert_tuples(
     elif bulk.order is not None:
         order = bulk.order
         params: Sequence[tuple[Any, ...]] = rows
-        if order != tuple(range(len(columns))):
-            params = [tuple(r[i] for i in order) for r in rows]
+        if len(order) == 1 and len(columns) > 1:
+            [at] = order
+            params = [(r[at],) for r in rows]
+        elif order != tuple(range(len(columns))):
+            params = list(map(itemgetter(*order), rows))
         if bulk.casts:
             casts = bulk.casts
             params = [
                 tuple(v if c is None or v is None else c(v) for v, c in zip(p, casts, strict=True))
                 for p in params
             ]
-        conn.exec_driver_sql(bulk.sql, list(params))
+        conn.exec_driver_sql(bulk.sql, params if isinstance(params, list) else list(params))
     else:
         arrays = []
         for values, cast in zip(zip(*rows, strict=True), bulk.casts, strict=True):
@@ -289,7 +305,19 @@ def select_in(
     SQLAlchemy, whose expanding-IN handling costs more than the lookup. Shadow schemas take the usual path."""
     if not values:
         return []
-    if conn.dialect.name != "sqlite" or conn.get_execution_options().get("schema_translate_map"):
+    dialect = conn.dialect.name
+    translated = conn.get_execution_options().get("schema_translate_map")
+    if dialect == "postgresql" and not translated and all(type(v) is str for v in values):
+        # One array parameter (`= ANY(%s)`): the statement is the same for any number of values.
+        quote = conn.dialect.identifier_preparer.quote
+        conditions = "".join(f"{quote(name)} = %s AND " for name in equal)
+        sql = (
+            f"SELECT {', '.join(quote(c) for c in columns)} "
+            f"FROM {conn.dialect.identifier_preparer.format_table(table)} "
+            f"WHERE {conditions}{quote(in_column)} = ANY(%s)"
+        )
+        return conn.exec_driver_sql(sql, (*equal.values(), list(values))).fetchall()
+    if dialect != "sqlite" or translated:
         query = select(*(table.c[c] for c in columns)).where(
             *(table.c[name] == value for name, value in equal.items()), table.c[in_column].in_(list(values))
         )

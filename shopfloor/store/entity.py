@@ -26,15 +26,10 @@ from sqlalchemy import Connection, Table
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore_tuples, select_in, to_ms, upsert_tuples
+from shopfloor.store.db import insert_ignore_tuples, select_in, upsert_tuples
 from shopfloor.store.schema import ROW_CLASS, unwrap
 
 CHUNK = 500  # keys per `IN (...)` list
-
-
-def event_ms(event: Envelope) -> int:
-    """The event's time in epoch milliseconds, as every table stores it."""
-    return to_ms(event.time)
 
 
 def like(text: str) -> str:
@@ -155,7 +150,7 @@ class EntityHandler:
                 for cell, delta in getattr(result, plan.counts).items():
                     deltas[cell] = deltas.get(cell, 0) + delta
             marked.add(self.mark(state))
-            at_ms = event_ms(event)
+            at_ms = event.event_ms
             if oldest_ms is None or at_ms < oldest_ms:
                 oldest_ms = at_ms
         upsert_tuples(conn, self.table, columns, [self._row(states[i]) for i in ids], [key])

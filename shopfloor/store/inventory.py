@@ -32,7 +32,7 @@ from shopfloor.events.envelope import Envelope
 from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import execute_cached, upsert_tuples
-from shopfloor.store.entity import CHUNK, bump, columns_of, event_ms, like, load
+from shopfloor.store.entity import CHUNK, bump, columns_of, like, load
 from shopfloor.store.schema import table_of
 
 VIEW = "inventory"
@@ -143,7 +143,7 @@ class InventoryHandler:
                 new_locations[pair[1]] = new_locations.get(pair[1], 0) + 1
             levels[pair] = fold_stock(current, event)
             totals[pair[0]] = fold_total(totals.get(pair[0]), event, new_location=current is None)
-            at_ms = event_ms(event)
+            at_ms = event.event_ms
             if oldest_ms is None or at_ms < oldest_ms:
                 oldest_ms = at_ms
         if oldest_ms is not None:

@@ -16,7 +16,7 @@ from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import EquipmentStatusChanged, WorkOrderStatusChanged
 from shopfloor.projections.lines import MachineChange, Progress
 from shopfloor.store.db import to_ms
-from shopfloor.store.entity import EntityHandler, event_ms
+from shopfloor.store.entity import EntityHandler
 from shopfloor.store.schema import table_of
 
 VIEW = "lines"
@@ -104,7 +104,7 @@ def fold_machine(current: LineMachine | None, event: Envelope) -> MachineFolded:
     data = event.data
     assert isinstance(data, EquipmentStatusChanged)
     line = data.line_id or (current.line_id if current is not None else None) or UNASSIGNED
-    fact = MachineFact(event.id, data.equipment_id, line, event_ms(event), data.status.value, data.reason)
+    fact = MachineFact(event.id, data.equipment_id, line, event.event_ms, data.status.value, data.reason)
     return MachineFolded(LineMachine(data.equipment_id, line), fact)
 
 
@@ -131,7 +131,7 @@ def fold_order(current: LineOrder | None, event: Envelope) -> OrderFolded:
         event.id,
         order.work_order_id,
         order.line_id,
-        event_ms(event),
+        event.event_ms,
         order.done,
         order.scrap,
         order.ideal_cycle_s,

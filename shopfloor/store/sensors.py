@@ -22,7 +22,7 @@ from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import upsert, upsert_tuples
-from shopfloor.store.entity import columns_of, event_ms, load
+from shopfloor.store.entity import columns_of, load
 from shopfloor.store.schema import table_of
 
 TREND_VIEW = "sensors"
@@ -137,7 +137,7 @@ class SensorHandler:
         for event in events:
             data = event.data
             assert isinstance(data, SensorReading)
-            at_ms = event_ms(event)
+            at_ms = event.event_ms
             grouped.setdefault((data.equipment_id, data.sensor), []).append((at_ms, data.value, data.unit))
         keys = sorted(grouped)
         machines = sorted({eq for eq, _ in keys})
