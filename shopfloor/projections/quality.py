@@ -123,7 +123,7 @@ def record(current: Inspection | None, event: Envelope) -> Recorded:
         defects=json.dumps([{"code": c, "count": n} for c, n in defects.items()], separators=(",", ":")),
         defect_units=sum(defects.values()),
         inspector=data.inspector,
-        at_ms=int(event.time.timestamp() * 1000),
+        at_ms=event.event_ms,
         event_id=event.id,
         correlationid=event.correlationid,
     )
