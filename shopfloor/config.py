@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     topic_inventory: str = "wms.inventory"
     topic_outbound: str = "wms.outbound"
     topic_alert_commands: str = "ops.alert-commands"
+    topic_quality: str = "mes.quality"
 
     batch_max_records: int = Field(default=5000, ge=1)
     dedup_window_seconds: float = Field(default=3600.0, gt=0)
@@ -139,6 +140,7 @@ class Settings(BaseSettings):
             self.topic_inventory,
             self.topic_outbound,
             self.topic_alert_commands,
+            self.topic_quality,
         ]
 
     def event_topics(self) -> dict[str, str]:

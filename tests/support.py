@@ -70,6 +70,7 @@ def unique_settings(bootstrap: str | None, database_url: str, **overrides: Any) 
         "topic_sensors": f"t{tag}.iot.sensors",
         "topic_inventory": f"t{tag}.wms.inventory",
         "topic_outbound": f"t{tag}.wms.outbound",
+        "topic_quality": f"t{tag}.mes.quality",
         "push_interval_seconds": 0.05,
     }
     values.update(overrides)

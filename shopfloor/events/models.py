@@ -159,6 +159,32 @@ class InventoryAdjusted(EventData):
     warehouse: Text | None = None
 
 
+class InspectionResult(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    REWORK = "REWORK"
+
+
+class Defect(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    code: Id
+    count: NonNegativeInt
+
+
+class InspectionRecorded(EventData):
+    """One quality inspection of a work order's output (a re-inspection carries a new id)."""
+
+    entity_field: ClassVar[str] = "inspection_id"
+    stream: ClassVar[str] = "inspection"
+    topic_setting: ClassVar[str] = "topic_quality"
+    inspection_id: Id
+    work_order_id: Id | None = None
+    line_id: Text | None = None
+    result: InspectionResult
+    defects: list[Defect] = Field(default_factory=list, max_length=100)
+    inspector: Text | None = None
+
+
 class OrderLine(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
@@ -243,6 +269,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         OrderCancelled,
         AlertAcknowledged,
         AlertShelved,
+        InspectionRecorded,
     )
 }
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from shopfloor.config import Settings
 from shopfloor.simulator.base import Generator
 from shopfloor.simulator.demo import WAREHOUSE_HISTORY, DemoExtras
+from shopfloor.simulator.quality import InspectedWorkOrders
 from shopfloor.simulator.sensors import SensorTraffic
 from shopfloor.simulator.warehouse import WarehouseTraffic
 from shopfloor.simulator.work_orders import WorkOrderTraffic
@@ -17,7 +18,8 @@ DEMO_LINES = 6  # as many as WorkOrderTraffic runs orders on
 def plant_traffic(
     settings: Settings, *, rate: float, seed: int | None = None, sensor_rate: float = 0.0
 ) -> list[Generator]:
-    generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
+    work_orders = WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)
+    generators: list[Generator] = [InspectedWorkOrders(work_orders, settings.topic_quality, seed=seed)]
     if sensor_rate > 0:  # about 1 reading per sensor per second
         generators.append(sensor_traffic(settings, sensor_rate, seed))
     generators.append(warehouse_traffic(settings, rate, seed))
@@ -31,7 +33,8 @@ def demo_traffic(
     within seconds and crossing its limit about two minutes in; a warehouse that has been busy for
     three hours (its orders take minutes per stage); a backlog of late and stuck orders and a few
     malformed records for the dead-letter page."""
-    generators: list[Generator] = [WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)]
+    work_orders = WorkOrderTraffic(settings.topic_work_orders, rate=rate, seed=seed)
+    generators: list[Generator] = [InspectedWorkOrders(work_orders, settings.topic_quality, seed=seed)]
     if sensor_rate > 0:
         machines = max(DEMO_LINES, min(200, round(sensor_rate / 5)))
         generators.append(

@@ -28,6 +28,7 @@ from shopfloor.store.equipment import EquipmentHandler
 from shopfloor.store.inventory import InventoryHandler
 from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
 from shopfloor.store.outbound import OutboundHandler
+from shopfloor.store.quality import QualityHandler
 from shopfloor.store.sensors import SensorHandler
 from shopfloor.store.work_orders import WorkOrderHandler
 
@@ -71,6 +72,7 @@ MODELS: tuple[ReadModel, ...] = (
         "equipment", EquipmentHandler(), SensorHandler(), AlertCommandHandler(), aliases=("sensors", "alerts")
     ),
     ReadModel.of("lines", LineOrderHandler(), LineMachineHandler()),  # plan vs actual per line
+    ReadModel.of("quality", QualityHandler()),  # also marks the work-order board's inspection cell
 )
 
 HANDLERS: list[Handler] = [handler for model in MODELS for handler in model.handlers]

@@ -34,6 +34,7 @@ from shopfloor.web import equipment as equipment_web
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
+from shopfloor.web import quality as quality_web
 from shopfloor.web.assets import vendor_files, vendor_route
 from shopfloor.web.board import live_reader
 from shopfloor.web.cutoffs import RiskJudge
@@ -156,6 +157,8 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     lines_board.register(hub, reader)
     downtime_board.register(hub, reader)
     app.include_router(lines_web.router(engine, plan, reader))
+    quality_web.live_board(settings).register(hub, reader)
+    app.include_router(quality_web.router(engine, settings, reader))
     overview.live_board(points, settings.stuck_limits_ms(), plan).install(app, hub, reader)
 
     @app.get("/sse/{view}", include_in_schema=False)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Engine
 
 from shopfloor.projections.work_orders import OPEN_STATUSES
+from shopfloor.store import quality as quality_store
 from shopfloor.store import work_orders as store
 from shopfloor.store.batch import current_version
 from shopfloor.store.db import iso
@@ -46,6 +47,7 @@ def line_state(counts: dict[str, int]) -> str:
 
 def board(read: Read, line: str | None) -> dict[str, Any]:
     orders = lines_web.with_plans(read.conn, store.list_work_orders(read.conn, line=line), read.now_ms)
+    orders = quality_store.with_latest_results(read.conn, orders)
     counts = store.line_counts(read.conn)
     lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
@@ -79,6 +81,7 @@ def helpers() -> dict[str, Any]:
 def patch(read: Read, keys: frozenset[str]) -> dict[str, Any]:
     orders = store.list_work_orders(read.conn, ids=sorted(keys))
     orders = lines_web.with_plans(read.conn, orders, read.now_ms)
+    orders = quality_store.with_latest_results(read.conn, orders)
     return {"orders": orders, "counts": store.line_counts(read.conn), **helpers()}
 
 

@@ -21,6 +21,7 @@ SIGNED_IN_PAGES = [
     "/outbound",
     "/equipment",
     "/equipment?machine=M-001",  # a machine's trends
+    "/quality",
     "/dead-letters",
     "/admin",
     "/admin/rebuilds",

@@ -12,7 +12,7 @@ from tests.e2e.screens import serious
 from tests.support import event, running_server, unique_settings, wo
 
 PASSWORD = "correct horse battery"
-BOARDS = ("/work-orders", "/work-orders?line=L1", "/outbound", "/inventory", "/equipment")
+BOARDS = ("/work-orders", "/work-orders?line=L1", "/outbound", "/inventory", "/equipment", "/quality")
 SCREENS = ((1920, 1080), (3840, 2160))
 FITS = """() => ({
   // the kiosk body clips (no scrollbars), so what its content needs is the body's own scroll size
@@ -41,6 +41,9 @@ async def _seed(producer, settings) -> None:  # type: ignore[no-untyped-def]
             order,
             event("WorkOrderStatusChanged", data, sequence=1, at=datetime.now(UTC)),
         )
+    checked = {"inspection_id": "QI-K000", "work_order_id": "WO-K000", "line_id": "L1", "result": "REWORK"}
+    checked["defects"] = [{"code": "SCRATCH", "count": 2}]
+    await producer.event(settings.topic_quality, "QI-K000", event("InspectionRecorded", checked))
     for n in range(3):
         eq = {"equipment_id": f"EQ-K{n}", "status": "RUNNING", "line_id": "L1"}
         await producer.event(settings.topic_equipment, f"EQ-K{n}", event("EquipmentStatusChanged", eq))
@@ -118,7 +121,9 @@ async def test_kiosk_boards_fill_the_screen_and_a_revoked_screen_says_so(
                 if board.startswith("/work-orders"):
                     assert fits["clipped"] == 0, (board, width, fits)
                 if board == "/work-orders?line=L1":
-                    await page.wait_for_selector('[data-work-order="WO-K000"]')
+                    await page.wait_for_selector(
+                        '[data-work-order="WO-K000"] [data-inspection-result="REWORK"]'
+                    )
                     band = page.locator('[data-line-band="L1"]')
                     assert await band.get_attribute("data-line-state") == "running"
                     assert "running" in (await band.inner_text()).lower()

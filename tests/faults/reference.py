@@ -100,6 +100,33 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "alerts": tuple(c.name for c in SQLModel.metadata.tables["alerts"].c),
     "alarm_notes": ("equipment_id", "sensor", "kind", "at_ms", "active", "value"),
     "alert_journal": tuple(c.name for c in SQLModel.metadata.tables["alert_journal"].c),
+    "quality_inspections": (
+        "inspection_id",
+        "work_order_id",
+        "line_id",
+        "result",
+        "defects",
+        "defect_units",
+        "inspector",
+        "at_ms",
+        "event_id",
+    ),
+    "quality_work_orders": (
+        "work_order_id",
+        "line_id",
+        "first_inspection_id",
+        "first_at_ms",
+        "first_result",
+        "latest_inspection_id",
+        "latest_at_ms",
+        "latest_result",
+        "inspections",
+        "passed",
+        "failed",
+        "reworked",
+    ),
+    "quality_line_results": ("line_id", "result", "count"),
+    "quality_defects": ("line_id", "code", "count"),
 }
 # Bookkeeping and security tables: no read model (wall-clock stamps, offsets, generated ids).
 NOT_READ_MODELS = {
@@ -152,6 +179,7 @@ def expected(stream: Iterable[tuple[str, str, bytes]]) -> Rows:
     _outbound(events, tables)
     _equipment_and_sensors(events, tables)
     _lines(events, tables)
+    _quality(events, tables)
     return {name: sorted(rows.values(), key=repr) for name, rows in tables.items()}
 
 
@@ -214,6 +242,38 @@ def _lines(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]
             line = d.get("line_id") or old[1]
             t["line_orders"][wid] = (wid, line, d["status"], done, scrap, None, None, None)
             t["line_progress"][evt["id"]] = (evt["id"], wid, line, at, done, scrap, None)
+
+
+def _quality(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    """Each inspection once; per order, its inspections sorted by (time, id) give first and latest;
+    per line the results and defect units summed (the stream never repeats a code in one event)."""
+    per_order: dict[str, list[tuple[int, str, str, str]]] = {}
+    results: dict[tuple[str, str], int] = {}
+    defects: dict[tuple[str, str], int] = {}
+    for evt in events:
+        if evt["type"] != "InspectionRecorded" or evt["data"]["inspection_id"] in t["quality_inspections"]:
+            continue
+        d, at = evt["data"], _ms(evt["time"])
+        qid, wid, line, result = d["inspection_id"], d.get("work_order_id"), d["line_id"], d["result"]
+        found = d.get("defects", [])
+        units = sum(x["count"] for x in found)
+        text = json.dumps([{"code": x["code"], "count": x["count"]} for x in found], separators=(",", ":"))
+        t["quality_inspections"][qid] = (qid, wid, line, result, text, units, d["inspector"], at, evt["id"])
+        if wid is not None:
+            per_order.setdefault(wid, []).append((at, qid, result, line))
+        results[(line, result)] = results.get((line, result), 0) + 1
+        for x in found:
+            defects[(line, x["code"])] = defects.get((line, x["code"]), 0) + x["count"]
+    for wid, seen in per_order.items():
+        seen.sort()
+        (f_at, f_id, f_result, f_line), (l_at, l_id, l_result, _) = seen[0], seen[-1]
+        tally = [sum(1 for s in seen if s[2] == r) for r in ("PASS", "FAIL", "REWORK")]
+        row = (wid, f_line, f_id, f_at, f_result, l_id, l_at, l_result, len(seen), *tally)
+        t["quality_work_orders"][wid] = row
+    for (line, result), n in results.items():
+        t["quality_line_results"][(line, result)] = (line, result, n)
+    for (line, code), n in defects.items():
+        t["quality_defects"][(line, code)] = (line, code, n)
 
 
 def _inventory(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:

@@ -1,7 +1,9 @@
 """A mixed plant stream as (topic kind, key, record value): work orders with stale sequences, inventory
-deltas (not idempotent, so a double effect shows), outbound sagas, equipment status, and sensor
-readings with degradations that cross alarm limits. Duplicates come twice: right after the original
-(usually the same batch) and re-sent later (usually another batch, as a producer retry would).
+deltas (not idempotent, so a double effect shows), outbound sagas, equipment status, sensor
+readings with degradations that cross alarm limits, and quality inspections of the work orders
+(some backdated, so an order's first inspection by time may arrive after a later one). Duplicates
+come twice: right after the original (usually the same batch) and re-sent later (usually another
+batch, as a producer retry would).
 Per-key order is the order produced, as Kafka keeps it. Deterministic for a seed, ids included."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ MACHINE_STATUSES = ["RUNNING", "DOWN", "RUNNING", "IDLE", "MAINTENANCE"]
 SENSORS = {"temperature": (60.0, "°C"), "vibration": (2.0, "mm/s")}
 MACHINES = 12  # M-00..M-03 send status only, M-04..M-11 readings only
 DEGRADE_FROM, DEGRADE_TO = 45, 75  # reading indexes of a degrading temperature (per machine)
+DEFECT_CODES = ["SCRATCH", "BURR", "DENT", "POROSITY"]
 
 Record = tuple[str, str, bytes]
 
@@ -43,6 +46,26 @@ def mixed_stream(total: int, seed: int) -> list[Record]:
     readings: dict[tuple[int, str], int] = {}
     entities = max(10, total // 40)
     counter = 0
+    qrng = random.Random(seed * 7 + 3)  # inspections draw apart: the other kinds stay as they were
+    inspections = 0
+
+    def inspection(wid: str | None, line: str) -> Record:
+        nonlocal inspections
+        inspections += 1
+        qid = f"QI-{seed}-{inspections}"
+        result = qrng.choice(["PASS", "PASS", "PASS", "FAIL", "REWORK"])
+        data: dict[str, Any] = {"inspection_id": qid, "line_id": line, "result": result, "inspector": "qa"}
+        if wid is not None:
+            data["work_order_id"] = wid
+        if result != "PASS":
+            codes = qrng.sample(DEFECT_CODES, qrng.randint(1, 2))
+            data["defects"] = [{"code": c, "count": qrng.randint(1, 3)} for c in codes]
+        backdated = qrng.random() < 0.2  # recorded late: earlier than inspections already sent
+        offset = len(out) / 100 - (qrng.uniform(1, 20) if backdated else 0)
+        evt = event(
+            "InspectionRecorded", data, source="qms/fault", event_id=f"q{seed}-{inspections}", offset_s=offset
+        )
+        return ("quality", qid, json.dumps(evt).encode())
 
     def build(event_type: str, data: dict[str, Any], **kw: Any) -> dict[str, Any]:
         nonlocal counter
@@ -123,6 +146,11 @@ def mixed_stream(total: int, seed: int) -> list[Record]:
         elif duplicate < 0.1:
             resend.append((len(out) + rng.randint(50, 500), record))  # a producer retry, later
             resend.sort(key=lambda item: item[0])
+        if kind == "work_orders" and qrng.random() < 0.3:
+            checked = inspection(None if qrng.random() < 0.1 else key, f"L{int(key[3:]) % 7}")
+            out.append(checked)
+            if qrng.random() < 0.1:
+                out.append(checked)  # redelivered
     return out
 
 
@@ -133,4 +161,5 @@ def topic_for(settings: Any, kind: str) -> str:
         "outbound": settings.topic_outbound,
         "equipment": settings.topic_equipment,
         "sensors": settings.topic_sensors,
+        "quality": settings.topic_quality,
     }[kind]

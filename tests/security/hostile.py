@@ -45,6 +45,9 @@ FIELDS = [
     "lines",
     "due_at",
     "alert_id",
+    "inspection_id",
+    "result",
+    "defects",
 ]
 STATUSES = ["PLANNED", "RELEASED", "IN_PROGRESS", "RUNNING", "DOWN", "RECEIPT", "PICK", "bogus", ""]
 

@@ -31,6 +31,11 @@ TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "InventoryAdjusted": ("topic_inventory", "sku", {"location": "A-1", "delta": 3, "reason": "RECEIPT"}),
     "OrderCreated": ("topic_outbound", "order_id", {"customer": "C", "due_at": "2099-01-01T00:00:00Z"}),
     "PaymentProcessed": ("topic_outbound", "order_id", {"amount": 12.5}),
+    "InspectionRecorded": (
+        "topic_quality",
+        "inspection_id",
+        {"result": "FAIL", "work_order_id": "WO-1", "defects": [{"code": "DENT", "count": 2}]},
+    ),
 }
 # where a live record of each type can be seen afterwards: (table, entity column)
 SEEN_IN = {
@@ -39,6 +44,7 @@ SEEN_IN = {
     "SensorReading": ("sensor_latest", "equipment_id"),
     "InventoryAdjusted": ("inventory_stock", "sku"),
     "OrderCreated": ("outbound_orders", "order_id"),
+    "InspectionRecorded": ("quality_inspections", "inspection_id"),
 }
 TOPIC_SETTINGS = sorted({topic for topic, _, _ in TYPES.values()})
 
@@ -114,7 +120,17 @@ def _nested(depth: int) -> Any:
 LIVE_KINDS = ["plain", "headers", "skew-within", "old", "id-limit", "text-limit", "int-limits"]
 LIVE_KINDS += ["float-limits", "dates", "nest-ok"]
 DEAD_KINDS = ["null-ce", "huge", "deep", "future", "out-of-range", "wrong-topic", "id-over"]
-DEAD_KINDS += ["text-over", "int-over", "amount", "due-over"]
+DEAD_KINDS += ["text-over", "int-over", "amount", "due-over", "inspection"]
+# An inspection broken one way: a result outside the enum or missing, a negative or missing defect
+# count, defects not a list.
+BAD_INSPECTIONS = [
+    {"result": "MAYBE"},
+    {"result": None},
+    {"defects": [{"code": "DENT", "count": -1}]},
+    {"defects": [{"code": "DENT"}]},
+    {"defects": [{"code": "", "count": 1}]},
+    {"defects": "DENT"},
+]
 
 
 @st.composite
@@ -207,6 +223,9 @@ def dead_specs(draw: st.DrawFn, kind: str | None = None) -> Spec:
             "AMOUNT",
             draw(st.sampled_from(["1e400", "-1e400", '"NaN"', '"Infinity"', '"-inf"'])),
         )
+    elif kind == "inspection":
+        spec.type = "InspectionRecorded"
+        spec.data = draw(st.sampled_from(BAD_INSPECTIONS))
     elif kind == "due-over":
         spec.type = "OrderCreated"
         spec.data = {

@@ -65,6 +65,14 @@ def hostile_events(i: int, p: str) -> list[tuple[str, str, dict[str, Any]]]:
         "lines": [{"sku": p, "qty": 1}],
     }
     failed = {"order_id": f"O{i}{p}", "reason": p}
+    checked = {
+        "inspection_id": f"Q{i}{p}",
+        "work_order_id": wo["work_order_id"],
+        "line_id": f"L{i}{p}",
+        "result": "FAIL",
+        "defects": [{"code": p, "count": 1}],
+        "inspector": p,
+    }
     src = f"e2e/{p}"
     return [
         ("work_orders", wo["work_order_id"], event("WorkOrderStatusChanged", wo, source=src, at=_now())),
@@ -73,6 +81,7 @@ def hostile_events(i: int, p: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("inventory", stock["sku"], event("InventoryAdjusted", stock, source=src, at=_now())),
         ("outbound", order["order_id"], event("OrderCreated", order, source=src, at=_now())),
         ("outbound", order["order_id"], event("PaymentFailed", failed, source=src, at=_now())),
+        ("quality", checked["inspection_id"], event("InspectionRecorded", checked, source=src, at=_now())),
         (
             "work_orders",
             p,
@@ -89,8 +98,9 @@ async def test_markup_in_every_field_stays_text(kafka, producer, browser, sqlite
         "sensors": settings.topic_sensors,
         "inventory": settings.topic_inventory,
         "outbound": settings.topic_outbound,
+        "quality": settings.topic_quality,
     }
-    pages = ["/", "/work-orders", "/inventory", "/outbound", "/equipment", "/dead-letters"]
+    pages = ["/", "/work-orders", "/inventory", "/outbound", "/equipment", "/quality", "/dead-letters"]
     with running_server(settings) as url:
         context = await browser.new_context(viewport={"width": 1600, "height": 1000})
         await context.add_init_script(f"({CANARY})()")
@@ -125,7 +135,7 @@ async def test_markup_in_every_field_stays_text(kafka, producer, browser, sqlite
             # Plotly's own injected <style> is refused by style-src 'self' (cosmetic); no script may be.
             scripts_refused = [v for v in seen["csp"] if v.startswith("script-src")]
             assert scripts_refused == [], f"{path}: CSP refused scripts {scripts_refused}"
-            if path in ("/work-orders", "/equipment", "/outbound", "/dead-letters"):
+            if path in ("/work-orders", "/equipment", "/outbound", "/quality", "/dead-letters"):
                 for payload in PAYLOADS:
                     # Dead letters show the raw JSON, where quotes are backslash-escaped.
                     shown = payload if path != "/dead-letters" else payload.split('"')[0]

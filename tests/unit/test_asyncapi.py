@@ -14,7 +14,7 @@ from shopfloor.events.codec import cloud_event, encode_binary
 from tests.support import REPO, T0
 
 SPEC = REPO / "node_modules" / "@asyncapi" / "specs" / "schemas" / "3.0.0.json"
-# The contract's topic table, by hand (mes.quality has no event model yet).
+# The contract's topic table, by hand.
 TOPICS = {
     "mes.work-orders": ({"WorkOrderStatusChanged"}, "work_order_id"),
     "mes.equipment": ({"EquipmentStatusChanged"}, "equipment_id"),
@@ -33,6 +33,7 @@ TOPICS = {
         "order_id",
     ),
     "ops.alert-commands": ({"AlertAcknowledged", "AlertShelved"}, "alert_id"),
+    "mes.quality": ({"InspectionRecorded"}, "inspection_id"),
 }
 
 

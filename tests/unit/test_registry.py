@@ -8,7 +8,7 @@ import pkgutil
 from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 import pytest
 from sqlalchemy import Engine, StaticPool, create_engine
@@ -84,15 +84,22 @@ def engine() -> Iterator[Engine]:
 
 
 def _sample(model: type[EventData]) -> dict[str, Any]:
-    """The smallest valid payload of an event type: its required fields only, one plain value each."""
+    """A full payload of an event type: every field of a plain type, one plain value each (optional
+    ones too, so a view marked only for an optional reference, say an order, is marked)."""
     values: dict[type, Any] = {str: "x-1", int: 1, float: 1.0, datetime: "2026-11-27T09:00:00Z", list: []}
     data: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        if info.is_required():
-            kind = info.annotation
-            data[name] = (
-                next(iter(kind)).value if isinstance(kind, type) and issubclass(kind, Enum) else values[kind]
-            )
+        kind = info.annotation
+        if not info.is_required():
+            kinds = [k for k in get_args(kind) if k is not type(None)] or [kind]
+            kinds = [get_args(k)[0] if get_origin(k) is Annotated else k for k in kinds]
+            kind = kinds[0] if len(kinds) == 1 else None
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            data[name] = next(iter(kind)).value
+        elif kind in values:
+            data[name] = values[kind]
+        else:
+            assert not info.is_required(), f"{model.__name__}.{name}: no sample value for {kind}"
     model.model_validate(data)
     return data
 
