@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from shopfloor import alarm_config
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
+from shopfloor.history.service import History, reader_factory
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.handlers import HANDLERS
@@ -50,6 +51,8 @@ class Runtime:
     last_event_ms: int | None = None
     last_commit_ms: int | None = None
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
+    memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
+    history: History | None = None  # past views (?at=): as-of stores replayed from the log
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -153,6 +156,9 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
             runtime.tasks.append(runtime.listener.run)
     if consume:
         _add_projector(runtime, settings, demo=demo)
+    open_reader = reader_factory(settings, runtime.memory_log)
+    if open_reader is not None:
+        runtime.history = History(settings, open_reader, HANDLERS)
         if settings.alarm_webhook_url:
             from shopfloor.alarm_notify import Notifier, Policy
 
@@ -170,7 +176,7 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
 def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:
     prepare: Callable[[], Awaitable[None]] | None = None
     if settings.embedded:
-        memory_log = MemoryLog()
+        memory_log = runtime.memory_log = MemoryLog()
         source: Any = MemorySource(memory_log)
         sink: Any = MemorySink(memory_log)
     else:

@@ -46,6 +46,38 @@ class EventSource(Protocol):
     def lag(self) -> dict[TopicPartition, int]: ...
 
 
+class LogReader(Protocol):
+    """Reads chosen partitions outside any consumer group, between offsets the caller picks: how past
+    states are replayed from the retained log. Offsets follow Kafka's: the end offset is the next
+    record's, the beginning offset the oldest record still retained."""
+
+    async def start(self) -> None: ...
+
+    async def partitions_for(self, topics: Sequence[str]) -> list[TopicPartition]: ...
+
+    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], timestamp_ms: int
+    ) -> dict[TopicPartition, int | None]:
+        """Per partition, the first offset whose log timestamp is at or after `timestamp_ms` (None: none)."""
+        ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        """Reads `partition` from `offset` on; only partitions sought are read."""
+        ...
+
+    async def read(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]: ...
+
+    def pause(self, partition: TopicPartition) -> None:
+        """Stops reading `partition` (until sought again)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
 class EventSink(Protocol):
     async def send(
         self,

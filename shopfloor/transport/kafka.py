@@ -141,6 +141,71 @@ class KafkaSource:
         await self._consumer.stop()
 
 
+class KafkaReader:
+    """LogReader on a consumer outside any group: every partition of the topics asked for is
+    assigned and paused; `seek` resumes one from an offset, `pause` stops it again."""
+
+    def __init__(self, bootstrap_servers: str, client_options: dict[str, Any]) -> None:
+        self._options = dict(
+            bootstrap_servers=bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_wait_ms=50,
+            **client_options,
+        )
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(**self._options)
+        await self._consumer.start()
+
+    async def partitions_for(self, topics: Sequence[str]) -> list[TopicPartition]:
+        await self._consumer.topics()  # fresh metadata
+        found = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+        ]
+        ours = [KafkaTP(tp.topic, tp.partition) for tp in found]
+        self._consumer.assign(ours)
+        self._consumer.pause(*ours)
+        return found
+
+    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        got = await self._consumer.beginning_offsets([KafkaTP(*tp) for tp in partitions])
+        return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in got.items()}
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        got = await self._consumer.end_offsets([KafkaTP(*tp) for tp in partitions])
+        return {TopicPartition(tp.topic, tp.partition): offset for tp, offset in got.items()}
+
+    async def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], timestamp_ms: int
+    ) -> dict[TopicPartition, int | None]:
+        got = await self._consumer.offsets_for_times({KafkaTP(*tp): timestamp_ms for tp in partitions})
+        return {
+            TopicPartition(tp.topic, tp.partition): None if o is None else o.offset for tp, o in got.items()
+        }
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        ours = KafkaTP(*partition)
+        self._consumer.seek(ours, offset)
+        self._consumer.resume(ours)
+
+    def pause(self, partition: TopicPartition) -> None:
+        self._consumer.pause(KafkaTP(*partition))
+
+    async def read(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        fetched = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return {
+            TopicPartition(tp.topic, tp.partition): [record_of(m) for m in ms] for tp, ms in fetched.items()
+        }
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+
 class KafkaSink:
     def __init__(self, bootstrap_servers: str, client_options: dict[str, Any]) -> None:
         self._options = dict(

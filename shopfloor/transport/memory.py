@@ -106,6 +106,57 @@ class MemorySource:
         return {tp: self._log.end_offset(tp) - pos for tp, pos in self._positions.items()}
 
 
+class MemoryReader:
+    """LogReader over a MemoryLog: nothing is ever dropped, so every partition begins at 0."""
+
+    def __init__(self, log: MemoryLog) -> None:
+        self._log = log
+        self._positions: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def partitions_for(self, topics: Sequence[str]) -> list[TopicPartition]:
+        return [tp for topic in topics for tp in self._log.partitions_for(topic)]
+
+    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        return dict.fromkeys(partitions, 0)
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self._log.end_offset(tp) for tp in partitions}
+
+    async def offsets_for_times(
+        self, partitions: Sequence[TopicPartition], timestamp_ms: int
+    ) -> dict[TopicPartition, int | None]:
+        found: dict[TopicPartition, int | None] = {}
+        for tp in partitions:
+            records = self._log.read(tp, 0, self._log.end_offset(tp))
+            found[tp] = next((r.offset for r in records if (r.timestamp_ms or 0) >= timestamp_ms), None)
+        return found
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self._positions[partition] = offset
+
+    def pause(self, partition: TopicPartition) -> None:
+        self._positions.pop(partition, None)
+
+    async def read(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        batch: dict[TopicPartition, list[Record]] = {}
+        room = max_records
+        for tp, position in sorted(self._positions.items()):
+            if room <= 0:
+                break
+            records = self._log.read(tp, position, room)
+            if records:
+                batch[tp] = records
+                self._positions[tp] = position + len(records)
+                room -= len(records)
+        return batch
+
+    async def stop(self) -> None:
+        self._positions.clear()
+
+
 class MemorySink:
     def __init__(self, log: MemoryLog) -> None:
         self._log = log

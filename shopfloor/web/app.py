@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import wiring as auth_wiring
+from shopfloor.history import web as history_web
 from shopfloor.runtime import Runtime
 from shopfloor.web import alarms as alarms_web
 from shopfloor.web import dead_letters as dead_letters_web
@@ -103,6 +104,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 
+    history_web.install(app)  # ?at= errors: 400 for a bad time, 410 for a past the log no longer holds
     templates.env.globals["store_epoch"] = runtime.hub.epoch
     runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
     app.include_router(work_orders.router(engine))

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
 from shopfloor import alarm_config
+from shopfloor.history.web import AsOfMoment
 from shopfloor.projections.alerts import SEVERITY_RANK
 from shopfloor.projections.anomaly import PREDICTIVE
 from shopfloor.store import alerts as alert_store
@@ -73,7 +74,7 @@ def _pick_machine(
     return machines[0]["equipment_id"] if machines else None
 
 
-def board(engine: Engine, machine: str | None = None) -> dict[str, Any]:
+def board(engine: Engine, machine: str | None = None, now_ms: int | None = None) -> dict[str, Any]:
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
         machines = _machines(conn)
@@ -94,7 +95,7 @@ def board(engine: Engine, machine: str | None = None) -> dict[str, Any]:
         "ranges": RANGES.values(),
         "default_range": DEFAULT_RANGE,
         "alert_sort_key": alert_sort_key,
-        "now_ms": int(time.time() * 1000),
+        "now_ms": int(time.time() * 1000) if now_ms is None else now_ms,
     }
 
 
@@ -138,18 +139,22 @@ def router(engine: Engine) -> APIRouter:
     api = APIRouter()
 
     @api.get("/equipment", response_class=HTMLResponse)
-    def equipment_page(request: Request, machine: MachineId = None) -> HTMLResponse:
-        context = board(engine, machine or None)
-        return templates.TemplateResponse(request, "equipment/page.html", {"view": VIEW, **context})
+    def equipment_page(request: Request, moment: AsOfMoment, machine: MachineId = None) -> HTMLResponse:
+        context = board(moment.engine, machine or None, moment.now_ms())
+        return templates.TemplateResponse(
+            request, "equipment/page.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/equipment/board", response_class=HTMLResponse, include_in_schema=False)
-    def equipment_board(request: Request) -> HTMLResponse:
-        context = board(engine)
-        return templates.TemplateResponse(request, "equipment/board.html", {"view": VIEW, **context})
+    def equipment_board(request: Request, moment: AsOfMoment) -> HTMLResponse:
+        context = board(moment.engine, now_ms=moment.now_ms())
+        return templates.TemplateResponse(
+            request, "equipment/board.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/api/equipment")
-    def equipment_api() -> dict[str, Any]:
-        with engine.connect() as conn:
+    def equipment_api(moment: AsOfMoment) -> dict[str, Any]:
+        with moment.engine.connect() as conn:
             version, _, _ = current_version(conn)
             machines = _machines(conn)
             latest = sensor_store.latest_values(conn)
@@ -176,11 +181,12 @@ def router(engine: Engine) -> APIRouter:
 
     @api.get("/api/alerts")
     def alerts_api(
+        moment: AsOfMoment,
         state: Annotated[str | None, Query(pattern="^(OPEN|ACKED|CLEARED)$")] = None,
         equipment: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
+        with moment.engine.connect() as conn:
             version, _, _ = current_version(conn)
             rows = alert_store.list_alerts(conn, equipment_id=equipment, state=state, limit=limit)
         return {"version": version, "items": [alert_json(a) for a in rows]}

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
+from shopfloor.history.web import AsOfMoment
 from shopfloor.projections.inventory import is_low, reorder_point
 from shopfloor.store import inventory as store
 from shopfloor.store.batch import current_version
@@ -187,20 +188,24 @@ def router(engine: Engine, settings: Settings) -> APIRouter:
     points = ReorderPoints.from_settings(settings)
 
     @api.get("/inventory", response_class=HTMLResponse)
-    def inventory_page(request: Request, query: WindowQuery) -> HTMLResponse:
-        context = board(engine, points, **query)
-        return templates.TemplateResponse(request, "inventory/page.html", {"view": VIEW, **context})
+    def inventory_page(request: Request, query: WindowQuery, moment: AsOfMoment) -> HTMLResponse:
+        context = board(moment.engine, points, **query)
+        return templates.TemplateResponse(
+            request, "inventory/page.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/inventory/board", response_class=HTMLResponse, include_in_schema=False)
-    def inventory_board(request: Request, query: WindowQuery) -> HTMLResponse:
-        context = board(engine, points, **query)
-        return templates.TemplateResponse(request, "inventory/board.html", {"view": VIEW, **context})
+    def inventory_board(request: Request, query: WindowQuery, moment: AsOfMoment) -> HTMLResponse:
+        context = board(moment.engine, points, **query)
+        return templates.TemplateResponse(
+            request, "inventory/board.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/api/inventory")
     def inventory_api(
-        query: WindowQuery, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        query: WindowQuery, moment: AsOfMoment, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
+        with moment.engine.connect() as conn:
             version, _, _ = current_version(conn)
             page, lows = window(conn, points, limit=limit, **query)
             summary = store.summary(conn)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
+from shopfloor.history.web import AsOfMoment, Moment
 from shopfloor.projections.calendar import Calendar, Shift, breaks_in, shift_at, shifts_between
 from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, figures
 from shopfloor.projections.work_orders import OPEN_STATUSES
@@ -185,27 +186,32 @@ def router(engine: Engine, plan: Plan) -> APIRouter:
     use_plant_time(plan)
     api = APIRouter()
 
-    def page_context(request: Request) -> dict[str, Any]:
-        return {"view": VIEW, **summaries(engine, plan)}
+    def page_context(moment: Moment) -> dict[str, Any]:
+        return {"view": VIEW, **summaries(moment.engine, moment.plan(plan)), **moment.context()}
 
     @api.get("/lines", response_class=HTMLResponse)
-    def lines_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "lines/page.html", page_context(request))
+    def lines_page(request: Request, moment: AsOfMoment) -> HTMLResponse:
+        return templates.TemplateResponse(request, "lines/page.html", page_context(moment))
 
     @api.get("/lines/board", response_class=HTMLResponse, include_in_schema=False)
-    def lines_board(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "lines/board.html", page_context(request))
+    def lines_board(request: Request, moment: AsOfMoment) -> HTMLResponse:
+        return templates.TemplateResponse(request, "lines/board.html", page_context(moment))
 
     @api.get("/lines/header", response_class=HTMLResponse, include_in_schema=False)
-    def line_header(request: Request, line: LineId, bands: bool = False) -> HTMLResponse:
+    def line_header(request: Request, line: LineId, moment: AsOfMoment, bands: bool = False) -> HTMLResponse:
         """The line board's header: this line's band, live (`bands` = the band alone, for polling)."""
-        context = {"view": VIEW, "line": line, **summaries(engine, plan, [line])}
+        context = {
+            "view": VIEW,
+            "line": line,
+            **summaries(moment.engine, moment.plan(plan), [line]),
+            **moment.context(),
+        }
         name = "lines/header_bands.html" if bands else "lines/header.html"
         return templates.TemplateResponse(request, name, context)
 
     @api.get("/api/lines")
-    def lines_api() -> dict[str, Any]:
-        context = summaries(engine, plan)
+    def lines_api(moment: AsOfMoment) -> dict[str, Any]:
+        context = summaries(moment.engine, moment.plan(plan))
         return {"version": context["version"], "shift": context["shift"], "lines": context["lines"]}
 
     @api.get("/api/lines/{line_id}/shifts", response_model=None)

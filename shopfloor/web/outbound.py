@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from shopfloor.config import Settings
+from shopfloor.history.web import AsOfMoment
 from shopfloor.projections.calendar import Calendar, shift_at
 from shopfloor.projections.outbound import (
     ALL_STAGES,
@@ -200,30 +201,35 @@ def router(engine: Engine, settings: Settings, clock: Clock = wall_clock_ms) -> 
     calendar = settings.calendar()
 
     @api.get("/outbound", response_class=HTMLResponse)
-    def outbound_page(request: Request, q: Search = None) -> HTMLResponse:
-        context = board(engine, limits_ms, clock(), (q or "").strip() or None, calendar)
-        return templates.TemplateResponse(request, "outbound/page.html", {"view": VIEW, **context})
+    def outbound_page(request: Request, moment: AsOfMoment, q: Search = None) -> HTMLResponse:
+        context = board(moment.engine, limits_ms, moment.now_ms(clock), (q or "").strip() or None, calendar)
+        return templates.TemplateResponse(
+            request, "outbound/page.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/outbound/board", response_class=HTMLResponse, include_in_schema=False)
-    def outbound_board(request: Request, q: Search = None) -> HTMLResponse:
-        context = board(engine, limits_ms, clock(), (q or "").strip() or None, calendar)
-        return templates.TemplateResponse(request, "outbound/board.html", {"view": VIEW, **context})
+    def outbound_board(request: Request, moment: AsOfMoment, q: Search = None) -> HTMLResponse:
+        context = board(moment.engine, limits_ms, moment.now_ms(clock), (q or "").strip() or None, calendar)
+        return templates.TemplateResponse(
+            request, "outbound/board.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/outbound/rates", response_class=HTMLResponse, include_in_schema=False)
-    def outbound_rates(request: Request) -> HTMLResponse:
-        with engine.connect() as conn:
-            rates = pick_rates(conn, calendar, clock())
+    def outbound_rates(request: Request, moment: AsOfMoment) -> HTMLResponse:
+        with moment.engine.connect() as conn:
+            rates = pick_rates(conn, calendar, moment.now_ms(clock))
         return templates.TemplateResponse(request, "outbound/rates.html", {"rates": rates})
 
     @api.get("/outbound/timeline", response_class=HTMLResponse, include_in_schema=False)
     def outbound_timeline(
-        request: Request, order: Annotated[str, Query(min_length=1, max_length=200)]
+        request: Request, moment: AsOfMoment, order: Annotated[str, Query(min_length=1, max_length=200)]
     ) -> HTMLResponse:
-        context = _details(engine, order, clock(), limits_ms)
+        context = _details(moment.engine, order, moment.now_ms(clock), limits_ms)
         return templates.TemplateResponse(request, "outbound/timeline.html", context)
 
     @api.get("/api/outbound")
     def outbound_api(
+        moment: AsOfMoment,
         q: Search = None,
         stage: StageFilter = None,
         late: bool = False,
@@ -231,8 +237,8 @@ def router(engine: Engine, settings: Settings, clock: Clock = wall_clock_ms) -> 
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
-        now_ms = clock()
-        with engine.connect() as conn:
+        now_ms = moment.now_ms(clock)
+        with moment.engine.connect() as conn:
             version, _, _ = current_version(conn)
             rows = store.list_orders(
                 conn,

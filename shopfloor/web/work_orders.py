@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
+from shopfloor.history.web import AsOfMoment
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import work_orders as store
 from shopfloor.store.batch import current_version
@@ -46,10 +47,11 @@ def line_state(counts: dict[str, int]) -> str:
     return "idle"
 
 
-def board(engine: Engine, line: str | None) -> dict[str, Any]:
+def board(engine: Engine, line: str | None, now_ms: int | None = None) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     with engine.connect() as conn:
         version, last_event_ms, _ = current_version(conn)
-        orders = lines_web.with_plans(conn, store.list_work_orders(conn, line=line), int(time.time() * 1000))
+        orders = lines_web.with_plans(conn, store.list_work_orders(conn, line=line), now_ms)
         counts = store.line_counts(conn)
     lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
@@ -100,23 +102,28 @@ def router(engine: Engine) -> APIRouter:
     api = APIRouter()
 
     @api.get("/work-orders", response_class=HTMLResponse)
-    def work_orders_page(request: Request, line: LineId = None) -> HTMLResponse:
-        context = board(engine, line or None)
-        return templates.TemplateResponse(request, "work_orders/page.html", {"view": VIEW, **context})
+    def work_orders_page(request: Request, moment: AsOfMoment, line: LineId = None) -> HTMLResponse:
+        context = board(moment.engine, line or None, moment.now_ms())
+        return templates.TemplateResponse(
+            request, "work_orders/page.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/work-orders/board", response_class=HTMLResponse, include_in_schema=False)
-    def work_orders_board(request: Request, line: LineId = None) -> HTMLResponse:
-        context = board(engine, line or None)
-        return templates.TemplateResponse(request, "work_orders/board.html", {"view": VIEW, **context})
+    def work_orders_board(request: Request, moment: AsOfMoment, line: LineId = None) -> HTMLResponse:
+        context = board(moment.engine, line or None, moment.now_ms())
+        return templates.TemplateResponse(
+            request, "work_orders/board.html", {"view": VIEW, **context, **moment.context()}
+        )
 
     @api.get("/api/work-orders")
     def work_orders_api(
+        moment: AsOfMoment,
         line: LineId = None,
         status: Annotated[str | None, Query(pattern="^[A-Z_]{1,20}$")] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
+        with moment.engine.connect() as conn:
             version, _, _ = current_version(conn)
             rows = store.list_work_orders(conn, line=line, status=status, limit=limit, offset=offset)
             counts = store.line_counts(conn)

@@ -1,0 +1,124 @@
+"""As-of stores on demand: which part of the log is still retained, and the store for a moment.
+
+A moment is answered from the newest snapshot at or before it (when snapshots are kept) plus a
+replay of the log from the snapshot's positions; without one, from the beginning of the log. When
+the broker's retention has dropped records that the answer needs, it says so instead of answering
+with a partial past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from shopfloor.config import Settings
+from shopfloor.consumers.projector import admission
+from shopfloor.history.replay import Replayed, memory_store, replay
+from shopfloor.store.changes import Handler
+from shopfloor.transport.base import LogReader, TopicPartition
+
+CACHED = 4  # as-of stores kept (a page and its fragments ask for the same moment together)
+CACHE_SECONDS = 60.0
+
+
+class PastUnavailable(LookupError):
+    """The log no longer (or does not yet) hold what this moment needs; the message says why."""
+
+
+@dataclass(frozen=True)
+class AsOf:
+    at_ms: int
+    engine: Engine
+    replayed: Replayed
+    snapshot_ms: int | None  # the snapshot it started from, if any
+
+
+class SnapshotSource:
+    """What the service needs from a snapshot store (see history/snapshots.py)."""
+
+    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
+        return None
+
+
+class History:
+    def __init__(
+        self,
+        settings: Settings,
+        open_reader: Callable[[], LogReader],
+        handlers: Sequence[Handler],
+        snapshots: SnapshotSource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.zone = settings.calendar().zone
+        self._open_reader = open_reader
+        self._handlers = list(handlers)
+        self._admission = admission(settings)
+        self.snapshots = snapshots or SnapshotSource()
+        self._cache: OrderedDict[int, tuple[float, AsOf]] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    async def as_of(self, at_ms: int) -> AsOf:
+        """The store as it stood at `at_ms` (event time); PastUnavailable when that cannot be known."""
+        async with self._lock:  # one replay at a time: each holds a store in memory
+            hit = self._cache.get(at_ms)
+            if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+                self._cache.move_to_end(at_ms)
+                return hit[1]
+            found = await self._build(at_ms)
+            self._cache[at_ms] = (time.monotonic(), found)
+            while len(self._cache) > CACHED:
+                self._cache.popitem(last=False)
+            return found
+
+    async def _build(self, at_ms: int) -> AsOf:
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(self.settings.topics)
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            snapshot = await asyncio.to_thread(self.snapshots.latest_before, at_ms)
+            if snapshot is not None and any(snapshot[2].get(tp, 0) < begins[tp] for tp in partitions):
+                snapshot = None  # records after it are gone: it cannot be carried forward
+            if snapshot is None:
+                dropped = sorted(tp for tp in partitions if begins[tp] > 0)
+                if dropped:
+                    tp = dropped[0]
+                    raise PastUnavailable(
+                        f"the broker's retention has dropped the oldest events ({tp.topic}[{tp.partition}] "
+                        f"now begins at offset {begins[tp]}) and no snapshot is kept from before this moment"
+                    )
+            engine = await asyncio.to_thread(memory_store, None if snapshot is None else snapshot[1])
+            done = await replay(reader, engine, begins, ends, at_ms, self._handlers, self._admission)
+        finally:
+            await reader.stop()
+        if snapshot is None and done.records == 0:
+            if done.first_ms is None:
+                raise PastUnavailable("the event log holds no events yet")
+            raise PastUnavailable(f"the retained event log begins later, at {self.label(done.first_ms)}")
+        return AsOf(at_ms, engine, done, None if snapshot is None else snapshot[0])
+
+    def label(self, at_ms: int) -> str:
+        from shopfloor.history.moment import local_label
+
+        return local_label(at_ms, self.zone)
+
+
+def reader_factory(settings: Settings, memory_log: object | None) -> Callable[[], LogReader] | None:
+    """How this process reads the log: the embedded one it holds, or Kafka; None if it has neither."""
+    if settings.kafka_bootstrap_servers:
+        from shopfloor.transport.kafka import KafkaReader
+
+        servers, options = settings.kafka_bootstrap_servers, settings.kafka_client_options()
+        return lambda: KafkaReader(servers, options)
+    if memory_log is not None:
+        from shopfloor.transport.memory import MemoryLog, MemoryReader
+
+        assert isinstance(memory_log, MemoryLog)
+        return lambda: MemoryReader(memory_log)
+    return None

@@ -1,0 +1,122 @@
+"""The one hook boards take for `?at=`: a dependency that picks the store (live or as of a moment).
+
+A route adds `moment: AsOfMoment`, reads through `moment.engine`, takes "now" from `moment.now_ms()`
+(or `moment.plan(plan)`), and merges `moment.context()` into its template context. Without `at`
+the moment is the live store and the wall clock, and the context is empty.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from shopfloor.history.moment import BadMoment, parse_moment
+from shopfloor.history.replay import ReplayStalled
+from shopfloor.history.service import History, PastUnavailable
+
+
+@dataclass(frozen=True)
+class Moment:
+    engine: Engine
+    at_ms: int | None = None  # None: live
+    label: str = ""
+    at_text: str = ""
+    history: History | None = None
+
+    @property
+    def past(self) -> bool:
+        return self.at_ms is not None
+
+    def now_ms(self, clock: Callable[[], int] | None = None) -> int:
+        """The moment's time when past; else the page's own clock (the wall clock by default)."""
+        if self.at_ms is not None:
+            return self.at_ms
+        return clock() if clock is not None else int(time.time() * 1000)
+
+    def plan(self, plan: Any) -> Any:
+        """The lines' Plan with its clock stopped at the moment (the same Plan when live)."""
+        if self.at_ms is None:
+            return plan
+        stopped = copy.copy(plan)
+        at_ms = self.at_ms
+        stopped.clock = lambda: at_ms
+        return stopped
+
+    def context(self) -> dict[str, Any]:
+        """What templates need for a past view: the banner's time, and judges reading the past store."""
+        if self.at_ms is None or self.history is None:
+            return {}
+        from shopfloor.web.cutoffs import RiskJudge
+
+        at_ms = self.at_ms
+        return {
+            "past": {"at_ms": at_ms, "label": self.label, "at": self.at_text},
+            "outbound_at_risk": RiskJudge(self.engine, self.history.settings, clock=lambda: at_ms),
+        }
+
+
+def history_of(request: Request) -> History | None:
+    runtime = getattr(request.app.state, "runtime", None)
+    return getattr(runtime, "history", None)
+
+
+async def moment(
+    request: Request,
+    at: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="show the board as it stood at this event time (RFC 3339, or plant local time)",
+        ),
+    ] = None,
+) -> Moment:
+    live = request.app.state.runtime.engine
+    if at is None or not at.strip():
+        return Moment(live)
+    history = history_of(request)
+    if history is None:
+        raise BadMoment("past views need the event log, which this process does not read")
+    at_ms = parse_moment(at, history.zone, int(time.time() * 1000))
+    found = await history.as_of(at_ms)
+    return Moment(found.engine, at_ms, history.label(at_ms), at.strip(), history)
+
+
+AsOfMoment = Annotated[Moment, Depends(moment)]
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def install(app: FastAPI) -> None:
+    """Bad moments are the caller's mistake (400); a past the log no longer holds is gone (410)."""
+    from shopfloor.web.templating import templates
+
+    def answer(request: Request, status: int, title: str, message: str) -> Any:
+        if _wants_json(request):
+            return JSONResponse({"error": title, "detail": message}, status_code=status)
+        context = {"title": title, "message": message, "live_url": request.url.path, "past": {"label": ""}}
+        return templates.TemplateResponse(request, "history/unavailable.html", context, status_code=status)
+
+    async def bad(request: Request, exc: Exception) -> Any:
+        return answer(request, 400, "invalid time", str(exc))
+
+    async def gone(request: Request, exc: Exception) -> Any:
+        return answer(request, 410, "the past is not available", str(exc))
+
+    async def stalled(request: Request, exc: Exception) -> Any:
+        return answer(request, 503, "the event log did not answer", str(exc))
+
+    app.add_exception_handler(BadMoment, bad)
+    app.add_exception_handler(PastUnavailable, gone)
+    app.add_exception_handler(ReplayStalled, stalled)
+
+
+__all__ = ["AsOfMoment", "Moment", "install", "moment"]
