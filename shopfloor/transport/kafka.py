@@ -161,12 +161,14 @@ class KafkaReader:
         await self._consumer.start()
 
     async def partitions_for(self, topics: Sequence[str]) -> list[TopicPartition]:
-        await self._consumer.topics()  # fresh metadata
-        found = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
-        ]
+        existing = await self._consumer.topics()  # a topic not created yet has no partitions (and no past)
+        found: list[TopicPartition] = []
+        for topic in topics:
+            if topic in existing:
+                await self._consumer._client._wait_on_metadata(topic)  # partitions_for_topic reads this cache
+                found += [
+                    TopicPartition(topic, p) for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+                ]
         ours = [KafkaTP(tp.topic, tp.partition) for tp in found]
         self._consumer.assign(ours)
         self._consumer.pause(*ours)
