@@ -27,7 +27,8 @@ async def test_a_past_view_is_marked_read_only_and_not_live(browser: Any, tmp_pa
         moment: dict[str, str] = {}
         await wait_until(lambda: _past_orders(base, moment), 120, "the demo's first work orders, past")
         at = moment["at"]
-        expected = httpx.get(f"{base}/api/work-orders", params={"at": at, "limit": 5000}, timeout=30)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            expected = await client.get("/api/work-orders", params={"at": at, "limit": 5000})
         assert expected.status_code == 200, expected.text
         expected_rows = {(i["work_order_id"], i["status"]) for i in expected.json()["items"]}
 
