@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -38,9 +39,14 @@ class AsOf:
     snapshot_ms: int | None  # the snapshot it started from, if any
 
 
-class SnapshotSource:
-    """What the service needs from a snapshot store (see history/snapshots.py)."""
+class SnapshotSource(Protocol):
+    """What the service needs from a snapshot store (history/snapshots.py): the newest snapshot at or
+    before a moment, as (its moment, its image, the log positions it reached)."""
 
+    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None: ...
+
+
+class NoSnapshots:
     def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
         return None
 
@@ -52,15 +58,18 @@ class History:
         open_reader: Callable[[], LogReader],
         handlers: Sequence[Handler],
         snapshots: SnapshotSource | None = None,
+        incomplete: str | None = None,
     ) -> None:
+        """`incomplete` says why the log lacks events the live store holds (then no past is shown)."""
         self.settings = settings
         self.zone = settings.calendar().zone
         self._open_reader = open_reader
         self._handlers = list(handlers)
         self._admission = admission(settings)
-        self.snapshots = snapshots or SnapshotSource()
+        self.snapshots: SnapshotSource = snapshots or NoSnapshots()
         self._cache: OrderedDict[int, tuple[float, AsOf]] = OrderedDict()
         self._lock = asyncio.Lock()
+        self._incomplete = incomplete
 
     async def as_of(self, at_ms: int) -> AsOf:
         """The store as it stood at `at_ms` (event time); PastUnavailable when that cannot be known."""
@@ -69,13 +78,16 @@ class History:
             if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
                 self._cache.move_to_end(at_ms)
                 return hit[1]
-            found = await self._build(at_ms)
+            found = await self.build(at_ms)
             self._cache[at_ms] = (time.monotonic(), found)
             while len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
             return found
 
-    async def _build(self, at_ms: int) -> AsOf:
+    async def build(self, at_ms: int) -> AsOf:
+        """A fresh as-of store for `at_ms`, not cached (snapshots are taken with this)."""
+        if self._incomplete:
+            raise PastUnavailable(self._incomplete)
         reader = self._open_reader()
         await reader.start()
         try:
