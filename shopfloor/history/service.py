@@ -67,31 +67,34 @@ class History:
         self._handlers = list(handlers)
         self._admission = admission(settings)
         self.snapshots: SnapshotSource = snapshots or NoSnapshots()
-        self._cache: OrderedDict[int, tuple[float, AsOf]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, tuple[str, ...]], tuple[float, AsOf]] = OrderedDict()
         self._lock = asyncio.Lock()
         self._incomplete = incomplete
 
-    async def as_of(self, at_ms: int) -> AsOf:
-        """The store as it stood at `at_ms` (event time); PastUnavailable when that cannot be known."""
+    async def as_of(self, at_ms: int, topics: Sequence[str] | None = None) -> AsOf:
+        """The store as it stood at `at_ms` (event time), its read models folded from `topics` (all by
+        default); PastUnavailable when that cannot be known."""
+        key = (at_ms, tuple(topics or self.settings.topics))
         async with self._lock:  # one replay at a time: each holds a store in memory
-            hit = self._cache.get(at_ms)
+            hit = self._cache.get(key)
             if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-                self._cache.move_to_end(at_ms)
+                self._cache.move_to_end(key)
                 return hit[1]
-            found = await self.build(at_ms)
-            self._cache[at_ms] = (time.monotonic(), found)
+            found = await self.build(at_ms, key[1])
+            self._cache[key] = (time.monotonic(), found)
             while len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
             return found
 
-    async def build(self, at_ms: int) -> AsOf:
-        """A fresh as-of store for `at_ms`, not cached (snapshots are taken with this)."""
+    async def build(self, at_ms: int, topics: Sequence[str] | None = None) -> AsOf:
+        """A fresh as-of store for `at_ms`, not cached (snapshots are taken with this, of every topic).
+        From a snapshot, the tables of other topics stay as they stood at the snapshot."""
         if self._incomplete:
             raise PastUnavailable(self._incomplete)
         reader = self._open_reader()
         await reader.start()
         try:
-            partitions = await reader.partitions_for(self.settings.topics)
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
             begins = await reader.beginning_offsets(partitions)
             ends = await reader.end_offsets(partitions)
             snapshot = await asyncio.to_thread(self.snapshots.latest_before, at_ms)

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from shopfloor.history.moment import BadMoment, parse_moment
 from shopfloor.history.replay import ReplayStalled
 from shopfloor.history.service import History, PastUnavailable
+from shopfloor.history.views import topics_for
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ async def moment(
     if history is None:
         raise BadMoment("past views need the event log, which this process does not read")
     at_ms = parse_moment(at, history.zone, int(time.time() * 1000))
-    found = await history.as_of(at_ms)
+    found = await history.as_of(at_ms, topics_for(request.url.path, history.settings))
     return Moment(found.engine, at_ms, history.label(at_ms), at.strip(), history)
 
 
