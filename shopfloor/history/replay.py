@@ -75,7 +75,7 @@ def stored_positions(engine: Engine) -> dict[TopicPartition, int]:
     return load_positions(engine, GROUP)
 
 
-def _event_ms(item: Envelope | Rejected) -> int | None:
+def event_ms(item: Envelope | Rejected) -> int | None:
     if isinstance(item, Envelope):
         return int(item.time.timestamp() * 1000)
     return item.record.timestamp_ms  # undecodable: where the log put it
@@ -87,10 +87,10 @@ def _cut(
     """The records up to `at` (decoded), whether a later one ended the partition's part, and the
     first record's event time."""
     items = decode_records(records, admission)
-    first_ms = _event_ms(items[0]) if items else None
+    first_ms = event_ms(items[0]) if items else None
     kept: list[tuple[Record, Envelope | Rejected]] = []
     for record, item in zip(records, items, strict=True):
-        moment = _event_ms(item)
+        moment = event_ms(item)
         if moment is not None and moment > at_ms:
             return kept, True, first_ms
         kept.append((record, item))

@@ -18,10 +18,10 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from shopfloor.config import Settings
-from shopfloor.consumers.projector import admission
-from shopfloor.history.replay import Replayed, memory_store, replay
+from shopfloor.consumers.projector import admission, decode_records
+from shopfloor.history.replay import Replayed, event_ms, memory_store, replay
 from shopfloor.store.changes import Handler
-from shopfloor.transport.base import LogReader, TopicPartition
+from shopfloor.transport.base import LogReader, Record, TopicPartition
 
 CACHED = 4  # as-of stores kept (a page and its fragments ask for the same moment together)
 CACHE_SECONDS = 60.0
@@ -45,9 +45,16 @@ class SnapshotSource(Protocol):
 
     def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None: ...
 
+    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
+        """The oldest snapshot moment whose positions the log still holds."""
+        ...
+
 
 class NoSnapshots:
     def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
+        return None
+
+    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
         return None
 
 
@@ -117,6 +124,34 @@ class History:
                 raise PastUnavailable("the event log holds no events yet")
             raise PastUnavailable(f"the retained event log begins later, at {self.label(done.first_ms)}")
         return AsOf(at_ms, engine, done, None if snapshot is None else snapshot[0])
+
+    async def earliest(self, topics: Sequence[str] | None = None) -> int | None:
+        """The oldest moment a past view of `topics` can show: the first retained event when nothing
+        was ever dropped, else the oldest snapshot the log can carry forward (None: none)."""
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            if any(begins[tp] > 0 for tp in partitions):
+                return await asyncio.to_thread(self.snapshots.oldest_usable, begins)
+            waiting = {tp for tp in partitions if ends[tp] > 0}
+            for tp in waiting:
+                reader.seek(tp, 0)
+            first: list[Record] = []
+            for _ in range(20):
+                if not waiting:
+                    break
+                for tp, records in (await reader.read(timeout_ms=200, max_records=len(waiting) * 50)).items():
+                    if tp in waiting and records:
+                        first.append(records[0])
+                        waiting.discard(tp)
+                        reader.pause(tp)
+        finally:
+            await reader.stop()
+        times = [event_ms(item) for item in decode_records(first, self._admission)]
+        return min((t for t in times if t is not None), default=None)
 
     def label(self, at_ms: int) -> str:
         from shopfloor.history.moment import local_label

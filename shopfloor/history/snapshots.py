@@ -58,6 +58,15 @@ class SnapshotStore:
             ).first()
         return None if row is None else (row.at_ms, bytes(row.image), _positions_of(row.positions))
 
+    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SNAPSHOTS.c.at_ms, SNAPSHOTS.c.positions).order_by(SNAPSHOTS.c.at_ms))
+            for at_ms, text in rows:
+                positions = _positions_of(text)
+                if all(positions.get(tp, 0) >= begin for tp, begin in begins.items()):
+                    return int(at_ms)
+        return None
+
     def moments(self) -> list[int]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(SNAPSHOTS.c.at_ms).order_by(SNAPSHOTS.c.at_ms)).scalars())

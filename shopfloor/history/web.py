@@ -7,20 +7,23 @@ the moment is the live store and the wall clock, and the context is empty.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from shopfloor.history.moment import BadMoment, parse_moment
 from shopfloor.history.replay import ReplayStalled
 from shopfloor.history.service import History, PastUnavailable
+from shopfloor.history.timeline import markers
 from shopfloor.history.views import topics_for
+from shopfloor.store.batch import current_version
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,33 @@ AsOfMoment = Annotated[Moment, Depends(moment)]
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/api/history/timeline")
+    async def timeline(
+        request: Request, board: Annotated[str, Query(max_length=200, pattern="^/[a-z/-]*$")] = "/"
+    ) -> dict[str, Any]:
+        """The range a past view of `board` can show, and its markers (alerts, stoppages, late orders)."""
+        history = history_of(request)
+        if history is None:
+            raise BadMoment("past views need the event log, which this process does not read")
+        earliest = await history.earliest(topics_for(board, history.settings))
+        live = request.app.state.runtime.engine
+
+        def read() -> tuple[int | None, list[dict[str, Any]]]:
+            with live.connect() as conn:
+                newest = current_version(conn)[1]
+                if earliest is None or newest is None:
+                    return newest, []
+                return newest, markers(conn, earliest, newest)
+
+        newest, found = await asyncio.to_thread(read)
+        return {"from_ms": earliest, "to_ms": newest, "markers": found}
+
+    return api
 
 
 def install(app: FastAPI) -> None:

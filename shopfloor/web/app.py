@@ -105,6 +105,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 
     history_web.install(app)  # ?at= errors: 400 for a bad time, 410 for a past the log no longer holds
+    app.include_router(history_web.router())
     templates.env.globals["store_epoch"] = runtime.hub.epoch
     runtime.hub.register(work_orders.VIEW, work_orders.patch_renderer(engine))
     app.include_router(work_orders.router(engine))
