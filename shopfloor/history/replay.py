@@ -171,3 +171,40 @@ def _apply(
     outcome = apply_batch(engine, batch, handlers, notify=False)
     stored.update(next_offsets)
     return outcome.applied
+
+
+async def collect(
+    reader: LogReader,
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    since_ms: int,
+    at_ms: int,
+    admission: Admission | None,
+    max_records: int = 5000,
+) -> list[Envelope]:
+    """The valid events with `since` < time <= `at`, each partition read from `starts` to its first
+    record later than `at` (the same cut a replay makes)."""
+    found: list[Envelope] = []
+    pending = {tp for tp in ends if starts[tp] < ends[tp]}
+    for tp in pending:
+        reader.seek(tp, starts[tp])
+    quiet_since = time.monotonic()
+    while pending:
+        fetched = await reader.read(timeout_ms=200, max_records=max_records)
+        chunks = [(tp, [r for r in rs if r.offset < ends[tp]]) for tp, rs in fetched.items() if tp in pending]
+        if not any(rs for _, rs in chunks):
+            if time.monotonic() - quiet_since > STALL_SECONDS:
+                raise ReplayStalled(f"the log sent nothing for {STALL_SECONDS:.0f} s")
+            continue
+        quiet_since = time.monotonic()
+        for tp, records in chunks:
+            kept, done, _ = await asyncio.to_thread(_cut, records, at_ms, admission)
+            if done or (records and records[-1].offset + 1 >= ends[tp]):
+                pending.discard(tp)
+                reader.pause(tp)
+            found += [
+                item
+                for _, item in kept
+                if isinstance(item, Envelope) and int(item.time.timestamp() * 1000) > since_ms
+            ]
+    return found

@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import admission, decode_records
-from shopfloor.history.replay import Replayed, event_ms, memory_store, replay
+from shopfloor.events.envelope import Envelope
+from shopfloor.history.replay import Replayed, collect, event_ms, memory_store, replay
 from shopfloor.store.changes import Handler
 from shopfloor.transport.base import LogReader, Record, TopicPartition
 
@@ -124,6 +125,24 @@ class History:
                 raise PastUnavailable("the event log holds no events yet")
             raise PastUnavailable(f"the retained event log begins later, at {self.label(done.first_ms)}")
         return AsOf(at_ms, engine, done, None if snapshot is None else snapshot[0])
+
+    async def events(self, since_ms: int, at_ms: int, topics: Sequence[str] | None = None) -> list[Envelope]:
+        """The events of `topics` between two moments (what changed the boards in between)."""
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            snapshot = await asyncio.to_thread(self.snapshots.latest_before, since_ms)
+            starts = dict(begins)
+            if snapshot is not None and all(snapshot[2].get(tp, 0) >= begins[tp] for tp in partitions):
+                starts = {tp: snapshot[2].get(tp, begins[tp]) for tp in partitions}
+            elif any(begins[tp] > 0 for tp in partitions):
+                raise PastUnavailable("the broker's retention has dropped events of that time")
+            return await collect(reader, starts, ends, since_ms, at_ms, self._admission)
+        finally:
+            await reader.stop()
 
     async def earliest(self, topics: Sequence[str] | None = None) -> int | None:
         """The oldest moment a past view of `topics` can show: the first retained event when nothing

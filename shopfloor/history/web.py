@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine
 
+from shopfloor.history.diff import attach_events, diff
 from shopfloor.history.moment import BadMoment, parse_moment
 from shopfloor.history.replay import ReplayStalled
 from shopfloor.history.service import History, PastUnavailable
 from shopfloor.history.timeline import markers
 from shopfloor.history.views import topics_for
 from shopfloor.store.batch import current_version
+from shopfloor.store.db import iso
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,97 @@ def router() -> APIRouter:
         newest, found = await asyncio.to_thread(read)
         return {"from_ms": earliest, "to_ms": newest, "markers": found}
 
+    @api.get("/api/history/diff")
+    async def work_order_diff(
+        request: Request,
+        since: Annotated[str, Query(max_length=64)],
+        at: Annotated[str, Query(max_length=64)],
+        line: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """Work orders added, removed and changed between two moments, with the events that did it."""
+        history = _history(request)
+        now = int(time.time() * 1000)
+        since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
+        return await handover_data(history, since_ms, at_ms, line)
+
+    @api.get("/handover", response_class=HTMLResponse)
+    async def handover(
+        request: Request,
+        line: Annotated[str, Query(min_length=1, max_length=200)],
+        since: Annotated[str | None, Query(max_length=64)] = None,
+        at: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Any:
+        """A printable shift handover for one line: by default the last shift that has ended."""
+        from shopfloor.projections.calendar import shift_at
+        from shopfloor.web.templating import templates
+
+        history = _history(request)
+        now = int(time.time() * 1000)
+        if since is None or at is None:
+            newest = await asyncio.to_thread(_newest, request.app.state.runtime.engine) or now
+            calendar = history.settings.calendar()
+            last = shift_at(calendar, shift_at(calendar, newest).start_ms - 1)
+            since_ms, at_ms, label = last.start_ms, last.end_ms, last.label
+        else:
+            since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
+            label = f"{history.label(since_ms)} to {history.label(at_ms)}"
+        data = await handover_data(history, since_ms, at_ms, line)
+        context = {**data, "line": line, "shift": label, "since_label": history.label(since_ms)}
+        context |= {"at_label": history.label(at_ms), "view": "handover", "past": {"label": ""}}
+        return templates.TemplateResponse(request, "history/handover.html", context)
+
     return api
+
+
+WORK_ORDER_FIELDS = ("status", "line_id", "product", "quantity_done", "quantity_scrap", "operator")
+
+
+def _history(request: Request) -> History:
+    history = history_of(request)
+    if history is None:
+        raise BadMoment("past views need the event log, which this process does not read")
+    return history
+
+
+def _newest(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return current_version(conn)[1]
+
+
+async def handover_data(history: History, since_ms: int, at_ms: int, line: str | None) -> dict[str, Any]:
+    from shopfloor.store import work_orders as store
+
+    if since_ms >= at_ms:
+        raise BadMoment("'since' must be before 'at'")
+    topics = topics_for("/work-orders", history.settings)
+
+    def rows(engine: Engine) -> dict[str, dict[str, Any]]:
+        with engine.connect() as conn:
+            return {r["work_order_id"]: r for r in store.list_work_orders(conn, line=line)}
+
+    before = await asyncio.to_thread(rows, (await history.as_of(since_ms, topics)).engine)
+    after = await asyncio.to_thread(rows, (await history.as_of(at_ms, topics)).engine)
+    changes = diff(before, after, WORK_ORDER_FIELDS)
+    attach_events(changes, await history.events(since_ms, at_ms, (history.settings.topic_work_orders,)))
+    open_at_end = sorted(
+        (r for r in after.values() if r["status"] not in ("COMPLETED", "CANCELLED")),
+        key=lambda r: r["work_order_id"],
+    )
+    return {
+        "since": iso(since_ms),
+        "at": iso(at_ms),
+        "line": line,
+        "changes": [
+            {
+                "work_order_id": c.key,
+                "kind": c.kind,
+                "fields": {k: list(v) for k, v in c.fields.items()},
+                "events": c.events,
+            }
+            for c in changes
+        ],
+        "open": [{k: r[k] for k in ("work_order_id", *WORK_ORDER_FIELDS)} for r in open_at_end],
+    }
 
 
 def install(app: FastAPI) -> None:

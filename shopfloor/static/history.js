@@ -53,7 +53,7 @@
   function start(box, data) {
     const slider = document.getElementById("timeline-slider");
     const at = Number(box.dataset.at);
-    const from = Math.min(data.from_ms, at);
+    const from = Math.min(Math.ceil(data.from_ms / 1000) * 1000, at); // whole seconds: the slider's step
     const to = Math.max(data.to_ms || at, at);
     slider.min = String(from);
     slider.max = String(to);

@@ -57,6 +57,26 @@ async def test_a_past_view_is_marked_read_only_and_not_live(browser: Any, tmp_pa
         # The page caps finished rows per lane; every row it shows is as the API says for that moment.
         assert shown and {tuple(row) for row in shown} <= expected_rows
 
+        # The timeline: a slider over the retained range around the moment; play moves the moment on
+        # and reloads the board for each one, never opening a stream.
+        await page.locator("#timeline").wait_for(state="visible")
+        low, value, high = await page.eval_on_selector(
+            "#timeline-slider", "s => [Number(s.min), Number(s.value), Number(s.max)]"
+        )
+        shown_ms = await page.evaluate("Number(document.body.dataset.past)")
+        assert low <= value == shown_ms <= high
+        boards: list[str] = []
+        page.on("request", lambda r: boards.append(r.url) if "/work-orders/board" in r.url else None)
+        await page.select_option("#timeline-speed", "60")
+        await page.click("#timeline-play")
+        await page.wait_for_function(
+            "(shown) => Number(document.body.dataset.past) > shown", arg=shown_ms, timeout=15_000
+        )
+        await page.click("#timeline-play")
+        await page.wait_for_load_state("networkidle")
+        assert boards and all("at=" in u for u in boards), boards
+        assert "at=" in page.url
+
         await page.goto(f"/work-orders?line={line}&at={at.replace('+', '%2B')}")
         await page.wait_for_load_state("networkidle")
         await page.locator("[data-line-summary]").first.wait_for()
