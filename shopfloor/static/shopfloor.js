@@ -232,7 +232,7 @@
   }
 
   function refreshFreshness() {
-    const now = Date.now();
+    const now = pastAt() ? Number(document.body.dataset.past) : Date.now(); // a past view's "now" is its moment
     const fresh = document.getElementById("freshness");
     if (lastEventMs === null && fresh && fresh.dataset.lastEventMs) lastEventMs = Number(fresh.dataset.lastEventMs);
     if (fresh) fresh.textContent = lastEventMs ? "data " + agoText(now - lastEventMs) : "no data yet";
