@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool
 
 from shopfloor.consumers.projector import decode_records
 from shopfloor.events.codec import Admission
@@ -51,7 +51,9 @@ def memory_store(image: bytes | None = None) -> Engine:
     raw = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     if image is not None:
         raw.deserialize(image)
-    engine = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
+    # One connection, lent to one thread at a time: a page and its fragments read the same cached
+    # store from several request threads, and one SQLite connection holds one transaction.
+    engine = create_engine("sqlite://", creator=lambda: raw, poolclass=QueuePool, pool_size=1, max_overflow=0)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
