@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table,
 
 from shopfloor.history.replay import image_of
 from shopfloor.store.batch import current_version, prune_applied
+from shopfloor.store.db import begin_write
 from shopfloor.transport.base import TopicPartition
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class SnapshotStore:
             return list(conn.execute(select(SNAPSHOTS.c.at_ms).order_by(SNAPSHOTS.c.at_ms)).scalars())
 
     def save(self, at_ms: int, image: bytes, positions: dict[TopicPartition, int]) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             if conn.execute(select(SNAPSHOTS.c.at_ms).where(SNAPSHOTS.c.at_ms == at_ms)).first() is None:
                 conn.execute(
                     insert(SNAPSHOTS).values(
@@ -85,13 +86,13 @@ class SnapshotStore:
 
     def clear(self) -> None:
         """Forgets every snapshot: their positions belong to a log that is gone (the embedded one)."""
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(delete(SNAPSHOTS))
 
     def prune(self, older_than_ms: int) -> int:
         """Deletes snapshots before the cut-off, keeping the newest of them (the oldest moment still
         answerable by replaying forward from it)."""
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             keep = conn.execute(
                 select(SNAPSHOTS.c.at_ms)
                 .where(SNAPSHOTS.c.at_ms < older_than_ms)
