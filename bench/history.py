@@ -78,13 +78,14 @@ async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | Non
         taken = await history.build(moment)
         began = time.perf_counter()
         image = snapshot_image(taken.engine, moment, step)
-        store.save(moment, image, taken.replayed.positions)
+        stored = store.save(moment, image, taken.replayed.positions)
         snapshots.append(
             {
                 "at_ms": moment,
                 "replay_s": round(taken.replayed.seconds, 3),
                 "records": taken.replayed.records,
                 "bytes": len(image),
+                "stored_bytes": stored,
                 "save_s": round(time.perf_counter() - began, 3),
             }
         )
@@ -93,7 +94,8 @@ async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | Non
     rate = sum(s["records"] for s in snapshots) / sum(s["replay_s"] for s in snapshots)
     log(
         f"history: {len(snapshots)} snapshots every {interval} min, {snapshots[-1]['bytes'] / 1e6:.1f} MB "
-        f"each; replay {rate:,.0f} records/s (every topic)"
+        f"each ({snapshots[-1]['stored_bytes'] / 1e6:.1f} MB stored, compressed); "
+        f"replay {rate:,.0f} records/s (every topic)"
     )
 
     boards: dict[str, dict[str, Any]] = {}

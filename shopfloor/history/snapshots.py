@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable
 
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table, Text, delete, insert, select
@@ -57,7 +58,9 @@ class SnapshotStore:
                 .order_by(SNAPSHOTS.c.at_ms.desc())
                 .limit(1)
             ).first()
-        return None if row is None else (row.at_ms, bytes(row.image), _positions_of(row.positions))
+        if row is None:
+            return None
+        return row.at_ms, zlib.decompress(bytes(row.image)), _positions_of(row.positions)
 
     def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
         with self.engine.connect() as conn:
@@ -72,7 +75,10 @@ class SnapshotStore:
         with self.engine.connect() as conn:
             return list(conn.execute(select(SNAPSHOTS.c.at_ms).order_by(SNAPSHOTS.c.at_ms)).scalars())
 
-    def save(self, at_ms: int, image: bytes, positions: dict[TopicPartition, int]) -> None:
+    def save(self, at_ms: int, image: bytes, positions: dict[TopicPartition, int]) -> int:
+        """Stores the image compressed (SQLite pages of repetitive rows shrink several times); returns
+        the bytes stored."""
+        packed = zlib.compress(image, 1)
         with begin_write(self.engine) as conn:
             if conn.execute(select(SNAPSHOTS.c.at_ms).where(SNAPSHOTS.c.at_ms == at_ms)).first() is None:
                 conn.execute(
@@ -80,9 +86,10 @@ class SnapshotStore:
                         at_ms=at_ms,
                         taken_ms=int(time.time() * 1000),
                         positions=_positions_text(positions),
-                        image=image,
+                        image=packed,
                     )
                 )
+        return len(packed)
 
     def clear(self) -> None:
         """Forgets every snapshot: their positions belong to a log that is gone (the embedded one)."""
