@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from shopfloor.store.registry import HANDLERS
 
 from shopfloor.events.codec import decode, encode_structured
 from shopfloor.live.hub import Hub
 from shopfloor.runtime import Runtime, build
 from shopfloor.store import inventory as inventory_store
 from shopfloor.store.batch import Batch, Rejected, apply_batch
+from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.base import Record
 from shopfloor.web import dead_letters as dead_letters_web
 from shopfloor.web import equipment as equipment_web
