@@ -18,9 +18,7 @@ OUTBOUND_ENDED = ("DELIVERED", "CANCELLED", "PAYMENT_FAILED")
 
 def markers(conn: Connection, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
     """Newest first per kind, then merged by time: `{at_ms, kind, label}`."""
-    alerts = alert_store.AlertRow.__table__  # type: ignore[attr-defined]
-    changes = line_store.LineMachineChangeRow.__table__  # type: ignore[attr-defined]
-    line_orders = line_store.LineOrderRow.__table__  # type: ignore[attr-defined]
+    alerts, changes, line_orders = alert_store.ALERTS, line_store.CHANGES, line_store.ORDERS
     orders = outbound_store.ORDERS
     found: list[dict[str, Any]] = []
     window = (from_ms, to_ms)
