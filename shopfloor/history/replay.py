@@ -30,6 +30,7 @@ from shopfloor.transport.base import LogReader, Record, TopicPartition
 
 GROUP = "as-of"
 STALL_SECONDS = 30.0  # a broker that sends nothing for this long while records remain: give up
+DECODE_SLICE = 256  # records decoded at a time while looking for the first one after `at`
 
 
 class ReplayStalled(RuntimeError):
@@ -88,15 +89,20 @@ def _cut(
     records: Sequence[Record], at_ms: int, admission: Admission | None
 ) -> tuple[list[tuple[Record, Envelope | Rejected]], bool, int | None]:
     """The records up to `at` (decoded), whether a later one ended the partition's part, and the
-    first record's event time."""
-    items = decode_records(records, admission)
-    first_ms = event_ms(items[0]) if items else None
+    first record's event time. Decoded a slice at a time: the records after `at` in the last chunk
+    read are never decoded."""
     kept: list[tuple[Record, Envelope | Rejected]] = []
-    for record, item in zip(records, items, strict=True):
-        moment = event_ms(item)
-        if moment is not None and moment > at_ms:
-            return kept, True, first_ms
-        kept.append((record, item))
+    first_ms: int | None = None
+    for begin in range(0, len(records), DECODE_SLICE):
+        part = records[begin : begin + DECODE_SLICE]
+        items = decode_records(part, admission)
+        if begin == 0 and items:
+            first_ms = event_ms(items[0])
+        for record, item in zip(part, items, strict=True):
+            moment = event_ms(item)
+            if moment is not None and moment > at_ms:
+                return kept, True, first_ms
+            kept.append((record, item))
     return kept, False, first_ms
 
 
