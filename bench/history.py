@@ -108,6 +108,7 @@ async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | Non
                 at = snap["at_ms"] + int(step * share)
                 if at > end_ms:
                     continue
+                history.snapshots = SnapshotStore(store.engine)  # cold: no image loaded yet
                 began, cpu = time.perf_counter(), time.process_time()
                 answer = await history.build(at, topics)
                 into.append((time.perf_counter() - began, time.process_time() - cpu))

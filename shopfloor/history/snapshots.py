@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -49,18 +50,31 @@ class SnapshotStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         METADATA.create_all(engine, checkfirst=True)
+        # The last image loaded, decompressed: a page, its fragments and a played timeline start
+        # from the same snapshot (snapshots never change once saved).
+        self._loaded: tuple[int, bytes] | None = None
+        self._lock = threading.Lock()
 
     def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(SNAPSHOTS)
+                select(SNAPSHOTS.c.at_ms, SNAPSHOTS.c.positions)
                 .where(SNAPSHOTS.c.at_ms <= at_ms)
                 .order_by(SNAPSHOTS.c.at_ms.desc())
                 .limit(1)
             ).first()
-        if row is None:
-            return None
-        return row.at_ms, zlib.decompress(bytes(row.image)), _positions_of(row.positions)
+            if row is None:
+                return None
+            with self._lock:
+                loaded = self._loaded
+            if loaded is None or loaded[0] != row.at_ms:
+                packed = conn.execute(
+                    select(SNAPSHOTS.c.image).where(SNAPSHOTS.c.at_ms == row.at_ms)
+                ).scalar()
+                loaded = (row.at_ms, zlib.decompress(bytes(packed)))
+                with self._lock:
+                    self._loaded = loaded
+        return row.at_ms, loaded[1], _positions_of(row.positions)
 
     def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
         with self.engine.connect() as conn:
@@ -95,6 +109,8 @@ class SnapshotStore:
         """Forgets every snapshot: their positions belong to a log that is gone (the embedded one)."""
         with begin_write(self.engine) as conn:
             conn.execute(delete(SNAPSHOTS))
+        with self._lock:
+            self._loaded = None
 
     def prune(self, older_than_ms: int) -> int:
         """Deletes snapshots before the cut-off, keeping the newest of them (the oldest moment still
