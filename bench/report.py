@@ -179,6 +179,15 @@ def _summary(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| SSE clients per process at p99 ≤ 100 ms | {_fmt(best)} | ≥ 1,000: {_met(best is not None and best >= 1000)} |"
         )
+    if "history" in results:
+        history = results["history"]
+        for board, figures in history["boards"].items():
+            worst = figures["worst_s"]
+            lines.append(
+                f"| `{board}?at=` 1 h or 24 h back, {history['events_per_second']:,} events/s, snapshot every "
+                f"{_fmt(history['snapshot_interval_minutes'])} min | worst {_fmt(worst, 2)} s (typical "
+                f"{_fmt(figures['typical_s'], 2)} s) | ≤ {_fmt(history['target_s'])} s: {_met(worst <= history['target_s'])} |"
+            )
     if "soak" in results:
         soak = results["soak"]
         for key, label in (("server_rss_growth_pct", "server RSS"), ("js_heap_growth_pct", "page JS heap")):
@@ -307,7 +316,7 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         "bash dev/setup.sh test && pip install -e '.[bench]'   # matplotlib, psutil, py-spy, pyinstrument",
         "python bench/run.py                    # everything (about 100 min, 90 of them the soak)",
         "python bench/run.py --quick            # harness check, < 3 min, results in bench/results/ only",
-        "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | soak",
+        "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | history | soak",
         "python bench/run.py --soak-minutes 10  # shorter soak",
         "python bench/report.py bench/results/latest.json   # re-render this page from saved results",
         "```",
@@ -353,6 +362,23 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         ]
         if "soak" in plots:
             out += [f"![soak memory]({img_ref}{plots['soak']})", ""]
+    if "history" in results:
+        history = results["history"]
+        out += ["## Past views (`?at=`)", "", _doc("history"), ""]
+        out += ["| board | worst | typical |", "|---|---|---|"]
+        out += [
+            f"| `{b}` | {_fmt(f['worst_s'], 2)} s | {_fmt(f['typical_s'], 2)} s |"
+            for b, f in history["boards"].items()
+        ]
+        out += [
+            "",
+            f"{history['events']:,} events over {_fmt(history['minutes_of_log'])} min; replay "
+            f"{_fmt(history['replay_records_per_second'])} records/s through the live projector's path; "
+            f"snapshots of {_fmt(history['snapshots'][-1]['bytes'] / 1e6, 1)} MB. Without snapshots (extrapolated): "
+            f"1 h back {_fmt(history['no_snapshot_1h_back_s_extrapolated'])} s, 24 h back "
+            f"{_fmt(history['no_snapshot_24h_back_s_extrapolated'])} s.",
+            "",
+        ]
     if ANALYSIS.exists():
         out += [ANALYSIS.read_text().strip(), ""]
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 
 from bench.common import REPO, RESULTS, log, machine, raise_fd_limit, start_services, write_result
 
-BENCHMARKS = ("latency", "ingest", "fanout", "soak")
+BENCHMARKS = ("latency", "ingest", "fanout", "history", "soak")
 
 
 def ensure_bench_packages() -> None:
@@ -66,6 +66,10 @@ async def _run_one(name: str, args: argparse.Namespace, services: Any, workdir: 
         from bench import fanout
 
         return await fanout.run(services, workdir, quick=args.quick)
+    if name == "history":
+        from bench import history
+
+        return await history.run(services, workdir, quick=args.quick)
     from bench import soak
 
     minutes = args.soak_minutes if args.soak_minutes is not None else (1.0 if args.quick else 90.0)

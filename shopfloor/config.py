@@ -99,6 +99,11 @@ class Settings(BaseSettings):
                     raise ValueError(f"{part!r} is not an IP address or network (CIDR)") from None
         return value
 
+    # Past views (?at=): a snapshot of the read models every N minutes of event time (0: none, every
+    # past view replays the log from its beginning), kept this many hours.
+    history_snapshot_minutes: float = Field(default=10.0, ge=0)
+    history_snapshot_retention_hours: float = Field(default=48.0, gt=0)
+
     # Plan vs actual: the plant's shift calendar (local wall-clock times) and when a line is behind.
     timezone: str = "UTC"
     shifts: str = "06:00-14:00,14:00-22:00,22:00-06:00"

@@ -21,6 +21,8 @@ from shopfloor import alarm_config
 from shopfloor.auth.tables import TABLES as SIGN_IN_TABLES
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import Projector, admission
+from shopfloor.history.service import History, reader_factory
+from shopfloor.history.snapshots import SnapshotStore, Snapshotter
 from shopfloor.live.hub import Hub
 from shopfloor.rebuild.models import find
 from shopfloor.rebuild.progress import TABLE as REBUILD_PROGRESS
@@ -57,6 +59,7 @@ class Runtime:
     last_commit_ms: int | None = None
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
     memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
+    history: History | None = None  # past views (?at=): as-of stores replayed from the log
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -188,7 +191,36 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
                 settings.alarm_notify_retries,
             )
             runtime.tasks.append(Notifier(engine, policy).run)
+    _add_history(runtime, settings, take_snapshots=consume, started_version=version)
     return runtime
+
+
+def _add_history(runtime: Runtime, settings: Settings, *, take_snapshots: bool, started_version: int) -> None:
+    """Past views wherever the log can be read; the projecting process also takes the snapshots."""
+    open_reader = reader_factory(settings, runtime.memory_log)
+    if open_reader is None:
+        return
+    snapshots = None
+    if settings.history_snapshot_minutes > 0:
+        with schema_lock(runtime.engine):
+            snapshots = SnapshotStore(runtime.engine)
+        if settings.embedded:
+            snapshots.clear()  # taken from an embedded log that ended with its process
+    incomplete = None
+    if settings.embedded and started_version > 0:
+        incomplete = (
+            "the embedded event log starts empty with each process, and this store holds older events"
+        )
+    runtime.history = History(settings, open_reader, HANDLERS, snapshots, incomplete)
+    if snapshots is not None and take_snapshots:
+        snapshotter = Snapshotter(
+            runtime.history,
+            snapshots,
+            runtime.engine,
+            settings.history_snapshot_minutes,
+            settings.history_snapshot_retention_hours,
+        )
+        runtime.tasks.append(snapshotter.run)
 
 
 def _add_projector(runtime: Runtime, settings: Settings, *, demo: bool) -> None:

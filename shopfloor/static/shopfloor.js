@@ -14,7 +14,13 @@
   let disconnected = false;
 
   const isKiosk = () => document.body && document.body.hasAttribute("data-kiosk");
-  const liveRoot = () => document.getElementById("live-root");
+  // A past view (?at=) is not live: no connection state, and every request it makes asks for the same moment.
+  const pastAt = () => (document.body && document.body.dataset.past ? new Date(Number(document.body.dataset.past)).toISOString() : null);
+  const liveRoot = () => (pastAt() ? null : document.getElementById("live-root"));
+  document.addEventListener("htmx:configRequest", function (evt) {
+    const at = pastAt();
+    if (at && evt.detail.verb === "get") evt.detail.parameters.at = at;
+  });
 
   // Reconnects resume from the last version seen, not from the page's first version.
   function patchEventSourceFactory() {
@@ -226,7 +232,7 @@
   }
 
   function refreshFreshness() {
-    const now = Date.now();
+    const now = pastAt() ? Number(document.body.dataset.past) : Date.now(); // a past view's "now" is its moment
     const fresh = document.getElementById("freshness");
     if (lastEventMs === null && fresh && fresh.dataset.lastEventMs) lastEventMs = Number(fresh.dataset.lastEventMs);
     if (fresh) fresh.textContent = lastEventMs ? "data " + agoText(now - lastEventMs) : "no data yet";

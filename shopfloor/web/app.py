@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import wiring as auth_wiring
+from shopfloor.history import web as history_web
 from shopfloor.pages import templates
 from shopfloor.rebuild import progress as progress_store
 from shopfloor.runtime import Runtime
@@ -116,6 +117,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
 
+    history_web.install(app)  # ?at=: 400 for a bad time, 410 for a past the log no longer holds
     templates.env.globals["store_epoch"] = runtime.hub.epoch
     include_routes(app, runtime)
     return app
@@ -125,7 +127,8 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     """Every router gets what it uses; the boards' views are registered with the hub here."""
     engine, hub, settings = runtime.engine, runtime.hub, runtime.settings
     plan = lines_web.Plan(settings)  # plan vs actual per line; its clock is "now" for the boards
-    reader = live_reader(engine, plan.clock)
+    live_store = live_reader(engine, plan.clock)
+    reader = history_web.past_reader(live_store, runtime.history)  # `?at=`: the board as of that moment
     points = inventory_web.ReorderPoints.from_settings(settings)
     streams = Streams(functools.partial(auth_wiring.session_watch, runtime), settings.session_check_seconds)
 
@@ -151,8 +154,8 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     if engine.dialect.name == "sqlite":  # no NOTIFY there: rebuild swaps are watched for
         runtime.tasks.append(lambda: admin_rebuilds.watch_swaps(engine, hub))
     app.include_router(admin_rebuilds.router(engine, streams))
-    dead_letters_web.BOARD.register(hub, reader)
-    app.include_router(dead_letters_web.router(engine, hub, sink, reader))
+    dead_letters_web.BOARD.register(hub, live_store)
+    app.include_router(dead_letters_web.router(engine, hub, sink, live_store))
     lines_board, downtime_board = lines_web.live_boards(plan)
     lines_board.register(hub, reader)
     downtime_board.register(hub, reader)
@@ -160,6 +163,7 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     quality_web.live_board(settings).register(hub, reader)
     app.include_router(quality_web.router(engine, settings, reader))
     overview.live_board(points, settings.stuck_limits_ms(), plan).install(app, hub, reader)
+    app.include_router(history_web.router())
 
     @app.get("/sse/{view}", include_in_schema=False)
     async def live(view: str, request: Request) -> Response:

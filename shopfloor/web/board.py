@@ -47,10 +47,12 @@ def wall_clock_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """What a board reads from: one connection, and the moment it counts as now (epoch ms)."""
+    """What a board reads from: one connection, and the moment it counts as now (epoch ms); `shell`:
+    template variables the reader adds to every page it serves (a past view's banner)."""
 
     conn: Connection
     now_ms: int
+    shell: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Reader(Protocol):
@@ -106,6 +108,7 @@ class LiveBoard:
         """Everything the page and fragment templates see: the context and the shell's variables."""
         version, last_event_ms, _ = current_version(read.conn)
         shell: dict[str, Any] = {"view": self.view, "version": version, "last_event_ms": last_event_ms}
+        shell |= read.shell
         context = {**shell, **self.context(read, params), "board_template": self.board}
         if self.board_route:
             query = context.get("board_query")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Connection, Engine
 
 from shopfloor import alarm_config
@@ -135,11 +135,13 @@ def alert_json(alert: dict[str, Any]) -> dict[str, Any]:
 
 def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
     """The board's page and fragment (read through `reader`, the live store by default) and the API."""
-    api = BOARD.router(reader or live_reader(engine))
+    reader = reader or live_reader(engine)
+    api = BOARD.router(reader)
 
     @api.get("/api/equipment")
-    def equipment_api() -> dict[str, Any]:
-        with engine.connect() as conn:
+    def equipment_api(request: Request) -> dict[str, Any]:
+        with reader(request) as read:
+            conn = read.conn
             version, _, _ = current_version(conn)
             machines = _machines(conn)
             latest = sensor_store.latest_values(conn)
@@ -166,11 +168,13 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
 
     @api.get("/api/alerts")
     def alerts_api(
+        request: Request,
         state: Annotated[str | None, Query(pattern="^(OPEN|ACKED|CLEARED)$")] = None,
         equipment: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
+        with reader(request) as read:
+            conn = read.conn
             version, _, _ = current_version(conn)
             rows = alert_store.list_alerts(conn, equipment_id=equipment, state=state, limit=limit)
         return {"version": version, "items": [alert_json(a) for a in rows]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
@@ -182,13 +182,15 @@ def live_board(points: ReorderPoints) -> LiveBoard:
 def router(engine: Engine, settings: Settings, reader: Reader | None = None) -> APIRouter:
     """The board's page and fragment (read through `reader`, the live store by default) and the API."""
     points = ReorderPoints.from_settings(settings)
-    api = live_board(points).router(reader or live_reader(engine))
+    reader = reader or live_reader(engine)
+    api = live_board(points).router(reader)
 
     @api.get("/api/inventory")
     def inventory_api(
-        query: WindowQuery, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        request: Request, query: WindowQuery, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
+        with reader(request) as read:
+            conn = read.conn
             version, _, _ = current_version(conn)
             page, lows = window(conn, points, limit=limit, **query)
             summary = store.summary(conn)

@@ -183,20 +183,20 @@ def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRoute
     api.include_router(lines_board.router(reader))
     api.include_router(downtime_board.router(reader))
 
-    def now_summaries(only: list[str] | None = None) -> dict[str, Any]:
-        with engine.connect() as conn:
-            return summaries(conn, plan, plan.clock(), only)
+    def now_summaries(request: Request, only: list[str] | None = None) -> dict[str, Any]:
+        with reader(request) as read:
+            return {**read.shell, **summaries(read.conn, plan, read.now_ms, only)}
 
     @api.get("/lines/header", response_class=HTMLResponse, include_in_schema=False)
     def line_header(request: Request, line: LineId, bands: bool = False) -> HTMLResponse:
         """The line board's header: this line's band, live (`bands` = the band alone, for polling)."""
-        context = {"view": VIEW, "line": line, **now_summaries([line])}
+        context = {"view": VIEW, "line": line, **now_summaries(request, [line])}
         name = "lines/header_bands.html" if bands else "lines/header.html"
         return templates.TemplateResponse(request, name, context)
 
     @api.get("/api/lines")
-    def lines_api() -> dict[str, Any]:
-        context = now_summaries()
+    def lines_api(request: Request) -> dict[str, Any]:
+        context = now_summaries(request)
         return {"version": context["version"], "shift": context["shift"], "lines": context["lines"]}
 
     @api.get("/api/lines/{line_id}/shifts", response_model=None)

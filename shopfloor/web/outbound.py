@@ -179,10 +179,9 @@ def _api_order(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _details(engine: Engine, order_id: str, now_ms: int, limits_ms: Mapping[str, int]) -> dict[str, Any]:
-    with engine.connect() as conn:
-        row = store.get_order(conn, order_id)
-        steps = store.get_steps(conn, order_id)
+def _details(conn: Connection, order_id: str, now_ms: int, limits_ms: Mapping[str, int]) -> dict[str, Any]:
+    row = store.get_order(conn, order_id)
+    steps = store.get_steps(conn, order_id)
     if row is None:
         raise HTTPException(404, f"no outbound order {order_id[:200]!r}")
     judge([row], now_ms, limits_ms)
@@ -195,25 +194,28 @@ def router(
 ) -> APIRouter:
     """The board's page and fragment (through `reader`; the live store by `clock` by default), the
     timeline and rates fragments, and the API. `clock`: epoch ms, "now" for late and stuck."""
-    api = live_board(settings).router(reader or live_reader(engine, clock))
+    reader = reader or live_reader(engine, clock)
+    api = live_board(settings).router(reader)
     limits_ms = settings.stuck_limits_ms()
     calendar = settings.calendar()
 
     @api.get("/outbound/rates", response_class=HTMLResponse, include_in_schema=False)
     def outbound_rates(request: Request) -> HTMLResponse:
-        with engine.connect() as conn:
-            rates = pick_rates(conn, calendar, clock())
+        with reader(request) as read:
+            rates = pick_rates(read.conn, calendar, read.now_ms)
         return templates.TemplateResponse(request, "outbound/rates.html", {"rates": rates})
 
     @api.get("/outbound/timeline", response_class=HTMLResponse, include_in_schema=False)
     def outbound_timeline(
         request: Request, order: Annotated[str, Query(min_length=1, max_length=200)]
     ) -> HTMLResponse:
-        context = _details(engine, order, clock(), limits_ms)
+        with reader(request) as read:
+            context = _details(read.conn, order, read.now_ms, limits_ms)
         return templates.TemplateResponse(request, "outbound/timeline.html", context)
 
     @api.get("/api/outbound")
     def outbound_api(
+        request: Request,
         q: Search = None,
         stage: StageFilter = None,
         late: bool = False,
@@ -221,8 +223,8 @@ def router(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
-        now_ms = clock()
-        with engine.connect() as conn:
+        with reader(request) as read:
+            conn, now_ms = read.conn, read.now_ms
             version, _, _ = current_version(conn)
             rows = store.list_orders(
                 conn,
@@ -251,7 +253,8 @@ def router(
 
     @api.get("/api/outbound/orders")
     def outbound_order(id: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
-        details = _details(engine, id, clock(), limits_ms)
+        with engine.connect() as conn:
+            details = _details(conn, id, clock(), limits_ms)
         return {
             **_api_order(details["order"]),
             "lines": details["lines"],

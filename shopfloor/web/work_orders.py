@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Engine
 
 from shopfloor.projections.work_orders import OPEN_STATUSES
@@ -103,16 +103,19 @@ BOARD = LiveBoard(
 
 def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
     """The board's page and fragment (read through `reader`, the live store by default) and the API."""
-    api = BOARD.router(reader or live_reader(engine))
+    reader = reader or live_reader(engine)
+    api = BOARD.router(reader)
 
     @api.get("/api/work-orders")
     def work_orders_api(
+        request: Request,
         line: LineId = None,
         status: Annotated[str | None, Query(pattern="^[A-Z_]{1,20}$")] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
+        with reader(request) as read:
+            conn = read.conn
             version, _, _ = current_version(conn)
             rows = store.list_work_orders(conn, line=line, status=status, limit=limit, offset=offset)
             counts = store.line_counts(conn)

@@ -29,10 +29,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "shopfloor.contracts",
         "shopfloor.pages",
     ),
-    ("shopfloor.rebuild", "shopfloor.evaluation"),
+    ("shopfloor.rebuild", "shopfloor.evaluation", "shopfloor.history"),
     ("shopfloor.runtime",),
     ("shopfloor.auth",),
-    ("shopfloor.web",),
+    ("shopfloor.web", "shopfloor.history.web"),
     (
         "shopfloor.cli",
         "shopfloor.__main__",

@@ -1,0 +1,193 @@
+"""As-of stores on demand: which part of the log is still retained, and the store for a moment.
+
+A moment is answered from the newest snapshot at or before it (when snapshots are kept) plus a
+replay of the log from the snapshot's positions; without one, from the beginning of the log. When
+the broker's retention has dropped records that the answer needs, it says so instead of answering
+with a partial past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from shopfloor.config import Settings
+from shopfloor.consumers.projector import admission, decode_records
+from shopfloor.events.envelope import Envelope
+from shopfloor.history.replay import Replayed, collect, event_ms, memory_store, replay
+from shopfloor.store.changes import Handler
+from shopfloor.transport.base import LogReader, Record, TopicPartition
+
+CACHED = 4  # as-of stores kept (a page and its fragments ask for the same moment together)
+CACHE_SECONDS = 60.0
+
+
+class PastUnavailable(LookupError):
+    """The log no longer (or does not yet) hold what this moment needs; the message says why."""
+
+
+@dataclass(frozen=True)
+class AsOf:
+    at_ms: int
+    engine: Engine
+    replayed: Replayed
+    snapshot_ms: int | None  # the snapshot it started from, if any
+
+
+class SnapshotSource(Protocol):
+    """What the service needs from a snapshot store (history/snapshots.py): the newest snapshot at or
+    before a moment, as (its moment, its image, the log positions it reached)."""
+
+    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None: ...
+
+    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
+        """The oldest snapshot moment whose positions the log still holds."""
+        ...
+
+
+class NoSnapshots:
+    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
+        return None
+
+    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
+        return None
+
+
+class History:
+    def __init__(
+        self,
+        settings: Settings,
+        open_reader: Callable[[], LogReader],
+        handlers: Sequence[Handler],
+        snapshots: SnapshotSource | None = None,
+        incomplete: str | None = None,
+    ) -> None:
+        """`incomplete` says why the log lacks events the live store holds (then no past is shown)."""
+        self.settings = settings
+        self.zone = settings.calendar().zone
+        self._open_reader = open_reader
+        self._handlers = list(handlers)
+        self._admission = admission(settings)
+        self.snapshots: SnapshotSource = snapshots or NoSnapshots()
+        self._cache: OrderedDict[tuple[int, tuple[str, ...]], tuple[float, AsOf]] = OrderedDict()
+        self._lock = asyncio.Lock()
+        self._incomplete = incomplete
+
+    async def as_of(self, at_ms: int, topics: Sequence[str] | None = None) -> AsOf:
+        """The store as it stood at `at_ms` (event time), its read models folded from `topics` (all by
+        default); PastUnavailable when that cannot be known."""
+        key = (at_ms, tuple(topics or self.settings.topics))
+        async with self._lock:  # one replay at a time: each holds a store in memory
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+                self._cache.move_to_end(key)
+                return hit[1]
+            found = await self.build(at_ms, key[1])
+            self._cache[key] = (time.monotonic(), found)
+            while len(self._cache) > CACHED:
+                self._cache.popitem(last=False)
+            return found
+
+    async def build(self, at_ms: int, topics: Sequence[str] | None = None) -> AsOf:
+        """A fresh as-of store for `at_ms`, not cached (snapshots are taken with this, of every topic).
+        From a snapshot, the tables of other topics stay as they stood at the snapshot."""
+        if self._incomplete:
+            raise PastUnavailable(self._incomplete)
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            snapshot = await asyncio.to_thread(self.snapshots.latest_before, at_ms)
+            if snapshot is not None and any(snapshot[2].get(tp, 0) < begins[tp] for tp in partitions):
+                snapshot = None  # records after it are gone: it cannot be carried forward
+            if snapshot is None:
+                dropped = sorted(tp for tp in partitions if begins[tp] > 0)
+                if dropped:
+                    tp = dropped[0]
+                    raise PastUnavailable(
+                        f"the broker's retention has dropped the oldest events ({tp.topic}[{tp.partition}] "
+                        f"now begins at offset {begins[tp]}) and no snapshot is kept from before this moment"
+                    )
+            engine = await asyncio.to_thread(memory_store, None if snapshot is None else snapshot[1])
+            done = await replay(reader, engine, begins, ends, at_ms, self._handlers, self._admission)
+        finally:
+            await reader.stop()
+        if snapshot is None and done.records == 0:
+            if done.first_ms is None:
+                raise PastUnavailable("the event log holds no events yet")
+            raise PastUnavailable(f"the retained event log begins later, at {self.label(done.first_ms)}")
+        return AsOf(at_ms, engine, done, None if snapshot is None else snapshot[0])
+
+    async def events(self, since_ms: int, at_ms: int, topics: Sequence[str] | None = None) -> list[Envelope]:
+        """The events of `topics` between two moments (what changed the boards in between)."""
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            snapshot = await asyncio.to_thread(self.snapshots.latest_before, since_ms)
+            starts = dict(begins)
+            if snapshot is not None and all(snapshot[2].get(tp, 0) >= begins[tp] for tp in partitions):
+                starts = {tp: snapshot[2].get(tp, begins[tp]) for tp in partitions}
+            elif any(begins[tp] > 0 for tp in partitions):
+                raise PastUnavailable("the broker's retention has dropped events of that time")
+            return await collect(reader, starts, ends, since_ms, at_ms, self._admission)
+        finally:
+            await reader.stop()
+
+    async def earliest(self, topics: Sequence[str] | None = None) -> int | None:
+        """The oldest moment a past view of `topics` can show: the first retained event when nothing
+        was ever dropped, else the oldest snapshot the log can carry forward (None: none)."""
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            if any(begins[tp] > 0 for tp in partitions):
+                return await asyncio.to_thread(self.snapshots.oldest_usable, begins)
+            waiting = {tp for tp in partitions if ends[tp] > 0}
+            for tp in waiting:
+                reader.seek(tp, 0)
+            first: list[Record] = []
+            for _ in range(20):
+                if not waiting:
+                    break
+                for tp, records in (await reader.read(timeout_ms=200, max_records=len(waiting) * 50)).items():
+                    if tp in waiting and records:
+                        first.append(records[0])
+                        waiting.discard(tp)
+                        reader.pause(tp)
+        finally:
+            await reader.stop()
+        times = [event_ms(item) for item in decode_records(first, self._admission)]
+        return min((t for t in times if t is not None), default=None)
+
+    def label(self, at_ms: int) -> str:
+        from shopfloor.history.moment import local_label
+
+        return local_label(at_ms, self.zone)
+
+
+def reader_factory(settings: Settings, memory_log: object | None) -> Callable[[], LogReader] | None:
+    """How this process reads the log: the embedded one it holds, or Kafka; None if it has neither."""
+    if settings.kafka_bootstrap_servers:
+        from shopfloor.transport.kafka import KafkaReader
+
+        servers, options = settings.kafka_bootstrap_servers, settings.kafka_client_options()
+        return lambda: KafkaReader(servers, options)
+    if memory_log is not None:
+        from shopfloor.transport.memory import MemoryLog, MemoryReader
+
+        assert isinstance(memory_log, MemoryLog)
+        return lambda: MemoryReader(memory_log)
+    return None

@@ -1,0 +1,201 @@
+"""Past views (`?at=`) as a reader: the boards and their APIs read through `past_reader`, which
+answers a request carrying `at` from the as-of store of that moment, with the moment as "now", and
+every other request (and every live frame) from the reader it wraps. Plus the history routes
+(timeline, diff, handover) and the answers for a moment that cannot be shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import Engine
+
+from shopfloor.history.diff import attach_events, diff
+from shopfloor.history.moment import BadMoment, parse_moment
+from shopfloor.history.replay import ReplayStalled
+from shopfloor.history.service import History, PastUnavailable
+from shopfloor.history.timeline import markers
+from shopfloor.history.views import topics_for
+from shopfloor.store.batch import current_version
+from shopfloor.store.db import iso
+from shopfloor.web.board import Read, Reader
+from shopfloor.web.cutoffs import RiskJudge
+
+NO_LOG = "past views need the event log, which this process does not read"
+
+
+def past_reader(live: Reader, history: History | None) -> Reader:
+    """`live`, unless the request asks for `?at=`: then the store as it stood at that moment (replayed
+    from the log, cached), "now" stopped there, and the past view's shell (banner, no stream, no
+    actions). Raises BadMoment / PastUnavailable, which `install` turns into 400 / 410."""
+
+    @contextmanager
+    def read(request: Request | None = None) -> Iterator[Read]:
+        at = None if request is None else request.query_params.get("at")
+        if request is None or at is None or not at.strip():
+            with live(request) as found:
+                yield found
+            return
+        if history is None:
+            raise BadMoment(NO_LOG)
+        at_ms = parse_moment(at, history.zone, int(time.time() * 1000))
+        topics = topics_for(request.url.path, history.settings)
+        past = anyio.from_thread.run(history.as_of, at_ms, topics)  # routes run in worker threads
+        shell = {
+            "past": {"at_ms": at_ms, "label": history.label(at_ms), "at": at.strip()},
+            "outbound_at_risk": RiskJudge(past.engine, history.settings, clock=lambda: at_ms),
+        }
+        with past.engine.connect() as conn:
+            yield Read(conn, at_ms, shell)
+
+    return read
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def router() -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/api/history/timeline")
+    async def timeline(
+        request: Request, board: Annotated[str, Query(max_length=200, pattern="^/[a-z/-]*$")] = "/"
+    ) -> dict[str, Any]:
+        """The range a past view of `board` can show, and its markers (alerts, stoppages, late orders)."""
+        history = _history(request)
+        earliest = await history.earliest(topics_for(board, history.settings))
+        live = request.app.state.runtime.engine
+
+        def read() -> tuple[int | None, list[dict[str, Any]]]:
+            with live.connect() as conn:
+                newest = current_version(conn)[1]
+                if earliest is None or newest is None:
+                    return newest, []
+                return newest, markers(conn, earliest, newest)
+
+        newest, found = await asyncio.to_thread(read)
+        return {"from_ms": earliest, "to_ms": newest, "markers": found}
+
+    @api.get("/api/history/diff")
+    async def work_order_diff(
+        request: Request,
+        since: Annotated[str, Query(max_length=64)],
+        at: Annotated[str, Query(max_length=64)],
+        line: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """Work orders added, removed and changed between two moments, with the events that did it."""
+        history = _history(request)
+        now = int(time.time() * 1000)
+        since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
+        return await handover_data(history, since_ms, at_ms, line)
+
+    @api.get("/handover", response_class=HTMLResponse)
+    async def handover(
+        request: Request,
+        line: Annotated[str, Query(min_length=1, max_length=200)],
+        since: Annotated[str | None, Query(max_length=64)] = None,
+        at: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Any:
+        """A printable shift handover for one line: by default the last shift that has ended."""
+        from shopfloor.pages import templates
+        from shopfloor.projections.calendar import shift_at
+
+        history = _history(request)
+        now = int(time.time() * 1000)
+        if since is None or at is None:
+            newest = await asyncio.to_thread(_newest, request.app.state.runtime.engine) or now
+            calendar = history.settings.calendar()
+            last = shift_at(calendar, shift_at(calendar, newest).start_ms - 1)
+            since_ms, at_ms, label = last.start_ms, last.end_ms, last.label
+        else:
+            since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
+            label = f"{history.label(since_ms)} to {history.label(at_ms)}"
+        data = await handover_data(history, since_ms, at_ms, line)
+        context = {**data, "line": line, "shift": label, "since_label": history.label(since_ms)}
+        context |= {"at_label": history.label(at_ms), "view": "handover", "past": {"label": ""}}
+        return templates.TemplateResponse(request, "history/handover.html", context)
+
+    return api
+
+
+WORK_ORDER_FIELDS = ("status", "line_id", "product", "quantity_done", "quantity_scrap", "operator")
+
+
+def _history(request: Request) -> History:
+    history = getattr(request.app.state.runtime, "history", None)
+    if history is None:
+        raise BadMoment(NO_LOG)
+    return history
+
+
+def _newest(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return current_version(conn)[1]
+
+
+async def handover_data(history: History, since_ms: int, at_ms: int, line: str | None) -> dict[str, Any]:
+    from shopfloor.store import work_orders as store
+
+    if since_ms >= at_ms:
+        raise BadMoment("'since' must be before 'at'")
+    topics = topics_for("/work-orders", history.settings)
+
+    def rows(engine: Engine) -> dict[str, dict[str, Any]]:
+        with engine.connect() as conn:
+            return {r["work_order_id"]: r for r in store.list_work_orders(conn, line=line)}
+
+    before = await asyncio.to_thread(rows, (await history.as_of(since_ms, topics)).engine)
+    after = await asyncio.to_thread(rows, (await history.as_of(at_ms, topics)).engine)
+    changes = diff(before, after, WORK_ORDER_FIELDS)
+    attach_events(changes, await history.events(since_ms, at_ms, (history.settings.topic_work_orders,)))
+    open_at_end = sorted(
+        (r for r in after.values() if r["status"] not in ("COMPLETED", "CANCELLED")),
+        key=lambda r: r["work_order_id"],
+    )
+    return {
+        "since": iso(since_ms),
+        "at": iso(at_ms),
+        "line": line,
+        "changes": [
+            {
+                "work_order_id": c.key,
+                "kind": c.kind,
+                "fields": {k: list(v) for k, v in c.fields.items()},
+                "events": c.events,
+            }
+            for c in changes
+        ],
+        "open": [{k: r[k] for k in ("work_order_id", *WORK_ORDER_FIELDS)} for r in open_at_end],
+    }
+
+
+def install(app: FastAPI) -> None:
+    """Bad moments are the caller's mistake (400); a past the log no longer holds is gone (410)."""
+    from shopfloor.pages import templates
+
+    def answer(request: Request, status: int, title: str, message: str) -> Any:
+        if _wants_json(request):
+            return JSONResponse({"error": title, "detail": message}, status_code=status)
+        context = {"title": title, "message": message, "live_url": request.url.path, "past": {"label": ""}}
+        return templates.TemplateResponse(request, "history/unavailable.html", context, status_code=status)
+
+    async def bad(request: Request, exc: Exception) -> Any:
+        return answer(request, 400, "invalid time", str(exc))
+
+    async def gone(request: Request, exc: Exception) -> Any:
+        return answer(request, 410, "the past is not available", str(exc))
+
+    async def stalled(request: Request, exc: Exception) -> Any:
+        return answer(request, 503, "the event log did not answer", str(exc))
+
+    app.add_exception_handler(BadMoment, bad)
+    app.add_exception_handler(PastUnavailable, gone)
+    app.add_exception_handler(ReplayStalled, stalled)

@@ -1,0 +1,188 @@
+"""Past views are correct by construction: what the live boards showed after each phase of a known
+sequence (read through real Kafka into SQLite or PostgreSQL) is exactly what `?at=` shows later.
+
+The live pages are read with their clock stopped at the phase's moment (the moment the screens would
+have shown), the past views replay the same topics from the broker into an in-memory store.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from shopfloor.history import web as history_web
+from shopfloor.runtime import Runtime
+from shopfloor.web import equipment as equipment_web
+from shopfloor.web import inventory as inventory_web
+from shopfloor.web import lines as lines_web
+from shopfloor.web import outbound as outbound_web
+from shopfloor.web import work_orders as work_orders_web
+from shopfloor.web.board import live_reader
+from tests.integration.harness import projecting, wait_consumed
+from tests.support import T0, event, unique_settings, wo
+
+ENTITY_ATTRIBUTES = (
+    "data-work-order",
+    "data-sku",
+    "data-order",
+    "data-equipment",
+    "data-alert",
+    "data-line-summary",
+)
+PAGES = ("/work-orders", "/inventory", "/outbound", "/equipment", "/lines")
+PHASE = timedelta(minutes=20)
+
+
+class Entities(HTMLParser):
+    """Every element that marks an entity, with all its data-* attributes (the contract's markup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, dict[str, str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        data = {name: value or "" for name, value in attrs if name.startswith("data-")}
+        for name in ENTITY_ATTRIBUTES:
+            if name in data:
+                key = f"{name}={data[name]}" + (f"@{data['data-location']}" if name == "data-sku" else "")
+                assert key not in self.found or self.found[key] == data, f"{key} shown twice, differently"
+                self.found[key] = data
+
+
+def entities(html: str) -> dict[str, dict[str, str]]:
+    parser = Entities()
+    parser.feed(html)
+    return parser.found
+
+
+def app_for(runtime: Runtime, clock: dict[str, int]) -> FastAPI:
+    """The boards' routers with "now" injected: the live pages as they read at the phase's moment."""
+    app = FastAPI()
+    app.state.runtime = runtime
+    history_web.install(app)
+    now = lambda: clock["ms"]  # noqa: E731
+    settings, engine = runtime.settings, runtime.engine
+    reader = history_web.past_reader(live_reader(engine, now), runtime.history)
+    app.include_router(work_orders_web.router(engine, reader))
+    app.include_router(inventory_web.router(engine, settings, reader))
+    app.include_router(outbound_web.router(engine, settings, now, reader))
+    app.include_router(equipment_web.router(engine, reader))
+    app.include_router(lines_web.router(engine, lines_web.Plan(settings, clock=now), reader))
+    return app
+
+
+def phases() -> list[list[tuple[str, str, dict[str, Any]]]]:
+    """(topic attribute, key, event) per phase; each phase's events lie inside its 20 minutes."""
+
+    def at(phase: int, second: int) -> dict[str, Any]:
+        return {"at": T0 + phase * PHASE + timedelta(seconds=second)}
+
+    def work(
+        phase: int, second: int, order: str, status: str, line: str, **extra: Any
+    ) -> tuple[str, str, Any]:
+        data = wo(order, status, line=line, product="P", quantity_planned=100, ideal_cycle_s=6, **extra)
+        return ("topic_work_orders", order, event("WorkOrderStatusChanged", data, **at(phase, second)))
+
+    def machine(
+        phase: int, second: int, equipment: str, status: str, line: str, **extra: Any
+    ) -> tuple[str, str, Any]:
+        data = {"equipment_id": equipment, "status": status, "line_id": line, **extra}
+        return ("topic_equipment", equipment, event("EquipmentStatusChanged", data, **at(phase, second)))
+
+    def stock(
+        phase: int, second: int, sku: str, location: str, delta: int, reason: str
+    ) -> tuple[str, str, Any]:
+        data = {"sku": sku, "location": location, "delta": delta, "reason": reason}
+        return ("topic_inventory", sku, event("InventoryAdjusted", data, **at(phase, second)))
+
+    def order(phase: int, second: int, kind: str, order_id: str, **data: Any) -> tuple[str, str, Any]:
+        return ("topic_outbound", order_id, event(kind, {"order_id": order_id, **data}, **at(phase, second)))
+
+    due = (T0 + timedelta(hours=3)).isoformat()
+    return [
+        [
+            machine(0, 1, "M1", "RUNNING", "L1"),
+            machine(0, 2, "M2", "RUNNING", "L2"),
+            work(0, 5, "WO-1", "RELEASED", "L1"),
+            work(0, 6, "WO-2", "RELEASED", "L2"),
+            work(0, 7, "WO-3", "RELEASED", "L1"),
+            work(0, 60, "WO-1", "IN_PROGRESS", "L1", quantity_done=0),
+            stock(0, 10, "SKU-A", "LOC-1", 100, "RECEIPT"),
+            stock(0, 11, "SKU-B", "LOC-2", 50, "RECEIPT"),
+            order(
+                0, 20, "OrderCreated", "O-1", customer="C1", lines=[{"sku": "SKU-A", "qty": 3}], due_at=due
+            ),
+            order(
+                0, 21, "OrderCreated", "O-2", customer="C2", lines=[{"sku": "SKU-B", "qty": 1}], due_at=due
+            ),
+        ],
+        [
+            work(1, 30, "WO-1", "IN_PROGRESS", "L1", quantity_done=40, quantity_scrap=2),
+            work(1, 31, "WO-2", "IN_PROGRESS", "L2", quantity_done=5),
+            machine(1, 40, "M2", "DOWN", "L2", reason="jam"),
+            stock(1, 50, "SKU-A", "LOC-1", -30, "PICK"),
+            stock(1, 51, "SKU-C", "LOC-3", 7, "RECEIPT"),
+            order(1, 60, "PaymentProcessed", "O-1", amount=30),
+            order(1, 61, "PaymentFailed", "O-2", reason="card declined"),
+        ],
+        [
+            work(2, 30, "WO-1", "COMPLETED", "L1", quantity_done=100, quantity_scrap=3),
+            work(2, 31, "WO-3", "ON_HOLD", "L1", reason="material"),
+            machine(2, 40, "M2", "RUNNING", "L2"),
+            stock(2, 50, "SKU-B", "LOC-2", -50, "SHIP"),
+            order(2, 60, "PickCompleted", "O-1"),
+            order(2, 61, "ShipmentDispatched", "O-1", carrier="DHL", tracking_id="T1"),
+            order(
+                2, 62, "OrderCreated", "O-3", customer="C3", lines=[{"sku": "SKU-C", "qty": 2}], due_at=due
+            ),
+        ],
+    ]
+
+
+async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, database_url, producer) -> None:  # type: ignore[no-untyped-def]
+    settings = unique_settings(kafka, database_url)
+    clock = {"ms": 0}
+    recorded: list[tuple[str, dict[str, dict[str, dict[str, str]]], dict[str, Any]]] = []
+    async with projecting(settings) as runtime:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app_for(runtime, clock)), base_url="http://t"
+        )
+        sent = 0
+        for number, phase in enumerate(phases()):
+            for topic, key, evt in phase:
+                await producer.event(getattr(settings, topic), key, evt)
+            sent += len(phase)
+            await wait_consumed(runtime, sent)
+            moment = T0 + number * PHASE + timedelta(minutes=10)
+            clock["ms"] = int(moment.timestamp() * 1000)
+            live = {page: entities((await client.get(page)).text) for page in PAGES}
+            api = (await client.get("/api/work-orders")).json()["items"]
+            recorded.append((moment.isoformat(), live, {"work-orders": api}))
+
+        # The recorded boards differ from phase to phase: the comparison below can fail.
+        assert recorded[0][1] != recorded[1][1] != recorded[2][1]
+        assert recorded[1][1]["/work-orders"]["data-work-order=WO-1"]["data-status"] == "IN_PROGRESS"
+        assert recorded[2][1]["/work-orders"]["data-work-order=WO-1"]["data-status"] == "COMPLETED"
+        assert recorded[1][1]["/inventory"]["data-sku=SKU-A@LOC-1"]["data-on-hand"] == "70"
+        assert recorded[1][1]["/equipment"]["data-equipment=M2"]["data-status"] == "DOWN"
+        assert recorded[0][1]["/lines"]["data-line-summary=L1"]["data-line-state"]
+
+        clock["ms"] = 0  # the past views must not read the live clock
+        for moment, live, api in recorded:
+            for page in PAGES:
+                response = await client.get(page, params={"at": moment})
+                assert response.status_code == 200, response.text[-500:]
+                assert "Past view at" in response.text and "sse-connect" not in response.text
+                assert entities(response.text) == live[page], f"{page} at {moment}"
+            past_api = (await client.get("/api/work-orders", params={"at": moment})).json()["items"]
+            assert past_api == api["work-orders"]
+
+        before = (T0 - timedelta(minutes=5)).isoformat()
+        gone = await client.get("/work-orders", params={"at": before})
+        assert gone.status_code == 410 and "not available" in gone.text
+        bad = await client.get("/api/inventory", params={"at": "yesterday-ish"})
+        assert bad.status_code == 400 and "RFC 3339" in bad.json()["detail"]

@@ -1,0 +1,103 @@
+"""Snapshots: an as-of store from the newest snapshot plus the log after it equals a replay from the
+beginning, table for table; and once the broker's retention has dropped the oldest records, moments
+after a snapshot are still answered while moments before it say the past is not available."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition as KafkaTP
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from sqlalchemy import Engine, MetaData, select
+
+from shopfloor.history.service import History, PastUnavailable
+from shopfloor.history.snapshots import SnapshotStore, Snapshotter, due_moment
+from shopfloor.store.registry import HANDLERS
+from tests.integration.harness import projecting, wait_consumed
+from tests.integration.test_as_of_kafka import PHASE, phases
+from tests.support import T0, unique_settings
+
+NOT_COMPARED = {"store_version", "store_identity", "dead_letters"}  # counters, a random id, receipt times
+MINUTE = 60_000
+
+
+def tables(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of an as-of store, rows sorted: two stores that agree here agree on every page.
+    A counter row at zero equals no row (whether one is left depends on where batches were cut)."""
+    metadata = MetaData()
+    metadata.reflect(engine)
+    found = {}
+    with engine.connect() as conn:
+        for name, table in sorted(metadata.tables.items()):
+            if name in NOT_COMPARED:
+                continue
+            rows = [r for r in conn.execute(select(table)) if r._mapping.get("count", 1) != 0]
+            found[name] = sorted(map(tuple, rows), key=repr)
+    return found
+
+
+def ms(moment: Any) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
+    kafka: str, database_url: str, producer: Any
+) -> None:
+    settings = unique_settings(kafka, database_url, history_snapshot_minutes=0)
+    async with projecting(settings) as runtime:
+        sent = 0
+        for phase in phases():
+            for topic, key, evt in phase:
+                await producer.event(getattr(settings, topic), key, evt)
+            sent += len(phase)
+        await wait_consumed(runtime, sent)
+        assert runtime.history is not None
+        full = History(settings, runtime.history._open_reader, HANDLERS)
+        store = SnapshotStore(runtime.engine)
+        newest = ms(T0 + 2 * PHASE + timedelta(seconds=62))
+        snapshotter = Snapshotter(
+            full, store, runtime.engine, PHASE.total_seconds() / 60, 48, 1, lambda: newest
+        )
+        taken = await snapshotter.take_due()
+        assert taken == ms(T0 + PHASE)  # the newest 20-minute mark a full interval behind the newest event
+        assert await snapshotter.take_due() is None  # nothing new is due
+        snapshotted = History(settings, runtime.history._open_reader, HANDLERS, store)
+
+        moments = [ms(T0 + PHASE + timedelta(minutes=10)), ms(T0 + 2 * PHASE + timedelta(minutes=10))]
+        answers = {}
+        for moment in moments:
+            reference = await full.build(moment)
+            quick = await snapshotted.build(moment)
+            assert quick.snapshot_ms == taken and reference.snapshot_ms is None
+            assert quick.replayed.records < reference.replayed.records  # only the log after the snapshot
+            answers[moment] = tables(reference.engine)
+            assert tables(quick.engine) == answers[moment]
+        early = await full.build(ms(T0 + timedelta(minutes=10)))
+        assert tables(early.engine) != answers[moments[0]]
+
+        # The broker's retention drops every record the snapshot already holds, and more on one partition.
+        snapshot = store.latest_before(moments[0])
+        assert snapshot is not None
+        cut = {KafkaTP(tp.topic, tp.partition): RecordsToDelete(offset) for tp, offset in snapshot[2].items()}
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+        await admin.start()
+        try:
+            await admin.delete_records(cut)
+        finally:
+            await admin.close()
+        for moment in moments:
+            assert tables((await snapshotted.build(moment)).engine) == answers[moment]
+        with pytest.raises(PastUnavailable, match="retention"):
+            await snapshotted.build(ms(T0 + timedelta(minutes=10)))  # before the snapshot: gone
+        with pytest.raises(PastUnavailable, match="retention"):
+            await full.build(moments[1])  # without snapshots, nothing is answerable any more
+
+
+def test_snapshot_moments_follow_a_grid_one_interval_behind() -> None:
+    assert due_moment(None, 10 * MINUTE, []) is None
+    assert due_moment(125 * MINUTE, 10 * MINUTE, []) == 110 * MINUTE
+    assert due_moment(125 * MINUTE, 10 * MINUTE, [110 * MINUTE]) is None
+    assert due_moment(131 * MINUTE, 10 * MINUTE, [110 * MINUTE]) == 120 * MINUTE
+    assert due_moment(131 * MINUTE, 0, []) is None

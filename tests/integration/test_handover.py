@@ -1,0 +1,65 @@
+"""Handover between two moments, on Kafka: the work orders added and changed on a line between them,
+each with the events that did it, and what is still open at the end (hand-worked from the sequence)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from shopfloor.web.app import create_app
+from tests.integration.harness import projecting, wait_consumed
+from tests.support import T0, event, unique_settings, wo
+
+
+async def test_handover_lists_what_changed_on_the_line_and_why(
+    kafka: str, sqlite_url: str, producer: Any
+) -> None:
+    settings = unique_settings(kafka, sqlite_url)
+    sequence = [
+        ("WO-1", wo("WO-1", "RELEASED", line="L1"), 0),
+        ("WO-2", wo("WO-2", "RELEASED", line="L1"), 5),
+        ("WO-9", wo("WO-9", "RELEASED", line="L2"), 6),  # another line: not in L1's handover
+        ("WO-1", wo("WO-1", "IN_PROGRESS", line="L1", quantity_done=10), 100),  # inside
+        ("WO-3", wo("WO-3", "RELEASED", line="L1"), 110),  # inside: added
+        ("WO-1", wo("WO-1", "IN_PROGRESS", line="L1", quantity_done=25), 150),  # inside
+        ("WO-9", wo("WO-9", "COMPLETED", line="L2"), 160),
+        ("WO-2", wo("WO-2", "CANCELLED", line="L1"), 300),  # after: not counted
+    ]
+    async with projecting(settings) as runtime:
+        for key, data, second in sequence:
+            await producer.event(
+                settings.topic_work_orders, key, event("WorkOrderStatusChanged", data, offset_s=second)
+            )
+        await wait_consumed(runtime, len(sequence))
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t"
+        )
+        window = {
+            "since": (T0 + timedelta(seconds=60)).isoformat(),
+            "at": (T0 + timedelta(seconds=200)).isoformat(),
+        }
+        answer = (await client.get("/api/history/diff", params={**window, "line": "L1"})).json()
+        changes = {c["work_order_id"]: c for c in answer["changes"]}
+        assert set(changes) == {"WO-1", "WO-3"}
+        assert changes["WO-1"]["kind"] == "changed"
+        assert changes["WO-1"]["fields"] == {
+            "status": ["RELEASED", "IN_PROGRESS"],
+            "quantity_done": [None, 25],
+        }
+        assert [e["summary"] for e in changes["WO-1"]["events"]] == [
+            "IN_PROGRESS, 10 done",
+            "IN_PROGRESS, 25 done",
+        ]
+        assert changes["WO-3"]["kind"] == "added" and len(changes["WO-3"]["events"]) == 1
+        assert [o["work_order_id"] for o in answer["open"]] == ["WO-1", "WO-2", "WO-3"]
+
+        page = await client.get("/handover", params={**window, "line": "L1"})
+        assert page.status_code == 200
+        assert 'data-change="WO-1" data-kind="changed"' in page.text
+        assert 'data-change="WO-3" data-kind="added"' in page.text and "WO-9" not in page.text
+        backwards = await client.get(
+            "/api/history/diff", params={"since": window["at"], "at": window["since"]}
+        )
+        assert backwards.status_code == 400
