@@ -20,6 +20,7 @@ from shopfloor.web import equipment as equipment_web
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
+from shopfloor.web import quality as quality_web
 from shopfloor.web import work_orders as work_orders_web
 from shopfloor.web.board import live_reader
 from tests.integration.harness import projecting, wait_consumed
@@ -72,6 +73,7 @@ def app_for(runtime: Runtime, clock: dict[str, int]) -> FastAPI:
     app.include_router(outbound_web.router(engine, settings, now, reader))
     app.include_router(equipment_web.router(engine, reader))
     app.include_router(lines_web.router(engine, lines_web.Plan(settings, clock=now), reader))
+    app.include_router(quality_web.router(engine, settings, reader))
     return app
 
 
@@ -186,3 +188,45 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
         assert gone.status_code == 410 and "not available" in gone.text
         bad = await client.get("/api/inventory", params={"at": "yesterday-ish"})
         assert bad.status_code == 400 and "RFC 3339" in bad.json()["detail"]
+
+
+def inspection(minute: int, inspection_id: str, result: str, *defects: str) -> dict[str, Any]:
+    data = {
+        "inspection_id": inspection_id,
+        "work_order_id": "WO-1",
+        "line_id": "L1",
+        "result": result,
+        "defects": [{"code": code, "count": 1} for code in defects],
+    }
+    return event("InspectionRecorded", data, at=T0 + timedelta(minutes=minute))
+
+
+async def test_quality_api_as_of_a_moment_shows_that_moment(kafka, database_url, producer) -> None:  # type: ignore[no-untyped-def]
+    """Two inspections before 00:30, two after: the API at 00:30 counts the first two only."""
+    settings = unique_settings(kafka, database_url)
+    clock = {"ms": int((T0 + timedelta(hours=1)).timestamp() * 1000)}
+    sent = [
+        inspection(5, "I-1", "PASS"),
+        inspection(10, "I-2", "FAIL", "SCRATCH"),
+        inspection(40, "I-3", "FAIL", "DENT"),
+        inspection(45, "I-4", "REWORK", "DENT"),
+    ]
+    async with projecting(settings) as runtime:
+        for evt in sent:
+            await producer.event(settings.topic_quality, evt["data"]["inspection_id"], evt)
+        await wait_consumed(runtime, len(sent))
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app_for(runtime, clock)), base_url="http://t"
+        )
+        live = (await client.get("/api/quality")).json()
+        past = await client.get("/api/quality", params={"at": (T0 + timedelta(minutes=30)).isoformat()})
+        assert past.status_code == 200, past.text[-500:]
+        past_json = past.json()
+
+    assert [i["inspection_id"] for i in live["inspections"]] == ["I-4", "I-3", "I-2", "I-1"]
+    assert live["lines"]["L1"]["results"] == {"PASS": 1, "FAIL": 2, "REWORK": 1}
+    assert {d["code"]: d["count"] for d in live["top_defects"]} == {"DENT": 2, "SCRATCH": 1}
+
+    assert [i["inspection_id"] for i in past_json["inspections"]] == ["I-2", "I-1"]
+    assert past_json["lines"]["L1"]["results"] == {"PASS": 1, "FAIL": 1, "REWORK": 0}
+    assert past_json["top_defects"] == [{"code": "SCRATCH", "count": 1}]
