@@ -18,12 +18,14 @@ from fastapi import FastAPI
 from shopfloor.history import web as history_web
 from shopfloor.runtime import Runtime
 from shopfloor.web import equipment as equipment_web
+from shopfloor.web import equipment_trend
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
 from shopfloor.web import quality as quality_web
 from shopfloor.web import work_orders as work_orders_web
 from shopfloor.web.board import live_reader
+from shopfloor.web.sse import Streams
 from tests.integration.harness import projecting, wait_consumed
 from tests.support import T0, event, unique_settings, wo
 
@@ -44,6 +46,7 @@ APIS = (
     "/api/lines/L1/shifts",
     "/api/downtime",
     "/api/alerts/journal",
+    "/api/equipment/M2/trend?range=1h",
 )
 
 
@@ -89,6 +92,7 @@ def app_for(runtime: Runtime, clock: dict[str, int]) -> FastAPI:
     app.include_router(equipment_web.router(engine, reader))
     app.include_router(lines_web.router(engine, lines_web.Plan(settings, clock=now), reader))
     app.include_router(quality_web.router(engine, settings, reader))
+    app.include_router(equipment_trend.router(engine, runtime.hub, Streams(), now, reader))
     return app
 
 
