@@ -14,6 +14,7 @@ def topics_for(path: str, settings: Settings) -> tuple[str, ...]:
     production = (settings.topic_work_orders, settings.topic_equipment)  # orders, and line states
     warehouse = (settings.topic_inventory, settings.topic_outbound)
     machines = (settings.topic_equipment, settings.topic_sensors, settings.topic_alert_commands)
+    quality = (settings.topic_quality,)
     boards = {
         "/work-orders": production,
         "/lines": production,
@@ -26,6 +27,8 @@ def topics_for(path: str, settings: Settings) -> tuple[str, ...]:
         "/api/outbound": warehouse,
         "/api/equipment": machines,
         "/api/alerts": machines,
+        "/quality": quality,
+        "/api/quality": quality,
     }
     for prefix, topics in boards.items():
         if path == prefix or path.startswith(prefix + "/"):

@@ -145,7 +145,7 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     equipment_web.BOARD.register(hub, reader)
     hub.register(equipment_trend.TREND_VIEW, equipment_web.trend_patch_renderer())
     app.include_router(equipment_web.router(engine, reader))
-    app.include_router(equipment_trend.router(engine, hub, streams, plan.clock))
+    app.include_router(equipment_trend.router(engine, hub, streams, plan.clock, reader))
     app.include_router(equipment_actions.router(engine, sink, settings.topic_alert_commands))
     app.include_router(alarms_web.router(engine, sink, settings.topic_alert_commands))
     app.include_router(health.router(engine, runtime.projector, runtime.listener))

@@ -181,11 +181,12 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
 
     @api.get("/api/alerts/journal")
     def journal_api(
+        request: Request,
         alert_id: Annotated[str | None, Query(max_length=500)] = None,
         limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     ) -> dict[str, Any]:
-        with engine.connect() as conn:
-            entries = alert_store.journal(conn, alert_id, limit)
+        with reader(request) as read:
+            entries = alert_store.journal(read.conn, alert_id, limit)
         return {
             "items": [
                 {

@@ -19,6 +19,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from shopfloor.live.hub import Frame, Hub, Subscriber
 from shopfloor.store import sensors as sensor_store
+from shopfloor.web.board import Reader, live_reader
 from shopfloor.web.sse import Streams
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES, trend_window
 
@@ -118,13 +119,18 @@ class TrendFeed:
             return {m: sensor_store.trend(conn, m, since) for m, since in wanted.items()}
 
 
-def router(engine: Engine, hub: Hub, streams: Streams, clock: Callable[[], int]) -> APIRouter:
-    """`clock`: epoch ms, the end of every trend window."""
+def router(
+    engine: Engine, hub: Hub, streams: Streams, clock: Callable[[], int], reader: Reader | None = None
+) -> APIRouter:
+    """`clock`: epoch ms, the end of every trend window; the API reads through `reader` (the live
+    store by `clock` by default)."""
+    reader = reader or live_reader(engine, clock)
     api = APIRouter()
     feed = TrendFeed(engine, hub)
 
     @api.get("/api/equipment/{equipment_id:path}/trend")
     def trend_api(
+        request: Request,
         equipment_id: str,
         range_: Annotated[str, Query(alias="range", max_length=20, description=RANGE_HELP)] = DEFAULT_RANGE,
     ) -> dict[str, Any]:
@@ -132,8 +138,8 @@ def router(engine: Engine, hub: Hub, streams: Streams, clock: Callable[[], int])
         chosen = RANGES.get(range_)
         if chosen is None:
             raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
-        with engine.connect() as conn:
-            return trend_window(conn, equipment_id, chosen, clock())
+        with reader(request) as read:
+            return trend_window(read.conn, equipment_id, chosen, read.now_ms)
 
     @api.get("/sse/equipment-trend", include_in_schema=False)
     async def trend_stream(

@@ -16,7 +16,7 @@ from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, 
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import lines as store
 from shopfloor.store.batch import current_version
-from shopfloor.web.board import Clock, LiveBoard, Reader, live_reader, wall_clock_ms
+from shopfloor.web.board import Clock, LiveBoard, Read, Reader, live_reader, wall_clock_ms
 
 VIEW = store.VIEW
 DOWNTIME_VIEW = "downtime"
@@ -201,11 +201,18 @@ def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRoute
 
     @api.get("/api/lines/{line_id}/shifts", response_model=None)
     def line_shifts(
+        request: Request,
         line_id: Annotated[str, Path(max_length=200)],
         from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
         to: Annotated[str | None, Query(max_length=40)] = None,
     ) -> dict[str, Any] | JSONResponse:
-        now = plan.clock()
+        with reader(request) as read:
+            return _line_shifts(read, line_id, from_, to)
+
+    def _line_shifts(
+        read: Read, line_id: str, from_: str | None, to: str | None
+    ) -> dict[str, Any] | JSONResponse:
+        now = read.now_ms
         try:
             end = _parse_instant("to", to, plan) if to else now
             start = _parse_instant("from", from_, plan) if from_ else end - DAY_MS
@@ -215,18 +222,17 @@ def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRoute
             return JSONResponse({"error": "from must be before to"}, status_code=400)
         if end - start > MAX_RANGE_MS:
             return JSONResponse({"error": "at most 31 days at a time"}, status_code=400)
-        with engine.connect() as conn:
-            if line_id not in store.line_ids(conn):
-                return JSONResponse({"error": f"no line {line_id!r}"}, status_code=404)
-            shifts = [
-                line_figures(conn, plan, line_id, shift, min(now, shift.end_ms))
-                for shift in shifts_between(plan.calendar, start, min(end, now + 1))
-            ]
+        if line_id not in store.line_ids(read.conn):
+            return JSONResponse({"error": f"no line {line_id!r}"}, status_code=404)
+        shifts = [
+            line_figures(read.conn, plan, line_id, shift, min(now, shift.end_ms))
+            for shift in shifts_between(plan.calendar, start, min(end, now + 1))
+        ]
         return {"line_id": line_id, "shifts": shifts}
 
     @api.get("/api/downtime")
-    def downtime_api() -> dict[str, Any]:
-        with engine.connect() as conn:
-            return downtime(conn, plan, plan.clock())
+    def downtime_api(request: Request) -> dict[str, Any]:
+        with reader(request) as read:
+            return downtime(read.conn, plan, read.now_ms)
 
     return api

@@ -252,9 +252,11 @@ def router(
         }
 
     @api.get("/api/outbound/orders")
-    def outbound_order(id: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
-        with engine.connect() as conn:
-            details = _details(conn, id, clock(), limits_ms)
+    def outbound_order(
+        request: Request, id: Annotated[str, Query(min_length=1, max_length=200)]
+    ) -> dict[str, Any]:
+        with reader(request) as read:
+            details = _details(read.conn, id, read.now_ms, limits_ms)
         return {
             **_api_order(details["order"]),
             "lines": details["lines"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
@@ -109,17 +109,20 @@ def _api_yield(cell: ShiftYield) -> dict[str, Any]:
 
 def router(engine: Engine, settings: Settings, reader: Reader | None = None) -> APIRouter:
     """The board's page and fragment (read through `reader`, the live store by default) and the API."""
-    api = live_board(settings).router(reader or live_reader(engine))
+    reader = reader or live_reader(engine)
+    api = live_board(settings).router(reader)
     calendar = settings.calendar()
 
     @api.get("/api/quality")
     def quality_api(
+        request: Request,
         line: LineId = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """Inspections newest first, results and first-pass yield per line and shift, top defect codes,
         and each work order's first and latest inspection."""
-        with engine.connect() as conn:
+        with reader(request) as read:
+            conn = read.conn
             version, _, _ = current_version(conn)
             recent = store.recent_inspections(conn, limit, line=line)
             results = store.line_results(conn)

@@ -137,9 +137,9 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
         }
 
     @api.get("/api/work-orders/{work_order_id}/history")
-    def work_order_history(work_order_id: str) -> dict[str, Any]:
-        with engine.connect() as conn:
-            entries = store.get_history(conn, work_order_id)
+    def work_order_history(request: Request, work_order_id: str) -> dict[str, Any]:
+        with reader(request) as read:
+            entries = store.get_history(read.conn, work_order_id)
         return {
             "work_order_id": work_order_id,
             "history": [
