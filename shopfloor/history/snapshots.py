@@ -19,6 +19,7 @@ from collections.abc import Callable
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table, Text, delete, insert, select
 
 from shopfloor.history.replay import image_of
+from shopfloor.history.service import PastUnavailable
 from shopfloor.store.batch import current_version, prune_applied
 from shopfloor.store.db import begin_write
 from shopfloor.transport.base import TopicPartition
@@ -169,6 +170,7 @@ class Snapshotter:
         self._retention_ms = int(retention_hours * 3_600_000)
         self._check_seconds = check_seconds
         self._newest = newest_event_ms or self._newest_in_store
+        self._unanswerable: int | None = None  # a moment the log cannot show: not replayed again
 
     def _newest_in_store(self) -> int | None:
         with self._live.connect() as conn:
@@ -179,9 +181,13 @@ class Snapshotter:
         newest = await asyncio.to_thread(self._newest)
         taken = await asyncio.to_thread(self._store.moments)
         moment = due_moment(newest, self._interval_ms, taken)
-        if moment is None:
+        if moment is None or moment == self._unanswerable:
             return None
-        built = await self._history.build(moment)  # type: ignore[attr-defined]
+        try:
+            built = await self._history.build(moment)  # type: ignore[attr-defined]
+        except PastUnavailable:
+            self._unanswerable = moment
+            raise
         image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms)
         await asyncio.to_thread(self._store.save, moment, image, built.replayed.positions)
         built.engine.dispose()
@@ -197,11 +203,14 @@ class Snapshotter:
         return moment
 
     async def run(self) -> None:
+        task = asyncio.current_task()
         while True:
             try:
                 await self.take_due()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # a past that cannot be rebuilt now is tried again later
                 log.warning("snapshot not taken: %s", exc)
+            # A cancel a client library swallowed (asyncio.wait_for in Python 3.11 can) still
+            # stands: honour it, or the process's stop waits on this loop for ever.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(self._check_seconds)
