@@ -228,7 +228,7 @@ def _decode_fast(
         time_ms = _check_skew(time, timestamp_ms, now_ms, admission.max_skew_ms)
         return Envelope(
             id=_required_string(attrs.id, "id"),
-            type=_required_string(event_type, "type"),
+            type=event_type,
             source=_required_string(attrs.source, "source"),
             time=time,
             data=model.__pydantic_validator__.validate_json(bytes(attrs.data)),

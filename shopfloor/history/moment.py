@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from shopfloor.store.db import to_ms
+
 MAX_TEXT = 64
 
 
@@ -33,9 +35,9 @@ def parse_moment(text: str, zone: ZoneInfo, now_ms: int) -> int:
             raise BadMoment(f"a time of day takes the plant's time zone, no offset; {ACCEPTED}")
         today = datetime.fromtimestamp(now_ms / 1000, zone).date()
         moment = datetime.combine(today, of_day, zone)
-        if _ms(moment) > now_ms:
+        if to_ms(moment) > now_ms:
             moment = datetime.combine(today - timedelta(days=1), of_day, zone)
-        return _ms(moment)
+        return to_ms(moment)
     if "T" in text:
         text = text.replace(" ", "+")  # an unescaped "+01:00" in a query string arrives as " 01:00"
     try:
@@ -46,11 +48,7 @@ def parse_moment(text: str, zone: ZoneInfo, now_ms: int) -> int:
         moment = moment.replace(tzinfo=zone)
     if not 1970 <= moment.year <= 9000:
         raise BadMoment(f"{text[:MAX_TEXT]!r} is out of range")
-    return _ms(moment)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    return to_ms(moment)
 
 
 def local_label(at_ms: int, zone: ZoneInfo) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.pool import QueuePool
 from shopfloor.consumers.projector import decode_records
 from shopfloor.events.codec import Admission
 from shopfloor.events.envelope import Envelope
-from shopfloor.store.batch import Batch, Rejected, apply_batch, ensure_version_row
+from shopfloor.store.batch import Batch, Rejected, apply_batch, ensure_version_row, load_positions
 from shopfloor.store.changes import Handler
 from shopfloor.store.db import create_schema
 from shopfloor.store.registry import TABLES
@@ -73,15 +73,9 @@ def image_of(engine: Engine) -> bytes:
         return raw.serialize()  # type: ignore[union-attr]
 
 
-def stored_positions(engine: Engine) -> dict[TopicPartition, int]:
-    from shopfloor.store.batch import load_positions
-
-    return load_positions(engine, GROUP)
-
-
 def event_ms(item: Envelope | Rejected) -> int | None:
     if isinstance(item, Envelope):
-        return int(item.time.timestamp() * 1000)
+        return item.event_ms
     return item.record.timestamp_ms  # undecodable: where the log put it
 
 
@@ -127,7 +121,7 @@ async def replay(
     to `at` or the end offset; returns what it did."""
     started = time.perf_counter()
     stored: dict[TopicPartition, int | None] = dict.fromkeys(ends)
-    stored.update(await asyncio.to_thread(stored_positions, engine))
+    stored.update(await asyncio.to_thread(load_positions, engine, GROUP))
     result = Replayed()
     pending = set()
     for tp, end in ends.items():
@@ -211,9 +205,5 @@ async def collect(
             if done or (records and records[-1].offset + 1 >= ends[tp]):
                 pending.discard(tp)
                 reader.pause(tp)
-            found += [
-                item
-                for _, item in kept
-                if isinstance(item, Envelope) and int(item.time.timestamp() * 1000) > since_ms
-            ]
+            found += [item for _, item in kept if isinstance(item, Envelope) and item.event_ms > since_ms]
     return found

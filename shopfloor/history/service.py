@@ -9,9 +9,10 @@ with a partial past.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,6 +60,11 @@ class NoSnapshots:
         return None
 
 
+def carries(positions: dict[TopicPartition, int], begins: dict[TopicPartition, int]) -> bool:
+    """Whether a snapshot at `positions` can be carried forward: no record after it has been dropped."""
+    return all(positions.get(tp, 0) >= begin for tp, begin in begins.items())
+
+
 class History:
     def __init__(
         self,
@@ -99,14 +105,9 @@ class History:
         From a snapshot, the tables of other topics stay as they stood at the snapshot."""
         if self._incomplete:
             raise PastUnavailable(self._incomplete)
-        reader = self._open_reader()
-        await reader.start()
-        try:
-            partitions = await reader.partitions_for(list(topics or self.settings.topics))
-            begins = await reader.beginning_offsets(partitions)
-            ends = await reader.end_offsets(partitions)
+        async with self._log(topics) as (reader, partitions, begins, ends):
             snapshot = await asyncio.to_thread(self.snapshots.latest_before, at_ms)
-            if snapshot is not None and any(snapshot[2].get(tp, 0) < begins[tp] for tp in partitions):
+            if snapshot is not None and not carries(snapshot[2], begins):
                 snapshot = None  # records after it are gone: it cannot be carried forward
             if snapshot is None:
                 dropped = sorted(tp for tp in partitions if begins[tp] > 0)
@@ -118,8 +119,6 @@ class History:
                     )
             engine = await asyncio.to_thread(memory_store, None if snapshot is None else snapshot[1])
             done = await replay(reader, engine, begins, ends, at_ms, self._handlers, self._admission)
-        finally:
-            await reader.stop()
         if snapshot is None and done.records == 0:
             if done.first_ms is None:
                 raise PastUnavailable("the event log holds no events yet")
@@ -128,31 +127,19 @@ class History:
 
     async def events(self, since_ms: int, at_ms: int, topics: Sequence[str] | None = None) -> list[Envelope]:
         """The events of `topics` between two moments (what changed the boards in between)."""
-        reader = self._open_reader()
-        await reader.start()
-        try:
-            partitions = await reader.partitions_for(list(topics or self.settings.topics))
-            begins = await reader.beginning_offsets(partitions)
-            ends = await reader.end_offsets(partitions)
+        async with self._log(topics) as (reader, partitions, begins, ends):
             snapshot = await asyncio.to_thread(self.snapshots.latest_before, since_ms)
             starts = dict(begins)
-            if snapshot is not None and all(snapshot[2].get(tp, 0) >= begins[tp] for tp in partitions):
+            if snapshot is not None and carries(snapshot[2], begins):
                 starts = {tp: snapshot[2].get(tp, begins[tp]) for tp in partitions}
             elif any(begins[tp] > 0 for tp in partitions):
                 raise PastUnavailable("the broker's retention has dropped events of that time")
             return await collect(reader, starts, ends, since_ms, at_ms, self._admission)
-        finally:
-            await reader.stop()
 
     async def earliest(self, topics: Sequence[str] | None = None) -> int | None:
         """The oldest moment a past view of `topics` can show: the first retained event when nothing
         was ever dropped, else the oldest snapshot the log can carry forward (None: none)."""
-        reader = self._open_reader()
-        await reader.start()
-        try:
-            partitions = await reader.partitions_for(list(topics or self.settings.topics))
-            begins = await reader.beginning_offsets(partitions)
-            ends = await reader.end_offsets(partitions)
+        async with self._log(topics) as (reader, partitions, begins, ends):
             if any(begins[tp] > 0 for tp in partitions):
                 return await asyncio.to_thread(self.snapshots.oldest_usable, begins)
             waiting = {tp for tp in partitions if ends[tp] > 0}
@@ -167,10 +154,25 @@ class History:
                         first.append(records[0])
                         waiting.discard(tp)
                         reader.pause(tp)
-        finally:
-            await reader.stop()
         times = [event_ms(item) for item in decode_records(first, self._admission)]
         return min((t for t in times if t is not None), default=None)
+
+    @contextlib.asynccontextmanager
+    async def _log(
+        self, topics: Sequence[str] | None
+    ) -> AsyncIterator[
+        tuple[LogReader, list[TopicPartition], dict[TopicPartition, int], dict[TopicPartition, int]]
+    ]:
+        """The log of `topics` open for reading: its partitions, and where each begins and ends."""
+        reader = self._open_reader()
+        await reader.start()
+        try:
+            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            begins = await reader.beginning_offsets(partitions)
+            ends = await reader.end_offsets(partitions)
+            yield reader, partitions, begins, ends
+        finally:
+            await reader.stop()
 
     def label(self, at_ms: int) -> str:
         from shopfloor.history.moment import local_label

@@ -9,6 +9,7 @@ least one interval behind the newest event is taken, older ones beyond the reten
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table, Text, delete, insert, select
 
 from shopfloor.history.replay import image_of
-from shopfloor.history.service import PastUnavailable
-from shopfloor.store.batch import current_version, prune_applied
+from shopfloor.history.service import PastUnavailable, carries
+from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
+from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write
 from shopfloor.transport.base import TopicPartition
 
@@ -82,7 +84,7 @@ class SnapshotStore:
             rows = conn.execute(select(SNAPSHOTS.c.at_ms, SNAPSHOTS.c.positions).order_by(SNAPSHOTS.c.at_ms))
             for at_ms, text in rows:
                 positions = _positions_of(text)
-                if all(positions.get(tp, 0) >= begin for tp, begin in begins.items()):
+                if carries(positions, begins):
                     return int(at_ms)
         return None
 
@@ -165,16 +167,11 @@ class Snapshotter:
     ) -> None:
         self._history = history
         self._store = store
-        self._live = live
         self._interval_ms = int(interval_minutes * 60_000)
         self._retention_ms = int(retention_hours * 3_600_000)
         self._check_seconds = check_seconds
-        self._newest = newest_event_ms or self._newest_in_store
+        self._newest = newest_event_ms or functools.partial(store_newest_event_ms, live)
         self._unanswerable: int | None = None  # a moment the log cannot show: not replayed again
-
-    def _newest_in_store(self) -> int | None:
-        with self._live.connect() as conn:
-            return current_version(conn)[1]
 
     async def take_due(self) -> int | None:
         """Takes the snapshot that is due, if any; returns its moment."""

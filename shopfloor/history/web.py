@@ -23,7 +23,7 @@ from shopfloor.history.replay import ReplayStalled
 from shopfloor.history.service import History, PastUnavailable
 from shopfloor.history.timeline import markers
 from shopfloor.history.views import topics_for
-from shopfloor.store.batch import current_version
+from shopfloor.store.batch import current_version, newest_event_ms
 from shopfloor.store.db import iso
 from shopfloor.web.board import Read, Reader
 from shopfloor.web.cutoffs import RiskJudge
@@ -111,7 +111,7 @@ def router() -> APIRouter:
         history = _history(request)
         now = int(time.time() * 1000)
         if since is None or at is None:
-            newest = await asyncio.to_thread(_newest, request.app.state.runtime.engine) or now
+            newest = await asyncio.to_thread(newest_event_ms, request.app.state.runtime.engine) or now
             calendar = history.settings.calendar()
             last = shift_at(calendar, shift_at(calendar, newest).start_ms - 1)
             since_ms, at_ms, label = last.start_ms, last.end_ms, last.label
@@ -134,11 +134,6 @@ def _history(request: Request) -> History:
     if history is None:
         raise BadMoment(NO_LOG)
     return history
-
-
-def _newest(engine: Engine) -> int | None:
-    with engine.connect() as conn:
-        return current_version(conn)[1]
 
 
 async def handover_data(history: History, since_ms: int, at_ms: int, line: str | None) -> dict[str, Any]:

@@ -75,13 +75,11 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     signals = [x for x in signals if x[2].kind not in NOTE_KINDS]
     if not signals:
         return
-    keys = sorted({(eq, sensor, s.kind) for eq, sensor, s in signals})
+    wanted = {(eq, sensor, s.kind) for eq, sensor, s in signals}
     # the machines' standing alerts (few), of which the batch's conditions are picked
-    machines = sorted({eq for eq, _, _ in keys})
+    machines = sorted({eq for eq, _, _ in wanted})
     standing = load(conn, ALERTS, ALERT_COLUMNS, "equipment_id", machines, {"active": True})
-    current = {(a.equipment_id, a.sensor, a.kind): a for a in map(_alert, standing)}
-    wanted = set(keys)
-    current = {key: alert for key, alert in current.items() if key in wanted}
+    current = {k: a for a in map(_alert, standing) if (k := (a.equipment_id, a.sensor, a.kind)) in wanted}
     loaded = {a.alert_id for a in current.values()}
     changed: dict[str, Alert] = {}
     for eq, sensor, signal in signals:

@@ -160,6 +160,11 @@ def current_version(conn: Connection) -> tuple[int, int | None, int | None]:
     return (0, None, None) if row is None else (row.version, row.last_event_ms, row.last_commit_ms)
 
 
+def newest_event_ms(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return current_version(conn)[1]
+
+
 def apply_batch(
     engine: Engine, batch: Batch, handlers: Sequence[Handler], *, notify: bool = True
 ) -> BatchResult:
@@ -178,21 +183,20 @@ def apply_in(
     result = BatchResult(notice=None)
     _check_positions(conn, batch)
     envelopes = [item for item in batch.items if isinstance(item, Envelope)]
-    dedup_keys = [f"{e.source}\x1f{e.id}" for e in envelopes]  # Envelope.dedup_key, inline
+    dedup_keys = [e.dedup_key for e in envelopes]
+    entities = [None if e.sequence is None else e.entity for e in envelopes]
     seen = _already_applied(conn, list(set(dedup_keys)))
-    sequenced = {(e.data.stream, e.data.entity_id()) for e in envelopes if e.sequence is not None}
-    sequences = _stored_sequences(conn, list(sequenced))
+    sequences = _stored_sequences(conn, list({entity for entity in entities if entity is not None}))
     touched_sequences: set[tuple[str, str]] = set()
     fresh: list[Envelope] = []
     by_type: dict[str, list[Envelope]] = {}
     applied_rows: list[tuple[str, int]] = []
-    for event, key in zip(envelopes, dedup_keys, strict=True):
+    for event, key, entity in zip(envelopes, dedup_keys, entities, strict=True):
         if key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
-        if event.sequence is not None:
-            entity = (event.data.stream, event.data.entity_id())
+        if entity is not None:
             stored = sequences.get(entity)
             if stored is not None and event.sequence < stored:
                 result.stale += 1
@@ -200,11 +204,7 @@ def apply_in(
             sequences[entity] = event.sequence
             touched_sequences.add(entity)
         fresh.append(event)
-        same_type = by_type.get(event.type)
-        if same_type is None:
-            by_type[event.type] = [event]
-        else:
-            same_type.append(event)
+        by_type.setdefault(event.type, []).append(event)
         applied_rows.append((key, event.event_ms))
     changes = Changes()
     for handler in handlers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
@@ -18,7 +18,7 @@ from shopfloor.projections.quality import (
     record,
 )
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import select_in, upsert_tuples
+from shopfloor.store.db import upsert_tuples
 from shopfloor.store.entity import bump, columns_of, load
 from shopfloor.store.schema import table_of
 
@@ -33,6 +33,8 @@ ORDERS = table_of(
 )
 RESULTS = table_of(ResultCount, "quality_line_results", key=("line_id", "result"))
 DEFECTS = table_of(DefectCount, "quality_defects", key=("line_id", "code"))
+INSPECTION_COLUMNS, ORDER_COLUMNS = columns_of(INSPECTIONS), columns_of(ORDERS)
+_inspection_row, _order_row = attrgetter(*INSPECTION_COLUMNS), attrgetter(*ORDER_COLUMNS)
 
 
 def inspection_key(inspection_id: str) -> str:
@@ -57,7 +59,7 @@ class QualityHandler:
         ids = sorted({e.data.entity_id() for e in events})
         known = {
             row[0]: Inspection(*row)
-            for row in load(conn, INSPECTIONS, columns_of(INSPECTIONS), "inspection_id", ids)
+            for row in load(conn, INSPECTIONS, INSPECTION_COLUMNS, "inspection_id", ids)
         }
         new: list[Inspection] = []
         results: dict[tuple[str, str], int] = {}
@@ -78,7 +80,7 @@ class QualityHandler:
         order_ids = sorted({i.work_order_id for i in new if i.work_order_id is not None})
         orders = {
             row[0]: OrderQuality(*row)
-            for row in load(conn, ORDERS, columns_of(ORDERS), "work_order_id", order_ids)
+            for row in load(conn, ORDERS, ORDER_COLUMNS, "work_order_id", order_ids)
         }
         for inspection in new:
             if inspection.work_order_id is not None:
@@ -89,10 +91,10 @@ class QualityHandler:
             changes.mark(VIEW, inspection_key(inspection.inspection_id), inspection.at_ms)
             changes.mark(VIEW, line_key(inspection.line_id), inspection.at_ms)
         upsert_tuples(
-            conn, INSPECTIONS, columns_of(INSPECTIONS), [astuple(i) for i in new], ["inspection_id"]
+            conn, INSPECTIONS, INSPECTION_COLUMNS, [_inspection_row(i) for i in new], ["inspection_id"]
         )
         upsert_tuples(
-            conn, ORDERS, columns_of(ORDERS), [astuple(orders[i]) for i in order_ids], ["work_order_id"]
+            conn, ORDERS, ORDER_COLUMNS, [_order_row(orders[i]) for i in order_ids], ["work_order_id"]
         )
         bump(conn, RESULTS, results)
         bump(conn, DEFECTS, defects)
@@ -157,7 +159,7 @@ def work_order_results(
 def latest_results(conn: Connection, work_order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Each given order's latest inspection (id, result, time), for the work-order board."""
     columns = ("work_order_id", "latest_inspection_id", "latest_result", "latest_at_ms", "inspections")
-    rows = select_in(conn, ORDERS, columns, {}, "work_order_id", sorted(set(work_order_ids)))
+    rows = load(conn, ORDERS, columns, "work_order_id", sorted(set(work_order_ids)))
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
 
