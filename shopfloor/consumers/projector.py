@@ -37,6 +37,7 @@ from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartit
 
 log = logging.getLogger(__name__)
 PROBE_INTERVAL = 3.0
+OVERLAP_FROM = 500  # records in a batch from which decoding the next one overlaps its commit
 
 
 class ProjectionFailed(RuntimeError):
@@ -160,7 +161,13 @@ class Projector:
         self.status.connected = True
         committing: asyncio.Task[None] | None = None  # the previous batch, applying meanwhile
         try:
+            small = True  # the last batch was small: no backlog, so latency comes first
             while not self._stopping.is_set():
+                if committing is not None and small:
+                    # Without a backlog, overlapping would make each event wait for the batch ahead
+                    # of it as well as its own: finish that one first, then take all that came meanwhile.
+                    committing, previous = None, committing
+                    await previous
                 batch = await self._source.getmany(timeout_ms=200, max_records=self._max_records)
                 if not batch:
                     if committing is not None:
@@ -172,9 +179,14 @@ class Projector:
                 mine = [tp for tp in sorted(batch) if tp in self._expected]
                 seeks = {tp: self._seeks.get(tp, 0) for tp in mine}  # as fetched
                 records = [r for tp in mine for r in batch[tp]]
-                # Decoding overlaps the previous batch's transaction (its SQL runs without the GIL);
-                # batches still commit one after the other, in log order.
-                items = await asyncio.to_thread(decode_records, records, self._admission) if records else []
+                small = len(records) < OVERLAP_FROM
+                # A backlog's decoding overlaps the previous batch's transaction (its SQL runs
+                # without the GIL); a small batch is decoded at once. Batches commit one after the
+                # other, in log order.
+                if small:
+                    items = decode_records(records, self._admission)
+                else:
+                    items = await asyncio.to_thread(decode_records, records, self._admission)
                 if committing is not None:
                     committing, previous = None, committing
                     await previous

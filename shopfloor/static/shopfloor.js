@@ -54,10 +54,49 @@
     return a.outerHTML === b.outerHTML;
   }
 
-  // Patched rows are new elements, so the class alone starts the animation: no forced layout
-  // (reading offsetWidth per row made a busy board lay itself out hundreds of times a second).
+  // A changed row is highlighted, then fades in one step, then clears. The steps ride on the next
+  // patches (one repaint for all of them), with one timer for a board that has gone quiet: a CSS
+  // animation, or timers per row, repainted the page every frame while any row was fading, which at
+  // 20 changes a second kept a wall screen's browser busy all the time and delayed every update.
+  const FADE_AFTER_MS = 700;
+  const CLEAR_AFTER_MS = 1500;
+  let flashing = [];
+  let flashTimer = null;
+  function ageFlashes() {
+    const now = performance.now();
+    flashing = flashing.filter(function (f) {
+      const age = now - f.at;
+      if (age >= CLEAR_AFTER_MS) {
+        f.el.classList.remove("flash", "fading");
+        return false;
+      }
+      if (age >= FADE_AFTER_MS) f.el.classList.add("fading");
+      return true;
+    });
+    if (flashTimer !== null) clearTimeout(flashTimer);
+    flashTimer = null;
+    if (flashing.length) {
+      const next = flashing.some(function (f) { return !f.el.classList.contains("fading"); }) ? FADE_AFTER_MS : CLEAR_AFTER_MS;
+      const wait = Math.max(50, flashing[0].at + next - now);
+      flashTimer = setTimeout(ageFlashes, wait);
+    }
+  }
   function flash(el) {
+    el.classList.remove("fading");
     el.classList.add("flash");
+    flashing.push({ el: el, at: performance.now() });
+    if (flashTimer === null) flashTimer = setTimeout(ageFlashes, FADE_AFTER_MS);
+  }
+  window.shopfloorFlash = flash;
+
+  // "No open orders" notes show while the list they stand for is empty (a :has() rule did this,
+  // but made the browser restyle the whole board on every row patch).
+  function applyEmptyNotes() {
+    for (const note of document.querySelectorAll("[data-empty-for]")) {
+      const list = document.getElementById(note.dataset.emptyFor);
+      const empty = !list || !list.firstElementChild;
+      if (note.hidden === empty) note.hidden = !empty;
+    }
   }
 
   function applyPatch(html) {
@@ -93,7 +132,9 @@
         if (window.htmx && (el.matches(HX) || el.querySelector(HX))) htmx.process(el);
       }
     }
+    ageFlashes();
     applyCaps();
+    applyEmptyNotes();
     keepHeights();
     if (needReload) reloadRoot();
   }
@@ -361,12 +402,10 @@
   });
   document.addEventListener("htmx:afterSwap", function () {
     applyCaps();
+    applyEmptyNotes();
     keepHeights();
   });
   window.addEventListener("resize", keepHeights);
-  document.addEventListener("animationend", function (evt) {
-    if (evt.animationName === "flash") evt.target.classList.remove("flash");
-  });
   document.addEventListener("change", function (evt) {
     const target = evt.target;
     if (target.matches && target.matches("[data-autosubmit]")) target.form.requestSubmit();

@@ -83,6 +83,23 @@ def lab(rgb: list[float], matrix=None) -> tuple[float, float, float]:  # type: i
     return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
 
 
+# Every row that gains the highlight, and when (a highlight must clear by itself).
+FLASHES = """
+() => {
+  window.__flashes = new Map();
+  new MutationObserver((mutations) => {
+    for (const m of mutations) {
+      const el = m.target;
+      if (el.classList && el.classList.contains("flash") && !(m.oldValue || "").includes("flash")) {
+        window.__flashes.set(el, performance.now());
+      }
+    }
+  }).observe(document.body,
+             {subtree: true, attributes: true, attributeFilter: ["class"], attributeOldValue: true});
+}
+"""
+
+
 async def test_demo_traffic_keeps_the_board_calm_and_readable(browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = unique_settings(None, f"sqlite:///{tmp_path / 'demo.db'}")
     errors: list[str] = []
@@ -90,19 +107,21 @@ async def test_demo_traffic_keeps_the_board_calm_and_readable(browser, tmp_path)
         page = await open_live(browser, f"{url}/work-orders", errors)
         await page.wait_for_selector('[data-status="IN_PROGRESS"]', timeout=30_000)
         await page.evaluate(CLS)
-        await page.evaluate(
-            "() => { window.__flashes = 0; document.addEventListener('animationstart',"
-            " (e) => { if (e.animationName === 'flash') window.__flashes++; }); }"
-        )
+        await page.evaluate(FLASHES)
         await page.wait_for_timeout(WATCH_SECONDS * 1000)
         layout = await page.evaluate("window.__layout")
         cls = layout["cls"]
-        flashes = await page.evaluate("window.__flashes")
+        flashes = await page.evaluate("window.__flashes.size")
+        lingering = await page.evaluate(
+            "() => [...window.__flashes].filter(([el, at]) => el.isConnected"
+            " && el.classList.contains('flash') && performance.now() - at > 3000).length"
+        )
         print(
             f"\nlayout shift over {WATCH_SECONDS:.0f} s of demo traffic on /work-orders: CLS (worst 5 s "
             f"session window) {cls:.4f}, sum of every shift {layout['total']:.4f}"
         )
         assert flashes > 0, "no changed row was highlighted"
+        assert lingering == 0, f"{lingering} rows still highlighted more than 3 s after their change"
         assert cls < 0.1
 
         pills = await page.locator(".pill, .count, .line-state").evaluate_all(COLOURS)
