@@ -106,8 +106,9 @@ class QualityHandler:
 def recent_inspections(
     conn: Connection, limit: int, line: str | None = None, ids: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Newest first (by event time, then id)."""
-    query = select(INSPECTIONS).order_by(INSPECTIONS.c.at_ms.desc(), INSPECTIONS.c.inspection_id.desc())
+    """Newest first, ties by id: the order of the live list's `data-sort` (`web/quality.py:sort_key`),
+    so a page left open keeps the same rows a fresh load shows."""
+    query = select(INSPECTIONS).order_by(INSPECTIONS.c.at_ms.desc(), INSPECTIONS.c.inspection_id)
     if line:
         query = query.where(INSPECTIONS.c.line_id == line)
     if ids is not None:

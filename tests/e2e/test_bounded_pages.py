@@ -18,7 +18,20 @@ DELIVERED = 400  # outbound orders taken through the whole saga
 NEW_STOCK = 120  # new SKU x location rows (an inventory page shows 50)
 SHOWN_FINISHED = 5
 SHOWN_DELIVERED = 20
-PAGES = ("/work-orders", "/work-orders?line=L1", "/outbound", "/inventory", "/equipment", "/")
+INSPECTED = 600  # of the finished orders, each inspected once
+STOPPAGES = 300  # machine stoppages with reasons, spread over machines on three lines
+REASONS = ("JAM", "NO_MATERIAL", "CHANGEOVER", "TOOL_BREAK", "QUALITY_CHECK", "POWER", "OPERATOR", "CLEANING")
+PAGES = (
+    "/work-orders",
+    "/work-orders?line=L1",
+    "/outbound",
+    "/inventory",
+    "/equipment",
+    "/lines",
+    "/downtime",
+    "/quality",
+    "/",
+)
 
 
 def _order(kind: str, order_id: str, at: datetime | None = None, **data: Any) -> dict[str, Any]:
@@ -146,7 +159,45 @@ async def test_thousands_of_finished_orders_leave_open_pages_bounded_and_counted
             )
             for n in range(NEW_STOCK)
         ]
-        await asyncio.gather(_send_all(producer, work), _send_all(producer, saga), _send_all(producer, stock))
+        inspections = [
+            (
+                settings.topic_quality,
+                f"QI-{n:05d}",
+                event(
+                    "InspectionRecorded",
+                    {
+                        "inspection_id": f"QI-{n:05d}",
+                        "work_order_id": finished[n],
+                        "line_id": "L1",
+                        "result": ("PASS", "FAIL", "REWORK")[n % 3],
+                        "defects": [] if n % 3 == 0 else [{"code": REASONS[n % len(REASONS)], "count": 1}],
+                        "inspector": f"QA-{n % 4}",
+                    },
+                ),
+            )
+            for n in range(INSPECTED)
+        ]
+        stoppages = []
+        for n in range(STOPPAGES):  # each machine goes down for a reason, then runs again
+            machine = f"EQ-B{n % 12:02d}"
+            down = base - timedelta(minutes=STOPPAGES - n)
+            for status, at, reason in (
+                ("DOWN", down, REASONS[n % len(REASONS)]),
+                ("RUNNING", down + timedelta(seconds=40), None),
+            ):
+                data = {"equipment_id": machine, "status": status, "line_id": f"L{n % 3}"}
+                if reason:
+                    data["reason"] = reason
+                stoppages.append(
+                    (settings.topic_equipment, machine, event("EquipmentStatusChanged", data, at=at))
+                )
+        await asyncio.gather(
+            _send_all(producer, work),
+            _send_all(producer, saga),
+            _send_all(producer, stock),
+            _send_all(producer, inspections),
+            _send_all(producer, stoppages),
+        )
 
         line = pages["/work-orders?line=L1"]
         more = "#lane-more-L1"
@@ -174,6 +225,13 @@ async def test_thousands_of_finished_orders_leave_open_pages_bounded_and_counted
         await inventory.wait_for_selector('[data-sku="SKU-NEW-0000"][data-location="B01"]', timeout=30_000)
         assert await inventory.locator("#stock-rows tr[data-sku]").count() == 50
 
+        quality = pages["/quality"]
+        api = await browser.new_page()
+        answer = await api.goto(f"{url}/api/quality")
+        newest = (await answer.json())["inspections"][0]["inspection_id"]  # ties in time go by id
+        await api.close()
+        await quality.wait_for_selector(f'[data-inspection="{newest}"]', timeout=60_000)
+
         report = []
         for path, page in pages.items():
             fresh = await browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -186,7 +244,10 @@ async def test_thousands_of_finished_orders_leave_open_pages_bounded_and_counted
             )
             assert open_count <= 1.5 * fresh_count, report[-1]
             await fresh.close()
-        print("\nDOM elements after 1,500 finished work orders, 400 delivered orders, 120 new stock rows:")
+        print(
+            "\nDOM elements after 1,500 finished work orders, 400 delivered orders, 120 new stock rows,"
+            " 600 inspections, 300 stoppages:"
+        )
         print("\n".join(report))
         assert not serious(errors), errors
         for page in pages.values():
