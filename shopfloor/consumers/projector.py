@@ -37,7 +37,10 @@ from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartit
 
 log = logging.getLogger(__name__)
 PROBE_INTERVAL = 3.0
-OVERLAP_FROM = 500  # records in a batch from which decoding the next one overlaps its commit
+# A batch this big (or a full one) means a backlog: decoding the next batch then overlaps its commit.
+# A smaller one is decoded at once on the event loop, so its size is bounded in bytes too.
+OVERLAP_FROM_RECORDS = 500
+OVERLAP_FROM_BYTES = 256 * 1024
 
 
 class ProjectionFailed(RuntimeError):
@@ -168,6 +171,8 @@ class Projector:
                     # of it as well as its own: finish that one first, then take all that came meanwhile.
                     committing, previous = None, committing
                     await previous
+                    if self._stopping.is_set():
+                        break
                 batch = await self._source.getmany(timeout_ms=200, max_records=self._max_records)
                 if not batch:
                     if committing is not None:
@@ -179,7 +184,7 @@ class Projector:
                 mine = [tp for tp in sorted(batch) if tp in self._expected]
                 seeks = {tp: self._seeks.get(tp, 0) for tp in mine}  # as fetched
                 records = [r for tp in mine for r in batch[tp]]
-                small = len(records) < OVERLAP_FROM
+                small = self._small(records)
                 # A backlog's decoding overlaps the previous batch's transaction (its SQL runs
                 # without the GIL); a small batch is decoded at once. Batches commit one after the
                 # other, in log order.
@@ -200,6 +205,12 @@ class Projector:
                     await committing
             finally:
                 await self._source.stop()
+
+    def _small(self, records: list[Record]) -> bool:
+        """No backlog: fewer records than a full batch or the overlap threshold, and few bytes."""
+        if len(records) >= min(OVERLAP_FROM_RECORDS, self._max_records):
+            return False
+        return sum(len(r.value or b"") for r in records) < OVERLAP_FROM_BYTES
 
     def _still_current(
         self, records: list[Record], items: list[Envelope | Rejected], seeks: dict[TopicPartition, int]

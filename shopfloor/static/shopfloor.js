@@ -64,27 +64,30 @@
   let flashTimer = null;
   function ageFlashes() {
     const now = performance.now();
+    let next = Infinity; // the soonest step still to take
     flashing = flashing.filter(function (f) {
       const age = now - f.at;
       if (age >= CLEAR_AFTER_MS) {
         f.el.classList.remove("flash", "fading");
         return false;
       }
-      if (age >= FADE_AFTER_MS) f.el.classList.add("fading");
+      if (age >= FADE_AFTER_MS) {
+        if (!f.faded) f.el.classList.add("fading");
+        f.faded = true;
+        next = Math.min(next, f.at + CLEAR_AFTER_MS);
+      } else {
+        next = Math.min(next, f.at + FADE_AFTER_MS);
+      }
       return true;
     });
     if (flashTimer !== null) clearTimeout(flashTimer);
-    flashTimer = null;
-    if (flashing.length) {
-      const next = flashing.some(function (f) { return !f.el.classList.contains("fading"); }) ? FADE_AFTER_MS : CLEAR_AFTER_MS;
-      const wait = Math.max(50, flashing[0].at + next - now);
-      flashTimer = setTimeout(ageFlashes, wait);
-    }
+    flashTimer = next === Infinity ? null : setTimeout(ageFlashes, Math.max(20, next - now));
   }
   function flash(el) {
     el.classList.remove("fading");
     el.classList.add("flash");
-    flashing.push({ el: el, at: performance.now() });
+    flashing = flashing.filter(function (f) { return f.el !== el; });
+    flashing.push({ el: el, at: performance.now(), faded: false });
     if (flashTimer === null) flashTimer = setTimeout(ageFlashes, FADE_AFTER_MS);
   }
   window.shopfloorFlash = flash;

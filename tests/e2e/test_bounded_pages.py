@@ -19,6 +19,7 @@ NEW_STOCK = 120  # new SKU x location rows (an inventory page shows 50)
 SHOWN_FINISHED = 5
 SHOWN_DELIVERED = 20
 INSPECTED = 600  # of the finished orders, each inspected once
+SHOWN_INSPECTIONS = 30
 STOPPAGES = 300  # machine stoppages with reasons, spread over machines on three lines
 REASONS = ("JAM", "NO_MATERIAL", "CHANGEOVER", "TOOL_BREAK", "QUALITY_CHECK", "POWER", "OPERATOR", "CLEANING")
 PAGES = (
@@ -226,11 +227,17 @@ async def test_thousands_of_finished_orders_leave_open_pages_bounded_and_counted
         assert await inventory.locator("#stock-rows tr[data-sku]").count() == 50
 
         quality = pages["/quality"]
+        await _count_becomes(quality, "#inspections-more", INSPECTED - SHOWN_INSPECTIONS)
         api = await browser.new_page()
-        answer = await api.goto(f"{url}/api/quality")
-        newest = (await answer.json())["inspections"][0]["inspection_id"]  # ties in time go by id
+        answer = await api.goto(f"{url}/api/quality?limit={SHOWN_INSPECTIONS}")
+        newest = [i["inspection_id"] for i in (await answer.json())["inspections"]]  # time ties go by id
         await api.close()
-        await quality.wait_for_selector(f'[data-inspection="{newest}"]', timeout=60_000)
+        assert len(newest) == SHOWN_INSPECTIONS
+        await quality.wait_for_selector(f'[data-inspection="{newest[0]}"]', timeout=30_000)
+        shown = await quality.locator("#inspections [data-inspection]").evaluate_all(
+            "els => els.map(e => e.dataset.inspection)"
+        )
+        assert shown == newest, "the open page lists other inspections than the store's newest"
 
         report = []
         for path, page in pages.items():
