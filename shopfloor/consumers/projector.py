@@ -164,15 +164,7 @@ class Projector:
         self.status.connected = True
         committing: asyncio.Task[None] | None = None  # the previous batch, applying meanwhile
         try:
-            small = True  # the last batch was small: no backlog, so latency comes first
             while not self._stopping.is_set():
-                if committing is not None and small:
-                    # Without a backlog, overlapping would make each event wait for the batch ahead
-                    # of it as well as its own: finish that one first, then take all that came meanwhile.
-                    committing, previous = None, committing
-                    await previous
-                    if self._stopping.is_set():
-                        break
                 batch = await self._source.getmany(timeout_ms=200, max_records=self._max_records)
                 if not batch:
                     if committing is not None:
@@ -184,10 +176,12 @@ class Projector:
                 mine = [tp for tp in sorted(batch) if tp in self._expected]
                 seeks = {tp: self._seeks.get(tp, 0) for tp in mine}  # as fetched
                 records = [r for tp in mine for r in batch[tp]]
-                small = self._small(records)
                 # A backlog's decoding overlaps the previous batch's transaction (its SQL runs
-                # without the GIL); a small batch is decoded at once. Batches commit one after the
-                # other, in log order.
+                # without the GIL). Without one, overlapping would make each event wait for the
+                # batch ahead of it as well as its own: a small batch is decoded at once and applied
+                # before the next fetch, which then takes all that came meanwhile. Either way batches
+                # commit one after the other, in log order.
+                small = self._small(records)
                 if small:
                     items = decode_records(records, self._admission)
                 else:
@@ -196,7 +190,11 @@ class Projector:
                     committing, previous = None, committing
                     await previous
                 records, items = self._still_current(records, items, seeks)
-                if records:
+                if not records:
+                    continue
+                if small:
+                    await self._process(records, items)
+                else:
                     committing = asyncio.create_task(self._process(records, items))
         finally:
             self.status.running = False

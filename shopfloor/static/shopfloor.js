@@ -60,34 +60,30 @@
   // 20 changes a second kept a wall screen's browser busy all the time and delayed every update.
   const FADE_AFTER_MS = 700;
   const CLEAR_AFTER_MS = 1500;
-  let flashing = [];
+  const flashing = new Map(); // element -> when it was highlighted
   let flashTimer = null;
   function ageFlashes() {
     const now = performance.now();
     let next = Infinity; // the soonest step still to take
-    flashing = flashing.filter(function (f) {
-      const age = now - f.at;
+    for (const [el, at] of flashing) {
+      const age = now - at;
       if (age >= CLEAR_AFTER_MS) {
-        f.el.classList.remove("flash", "fading");
-        return false;
-      }
-      if (age >= FADE_AFTER_MS) {
-        if (!f.faded) f.el.classList.add("fading");
-        f.faded = true;
-        next = Math.min(next, f.at + CLEAR_AFTER_MS);
+        el.classList.remove("flash", "fading");
+        flashing.delete(el);
+      } else if (age >= FADE_AFTER_MS) {
+        if (!el.classList.contains("fading")) el.classList.add("fading");
+        next = Math.min(next, at + CLEAR_AFTER_MS);
       } else {
-        next = Math.min(next, f.at + FADE_AFTER_MS);
+        next = Math.min(next, at + FADE_AFTER_MS);
       }
-      return true;
-    });
+    }
     if (flashTimer !== null) clearTimeout(flashTimer);
     flashTimer = next === Infinity ? null : setTimeout(ageFlashes, Math.max(20, next - now));
   }
   function flash(el) {
     el.classList.remove("fading");
     el.classList.add("flash");
-    flashing = flashing.filter(function (f) { return f.el !== el; });
-    flashing.push({ el: el, at: performance.now(), faded: false });
+    flashing.set(el, performance.now());
     if (flashTimer === null) flashTimer = setTimeout(ageFlashes, FADE_AFTER_MS);
   }
   window.shopfloorFlash = flash;

@@ -50,7 +50,7 @@
       const next = rows.find(function (r) { return before(key, rowKey(r, by)); });
       for (const placeholder of body.querySelectorAll("tr.empty-row")) placeholder.remove();
       body.insertBefore(row, next || null);
-      if (window.shopfloorFlash) window.shopfloorFlash(row);
+      window.shopfloorFlash(row); // shopfloor.js, loaded (deferred) before this file
       const cap = Number(body.dataset.pageRows || 50);
       const now = body.querySelectorAll("tr[data-sku]");
       if (now.length > cap) now[now.length - 1].remove();
