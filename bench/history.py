@@ -9,6 +9,11 @@ generated over `minutes` of event time into the embedded log, as fast as it can 
 A moment 1 h or 24 h back costs the same as any moment covered by a retained snapshot: the snapshot
 load plus at most one interval of replay. Without snapshots it is a replay from the log's beginning,
 extrapolated here from the measured rate (marked as such).
+
+`demo=True` (`--only history-demo`, or `python bench/history.py --demo`): 24 h and 20 min of
+`shopfloor demo`'s traffic at its default rates, snapshots at the default interval, then each board
+asked, cold, for the moments exactly 1 h and 24 h before the newest event and for the worst moment
+of the interval holding each (just before its next snapshot).
 """
 
 from __future__ import annotations
@@ -16,17 +21,21 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.common import log
+from shopfloor.cli import _parser
 from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.service import History
 from shopfloor.history.snapshots import SnapshotStore, snapshot_image
 from shopfloor.history.views import topics_for
-from shopfloor.simulator.plant import plant_traffic
+from shopfloor.simulator.base import Generator
+from shopfloor.simulator.plant import demo_traffic, plant_traffic
 from shopfloor.store.db import make_engine
 from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.memory import MemoryLog, MemoryReader
@@ -36,9 +45,19 @@ BOARDS = ("/work-orders", "/outbound", "/equipment")  # production, warehouse, m
 TARGET_SECONDS = 2.0
 
 
-def fill(log_: MemoryLog, settings: Settings, minutes: float, end: datetime) -> int:
-    """`minutes` of plant traffic at RATE, ending at `end`, appended in event-time order."""
-    generators = plant_traffic(settings, rate=25, seed=7, sensor_rate=RATE - 25 - 13)
+def plant(settings: Settings) -> list[Generator]:
+    """A plant at RATE events/s, most of them sensor readings."""
+    return plant_traffic(settings, rate=25, seed=7, sensor_rate=RATE - 25 - 13)
+
+
+def demo(settings: Settings) -> list[Generator]:
+    """`shopfloor demo`'s traffic at its default rates."""
+    defaults = _parser().parse_args(["demo"])
+    return demo_traffic(settings, rate=defaults.rate, sensor_rate=defaults.sensor_rate, seed=7)
+
+
+def fill(log_: MemoryLog, generators: list[Generator], minutes: float, end: datetime) -> int:
+    """`minutes` of the generators' traffic, ending at `end`, appended in event-time order."""
     seconds = int(minutes * 60)
     start = end - timedelta(seconds=seconds)
     credit = [0.0] * len(generators)
@@ -57,28 +76,41 @@ def fill(log_: MemoryLog, settings: Settings, minutes: float, end: datetime) -> 
     return sent
 
 
-async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | None = None) -> dict[str, Any]:
-    interval = 1.0 if quick else 3.0
-    minutes = minutes or (2.5 if quick else 7.0)
+@dataclass
+class Plant:
+    """A log of generated traffic, its snapshot store and the service answering `?at=` from both."""
+
+    settings: Settings
+    memory: MemoryLog
+    store: SnapshotStore
+    history: History
+    events: int
+    start_ms: int
+    end_ms: int
+
+
+def generate(workdir: Path, traffic: Callable[[Settings], list[Generator]], minutes: float) -> Plant:
     settings = Settings(database_url=f"sqlite:///{workdir / 'history.db'}")
     memory = MemoryLog(partitions=6)
     end = datetime.now(UTC).replace(microsecond=0)
     began = time.perf_counter()
-    events = fill(memory, settings, minutes, end)
+    events = fill(memory, traffic(settings), minutes, end)
     log(f"history: {events:,} events over {minutes} min of event time in {time.perf_counter() - began:.0f} s")
-    start_ms = int((end - timedelta(minutes=minutes)).timestamp() * 1000)
-    end_ms = int(end.timestamp() * 1000)
-
     store = SnapshotStore(make_engine(settings.database_url))
     history = History(settings, lambda: MemoryReader(memory), HANDLERS, store)
-    step = int(interval * 60_000)
+    start_ms = int((end - timedelta(minutes=minutes)).timestamp() * 1000)
+    return Plant(settings, memory, store, history, events, start_ms, int(end.timestamp() * 1000))
+
+
+async def take_snapshots(plant: Plant, step: int) -> list[dict[str, Any]]:
+    """Every `step` ms of event time, as the server's snapshotter takes them (each from the last)."""
     snapshots = []
-    moment = (start_ms // step + 1) * step
-    while moment <= end_ms:
-        taken = await history.build(moment)
+    moment = (plant.start_ms // step + 1) * step
+    while moment <= plant.end_ms:
+        taken = await plant.history.build(moment)
         began = time.perf_counter()
         image = snapshot_image(taken.engine, moment, step)
-        stored = store.save(moment, image, taken.replayed.positions)
+        stored = plant.store.save(moment, image, taken.replayed.positions)
         snapshots.append(
             {
                 "at_ms": moment,
@@ -91,6 +123,31 @@ async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | Non
         )
         taken.engine.dispose()
         moment += step
+    return snapshots
+
+
+async def cold_build(plant: Plant, at_ms: int, board: str) -> tuple[float, float]:
+    """Wall and CPU seconds of a board's as-of store for `at_ms`, with no snapshot image loaded yet.
+    CPU seconds are this process's: what the build costs on an idle core, whatever else runs."""
+    plant.history.snapshots = SnapshotStore(plant.store.engine)
+    began, cpu = time.perf_counter(), time.process_time()
+    answer = await plant.history.build(at_ms, topics_for(board, plant.settings))
+    figures = time.perf_counter() - began, time.process_time() - cpu
+    answer.engine.dispose()
+    return figures
+
+
+async def run(
+    services: Any, workdir: Path, *, quick: bool, minutes: float | None = None, demo: bool = False
+) -> dict[str, Any]:
+    if demo:
+        return await run_demo(workdir, quick=quick)
+    interval = 1.0 if quick else 3.0
+    minutes = minutes or (2.5 if quick else 7.0)
+    plant_ = generate(workdir, plant, minutes)
+    step = int(interval * 60_000)
+    snapshots = await take_snapshots(plant_, step)
+    end_ms, events = plant_.end_ms, plant_.events
     rate = sum(s["records"] for s in snapshots) / sum(s["replay_s"] for s in snapshots)
     log(
         f"history: {len(snapshots)} snapshots every {interval} min, {snapshots[-1]['bytes'] / 1e6:.1f} MB "
@@ -100,23 +157,16 @@ async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | Non
 
     boards: dict[str, dict[str, Any]] = {}
     for board in BOARDS:
-        topics = topics_for(board, settings)
         worst: list[tuple[float, float]] = []
         typical: list[tuple[float, float]] = []
         for snap in snapshots:
             for share, into in ((0.999, worst), (0.5, typical)):
                 at = snap["at_ms"] + int(step * share)
-                if at > end_ms:
-                    continue
-                history.snapshots = SnapshotStore(store.engine)  # cold: no image loaded yet
-                began, cpu = time.perf_counter(), time.process_time()
-                answer = await history.build(at, topics)
-                into.append((time.perf_counter() - began, time.process_time() - cpu))
-                answer.engine.dispose()
+                if at <= end_ms:
+                    into.append(await cold_build(plant_, at, board))
         boards[board] = {
             "worst_s": round(max(w for w, _ in worst), 3),
             "typical_s": round(statistics.median(w for w, _ in typical), 3),
-            # CPU seconds of this process: what the build costs on an idle core, whatever else runs
             "worst_cpu_s": round(max(c for _, c in worst), 3),
             "typical_cpu_s": round(statistics.median(c for _, c in typical), 3),
         }
@@ -154,10 +204,61 @@ async def run(services: Any, workdir: Path, *, quick: bool, minutes: float | Non
     return result
 
 
+async def run_demo(workdir: Path, *, quick: bool) -> dict[str, Any]:
+    """The moments the issue names, 1 h and 24 h back, under `shopfloor demo`'s traffic."""
+    settings = Settings()
+    interval = settings.history_snapshot_minutes
+    back_minutes = (10.0, 30.0) if quick else (60.0, 24 * 60.0)
+    minutes = back_minutes[-1] + 2 * interval  # the oldest moment has a snapshot before it
+    plant_ = generate(workdir, demo, minutes)
+    step = int(interval * 60_000)
+    began = time.perf_counter()
+    snapshots = await take_snapshots(plant_, step)
+    log(
+        f"history demo: {len(snapshots)} snapshots every {interval} min in "
+        f"{time.perf_counter() - began:.0f} s, the newest {snapshots[-1]['bytes'] / 1e6:.1f} MB "
+        f"({snapshots[-1]['stored_bytes'] / 1e6:.1f} MB stored)"
+    )
+    moments: list[dict[str, Any]] = []
+    for back in back_minutes:
+        at = plant_.end_ms - int(back * 60_000)
+        worst = (at // step + 1) * step - 1  # the last moment answered from the same snapshot
+        for board in BOARDS:
+            for kind, moment in (("exact", at), ("worst", worst)):
+                wall, cpu = await cold_build(plant_, moment, board)
+                moments.append(
+                    {
+                        "back_minutes": back,
+                        "moment": kind,
+                        "board": board,
+                        "wall_s": round(wall, 3),
+                        "cpu_s": round(cpu, 3),
+                    }
+                )
+                log(
+                    f"history demo: {board}?at= {back / 60:g} h back ({kind}): {wall:.2f} s ({cpu:.2f} s CPU)"
+                )
+    defaults = _parser().parse_args(["demo"])
+    return {
+        "traffic": f"shopfloor demo --rate {defaults.rate:g} --sensor-rate {defaults.sensor_rate:g}",
+        "minutes_of_log": minutes,
+        "events": plant_.events,
+        "snapshot_interval_minutes": interval,
+        "snapshots": snapshots,
+        "moments": moments,
+        "target_s": TARGET_SECONDS,
+        "missed": [
+            f"{m['board']}?at= {m['back_minutes'] / 60:g} h back ({m['moment']}): "
+            f"{m['wall_s']} s > {TARGET_SECONDS} s"
+            for m in moments
+            if m["wall_s"] > TARGET_SECONDS
+        ],
+    }
+
+
 if __name__ == "__main__":
     import sys
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        quick = "--quick" in sys.argv
-        asyncio.run(run(None, Path(tmp), quick=quick))
+        asyncio.run(run(None, Path(tmp), quick="--quick" in sys.argv, demo="--demo" in sys.argv))

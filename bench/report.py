@@ -188,6 +188,16 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 f"{_fmt(history['snapshot_interval_minutes'])} min | worst {_fmt(worst, 2)} s (typical "
                 f"{_fmt(figures['typical_s'], 2)} s) | ≤ {_fmt(history['target_s'])} s: {_met(worst <= history['target_s'])} |"
             )
+    if "history-demo" in results:
+        demo = results["history-demo"]
+        for back in sorted({m["back_minutes"] for m in demo["moments"]}):
+            here = [m for m in demo["moments"] if m["back_minutes"] == back]
+            slowest = max(here, key=lambda m: m["wall_s"])
+            lines.append(
+                f"| any board `?at=` {_fmt(back / 60)} h back, `{demo['traffic']}` | slowest {_fmt(slowest['wall_s'], 2)} s "
+                f"(`{slowest['board']}`, {slowest['moment']}) | ≤ {_fmt(demo['target_s'])} s: "
+                f"{_met(slowest['wall_s'] <= demo['target_s'])} |"
+            )
     if "soak" in results:
         soak = results["soak"]
         for key, label in (("server_rss_growth_pct", "server RSS"), ("js_heap_growth_pct", "page JS heap")):
@@ -316,7 +326,7 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
         "bash dev/setup.sh test && pip install -e '.[bench]'   # matplotlib, psutil, py-spy, pyinstrument",
         "python bench/run.py                    # everything (about 100 min, 90 of them the soak)",
         "python bench/run.py --quick            # harness check, < 3 min, results in bench/results/ only",
-        "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | history | soak",
+        "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | history | history-demo | soak",
         "python bench/run.py --soak-minutes 10  # shorter soak",
         "python bench/report.py bench/results/latest.json   # re-render this page from saved results",
         "```",
@@ -379,6 +389,23 @@ def render(run: dict[str, Any], *, quick: bool) -> Path:
             f"{_fmt(history['no_snapshot_24h_back_s_extrapolated'])} s.",
             "",
         ]
+    if "history-demo" in results:
+        demo = results["history-demo"]
+        if "history" not in results:
+            out += ["## Past views (`?at=`)", ""]
+        out += [
+            f"Under `{demo['traffic']}` ({demo['events']:,} events over {_fmt(demo['minutes_of_log'])} min, "
+            f"snapshots every {_fmt(demo['snapshot_interval_minutes'])} min), each build cold:",
+            "",
+            "| board | back | moment | wall | CPU |",
+            "|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{m['board']}` | {_fmt(m['back_minutes'] / 60)} h | {m['moment']} | {_fmt(m['wall_s'], 2)} s | "
+            f"{_fmt(m['cpu_s'], 2)} s |"
+            for m in demo["moments"]
+        ]
+        out += [""]
     if ANALYSIS.exists():
         out += [ANALYSIS.read_text().strip(), ""]
     target.parent.mkdir(parents=True, exist_ok=True)

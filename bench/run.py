@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 
 from bench.common import REPO, RESULTS, log, machine, raise_fd_limit, start_services, write_result
 
-BENCHMARKS = ("latency", "ingest", "fanout", "history", "soak")
+BENCHMARKS = ("latency", "ingest", "fanout", "history", "history-demo", "soak")
 
 
 def ensure_bench_packages() -> None:
@@ -70,6 +70,10 @@ async def _run_one(name: str, args: argparse.Namespace, services: Any, workdir: 
         from bench import history
 
         return await history.run(services, workdir, quick=args.quick)
+    if name == "history-demo":
+        from bench import history
+
+        return await history.run(services, workdir, quick=args.quick, demo=True)
     from bench import soak
 
     minutes = args.soak_minutes if args.soak_minutes is not None else (1.0 if args.quick else 90.0)
