@@ -95,9 +95,9 @@ async def _page_sample(cdp: Any, page: Any) -> dict[str, Any]:
     await cdp.send("HeapProfiler.collectGarbage")
     after = await cdp.send("Runtime.getHeapUsage")
     nodes = await page.evaluate("document.getElementsByTagName('*').length")
-    state = await page.evaluate(
-        "document.querySelector('#connection')?.dataset.state || document.body.dataset.connection || null"
-    )
+    # A page without live data (the alarm journal) has no connection state: its hidden indicator
+    # still says "connecting" and must not be reported as one.
+    state = await page.evaluate("document.body.dataset.connection || 'no live data'")
     return {"heap_after_gc_mib": round(after["usedSize"] / 2**20, 3), "dom_nodes": nodes, "connection": state}
 
 
