@@ -40,8 +40,18 @@ BackgroundTask = Callable[[], Awaitable[Any]]
 GC_YOUNG_THRESHOLD = 5_000
 
 
+BEHIND_SECONDS = 10.0  # as long as a page waits for a heartbeat before it counts itself stale
+
+
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
+
+
+def seconds_behind(lag: int, consumed_per_second: float) -> float:
+    """How long the consumer needs for what waits, at the pace it has just kept (a stalled one at
+    one event a second). A count alone says little: a thousand events are one second of a busy
+    plant's sensor feed, and minutes of a quiet line's orders."""
+    return lag / max(consumed_per_second, 1.0)
 
 
 @dataclass
@@ -60,6 +70,16 @@ class Runtime:
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
     memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
     history: History | None = None  # past views (?at=): as-of stores replayed from the log
+    _pace: tuple[float, int, float] = (0.0, 0, 0.0)  # monotonic time, events consumed, events/s
+
+    def _consumed_per_second(self, consumed: int) -> float:
+        """The projector's pace since the last heartbeat (renewed at most once a second)."""
+        at, before, rate = self._pace
+        now = time.monotonic()
+        if now - at >= 1.0:
+            rate = (consumed - before) / (now - at) if at else 0.0
+            self._pace = (now, consumed, rate)
+        return rate
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -79,8 +99,10 @@ class Runtime:
                 reasons.append("event log unreachable")
             if not status.store_ok:
                 reasons.append("store refuses writes")
-            if status.lag > 1000:
-                reasons.append(f"consumer {status.lag} events behind")
+            consumed = status.applied + status.duplicates + status.stale + status.dead
+            behind = seconds_behind(status.lag, self._consumed_per_second(consumed))
+            if behind > BEHIND_SECONDS:
+                reasons.append(f"consumer {status.lag} events (about {behind:.0f} s) behind")
         if self.listener is not None and not self.listener.status.connected:
             reasons.append("not hearing commits (PostgreSQL LISTEN down)")
         return {
