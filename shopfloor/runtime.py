@@ -70,14 +70,15 @@ class Runtime:
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
     memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
     history: History | None = None  # past views (?at=): as-of stores replayed from the log
-    _pace: tuple[float, int, float] = (0.0, 0, 0.0)  # monotonic time, events consumed, events/s
+    _pace: tuple[float, int, float | None] = (0.0, 0, None)  # monotonic time, consumed, events/s
 
-    def _consumed_per_second(self, consumed: int) -> float:
-        """The projector's pace since the last heartbeat (renewed at most once a second)."""
+    def _consumed_per_second(self, consumed: int) -> float | None:
+        """The projector's pace since the last heartbeat (renewed at most once a second); None until
+        there are two heartbeats to measure it between."""
         at, before, rate = self._pace
         now = time.monotonic()
         if now - at >= 1.0:
-            rate = (consumed - before) / (now - at) if at else 0.0
+            rate = (consumed - before) / (now - at) if at else None
             self._pace = (now, consumed, rate)
         return rate
 
@@ -100,7 +101,8 @@ class Runtime:
             if not status.store_ok:
                 reasons.append("store refuses writes")
             consumed = status.applied + status.duplicates + status.stale + status.dead
-            behind = seconds_behind(status.lag, self._consumed_per_second(consumed))
+            pace = self._consumed_per_second(consumed)
+            behind = 0.0 if pace is None else seconds_behind(status.lag, pace)
             if behind > BEHIND_SECONDS:
                 reasons.append(f"consumer {status.lag} events (about {behind:.0f} s) behind")
         if self.listener is not None and not self.listener.status.connected:
