@@ -50,10 +50,12 @@ def plant(settings: Settings) -> list[Generator]:
     return plant_traffic(settings, rate=25, seed=7, sensor_rate=RATE - 25 - 13)
 
 
+DEMO = _parser().parse_args(["demo"])  # `shopfloor demo`'s default rates
+
+
 def demo(settings: Settings) -> list[Generator]:
     """`shopfloor demo`'s traffic at its default rates."""
-    defaults = _parser().parse_args(["demo"])
-    return demo_traffic(settings, rate=defaults.rate, sensor_rate=defaults.sensor_rate, seed=7)
+    return demo_traffic(settings, rate=DEMO.rate, sensor_rate=DEMO.sensor_rate, seed=7)
 
 
 def fill(log_: MemoryLog, generators: list[Generator], minutes: float, end: datetime) -> int:
@@ -238,9 +240,8 @@ async def run_demo(workdir: Path, *, quick: bool) -> dict[str, Any]:
                 log(
                     f"history demo: {board}?at= {back / 60:g} h back ({kind}): {wall:.2f} s ({cpu:.2f} s CPU)"
                 )
-    defaults = _parser().parse_args(["demo"])
     return {
-        "traffic": f"shopfloor demo --rate {defaults.rate:g} --sensor-rate {defaults.sensor_rate:g}",
+        "traffic": f"shopfloor demo --rate {DEMO.rate:g} --sensor-rate {DEMO.sensor_rate:g}",
         "minutes_of_log": minutes,
         "events": plant_.events,
         "snapshot_interval_minutes": interval,

@@ -100,8 +100,7 @@ class Runtime:
                 reasons.append("event log unreachable")
             if not status.store_ok:
                 reasons.append("store refuses writes")
-            consumed = status.applied + status.duplicates + status.stale + status.dead
-            pace = self._consumed_per_second(consumed)
+            pace = self._consumed_per_second(status.consumed)
             behind = 0.0 if pace is None else seconds_behind(status.lag, pace)
             if behind > BEHIND_SECONDS:
                 reasons.append(f"consumer {status.lag} events (about {behind:.0f} s) behind")

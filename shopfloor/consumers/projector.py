@@ -61,6 +61,11 @@ class ProjectorStatus:
     dead: int = 0
     parked: int = 0  # of `dead`: in the dead-letter table only, their `.dlq` copy refused
 
+    @property
+    def consumed(self) -> int:
+        """Records taken from the log, whatever became of them."""
+        return self.applied + self.duplicates + self.stale + self.dead
+
 
 def admission(settings: Settings) -> Admission:
     """The configured topics and clock skew every consumer (live or rebuilding) admits events by."""

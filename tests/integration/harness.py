@@ -24,7 +24,7 @@ async def projecting(settings: Settings) -> AsyncIterator[Runtime]:
 def applied_total(runtime: Runtime) -> int:
     assert runtime.projector is not None
     status = runtime.projector.status
-    return status.applied + status.duplicates + status.stale + status.dead
+    return status.consumed
 
 
 async def wait_consumed(runtime: Runtime, count: int, timeout: float = 60) -> None:

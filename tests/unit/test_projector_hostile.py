@@ -70,8 +70,7 @@ async def projecting(
 
 
 def consumed(projector: Projector) -> int:
-    s = projector.status
-    return s.applied + s.duplicates + s.stale + s.dead
+    return projector.status.consumed
 
 
 def rows(engine: Engine, sql: str) -> list[tuple]:  # type: ignore[type-arg]
