@@ -101,6 +101,8 @@
   function applyPatch(html) {
     const holder = document.createElement("template");
     holder.innerHTML = html;
+    const stamp = holder.content.querySelector("template[data-event-ms]");
+    if (stamp) lastEventMs = Number(stamp.dataset.eventMs);
     const root = liveRoot();
     let needReload = false;
     for (const t of holder.content.querySelectorAll("template")) {

@@ -164,7 +164,11 @@ class LiveBoard:
         def render(keys: frozenset[str]) -> str:
             with reader() as read:
                 context = patch(read, keys)
-            return templates.get_template(name).render(**context)
+                _, last_event_ms = current_version(read.conn)[:2]
+            # The newest event time as of these rows: a page's "data from" stays true even when the
+            # server stops before its next heartbeat.
+            stamp = "" if last_event_ms is None else f'<template data-event-ms="{last_event_ms}"></template>'
+            return stamp + templates.get_template(name).render(**context)
 
         async def render_async(keys: frozenset[str]) -> str:
             return await asyncio.to_thread(render, keys)

@@ -4,7 +4,9 @@ page that reconnects to a different store reloads instead of keeping rows that n
 from __future__ import annotations
 
 import os
+import re
 import signal
+from datetime import UTC, datetime, timedelta
 
 from tests.e2e.screens import open_live, serious, server_pid
 from tests.support import event, free_port, running_server, unique_settings, wo
@@ -13,19 +15,25 @@ GHOSTS = [f"WO-GHOST-{i}" for i in range(4)]
 
 
 async def _orders(producer, topic: str, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Orders released three minutes ago: the banner's age is theirs, not the page's."""
+    at = datetime.now(UTC) - timedelta(minutes=3)
     for order in ids:
-        await producer.event(topic, order, event("WorkOrderStatusChanged", wo(order, "RELEASED"), sequence=1))
+        release = event("WorkOrderStatusChanged", wo(order, "RELEASED"), sequence=1, at=at)
+        await producer.event(topic, order, release)
 
 
 async def test_stale_through_sigstop_and_no_ghosts_after_a_fresh_store(
     kafka, producer, browser, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     first = unique_settings(kafka, f"sqlite:///{tmp_path / 'first.db'}")
-    await _orders(producer, first.topic_work_orders, GHOSTS)
     port = free_port()
     errors: list[str] = []
     with running_server(first, port=port) as url:
+        # The page opens on an empty store and the orders arrive live: the server is stopped right
+        # after, before a heartbeat could tell the page how old its data is.
         page = await open_live(browser, f"{url}/work-orders", errors)
+        await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
+        await _orders(producer, first.topic_work_orders, GHOSTS)
         await page.wait_for_selector(f'[data-work-order="{GHOSTS[-1]}"]', timeout=30_000)
         assert await page.locator("#conn-banner").is_hidden()
         pid = server_pid(port)
@@ -37,6 +45,7 @@ async def test_stale_through_sigstop_and_no_ghosts_after_a_fresh_store(
             assert await banner.is_visible()
             text = await banner.inner_text()
             assert "Not live" in text and "data from" in text, text
+            assert re.search(r"data from [34]m ago", text), text  # the orders' time, not "no data yet"
             width = await banner.evaluate("el => el.getBoundingClientRect().width")
             assert width >= await page.evaluate("innerWidth") - 1  # full width, not a dot
             opacity = await page.locator("main").evaluate("el => Number(getComputedStyle(el).opacity)")
