@@ -199,6 +199,12 @@ async def test_killed_consumer_resumes_without_loss_or_double_effect(
             at_kill.append(_consumed(engine))
             process = start()
         await wait_until(lambda: _consumed(engine) >= total, 120, f"all {total} records consumed")
+    except AssertionError as exc:  # a stuck worker: show what it logged, for the next one to read
+        log.flush()
+        tail = (tmp_path / "project.log").read_text(errors="replace")[-6000:]
+        raise AssertionError(
+            f"{exc} (kills so far at {at_kill})\n--- projector log, tail ---\n{tail}"
+        ) from None
     finally:
         process.terminate()
         process.wait(10)
