@@ -65,6 +65,14 @@ PROJECTIONS = ("work_orders", "inventory", "sensors")
 QUIX_WORK = ("same", "bare")
 Generated = list[tuple[str, dict[str, Any]]]
 
+# Events/s one process should ingest, per read model and store, with real Kafka.
+TARGETS: dict[tuple[str, str], int] = {
+    ("work_orders", "sqlite"): 50_000,
+    ("work_orders", "postgresql"): 25_000,
+    ("inventory", "sqlite"): 30_000,
+    ("sensors", "sqlite"): 30_000,
+}
+
 
 # --- traffic ------------------------------------------------------------------------------------
 
@@ -397,7 +405,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
         "events_per_projection": n,
         "expected_on_hand_total": expected,
         "rows": rows,
-        "targets": {"sqlite": 50_000, "postgresql": 20_000},
+        "targets": {f"{projection}/{store}": rate for (projection, store), rate in TARGETS.items()},
         "notes": (
             "quix is store-independent (RocksDB); the same Quix figures are listed beside both stores; "
             "quix = the same work as shopfloor, quix_bare = latest value / sum per key; naive is a baseline"

@@ -30,19 +30,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ensure_topics
-from bench.ingest import GENERATORS, PROJECTIONS, _produce, _shopfloor, open_store_url
+from bench.ingest import GENERATORS, PROJECTIONS, TARGETS, _produce, _shopfloor, open_store_url
 from shopfloor.consumers.projector import decode_records
 from shopfloor.events.codec import encode_structured
 from shopfloor.store.batch import Batch, apply_batch
 from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.base import Record, TopicPartition
-
-TARGETS = {
-    ("work_orders", "sqlite"): 50_000,
-    ("work_orders", "postgresql"): 25_000,
-    ("inventory", "sqlite"): 30_000,
-    ("sensors", "sqlite"): 30_000,
-}
 
 
 @contextmanager
