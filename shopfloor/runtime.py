@@ -55,6 +55,24 @@ def seconds_behind(lag: int, consumed_per_second: float) -> float:
 
 
 @dataclass
+class Pace:
+    """Events consumed per second between status calls, renewed at most once a `period`; None until
+    two calls have measured it (the first one alone would count any backlog as a stall)."""
+
+    period: float = 1.0
+    _at: float | None = None
+    _consumed: int = 0
+    _rate: float | None = None
+
+    def update(self, consumed: int, now: float) -> float | None:
+        if self._at is None or now - self._at >= self.period:
+            if self._at is not None:
+                self._rate = (consumed - self._consumed) / (now - self._at)
+            self._at, self._consumed = now, consumed
+        return self._rate
+
+
+@dataclass
 class Runtime:
     settings: Settings
     engine: Engine
@@ -70,17 +88,7 @@ class Runtime:
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
     memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
     history: History | None = None  # past views (?at=): as-of stores replayed from the log
-    _pace: tuple[float, int, float | None] = (0.0, 0, None)  # monotonic time, consumed, events/s
-
-    def _consumed_per_second(self, consumed: int) -> float | None:
-        """The projector's pace since the last heartbeat (renewed at most once a second); None until
-        there are two heartbeats to measure it between."""
-        at, before, rate = self._pace
-        now = time.monotonic()
-        if now - at >= 1.0:
-            rate = (consumed - before) / (now - at) if at else None
-            self._pace = (now, consumed, rate)
-        return rate
+    pace: Pace = field(default_factory=Pace)  # the projector's, between heartbeats
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -100,7 +108,7 @@ class Runtime:
                 reasons.append("event log unreachable")
             if not status.store_ok:
                 reasons.append("store refuses writes")
-            pace = self._consumed_per_second(status.consumed)
+            pace = self.pace.update(status.consumed, time.monotonic())
             behind = 0.0 if pace is None else seconds_behind(status.lag, pace)
             if behind > BEHIND_SECONDS:
                 reasons.append(f"consumer {status.lag} events (about {behind:.0f} s) behind")

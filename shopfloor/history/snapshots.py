@@ -93,7 +93,10 @@ class SnapshotStore:
                 packed = conn.execute(
                     select(SNAPSHOTS.c.image).where(SNAPSHOTS.c.at_ms == row.at_ms)
                 ).scalar()
-                loaded = (row.at_ms, unpack(bytes(packed)))
+                try:
+                    loaded = (row.at_ms, unpack(bytes(packed)))
+                except (zlib.error, zstandard.ZstdError) as exc:  # damaged, or of a newer format
+                    raise PastUnavailable(f"the snapshot this moment needs cannot be read ({exc})") from exc
                 with self._lock:
                     self._loaded = loaded
         return row.at_ms, loaded[1], _positions_of(row.positions)
@@ -217,23 +220,27 @@ class Snapshotter:
         except PastUnavailable:
             self._unanswerable = moment
             raise
-        image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms)
-        await asyncio.to_thread(self._store.save, moment, image, built.replayed.positions)
-        built.engine.dispose()
-        removed = await asyncio.to_thread(self._store.prune, moment - self._retention_ms)
-        log.info(
-            "snapshot at %d: %d records replayed in %.2fs, %d bytes; %d old snapshots removed",
-            moment,
-            built.replayed.records,
-            built.replayed.seconds,
-            len(image),
-            removed,
-        )
-        # Taking a snapshot loads the previous one and builds the next: hundreds of MB for a busy
-        # plant, freed again now. Without this the process kept most of it for good.
-        self._store.forget_loaded()
-        del built, image
-        await asyncio.to_thread(return_freed_memory)
+        try:
+            image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms)
+            await asyncio.to_thread(self._store.save, moment, image, built.replayed.positions)
+            removed = await asyncio.to_thread(self._store.prune, moment - self._retention_ms)
+            log.info(
+                "snapshot at %d: %d records replayed in %.2fs, %d bytes; %d old snapshots removed",
+                moment,
+                built.replayed.records,
+                built.replayed.seconds,
+                len(image),
+                removed,
+            )
+            del image
+        finally:
+            # Taking a snapshot loads the previous one and builds the next: hundreds of MB for a
+            # busy plant, freed again now, also when saving failed. Without this the process kept
+            # most of it for good.
+            built.engine.dispose()
+            self._store.forget_loaded()
+            del built
+            await asyncio.to_thread(return_freed_memory)
         return moment
 
     async def run(self) -> None:

@@ -168,7 +168,7 @@ class LiveBoard:
             # The newest event time as of these rows: a page's "data from" stays true even when the
             # server stops before its next heartbeat.
             stamp = "" if last_event_ms is None else f'<template data-event-ms="{last_event_ms}"></template>'
-            return stamp + templates.get_template(name).render(**context)
+            return templates.get_template(name).render(**context) + stamp
 
         async def render_async(keys: frozenset[str]) -> str:
             return await asyncio.to_thread(render, keys)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 import zlib
 
+import pytest
+
 from shopfloor.history.snapshots import pack, unpack
 
 
@@ -38,3 +40,19 @@ def test_a_snapshot_stored_as_zlib_still_opens() -> None:
     restored = sqlite3.connect(":memory:")
     restored.deserialize(unpack(zlib.compress(image, 1)))
     assert restored.execute("SELECT count(*) FROM history").fetchone() == (20_000,)
+
+
+def test_a_damaged_snapshot_is_a_past_that_cannot_be_shown_not_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert
+
+    from shopfloor.history.service import PastUnavailable
+    from shopfloor.history.snapshots import SNAPSHOTS, SnapshotStore
+    from shopfloor.store.db import make_engine
+
+    store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(SNAPSHOTS).values(at_ms=1000, taken_ms=1000, positions="[]", image=b"\x28\xb5\x2f\xfdjunk")
+        )
+    with pytest.raises(PastUnavailable, match="cannot be read"):
+        store.latest_before(2000)
