@@ -90,6 +90,15 @@ class Runtime:
     history: History | None = None  # past views (?at=): as-of stores replayed from the log
     pace: Pace = field(default_factory=Pace)  # the projector's, between heartbeats
 
+    def consumer_behind(self) -> float:
+        """Seconds the projector needs for what waits, at its recent pace (0 without one, or before
+        its pace is known): the heartbeat and readiness judge by it alike."""
+        if self.projector is None:
+            return 0.0
+        status = self.projector.status
+        pace = self.pace.update(status.consumed, time.monotonic())
+        return 0.0 if pace is None else seconds_behind(status.lag, pace)
+
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
 
@@ -108,8 +117,7 @@ class Runtime:
                 reasons.append("event log unreachable")
             if not status.store_ok:
                 reasons.append("store refuses writes")
-            pace = self.pace.update(status.consumed, time.monotonic())
-            behind = 0.0 if pace is None else seconds_behind(status.lag, pace)
+            behind = self.consumer_behind()
             if behind > BEHIND_SECONDS:
                 reasons.append(f"consumer {status.lag} events (about {behind:.0f} s) behind")
         if self.listener is not None and not self.listener.status.connected:

@@ -148,7 +148,7 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(equipment_trend.router(engine, hub, streams, plan.clock, reader))
     app.include_router(equipment_actions.router(engine, sink, settings.topic_alert_commands))
     app.include_router(alarms_web.router(engine, sink, settings.topic_alert_commands))
-    app.include_router(health.router(engine, runtime.projector, runtime.listener))
+    app.include_router(health.router(engine, runtime.projector, runtime.listener, runtime.consumer_behind))
     app.include_router(docs.router(settings.event_topics()))
     progress_store.ensure_table(engine)
     if engine.dialect.name == "sqlite":  # no NOTIFY there: rebuild swaps are watched for

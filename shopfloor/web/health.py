@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from fastapi import APIRouter
@@ -9,9 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, func, select, text
 
+from shopfloor.runtime import BEHIND_SECONDS
 from shopfloor.store.dead_letters import DEAD
-
-MAX_READY_LAG = 10_000
 
 
 class Describes(Protocol):
@@ -20,8 +20,15 @@ class Describes(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-def router(engine: Engine, projector: Describes | None, listener: Describes | None = None) -> APIRouter:
-    """`projector`: this process's consumer, if it runs one; `listener`: its NOTIFY listener, if any."""
+def router(
+    engine: Engine,
+    projector: Describes | None,
+    listener: Describes | None = None,
+    behind: Callable[[], float] = lambda: 0.0,
+) -> APIRouter:
+    """`projector`: this process's consumer, if it runs one; `listener`: its NOTIFY listener, if any;
+    `behind`: seconds the consumer needs for what waits, at its recent pace (a count of waiting
+    records says little: one second of a busy plant's sensor feed, or hours of a quiet line's)."""
     api = APIRouter()
 
     @api.get("/healthz")
@@ -52,8 +59,9 @@ def router(engine: Engine, projector: Describes | None, listener: Describes | No
                 problems.append("event log (Kafka) unreachable")
             if not status["store_ok"]:
                 problems.append(f"store refuses writes: {status['store_error']}")
-            if status["lag"] > MAX_READY_LAG:
-                problems.append(f"consumer lag {status['lag']} records")
+            seconds = behind()
+            if seconds > BEHIND_SECONDS:
+                problems.append(f"consumer lag {status['lag']} records (about {seconds:.0f} s behind)")
         if listener is not None:
             body["listener"] = listener.describe()
             if not body["listener"]["connected"]:
