@@ -297,10 +297,10 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         target, img, prefix, img_ref = RESULTS / "benchmarks-quick.md", RESULTS, "quick-", ""
     else:
         target, img, prefix, img_ref = DOCS / "benchmarks.md", DOCS / "img", "bench-", "img/"
-    plots = _plots(run, img, prefix)
     results = dict(run["results"])
     for other in extra:
         results.update({name: result for name, result in other["results"].items() if name not in results})
+    plots = _plots({**run, "results": results}, img, prefix)
     m = run["machine"]
     out = [
         "# Benchmarks",
