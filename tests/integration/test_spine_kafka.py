@@ -189,6 +189,8 @@ async def test_killed_consumer_resumes_without_loss_or_double_effect(
         await producer.sink.flush()
         for _ in range(3):
             floor = at_kill[-1] if at_kill else 0
+            if floor >= total:
+                break  # all consumed before this kill: a restarted worker has nothing left to progress on
             await wait_until(
                 lambda floor=floor: _consumed(engine) > floor, 60, "the restarted projector to progress"
             )
