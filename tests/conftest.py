@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -85,7 +86,16 @@ def _fresh_postgres_database(base_url: str) -> Iterator[str]:
     head, _, _ = base_url.rpartition("/")
     yield f"{head}/{name}"
     with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                # An autovacuum worker on the database has no role a non-superuser may terminate,
+                # so FORCE refuses while it runs; it finishes within moments.
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
