@@ -32,6 +32,18 @@ def _open_stream(stack: ExitStack, client: httpx.Client) -> httpx.Response:
     return stack.enter_context(client.stream("GET", "/sse/work-orders"))
 
 
+def _stream_opens_within(client: httpx.Client, seconds: float) -> bool:
+    """A closed socket reaches the server a moment after the client lets go, so allow it that."""
+    give_up = time.monotonic() + seconds
+    while time.monotonic() < give_up:
+        with client.stream("GET", "/sse/work-orders") as attempt:
+            if attempt.status_code == 200:
+                return True
+            attempt.read()
+        time.sleep(0.05)
+    return False
+
+
 def _closed_by_server(sock: socket.socket, dribble: bool) -> bool:
     """True once the server closes the connection; False if it is still open after 30 s."""
     sock.settimeout(0.25)
@@ -75,9 +87,8 @@ def test_streams_heads_and_connections_are_bounded(tmp_path: Path) -> None:
             with second.stream("GET", "/sse/equipment-trend?machine=M1") as refused:
                 refused.read()
                 assert refused.status_code == 429 and "this address (limit 5)" in refused.json()["error"]
-            streams.close()  # closed pages free their streams
-            with second.stream("GET", "/sse/work-orders") as again:
-                assert again.status_code == 200
+            streams.close()  # closed pages free their streams, once the server has seen them go
+            assert _stream_opens_within(second, seconds=5)
 
         # A page on another name (DNS rebinding to this address) is refused; probes by IP still answer.
         rebound = httpx.get(f"{base}/api/work-orders", headers={"host": f"evil.example:{port}"}, timeout=10)
