@@ -186,7 +186,7 @@ async def collect(
     since_ms: int,
     at_ms: int,
     admission: Admission | None,
-    max_records: int = REPLAY_BATCH,
+    max_records: int = 5000,
 ) -> list[Envelope]:
     """The valid events with `since` < time <= `at`, each partition read from `starts` to its first
     record later than `at` (the same cut a replay makes)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from operator import attrgetter
 from statistics import median
 
@@ -268,6 +268,8 @@ def _apply_status(s: DetectorState, context: Sequence[StatusAt], upto_ms: int) -
 
 _SLOTS: tuple[str, ...] = DetectorState.__slots__  # type: ignore[attr-defined]
 _FIELDS = attrgetter(*_SLOTS)  # every field in one C call, in the constructor's order
+if tuple(f.name for f in fields(DetectorState) if f.init and not f.kw_only) != _SLOTS:
+    raise TypeError("DetectorState is built positionally from its slots: keep every field in __init__")
 
 
 def _copy(state: DetectorState) -> DetectorState:
