@@ -23,8 +23,6 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from statistics import median
 
-import msgspec
-
 WINDOW_MS = 60_000
 HOUR_MS = 3_600_000
 HISTORY = 30  # closed windows kept: the baseline and the trend look back 30 minutes
@@ -639,17 +637,13 @@ def to_json(state: DetectorState) -> str:
 
 _PAIRS = tuple(_SLOTS.index(name) for name in ("history", "hours"))
 _TUPLES = tuple(_SLOTS.index(name) for name in ("spikes", "noise", "bursts"))
-_DECODE = msgspec.json.Decoder()
 
 
 def from_json(text: str | None) -> DetectorState | None:
     """The stored state; one written by an older detector layout starts afresh."""
     if not text:
         return None
-    try:
-        values = _DECODE.decode(text)
-    except msgspec.DecodeError:  # e.g. an infinity, which `json` writes and strict JSON has no word for
-        values = json.loads(text)
+    values = json.loads(text)
     if len(values) != len(_SLOTS):
         return None
     for index in _PAIRS:  # JSON keeps ints and floats apart: no conversion needed
