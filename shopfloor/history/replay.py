@@ -31,9 +31,6 @@ from shopfloor.transport.base import LogReader, Record, TopicPartition
 GROUP = "as-of"
 STALL_SECONDS = 30.0  # a broker that sends nothing for this long while records remain: give up
 DECODE_SLICE = 256  # records decoded at a time while looking for the first one after `at`
-# A batch's cost is largely per entity (a sensor's detector state is loaded, folded and stored once
-# per batch), so a replay, which nobody watches commit, takes bigger batches than the live consumer.
-REPLAY_BATCH = 20_000
 
 
 class ReplayStalled(RuntimeError):
@@ -118,7 +115,7 @@ async def replay(
     at_ms: int,
     handlers: Sequence[Handler],
     admission: Admission | None,
-    max_records: int = REPLAY_BATCH,
+    max_records: int = 5000,
 ) -> Replayed:
     """Applies to `engine` each partition's records from its stored position (else from `starts`) up
     to `at` or the end offset; returns what it did."""
