@@ -1,5 +1,6 @@
 """An as-of store is one in-memory SQLite connection: a page and its fragments read it from several
-request threads at once, and none of them may fail; a snapshot image loads back the same rows."""
+request threads at once, and none of them may fail; a snapshot image loads back the same rows, and
+the store it loads into keeps growing as the replay after it adds rows."""
 
 from __future__ import annotations
 
@@ -46,3 +47,17 @@ def test_a_snapshot_image_loads_back_the_same_rows() -> None:
         assert conn.execute(text("SELECT line_id, status, count FROM work_order_counts")).all() == [
             ("L2", "ON_HOLD", 1)
         ]
+
+
+def test_a_store_loaded_from_an_image_grows_past_one_gibibyte() -> None:
+    """SQLite caps a database deserialized in place at 1 GiB; a plant's store outgrows that."""
+    again = memory_store(image_of(memory_store()))
+    blob = b"x" * 1_000_000
+    try:
+        with again.begin() as conn:
+            conn.execute(text("CREATE TABLE ballast (b BLOB)"))
+            for _ in range(1_100):
+                conn.execute(text("INSERT INTO ballast VALUES (:b)"), {"b": blob})
+            assert conn.execute(text("SELECT count(*) FROM ballast")).scalar_one() == 1_100
+    finally:
+        again.dispose()  # closes the connection: its 1.1 GB go back at once
