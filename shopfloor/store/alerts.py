@@ -15,7 +15,7 @@ from shopfloor.projections import alerts as fold
 from shopfloor.projections.alerts import Alert, JournalEntry, Note
 from shopfloor.projections.anomaly import NOTE_KINDS, Signal
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import insert_ignore, upsert_tuples
+from shopfloor.store.db import insert_ignore, lock_keys, upsert_tuples
 from shopfloor.store.entity import columns_of, load
 from shopfloor.store.equipment import VIEW, tile_key
 from shopfloor.store.schema import table_of
@@ -75,6 +75,22 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     signals = [x for x in signals if x[2].kind not in NOTE_KINDS]
     if not signals:
         return
+    changed = _fold_signals(conn, signals)
+    # Supervisors' commands change the same alerts from another partition: lock what this batch
+    # changes, then fold again from what is stored now (commands never open or clear an alert, so
+    # the second fold changes the same alerts).
+    if lock_keys(conn, ALERTS.name, changed):
+        changed = _fold_signals(conn, signals)
+    upsert_tuples(
+        conn, ALERTS, ALERT_COLUMNS, [_alert_row(changed[i]) for i in sorted(changed)], ["alert_id"]
+    )
+    for alert in changed.values():
+        changes.mark(VIEW, alert_key(alert.alert_id), alert.updated_ms)
+        changes.mark(VIEW, tile_key(alert.equipment_id), alert.updated_ms)
+
+
+def _fold_signals(conn: Connection, signals: Sequence[SignalAt]) -> dict[str, Alert]:
+    """The alerts the signals open, update or clear, by id, with commands that came first applied."""
     wanted = {(eq, sensor, s.kind) for eq, sensor, s in signals}
     # the machines' standing alerts (few), of which the batch's conditions are picked
     machines = sorted({eq for eq, _, _ in wanted})
@@ -95,12 +111,7 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     created = [i for i in changed if i not in loaded]
     for entry in _journal_for(conn, created):  # commands replayed ahead of their alert
         changed[entry.alert_id] = fold.apply_command(changed[entry.alert_id], entry)
-    upsert_tuples(
-        conn, ALERTS, ALERT_COLUMNS, [_alert_row(changed[i]) for i in sorted(changed)], ["alert_id"]
-    )
-    for alert in changed.values():
-        changes.mark(VIEW, alert_key(alert.alert_id), alert.updated_ms)
-        changes.mark(VIEW, tile_key(alert.equipment_id), alert.updated_ms)
+    return changed
 
 
 def _journal_for(conn: Connection, alert_ids: Sequence[str]) -> list[JournalEntry]:
@@ -119,6 +130,7 @@ class AlertCommandHandler:
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         entries = [fold.journal_entry(e) for e in events]
+        lock_keys(conn, ALERTS.name, (e.alert_id for e in entries))
         insert_ignore(conn, JOURNAL, [asdict(e) for e in entries])
         alerts = _load(conn, sorted({e.alert_id for e in entries}))
         for entry in entries:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -66,6 +67,29 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     """A write transaction. On SQLite it begins IMMEDIATE: a deferred one that has read first fails
     at once ("database is locked") when another connection committed in between."""
     return engine.execution_options(**{WRITE_OPTION: True}).begin()
+
+
+# One transaction-scoped advisory lock per key, taken in the order of the keys' hashes (the target
+# list is evaluated after the sort), so two workers locking overlapping sets cannot deadlock.
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(h) FROM"
+    " (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k) AS wanted"
+    " ORDER BY h"
+)
+
+
+def lock_keys(conn: Connection, namespace: str, keys: Iterable[str]) -> bool:
+    """Holds `keys` of `namespace` until the transaction ends, for a row that events of different
+    partitions fold into (a work order's quality summary, an alert both detectors and supervisors
+    change): two workers own different partitions and would otherwise both read it, each fold their
+    own events in and the later write lose the earlier. Read such rows after locking them. True when
+    it locked (PostgreSQL); SQLite write transactions run one at a time, so there it does nothing."""
+    if conn.dialect.name != "postgresql":
+        return False
+    wanted = sorted({f"{namespace}:{key}" for key in keys})
+    if wanted:
+        conn.execute(_LOCK_KEYS, {"keys": wanted})
+    return bool(wanted)
 
 
 def create_schema(engine: Engine, tables: Iterable[Table]) -> None:

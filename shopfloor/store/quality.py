@@ -18,7 +18,7 @@ from shopfloor.projections.quality import (
     record,
 )
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import upsert_tuples
+from shopfloor.store.db import lock_keys, upsert_tuples
 from shopfloor.store.entity import bump, columns_of, load
 from shopfloor.store.schema import table_of
 
@@ -78,6 +78,7 @@ class QualityHandler:
         if not new:
             return
         order_ids = sorted({i.work_order_id for i in new if i.work_order_id is not None})
+        lock_keys(conn, ORDERS.name, order_ids)  # inspections of one order arrive on any partition
         orders = {
             row[0]: OrderQuality(*row)
             for row in load(conn, ORDERS, ORDER_COLUMNS, "work_order_id", order_ids)
