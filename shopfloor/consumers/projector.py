@@ -32,7 +32,7 @@ from shopfloor.store.batch import (
 )
 from shopfloor.store.changes import ChangeNotice, Handler
 from shopfloor.store.faults import describe as describe_store_error
-from shopfloor.store.faults import describe_failure, store_unavailable
+from shopfloor.store.faults import describe_failure, store_unavailable, transaction_conflict
 from shopfloor.transport.base import EventSink, EventSource, Record, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -359,6 +359,11 @@ class Projector:
                 await self._assigned(set(self._expected))
                 return None
             except DBAPIError as exc:
+                if transaction_conflict(exc):  # another worker's batch: not the store, not the records
+                    log.warning(
+                        "batch met another worker's, applying it again: %s", describe_store_error(exc)
+                    )
+                    continue
                 if not store_unavailable(exc):  # e.g. a constraint a record broke: isolate it
                     raise ProjectionFailed(describe_failure(exc)) from exc
                 self.status.store_ok = False

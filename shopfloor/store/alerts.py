@@ -79,7 +79,7 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     # Supervisors' commands change the same alerts from another partition: lock what this batch
     # changes, then fold again from what is stored now (commands never open or clear an alert, so
     # the second fold changes the same alerts).
-    if lock_keys(conn, ALERTS.name, changed):
+    if lock_keys(conn, ALERTS, changed):
         changed = _fold_signals(conn, signals)
     upsert_tuples(
         conn, ALERTS, ALERT_COLUMNS, [_alert_row(changed[i]) for i in sorted(changed)], ["alert_id"]
@@ -130,7 +130,7 @@ class AlertCommandHandler:
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         entries = [fold.journal_entry(e) for e in events]
-        lock_keys(conn, ALERTS.name, (e.alert_id for e in entries))
+        lock_keys(conn, ALERTS, (e.alert_id for e in entries))
         insert_ignore(conn, JOURNAL, [asdict(e) for e in entries])
         alerts = _load(conn, sorted({e.alert_id for e in entries}))
         for entry in entries:

@@ -70,7 +70,7 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
 
 
 # One transaction-scoped advisory lock per key, taken in the order of the keys' hashes (the target
-# list is evaluated after the sort), so two workers locking overlapping sets cannot deadlock.
+# list is evaluated after the sort).
 _LOCK_KEYS = text(
     "SELECT pg_advisory_xact_lock(h) FROM"
     " (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k) AS wanted"
@@ -78,15 +78,22 @@ _LOCK_KEYS = text(
 )
 
 
-def lock_keys(conn: Connection, namespace: str, keys: Iterable[str]) -> bool:
-    """Holds `keys` of `namespace` until the transaction ends, for a row that events of different
+def lock_keys(conn: Connection, table: Table, keys: Iterable[str]) -> bool:
+    """Holds rows `keys` of `table` until the transaction ends, for a row that events of different
     partitions fold into (a work order's quality summary, an alert both detectors and supervisors
     change): two workers own different partitions and would otherwise both read it, each fold their
-    own events in and the later write lose the earlier. Read such rows after locking them. True when
-    it locked (PostgreSQL); SQLite write transactions run one at a time, so there it does nothing."""
+    own events in and the later write lose the earlier. Read such rows after locking them.
+
+    One call takes its keys in one global order; a batch that locks twice (detector, then commands)
+    can meet another in the crossed order, which PostgreSQL ends as a deadlock and the projector
+    retries (`faults.transaction_conflict`). The lock is per schema, so a rebuild's shadow tables
+    never wait for the live ones. True when it locked (PostgreSQL); SQLite write transactions run
+    one at a time, so there it does nothing."""
     if conn.dialect.name != "postgresql":
         return False
-    wanted = sorted({f"{namespace}:{key}" for key in keys})
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(table.schema, table.schema)
+    namespace = f"{schema or ''}.{table.name}:"
+    wanted = sorted({namespace + key for key in keys})
     if wanted:
         conn.execute(_LOCK_KEYS, {"keys": wanted})
     return bool(wanted)

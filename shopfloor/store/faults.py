@@ -14,6 +14,15 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 UNAVAILABLE_SQLSTATES = ("08", "25006", "53", "57", "58")
 
 
+# Transaction rollback: serialization failure, deadlock detected. The batch met another worker's
+# transaction; run again, it goes through.
+CONFLICT_SQLSTATES = ("40001", "40P01")
+
+
+def transaction_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
 def store_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError):
         return True

@@ -78,7 +78,7 @@ class QualityHandler:
         if not new:
             return
         order_ids = sorted({i.work_order_id for i in new if i.work_order_id is not None})
-        lock_keys(conn, ORDERS.name, order_ids)  # inspections of one order arrive on any partition
+        lock_keys(conn, ORDERS, order_ids)  # inspections of one order arrive on any partition
         orders = {
             row[0]: OrderQuality(*row)
             for row in load(conn, ORDERS, ORDER_COLUMNS, "work_order_id", order_ids)

@@ -24,7 +24,8 @@ from shopfloor.runtime import open_store
 from shopfloor.store import alerts, quality
 from shopfloor.store.batch import Batch, apply_in
 from shopfloor.store.changes import Changes
-from shopfloor.store.db import begin_write
+from shopfloor.store.db import begin_write, lock_keys, make_engine
+from shopfloor.store.faults import transaction_conflict
 from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.base import TopicPartition
 from tests.quality_events import inspection
@@ -116,3 +117,55 @@ def test_an_acknowledgement_and_a_detector_update_of_one_alert_both_stay(
     assert (row["state"], row["acked_by"], row["acked_ms"]) == ("ACKED", "sam", T0_MS + 90_000), (
         "the acknowledgement was lost"
     )
+
+
+def _hold(engine: Engine, keys: list[str], then: list[str], ready: threading.Barrier, out: list[Any]) -> None:
+    """Lock `keys`, wait for the other side to lock its own, then lock `then`: the crossed order."""
+    try:
+        with begin_write(engine) as conn:
+            lock_keys(conn, alerts.ALERTS, keys)
+            ready.wait(10)
+            lock_keys(conn, alerts.ALERTS, then)
+        out.append("committed")
+    except Exception as exc:
+        out.append(exc)
+
+
+def test_crossed_locks_end_in_a_conflict_the_projector_retries(postgres: str) -> None:
+    """A batch locks alerts twice (detector, then commands); two such batches can cross. PostgreSQL
+    ends one with a deadlock, which must read as a conflict to retry, not as the store being down
+    or the records being bad (that would dead-letter them)."""
+    engine = make_engine(postgres)  # locks need no tables
+    ready, outcomes = threading.Barrier(2), [[], []]  # type: ignore[var-annotated]
+    workers = [
+        threading.Thread(target=_hold, args=(engine, ["X"], ["Y"], ready, outcomes[0])),
+        threading.Thread(target=_hold, args=(engine, ["Y"], ["X"], ready, outcomes[1])),
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    engine.dispose()
+    results = [o[0] for o in outcomes]
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(failed) == 1 and results.count("committed") == 1, results
+    assert transaction_conflict(failed[0]), failed[0]
+
+
+def test_a_rebuilds_shadow_rows_do_not_wait_for_the_live_ones(postgres: str) -> None:
+    engine = make_engine(postgres)  # locks need no tables
+    shadow = engine.execution_options(schema_translate_map={None: "shopfloor_rebuild"})
+    with begin_write(engine) as live:
+        lock_keys(live, quality.ORDERS, ["WO-1"])
+        done: list[str] = []
+
+        def rebuild() -> None:
+            with begin_write(shadow) as conn:
+                lock_keys(conn, quality.ORDERS, ["WO-1"])
+            done.append("locked")
+
+        other = threading.Thread(target=rebuild)
+        other.start()
+        other.join(10)
+        assert done == ["locked"], "the shadow's lock waited for the live transaction"
+    engine.dispose()
