@@ -155,7 +155,7 @@ SECOND_MS, MINUTE_MS = 1000, 60_000
 KEEP_SECONDS_MS, KEEP_MINUTES_MS, PRUNE_STEP_MS = 10 * MINUTE_MS, 12 * 60 * MINUTE_MS, 10_000
 
 
-def _ms(text: str) -> int:
+def event_ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
@@ -180,6 +180,7 @@ def expected(stream: Iterable[tuple[str, str, bytes]]) -> Rows:
     _equipment_and_sensors(events, tables)
     _lines(events, tables)
     _quality(events, tables)
+    _alert_commands(events, tables)
     return {name: sorted(rows.values(), key=repr) for name, rows in tables.items()}
 
 
@@ -188,7 +189,7 @@ def _work_orders(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any,
     for evt in events:
         if evt["type"] != "WorkOrderStatusChanged":
             continue
-        d, at, seq = evt["data"], _ms(evt["time"]), int(evt["sequence"])
+        d, at, seq = evt["data"], event_ms(evt["time"]), int(evt["sequence"])
         wid = d["work_order_id"]
         o = orders.get(wid)
         if o is not None and seq < o["seq"]:
@@ -226,7 +227,7 @@ def _lines(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]
     with the order's cumulative counts carried forward when an update leaves them out."""
     seqs: dict[str, int] = {}
     for evt in events:
-        d, at = evt["data"], _ms(evt["time"])
+        d, at = evt["data"], event_ms(evt["time"])
         if evt["type"] == "EquipmentStatusChanged":
             eq, line = d["equipment_id"], d["line_id"]
             t["line_machines"][eq] = (eq, line)
@@ -253,7 +254,7 @@ def _quality(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...
     for evt in events:
         if evt["type"] != "InspectionRecorded" or evt["data"]["inspection_id"] in t["quality_inspections"]:
             continue
-        d, at = evt["data"], _ms(evt["time"])
+        d, at = evt["data"], event_ms(evt["time"])
         qid, wid, line, result = d["inspection_id"], d.get("work_order_id"), d["line_id"], d["result"]
         found = d.get("defects", [])
         units = sum(x["count"] for x in found)
@@ -281,7 +282,7 @@ def _inventory(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, .
     for evt in events:
         if evt["type"] != "InventoryAdjusted":
             continue
-        d, at = evt["data"], _ms(evt["time"])
+        d, at = evt["data"], event_ms(evt["time"])
         row = stock.setdefault((d["sku"], d["location"]), [0, None, None, None, 0, 0])
         row[0] += d["delta"]
         row[1:4] = d["reason"], d["delta"], evt["id"]  # times rise through the stream: newest is last
@@ -307,7 +308,7 @@ def _outbound(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ..
     for evt in events:
         if evt["type"] not in STAGE_OF:
             continue
-        d, at = evt["data"], _ms(evt["time"])
+        d, at = evt["data"], event_ms(evt["time"])
         stage, field = STAGE_OF[evt["type"]]
         o = orders.setdefault(d["order_id"], {"steps": [], "first": at})
         if evt["type"] == "OrderCreated":
@@ -321,7 +322,7 @@ def _outbound(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ..
             o["since"],
             o["lines"],
             o["units"],
-            _ms(o["due"]),
+            event_ms(o["due"]),
             *(o.get(field) for _, field in STAGE_OF.values()),
             "",
             "",
@@ -340,9 +341,9 @@ def _equipment_and_sensors(events: list[dict[str, Any]], t: dict[str, dict[Any, 
     for evt in events:
         d = evt["data"]
         if evt["type"] == "EquipmentStatusChanged":  # the stream's statuses always change
-            machines[d["equipment_id"]] = (d["line_id"], d["status"], d.get("reason"), _ms(evt["time"]))
+            machines[d["equipment_id"]] = (d["line_id"], d["status"], d.get("reason"), event_ms(evt["time"]))
         elif evt["type"] == "SensorReading":
-            at = _ms(evt["time"])
+            at = event_ms(evt["time"])
             first_reading.setdefault(d["equipment_id"], at)
             readings.setdefault((d["equipment_id"], d["sensor"]), []).append((at, d["value"], d["unit"]))
     for eq, at in first_reading.items():
@@ -387,6 +388,35 @@ def _equipment_and_sensors(events: list[dict[str, Any]], t: dict[str, dict[Any, 
                     )
 
 
+def _alert_commands(events: list[dict[str, Any]], t: dict[str, dict[Any, tuple[Any, ...]]]) -> None:
+    """Each acknowledgement once in the journal; its alert names who and when, and reads ACKED unless
+    it has cleared (a cleared alert stays CLEARED). The stream acknowledges each alert once, so which
+    of two acknowledgements wins never comes up."""
+    journal, alerts = COLUMNS["alert_journal"], COLUMNS["alerts"]
+    for evt in events:
+        if evt["type"] != "AlertAcknowledged":
+            continue
+        d, at = evt["data"], event_ms(evt["time"])
+        key = f"{evt['source']}\x1f{evt['id']}"
+        entry = {
+            "event_key": key,
+            "alert_id": d["alert_id"],
+            "equipment_id": d.get("equipment_id"),
+            "action": "ACKNOWLEDGE",
+            "user": d.get("user"),
+            "note": d.get("note"),
+            "at_ms": at,
+            "until_ms": None,
+        }
+        t["alert_journal"][key] = tuple(entry[c] for c in journal)
+        row = t["alerts"].get(d["alert_id"])
+        if row is not None:
+            alert = dict(zip(alerts, row, strict=True))
+            alert.update(acked_ms=at, acked_by=d.get("user"), note=d.get("note"))
+            alert["state"] = "CLEARED" if alert["state"] == "CLEARED" else "ACKED"
+            t["alerts"][d["alert_id"]] = tuple(alert[c] for c in alerts)
+
+
 def _alerts(eq: str, sensor: str, signals: list[anomaly.Signal], out: dict[Any, tuple[Any, ...]]) -> None:
     """The pure alert fold over one pass of the detector's signals (see the module docstring)."""
     spec = alarm_config.spec(eq, sensor)
@@ -403,12 +433,18 @@ def _alerts(eq: str, sensor: str, signals: list[anomaly.Signal], out: dict[Any, 
 
 
 def threshold_alerts(stream: Iterable[tuple[str, str, bytes]]) -> list[tuple[Any, ...]]:
-    """THRESHOLD alerts, by the plain rule: (alert_id, state, active, opened_ms, cleared_ms)."""
+    """THRESHOLD alerts, by the plain rule: (alert_id, state, active, opened_ms, cleared_ms); one still
+    open reads ACKED once acknowledged."""
     per_sensor: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    acked: set[str] = set()
     for evt in distinct(stream):
-        if evt["type"] == "SensorReading" and evt["data"]["sensor"] in LIMITS:
+        if evt["type"] == "AlertAcknowledged":
+            acked.add(evt["data"]["alert_id"])
+        elif evt["type"] == "SensorReading" and evt["data"]["sensor"] in LIMITS:
             d = evt["data"]
-            per_sensor.setdefault((d["equipment_id"], d["sensor"]), []).append((_ms(evt["time"]), d["value"]))
+            per_sensor.setdefault((d["equipment_id"], d["sensor"]), []).append(
+                (event_ms(evt["time"]), d["value"])
+            )
     found = []
     for (eq, sensor), rs in per_sensor.items():
         limit = LIMITS[sensor]
@@ -423,7 +459,8 @@ def threshold_alerts(stream: Iterable[tuple[str, str, bytes]]) -> list[tuple[Any
                 found.append((f"{eq}.{sensor}.threshold.{opened}", "CLEARED", False, opened, at))
                 opened = None
         if opened is not None:
-            found.append((f"{eq}.{sensor}.threshold.{opened}", "OPEN", True, opened, None))
+            alert_id = f"{eq}.{sensor}.threshold.{opened}"
+            found.append((alert_id, "ACKED" if alert_id in acked else "OPEN", True, opened, None))
     return sorted(found)
 
 

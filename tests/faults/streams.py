@@ -1,7 +1,8 @@
 """A mixed plant stream as (topic kind, key, record value): work orders with stale sequences, inventory
 deltas (not idempotent, so a double effect shows), outbound sagas, equipment status, sensor
-readings with degradations that cross alarm limits, and quality inspections of the work orders
-(some backdated, so an order's first inspection by time may arrive after a later one). Duplicates
+readings with degradations that cross alarm limits, a supervisor's acknowledgement of each
+THRESHOLD alert, and quality inspections of the work orders (some backdated, so an order's first
+inspection by time may arrive after a later one). Duplicates
 come twice: right after the original (usually the same batch) and re-sent later (usually another
 batch, as a producer retry would).
 Per-key order is the order produced, as Kafka keeps it. Deterministic for a seed, ids included."""
@@ -12,7 +13,8 @@ import json
 import random
 from typing import Any
 
-from tests.support import event, wo
+from tests.faults.reference import event_ms, threshold_alerts
+from tests.support import T0, event, wo
 
 STATUSES = ["PLANNED", "RELEASED", "IN_PROGRESS", "ON_HOLD", "IN_PROGRESS", "COMPLETED"]
 SAGA = ["PaymentProcessed", "PickCompleted", "ShipmentDispatched", "DeliveryCompleted"]
@@ -151,6 +153,46 @@ def mixed_stream(total: int, seed: int) -> list[Record]:
             out.append(checked)
             if qrng.random() < 0.1:
                 out.append(checked)  # redelivered
+    return _with_acknowledgements(out, seed)
+
+
+def _with_acknowledgements(stream: list[Record], seed: int) -> list[Record]:
+    """A supervisor acknowledges each THRESHOLD alert (one acknowledgement per alert) 5 s after it
+    opened, on the command topic, 1 to 200 records after the reading that opened it; some are
+    redelivered. Alert ids are deterministic (machine, sensor, kind, opening reading's time)."""
+    arng = random.Random(seed * 11 + 5)  # drawn apart: the other kinds stay as they were
+    opening = {opened: alert_id for alert_id, _, _, opened, _ in threshold_alerts(stream)}
+    out: list[Record] = []
+    due: list[tuple[int, Record]] = []
+    for record in stream:
+        out.append(record)
+        while due and due[0][0] <= len(out):
+            out.append(due.pop(0)[1])
+        if record[0] != "sensors":
+            continue
+        evt = json.loads(record[2])
+        alert_id = opening.pop(event_ms(evt["time"]), None)
+        if alert_id is None or not alert_id.startswith(evt["data"]["equipment_id"] + "."):
+            continue
+        opened_ms = int(alert_id.rsplit(".", 1)[1])
+        data = {
+            "alert_id": alert_id,
+            "equipment_id": evt["data"]["equipment_id"],
+            "user": "sam",
+            "note": "seen",
+        }
+        ack = event(
+            "AlertAcknowledged",
+            data,
+            source="hmi/fault",
+            event_id=f"a{seed}-{alert_id}",
+            offset_s=(opened_ms - T0.timestamp() * 1000) / 1000 + 5,
+        )
+        command = ("alerts", alert_id, json.dumps(ack).encode())
+        at = len(out) + arng.randint(1, 200)
+        due.extend([(at, command), (at + 1, command)] if arng.random() < 0.5 else [(at, command)])
+        due.sort(key=lambda item: item[0])
+    out.extend(record for _, record in due)
     return out
 
 
@@ -162,4 +204,5 @@ def topic_for(settings: Any, kind: str) -> str:
         "equipment": settings.topic_equipment,
         "sensors": settings.topic_sensors,
         "quality": settings.topic_quality,
+        "alerts": settings.topic_alert_commands,
     }[kind]
