@@ -63,9 +63,11 @@ async def test_metrics_after_a_batch_and_a_push(kafka, producer, sqlite_url) -> 
                         for p in (0, 1)
                     )
                     and _value(samples, "shopfloor_dead_letters_total", topic=topic) == 1
+                    # the dead letter's own batch recorded (its .dlq copy is counted before it commits)
+                    and _value(samples, "shopfloor_events_total", outcome="dead_letter") == 1
                 )
 
-            await wait_until(lag_reported, 30, "lag per partition and the dead letter on /metrics")
+            await wait_until(lag_reported, 30, "lag per partition and the dead letter's batch on /metrics")
             samples = await scraped()
 
     assert _value(samples, "shopfloor_consumer_lag", topic=topic, partition="0") == 0
