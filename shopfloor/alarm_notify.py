@@ -7,6 +7,7 @@ and records each delivery in the store. Clock and sleep are injected, so tests r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,7 +18,7 @@ import httpx
 from sqlalchemy import Engine
 
 from shopfloor.store import notifications as store
-from shopfloor.store.db import begin_write
+from shopfloor.store.db import begin_write, exclusive
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,18 @@ class Notifier:
         }
 
     async def run_once(self) -> list[dict[str, Any]]:
-        """One pass: send what is due, record every outcome."""
+        """One pass: send what is due, record every outcome; in one process at a time, so with
+        several workers configured alike each alarm is still sent once per level."""
         if not self.policy.target:
             return []
+        held = contextlib.ExitStack()
+        mine = await asyncio.to_thread(held.enter_context, exclusive(self.engine, "alarm-notifier"))
+        try:
+            return await self._pass() if mine else []  # another process is sending meanwhile
+        finally:
+            await asyncio.to_thread(held.close)
+
+    async def _pass(self) -> list[dict[str, Any]]:
         now_ms = int(self.clock() * 1000)
 
         def load() -> tuple[list[dict[str, Any]], dict[str, set[int]]]:

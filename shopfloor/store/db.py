@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+import fcntl
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -97,6 +99,39 @@ def lock_keys(conn: Connection, table: Table, keys: Iterable[str]) -> bool:
     if wanted:
         conn.execute(_LOCK_KEYS, {"keys": wanted})
     return bool(wanted)
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[bool]:
+    """True in one process at a time of those sharing the store, until the block ends; False at once
+    in the others. For work one process does for all (sending alarm notifications), so every worker
+    can be configured alike and another takes over when the one doing it dies: PostgreSQL holds a
+    session advisory lock on a connection of its own; a SQLite file an flock beside it (its
+    processes share one machine); an in-memory store has one process anyway."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            key = conn.execute(text("SELECT hashtextextended(:name, 0)"), {"name": name}).scalar_one()
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one())
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    path = engine.url.database
+    if not path or path == ":memory:":
+        yield True
+        return
+    fd = os.open(f"{path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing it releases the lock
 
 
 def create_schema(engine: Engine, tables: Iterable[Table]) -> None:

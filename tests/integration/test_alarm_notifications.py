@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,14 +26,16 @@ T0_S = T0.timestamp()
 
 
 class Receiver:
-    """A webhook on 127.0.0.1 that answers 500 to its first `failures` posts, then 200."""
+    """A webhook on 127.0.0.1 that answers 500 to its first `failures` posts, then 200, each after
+    `delay_s`."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, delay_s: float = 0.0) -> None:
         self.failures, self.bodies, self.statuses = failures, [], []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                time.sleep(delay_s)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.bodies.append(json.loads(body))
                 status = 500 if len(receiver.bodies) <= receiver.failures else 200
@@ -119,6 +123,36 @@ async def test_unacknowledged_critical_alarm_is_sent_retried_and_escalated(
         second.close()
         await notifier.client.aclose()
         runtime.engine.dispose()
+
+
+async def test_workers_configured_alike_send_each_alarm_once(database_url, critical_vibration) -> None:  # type: ignore[no-untyped-def]
+    """Every projector worker may carry the webhook URL: while one is sending (a slow webhook here),
+    the others' passes send nothing, and the alarm reaches the webhook once."""
+    runtime = build(unique_settings("127.0.0.1:1", database_url), consume=False, serve_web=False)
+    critical_vibration()
+    readings = [
+        event(
+            "SensorReading",
+            {"equipment_id": "M-3", "sensor": "vibration", "value": 9.0},
+            at=T0 + timedelta(seconds=i),
+        )
+        for i in range(6)
+    ]
+    apply_batch(
+        runtime.engine, Batch("n", [decode(*encode_structured(e)) for e in readings], {}, {}), HANDLERS
+    )
+    slow = Receiver(failures=0, delay_s=1.0)
+    workers = [Notifier(runtime.engine, Policy(slow.url, 60), clock=lambda: T0_S + 3600) for _ in range(3)]
+    try:
+        passes = await asyncio.gather(*(w.run_once() for w in workers))
+        again = await asyncio.gather(*(w.run_once() for w in workers))
+    finally:
+        slow.close()
+        for w in workers:
+            await w.client.aclose()
+        runtime.engine.dispose()
+    assert sorted(len(sent) for sent in passes) == [0, 0, 1], passes
+    assert len(slow.bodies) == 1 and again == [[], [], []], slow.bodies
 
 
 async def test_a_webhook_that_never_answers_is_recorded_as_failed(sqlite_url, critical_vibration) -> None:  # type: ignore[no-untyped-def]
