@@ -7,7 +7,6 @@ and records each delivery in the store. Clock and sleep are injected, so tests r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -18,7 +17,7 @@ import httpx
 from sqlalchemy import Engine
 
 from shopfloor.store import notifications as store
-from shopfloor.store.db import begin_write, exclusive
+from shopfloor.store.db import begin_write, run_exclusive
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +116,8 @@ class Notifier:
         several workers configured alike each alarm is still sent once per level."""
         if not self.policy.target:
             return []
-        held = contextlib.ExitStack()
-        mine = await asyncio.to_thread(held.enter_context, exclusive(self.engine, "alarm-notifier"))
-        try:
-            return await self._pass() if mine else []  # another process is sending meanwhile
-        finally:
-            await asyncio.to_thread(held.close)
+        sent = await run_exclusive(self.engine, "alarm-notifier", self._pass)
+        return [] if sent is None else sent  # None: another process is sending meanwhile
 
     async def _pass(self) -> list[dict[str, Any]]:
         now_ms = int(self.clock() * 1000)

@@ -26,7 +26,7 @@ from shopfloor.history.replay import image_of
 from shopfloor.history.service import PastUnavailable, carries
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
-from shopfloor.store.db import begin_write
+from shopfloor.store.db import begin_write, run_exclusive
 from shopfloor.transport.base import TopicPartition
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,11 @@ class Snapshotter:
         self._unanswerable: int | None = None  # a moment the log cannot show: not replayed again
 
     async def take_due(self) -> int | None:
-        """Takes the snapshot that is due, if any; returns its moment."""
+        """Takes the snapshot that is due, if any; returns its moment. One process at a time: with
+        several workers, the others find it taken rather than replay the same interval again."""
+        return await run_exclusive(self._store.engine, "history-snapshots", self._take_due)
+
+    async def _take_due(self) -> int | None:
         newest = await asyncio.to_thread(self._newest)
         taken = await asyncio.to_thread(self._store.moments)
         moment = due_moment(newest, self._interval_ms, taken)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -30,6 +31,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shopfloor.store.schema import METADATA
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -132,6 +135,16 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)  # closing it releases the lock
+
+
+async def run_exclusive(engine: Engine, name: str, work: Callable[[], Awaitable[T]]) -> T | None:
+    """`work()` while this process holds `name` (`exclusive`); None at once when another does."""
+    held = ExitStack()
+    mine = await asyncio.to_thread(held.enter_context, exclusive(engine, name))
+    try:
+        return await work() if mine else None
+    finally:
+        await asyncio.to_thread(held.close)
 
 
 def create_schema(engine: Engine, tables: Iterable[Table]) -> None:

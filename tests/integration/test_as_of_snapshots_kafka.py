@@ -4,6 +4,7 @@ after a snapshot are still answered while moments before it say the past is not 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +39,17 @@ def tables(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
+class _Counted:
+    """A History whose builds are counted: the other worker's, taking the same snapshots."""
+
+    def __init__(self, history: History) -> None:
+        self.history, self.builds = history, 0
+
+    async def build(self, at_ms: int) -> Any:
+        self.builds += 1
+        return await self.history.build(at_ms)
+
+
 def ms(moment: Any) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -57,11 +69,18 @@ async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
         full = History(settings, runtime.history._open_reader, HANDLERS)
         store = SnapshotStore(runtime.engine)
         newest = ms(T0 + 2 * PHASE + timedelta(seconds=62))
-        snapshotter = Snapshotter(
-            full, store, runtime.engine, PHASE.total_seconds() / 60, 48, 1, lambda: newest
+        workers = [_Counted(full), _Counted(History(settings, runtime.history._open_reader, HANDLERS))]
+        snapshotter, other = (
+            Snapshotter(w, store, runtime.engine, PHASE.total_seconds() / 60, 48, 1, lambda: newest)
+            for w in workers
         )
-        taken = await snapshotter.take_due()
+        both = await asyncio.gather(snapshotter.take_due(), other.take_due())  # two workers at once
+        taken = max(t for t in both if t is not None)
         assert taken == ms(T0 + PHASE)  # the newest 20-minute mark a full interval behind the newest event
+        assert both.count(None) == 1 and sum(w.builds for w in workers) == 1, (
+            both,
+            [w.builds for w in workers],
+        )
         assert await snapshotter.take_due() is None  # nothing new is due
         snapshotted = History(settings, runtime.history._open_reader, HANDLERS, store)
 
