@@ -6,7 +6,7 @@ import asyncio
 import fcntl
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -108,24 +108,30 @@ def lock_keys(conn: Connection, table: Table, keys: Iterable[str]) -> bool:
 def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     """True in one process at a time of those sharing the store, until the block ends; False at once
     in the others. For work one process does for all (sending alarm notifications), so every worker
-    can be configured alike and another takes over when the one doing it dies: PostgreSQL holds a
-    session advisory lock on a connection of its own; a SQLite file an flock beside it (its
-    processes share one machine); an in-memory store has one process anyway."""
+    can be configured alike and another takes over once the one doing it has gone: PostgreSQL holds
+    a session advisory lock on a connection of its own (in autocommit, never idle in a transaction;
+    dropped if it cannot be let go, which ends the session and the lock); a SQLite file an flock
+    beside it (its processes share one machine); an in-memory store has one process anyway."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             key = conn.execute(text("SELECT hashtextextended(:name, 0)"), {"name": name}).scalar_one()
             held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one())
             try:
                 yield held
             finally:
                 if held:
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    try:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    except Exception:
+                        conn.invalidate()
+                        raise
         return
     path = engine.url.database
     if not path or path == ":memory:":
         yield True
         return
-    fd = os.open(f"{path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(f"{os.path.realpath(path)}.{name}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -138,13 +144,20 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
 
 
 async def run_exclusive(engine: Engine, name: str, work: Callable[[], Awaitable[T]]) -> T | None:
-    """`work()` while this process holds `name` (`exclusive`); None at once when another does."""
+    """`work()` while this process holds `name` (`exclusive`); None at once when another does. A
+    cancel, wherever it lands, still lets the lock go once taken."""
     held = ExitStack()
-    mine = await asyncio.to_thread(held.enter_context, exclusive(engine, name))
+    taking = asyncio.ensure_future(asyncio.to_thread(held.enter_context, exclusive(engine, name)))
     try:
-        return await work() if mine else None
+        return await work() if await asyncio.shield(taking) else None
     finally:
-        await asyncio.to_thread(held.close)
+        await asyncio.shield(_let_go(taking, held))
+
+
+async def _let_go(taking: asyncio.Future[bool], held: ExitStack) -> None:
+    with suppress(Exception):
+        await taking
+    await asyncio.to_thread(held.close)
 
 
 def create_schema(engine: Engine, tables: Iterable[Table]) -> None:
