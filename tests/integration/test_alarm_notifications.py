@@ -56,6 +56,19 @@ class Receiver:
         self.server.server_close()
 
 
+def _raise_alarm(engine: Any, machine: str) -> None:
+    """Six vibration readings over the limit, one a second from T0: an alarm raised at the fifth."""
+    readings = [
+        event(
+            "SensorReading",
+            {"equipment_id": machine, "sensor": "vibration", "value": 9.0},
+            at=T0 + timedelta(seconds=i),
+        )
+        for i in range(6)
+    ]
+    apply_batch(engine, Batch("n", [decode(*encode_structured(e)) for e in readings], {}, {}), HANDLERS)
+
+
 @pytest.fixture
 def critical_vibration() -> Iterator[Callable[[], None]]:
     """Call after `build` (which installs the process's configuration): vibration alarms are critical."""
@@ -74,17 +87,7 @@ async def test_unacknowledged_critical_alarm_is_sent_retried_and_escalated(
 ) -> None:  # type: ignore[no-untyped-def]
     runtime = build(unique_settings("127.0.0.1:1", database_url), consume=False, serve_web=False)
     critical_vibration()
-    readings = [
-        event(
-            "SensorReading",
-            {"equipment_id": "M-1", "sensor": "vibration", "value": 9.0},
-            at=T0 + timedelta(seconds=i),
-        )
-        for i in range(6)
-    ]
-    apply_batch(
-        runtime.engine, Batch("n", [decode(*encode_structured(e)) for e in readings], {}, {}), HANDLERS
-    )
+    _raise_alarm(runtime.engine, "M-1")
     first, second = Receiver(failures=2), Receiver(failures=0)
     now = [T0_S + 5 * 60]
     slept: list[float] = []
@@ -130,17 +133,7 @@ async def test_workers_configured_alike_send_each_alarm_once(database_url, criti
     the others' passes send nothing, and the alarm reaches the webhook once."""
     runtime = build(unique_settings("127.0.0.1:1", database_url), consume=False, serve_web=False)
     critical_vibration()
-    readings = [
-        event(
-            "SensorReading",
-            {"equipment_id": "M-3", "sensor": "vibration", "value": 9.0},
-            at=T0 + timedelta(seconds=i),
-        )
-        for i in range(6)
-    ]
-    apply_batch(
-        runtime.engine, Batch("n", [decode(*encode_structured(e)) for e in readings], {}, {}), HANDLERS
-    )
+    _raise_alarm(runtime.engine, "M-3")
     slow = Receiver(failures=0, delay_s=1.0)
     workers = [Notifier(runtime.engine, Policy(slow.url, 60), clock=lambda: T0_S + 3600) for _ in range(3)]
     try:
@@ -158,17 +151,7 @@ async def test_workers_configured_alike_send_each_alarm_once(database_url, criti
 async def test_a_webhook_that_never_answers_is_recorded_as_failed(sqlite_url, critical_vibration) -> None:  # type: ignore[no-untyped-def]
     runtime = build(unique_settings("127.0.0.1:1", sqlite_url), consume=False, serve_web=False)
     critical_vibration()
-    readings = [
-        event(
-            "SensorReading",
-            {"equipment_id": "M-2", "sensor": "vibration", "value": 9.0},
-            at=T0 + timedelta(seconds=i),
-        )
-        for i in range(6)
-    ]
-    apply_batch(
-        runtime.engine, Batch("n", [decode(*encode_structured(e)) for e in readings], {}, {}), HANDLERS
-    )
+    _raise_alarm(runtime.engine, "M-2")
     down = Receiver(failures=0)
     url = down.url
     down.close()  # nothing listens there any more
