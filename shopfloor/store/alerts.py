@@ -130,9 +130,10 @@ class AlertCommandHandler:
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         entries = [fold.journal_entry(e) for e in events]
-        lock_keys(conn, ALERTS, (e.alert_id for e in entries))
+        ids = sorted({e.alert_id for e in entries})
+        lock_keys(conn, ALERTS, ids)
         insert_ignore(conn, JOURNAL, [asdict(e) for e in entries])
-        alerts = _load(conn, sorted({e.alert_id for e in entries}))
+        alerts = _load(conn, ids)
         for entry in entries:
             alert = alerts.get(entry.alert_id)
             if alert is not None:

@@ -104,6 +104,10 @@ def lock_keys(conn: Connection, table: Table, keys: Iterable[str]) -> bool:
     return bool(wanted)
 
 
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))")
+_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))")
+
+
 @contextmanager
 def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     """True in one process at a time of those sharing the store, until the block ends; False at once
@@ -115,14 +119,13 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            key = conn.execute(text("SELECT hashtextextended(:name, 0)"), {"name": name}).scalar_one()
-            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one())
+            held = bool(conn.execute(_TRY_LOCK, {"name": name}).scalar_one())
             try:
                 yield held
             finally:
                 if held:
                     try:
-                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.execute(_UNLOCK, {"name": name})
                     except Exception:
                         conn.invalidate()
                         raise

@@ -171,10 +171,10 @@ def _with_acknowledgements(stream: list[Record], seed: int) -> list[Record]:
         if record[0] != "sensors":
             continue
         evt = json.loads(record[2])
-        alert_id = opening.pop(event_ms(evt["time"]), None)
+        opened_ms = event_ms(evt["time"])
+        alert_id = opening.pop(opened_ms, None)
         if alert_id is None or not alert_id.startswith(evt["data"]["equipment_id"] + "."):
             continue
-        opened_ms = int(alert_id.rsplit(".", 1)[1])
         data = {
             "alert_id": alert_id,
             "equipment_id": evt["data"]["equipment_id"],
