@@ -339,6 +339,7 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | history | history-demo | soak",
         "python bench/run.py --soak-minutes 10  # shorter soak",
         "python bench/report.py bench/results/latest.json [OTHER.json]   # re-render this page from saved results",
+        "python bench/report.py --raw                                     # or from the committed raw results",
         "```",
         "",
         "Kafka and PostgreSQL are started through `dev/kafka.sh start` and `dev/postgres.sh start` (left running);",
@@ -431,11 +432,27 @@ def _doc(module: str) -> str:
     return doc.split("\n\n", 1)[-1].strip()
 
 
+def runs_from_raw() -> list[dict[str, Any]]:
+    """The committed raw results as runs, one per stamp, the full run first: the page as committed
+    can be rendered again without bench/results/."""
+    from bench.raw import RAW
+
+    runs: dict[str, dict[str, Any]] = {}
+    for path in sorted(RAW.glob("*.json")):
+        record = json.loads(path.read_text())
+        run = runs.setdefault(record["stamp"], {k: record[k] for k in ("stamp", "command", "machine")})
+        run.setdefault("results", {})[path.stem] = record["result"]
+    return sorted(runs.values(), key=lambda r: (r["command"] != "python bench/run.py", r["stamp"]))
+
+
 def main() -> None:
     """`report.py [RUN.json [OTHER-RUN.json ...]]`: the first run's report, with the other runs'
-    benchmarks that the first lacks."""
-    paths = [Path(a) for a in sys.argv[1:]] or [RESULTS / "latest.json"]
-    run, *extra = (json.loads(path.read_text()) for path in paths)
+    benchmarks that the first lacks; `report.py --raw`: from docs/benchmarks/raw/."""
+    if sys.argv[1:] == ["--raw"]:
+        run, *extra = runs_from_raw()
+    else:
+        paths = [Path(a) for a in sys.argv[1:]] or [RESULTS / "latest.json"]
+        run, *extra = (json.loads(path.read_text()) for path in paths)
     print(render(run, quick=run.get("quick", False), extra=extra))
 
 
