@@ -114,13 +114,13 @@ async def test_work_order_board_shows_the_latest_inspection(app) -> None:  # typ
     changes = apply(runtime, SHIFT_DAY[1:2])  # WO-2 FAILs
     assert "WO-2" in changes["work-orders"]
     page = (await client.get("/work-orders")).text
-    row = re.search(r'<tr id="wo-WO-2".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    row = re.search(r'<tr[^>]* data-work-order="WO-2".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
     assert 'data-inspection-result="FAIL"' in row and "✗ fail" in row
-    other = re.search(r'<tr id="wo-WO-9".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    other = re.search(r'<tr[^>]* data-work-order="WO-9".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
     assert "data-inspection-result" not in other
     apply(runtime, SHIFT_DAY[2:3])  # re-inspected: PASS
     page = (await client.get("/work-orders")).text
-    row = re.search(r'<tr id="wo-WO-2".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    row = re.search(r'<tr[^>]* data-work-order="WO-2".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
     assert 'data-inspection-result="PASS"' in row
 
 
