@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import csrf, sessions
 from shopfloor.auth.roles import Principal
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
 
 OPEN_PREFIXES = ("/static/", "/vendor/", "/kiosk/")
@@ -111,6 +112,14 @@ async def _unauthenticated(scope: Scope, send: Send, path: str) -> None:
         await _plain(send, 401, "sign in first", {"www-authenticate": 'Cookie realm="shopfloor"'})
         return
     query = scope.get("query_string", b"").decode("latin-1")
+    if ("kiosk", "1") in parse_qsl(query):
+        # A wall screen whose access was revoked or expired (or that restarted since) has nobody
+        # in front of it to sign in: it says so across the hall instead of showing a login form.
+        body = templates.get_template("auth/screen_disconnected.html").render().encode()
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
     target = path + (f"?{query}" if query else "")
     location = "/login" if target == "/" else f"/login?next={quote(target, safe='')}"
     await send(

@@ -197,6 +197,11 @@ async def test_kiosk_token_gives_a_read_only_session_until_revoked(database_url)
             )
             assert revoked.status_code == 303
             assert (await kiosk.get("/api/work-orders")).status_code == 401
+            # The screen restarts (or reloads) on its page: it says it is disconnected, no login form.
+            wall = await kiosk.get("/work-orders?line=L3&kiosk=1")
+            assert wall.status_code == 401 and "Screen disconnected — ask a supervisor" in wall.text
+            assert "<form" not in wall.text and 'id="screen-disconnected"' in wall.text
+            assert (await kiosk.get("/work-orders?line=L3")).status_code == 303  # not a kiosk: sign in
             assert (await kiosk.get(path)).status_code == 404
         assert (await admin.get("/kiosk/not-a-token")).status_code == 404
 
