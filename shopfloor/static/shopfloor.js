@@ -126,6 +126,8 @@
         }
       } else if (existing) {
         existing.replaceWith(el);
+      } else if (t.dataset.missing === "reload" && root && !root.hasAttribute("data-filtered")) {
+        needReload = true; // a row this page has never shown: the board comes again, in order
       }
       if (el.isConnected) {
         for (const cell of el.querySelectorAll("[data-ago-ms]")) cell.textContent = agoText(Date.now() - Number(cell.dataset.agoMs));

@@ -78,6 +78,19 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         band = await page.wait_for_selector(_band("running"), timeout=5_000)
         assert band is not None
         assert await band.get_attribute("data-actual") == str(ahead)
+        # A line the page has never shown arrives live, in its sorted place (the board's own refresh
+        # is 30 s away): "L-A…" sorts before the line already shown.
+        newcomer = {"equipment_id": "M-E2E-NEW", "status": "RUNNING", "line_id": "L-A-NEW"}
+        await producer.event(
+            settings.topic_equipment,
+            "M-E2E-NEW",
+            event("EquipmentStatusChanged", newcomer, at=datetime.now(UTC)),
+        )
+        await page.wait_for_selector('[data-line-summary="L-A-NEW"]', timeout=10_000)
+        shown = await page.eval_on_selector_all(
+            "[data-line-summary]", "els => els.map(e => e.dataset.lineSummary)"
+        )
+        assert shown == ["L-A-NEW", LINE], shown
         assert await band.get_attribute("data-quality") == "1.000"
         assert "running" in (await band.inner_text())
         # the overview's line strip carries the same band, live
