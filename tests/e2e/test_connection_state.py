@@ -67,3 +67,30 @@ async def test_stale_through_sigstop_and_no_ghosts_after_a_fresh_store(
         assert await page.locator("[data-work-order]").count() == 1  # the first store's orders are gone
     assert not serious(errors), errors
     await page.close()
+
+
+async def test_stale_ten_seconds_after_the_last_frame_by_the_pages_clock(kafka, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Timed on the page's own (fake) clock, so a busy machine cannot blur it: with the server frozen
+    the page stays live while its last heartbeat is younger than 10 s and turns stale by 11 s."""
+    settings = unique_settings(kafka, f"sqlite:///{tmp_path / 'clock.db'}")
+    port = free_port()
+    with running_server(settings, port=port) as url:
+        context = await browser.new_context()
+        await context.clock.install()
+        page = await context.new_page()
+        await page.goto(f"{url}/work-orders")
+        await page.wait_for_selector('body[data-connection="live"]', timeout=20_000)
+        pid = server_pid(port)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # Frozen at "now": the last frame (a heartbeat comes every 5 s) is 0-5 s old.
+            await page.clock.pause_at(await page.evaluate("Date.now()") / 1000)  # seconds, here
+            state = "document.body.dataset.connection"
+            await page.clock.run_for(4_000)  # last frame 4-9 s ago
+            assert await page.evaluate(state) == "live"
+            await page.clock.run_for(7_000)  # 11-16 s ago
+            assert await page.evaluate(state) == "stale"
+            assert await page.locator("#conn-banner").is_visible()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await context.close()
