@@ -8,6 +8,7 @@ every state-changing request must pass the CSRF checks. /healthz, /readyz and /m
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 from urllib.parse import parse_qsl, quote
@@ -115,28 +116,27 @@ async def _unauthenticated(scope: Scope, send: Send, path: str) -> None:
     if ("kiosk", "1") in parse_qsl(query):
         # A wall screen whose access was revoked or expired (or that restarted since) has nobody
         # in front of it to sign in: it says so across the hall instead of showing a login form.
-        body = templates.get_template("auth/screen_disconnected.html").render().encode()
-        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _respond(send, 401, _disconnected_page(), {"content-type": "text/html; charset=utf-8"})
         return
     target = path + (f"?{query}" if query else "")
     location = "/login" if target == "/" else f"/login?next={quote(target, safe='')}"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 303,
-            "headers": [(b"location", location.encode()), (b"cache-control", b"no-store")],
-        }
-    )
-    await send({"type": "http.response.body", "body": b""})
+    await _respond(send, 303, b"", {"location": location})
+
+
+@functools.cache
+def _disconnected_page() -> bytes:
+    return templates.get_template("auth/screen_disconnected.html").render().encode()
 
 
 async def _plain(send: Send, status: int, message: str, extra: dict[str, str] | None = None) -> None:
     body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await _respond(send, status, body, {"content-type": "application/json", **(extra or {})})
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
+    """A whole response, never cached: the answer depends on who is asking."""
+    raw = [(k.encode(), v.encode()) for k, v in {**headers, "cache-control": "no-store"}.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 

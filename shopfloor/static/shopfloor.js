@@ -104,6 +104,7 @@
     const stamp = holder.content.querySelector("template[data-event-ms]");
     if (stamp) lastEventMs = Number(stamp.dataset.eventMs);
     const root = liveRoot();
+    const mayReload = root && !root.hasAttribute("data-filtered");
     let needReload = false;
     for (const t of holder.content.querySelectorAll("template")) {
       if (t.dataset.remove) {
@@ -116,18 +117,17 @@
       const existing = document.getElementById(el.id);
       const container = t.dataset.into ? document.getElementById(t.dataset.into) : null;
       if (existing && sameRow(existing, el)) continue;
-      if (t.dataset.into) {
-        if (container && existing && existing.parentElement === container && existing.dataset.sort === el.dataset.sort) {
-          existing.replaceWith(el); // same place: no reorder on a progress tick
-        } else {
-          if (existing) existing.remove();
-          if (container) insertSorted(container, el);
-          else if (t.dataset.missing === "reload" && root && !root.hasAttribute("data-filtered")) needReload = true;
-        }
-      } else if (existing) {
+      if (container && existing && existing.parentElement === container && existing.dataset.sort === el.dataset.sort) {
+        existing.replaceWith(el); // same place: no reorder on a progress tick
+      } else if (container) {
+        if (existing) existing.remove();
+        insertSorted(container, el);
+      } else if (existing && !t.dataset.into) {
         existing.replaceWith(el);
-      } else if (t.dataset.missing === "reload" && root && !root.hasAttribute("data-filtered")) {
-        needReload = true; // a row this page has never shown: the board comes again, in order
+      } else {
+        // nowhere to put it (its lane, or the row itself, is new to this page): the board comes again
+        if (existing) existing.remove();
+        if (t.dataset.missing === "reload" && mayReload) needReload = true;
       }
       if (el.isConnected) {
         for (const cell of el.querySelectorAll("[data-ago-ms]")) cell.textContent = agoText(Date.now() - Number(cell.dataset.agoMs));
@@ -316,16 +316,8 @@
   function showDisconnected() {
     disconnected = true;
     document.body.dataset.connection = "offline";
-    if (document.getElementById("screen-disconnected")) return;
-    const box = document.createElement("div");
-    box.id = "screen-disconnected";
-    box.setAttribute("role", "alert");
-    const h = document.createElement("h1");
-    h.textContent = "Screen disconnected — ask a supervisor";
-    const p = document.createElement("p");
-    p.textContent = "This screen's access was revoked or has expired. The data behind it is no longer shown.";
-    box.append(h, p);
-    document.body.appendChild(box);
+    const box = document.getElementById("screen-disconnected-template"); // the server's own words
+    if (box && !document.getElementById("screen-disconnected")) document.body.appendChild(box.content.cloneNode(true));
     const source = liveRoot() && liveRoot()["htmx-internal-data"];
     if (source && source.sseEventSource) source.sseEventSource.close();
   }
