@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -238,6 +239,14 @@ class _Bulk:
     sql: str
     order: tuple[int, ...] | None  # qmark drivers (SQLite): row indexes in parameter order; None: arrays
     casts: tuple[type | None, ...] = ()  # per column (PostgreSQL) or per parameter (SQLite)
+    staged: tuple[str, str, str] | None = None  # PostgreSQL: create the stage, COPY into it, move it on
+
+
+# From this many rows PostgreSQL gets them by COPY into a session-local stage, then one INSERT .. SELECT
+# with the same ON CONFLICT: arrays for unnest() cost the client about 4 µs a row to build and the
+# server as much again to take apart; COPY costs a fraction of either (three round trips instead
+# of one, so small live batches keep the single statement).
+COPY_FROM_ROWS = 200
 
 
 _COMPILED: dict[tuple[Any, ...], _Bulk | None] = {}
@@ -278,7 +287,13 @@ def _compile_bulk(
     names = ", ".join(quote(name) for name in columns)
     target = dialect.identifier_preparer.format_table(table)
     sql = f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"
-    return _Bulk(sql, None, tuple(casts[name] for name in columns))
+    stage = quote(f"stage_{table.name}_{zlib.crc32(names.encode()):08x}")  # one per table and columns
+    staged = (
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {target} WITH NO DATA",
+        f"COPY {stage} ({names}) FROM STDIN",
+        f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}{conflict}; TRUNCATE {stage}",
+    )
+    return _Bulk(sql, None, tuple(casts[name] for name in columns), staged)
 
 
 def _real_affinity(type_name: str) -> bool:
@@ -377,6 +392,8 @@ def _insert_tuples(
                 for p in params
             ]
         conn.exec_driver_sql(bulk.sql, params if isinstance(params, list) else list(params))
+    elif bulk.staged is not None and len(rows) >= COPY_FROM_ROWS:
+        _copy_staged(conn, bulk.staged, bulk.casts, rows)
     else:
         arrays = []
         for values, cast in zip(zip(*rows, strict=True), bulk.casts, strict=True):
@@ -385,6 +402,31 @@ def _insert_tuples(
             else:
                 arrays.append([v if v is None else cast(v) for v in values])
         conn.exec_driver_sql(bulk.sql, tuple(arrays))
+
+
+def _copy_staged(
+    conn: Connection,
+    staged: tuple[str, str, str],
+    casts: tuple[type | None, ...],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """COPY the rows into a stage (a temporary table, made once per session and emptied after each
+    use), then move them on with the statement's own ON CONFLICT: the same rows land as by unnest()."""
+    create, copy, move = staged
+    if any(cast is not str for cast in casts):  # as for arrays: one Python type per column
+        rows = [
+            tuple(v if v is None or c is str else c(v) for v, c in zip(row, casts, strict=True))
+            for row in rows
+        ]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(create)
+        with cursor.copy(copy) as stream:
+            for row in rows:
+                stream.write_row(row)
+        cursor.execute(move)
+    finally:
+        cursor.close()
 
 
 def select_in(
