@@ -24,6 +24,7 @@ from shopfloor.projections.anomaly import (
     SensorSpec,
     Signal,
 )
+from shopfloor.projections.frozen import frozen
 
 OPEN, ACKED, CLEARED = "OPEN", "ACKED", "CLEARED"
 CRITICAL, WARNING, INFO = "CRITICAL", "WARNING", "INFO"
@@ -58,7 +59,7 @@ class Alert:
     detail: str | None = None  # what kind of sensor fault: stuck, silent, out of range
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Note:
     """An informative anomaly (a level shift, a cluster of spikes): on the trend, never an alarm."""
 
@@ -70,7 +71,7 @@ class Note:
     value: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class JournalEntry:
     event_key: str
     alert_id: str

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import EquipmentStatusChanged
+from shopfloor.projections.frozen import frozen
 
 UNASSIGNED_LINE = "unassigned"
 UNKNOWN = "UNKNOWN"  # a machine known only from its sensor readings so far
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Equipment:
     equipment_id: str
     line_id: str

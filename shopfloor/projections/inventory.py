@@ -8,13 +8,13 @@ read time against configurable reorder points, so changing them needs no rebuild
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import InventoryAdjusted
+from shopfloor.projections.frozen import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StockLevel:
     sku: str
     location: str
@@ -28,7 +28,7 @@ class StockLevel:
     adjustments: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SkuTotal:
     sku: str
     on_hand: int

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from shopfloor.events.envelope import Envelope
@@ -24,6 +23,7 @@ from shopfloor.events.models import (
     PaymentProcessed,
     ShipmentDispatched,
 )
+from shopfloor.projections.frozen import frozen
 
 STAGES = ("CREATED", "PAID", "PICKED", "DISPATCHED", "DELIVERED")
 OPEN_STAGES = ("CREATED", "PAID", "PICKED", "DISPATCHED")
@@ -54,7 +54,7 @@ NOTE_REPEAT = "repeat"
 NOTE_AFTER_END = "after end"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Order:
     order_id: str
     stage: str
@@ -85,7 +85,7 @@ class Order:
     event_count: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Step:
     """One applied event in an order's timeline, with how it was interpreted."""
 
@@ -99,7 +99,7 @@ class Step:
     note: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Folded:
     order: Order
     step: Step
@@ -271,7 +271,7 @@ def is_stuck(order: Order, now_ms: int, limits_ms: Mapping[str, int]) -> bool:
     return deadline is not None and now_ms > deadline
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StageSpan:
     stage: str
     entered_ms: int | None

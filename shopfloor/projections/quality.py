@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import InspectionRecorded
 from shopfloor.projections.calendar import Calendar, Shift, shift_at
+from shopfloor.projections.frozen import frozen
 
 UNASSIGNED_LINE = "unassigned"
 RESULTS = ("PASS", "FAIL", "REWORK")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Inspection:
     inspection_id: str
     work_order_id: str | None
@@ -42,7 +42,7 @@ class Inspection:
     correlationid: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OrderQuality:
     """Per work order: its first and latest inspection and how many of each result it had."""
 
@@ -60,21 +60,21 @@ class OrderQuality:
     reworked: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResultCount:
     line_id: str
     result: str
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DefectCount:
     line_id: str
     code: str
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Recorded:
     """What one event changes: the new inspection (None when its id was recorded already) and the
     deltas of the (line, result) and (line, defect code) counts."""
@@ -84,7 +84,7 @@ class Recorded:
     defect_deltas: dict[tuple[str, str], int]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ShiftYield:
     line_id: str
     shift: str  # the shift's label (its local start), or "off shift"

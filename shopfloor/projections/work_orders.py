@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TypeVar
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import WorkOrderStatusChanged
+from shopfloor.projections.frozen import frozen
 
 T = TypeVar("T")
 UNASSIGNED_LINE = "unassigned"
 OPEN_STATUSES = ("PLANNED", "RELEASED", "IN_PROGRESS", "ON_HOLD")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkOrder:
     work_order_id: str
     status: str
@@ -31,7 +31,7 @@ class WorkOrder:
     history_count: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusEntry:
     work_order_id: str
     position: int
@@ -44,7 +44,7 @@ class StatusEntry:
     correlationid: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Folded:
     order: WorkOrder
     entry: StatusEntry | None

@@ -29,6 +29,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import values as sql_values
 
 from shopfloor.events.envelope import Envelope
+from shopfloor.projections.frozen import frozen
 from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fold_total
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import execute_cached, upsert_tuples
@@ -38,7 +39,7 @@ from shopfloor.store.schema import table_of
 VIEW = "inventory"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Location:
     """Every location and how many SKUs it holds: lets a search find matching locations cheaply."""
 

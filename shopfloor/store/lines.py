@@ -7,13 +7,13 @@ them at read time by `projections.lines`, so they hold for any shift and any "no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, func, select, union
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import EquipmentStatusChanged, WorkOrderStatusChanged
+from shopfloor.projections.frozen import frozen
 from shopfloor.projections.lines import MachineChange, Progress
 from shopfloor.store.db import to_ms
 from shopfloor.store.entity import EntityHandler
@@ -23,13 +23,13 @@ VIEW = "lines"
 UNASSIGNED = "unassigned"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineMachine:
     equipment_id: str
     line_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MachineFact:
     """A machine status change, on the line the machine belonged to then."""
 
@@ -41,7 +41,7 @@ class MachineFact:
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineOrder:
     """A work order's latest counts and plan (fields an event left out carried forward)."""
 
@@ -55,7 +55,7 @@ class LineOrder:
     due_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProgressFact:
     """A work order's cumulative counts as of one event."""
 
@@ -87,13 +87,13 @@ PROGRESS = table_of(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MachineFolded:
     machine: LineMachine
     fact: MachineFact
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OrderFolded:
     order: LineOrder
     fact: ProgressFact

@@ -9,7 +9,6 @@ buckets for 12 hours, so the store stays bounded at any reading rate (rows <= se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Table, Text, delete, func, select, update
@@ -18,6 +17,7 @@ from shopfloor import alarm_config
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import SensorReading
 from shopfloor.projections import anomaly
+from shopfloor.projections.frozen import frozen
 from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.changes import Changes
@@ -32,7 +32,7 @@ RETAIN_MINUTES_MS = 12 * 3600_000
 PRUNE_STEP_MS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Latest:
     """A sensor's newest reading, how many it has sent, and its detector's state (JSON)."""
 
@@ -45,7 +45,7 @@ class Latest:
     detector: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Bucket:
     """Count, sum, min and max of a sensor's readings in one second or one minute."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from shopfloor.projections.frozen import frozen
 from shopfloor.projections.work_orders import StatusEntry, WorkOrder, fold
 from shopfloor.store.entity import EntityHandler
 from shopfloor.store.schema import table_of
@@ -15,7 +15,7 @@ from shopfloor.store.schema import table_of
 VIEW = "work-orders"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineStatusCount:
     line_id: str
     status: str

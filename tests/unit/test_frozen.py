@@ -1,0 +1,47 @@
+"""`@frozen` rows behave as the frozen, slotted dataclass they replace (built here the usual way)."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import FrozenInstanceError, dataclass, replace
+
+import pytest
+
+from shopfloor.projections.frozen import frozen
+
+
+@frozen
+class Fast:
+    key: str
+    count: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Usual:
+    key: str
+    count: int
+    note: str | None
+
+
+def test_a_frozen_row_is_the_usual_dataclass_in_every_way_a_fold_relies_on() -> None:
+    fast, usual = Fast("a", 1, None), Usual("a", 1, None)
+    assert repr(fast).removeprefix("Fast") == repr(usual).removeprefix("Usual")
+    assert fast == Fast(key="a", count=1, note=None) and fast != Fast("a", 2, None)
+    assert hash(fast) == hash(Fast("a", 1, None))
+    assert replace(fast, count=5) == Fast("a", 5, None)
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    assert not hasattr(fast, "__dict__")
+    with pytest.raises(FrozenInstanceError):
+        fast.count = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Fast("a", 1)  # type: ignore[call-arg]
+
+
+def test_fields_with_defaults_are_refused_at_declaration() -> None:
+    with pytest.raises(TypeError, match="without defaults"):
+
+        @frozen
+        class WithDefault:
+            key: str
+            count: int = 0
