@@ -82,7 +82,6 @@ PROGRESS = table_of(
     ProgressFact,
     "line_progress",
     key=("event_id",),
-    index=("work_order_id", "line_id", "at_ms"),
     indexes={"ix_line_progress_line_order_at": ("line_id", "work_order_id", "at_ms")},
 )
 
