@@ -404,6 +404,9 @@ def _insert_tuples(
         conn.exec_driver_sql(bulk.sql, tuple(arrays))
 
 
+_INT_OR_NONE = (int, type(None))
+
+
 def _copy_staged(
     conn: Connection,
     staged: tuple[str, str, str],
@@ -413,7 +416,10 @@ def _copy_staged(
     """COPY the rows into a stage (a temporary table, made once per session and emptied after each
     use), then move them on with the statement's own ON CONFLICT: the same rows land as by unnest()."""
     create, copy, move = staged
-    if any(cast is not str for cast in casts):  # as for arrays: one Python type per column
+    # Text COPY reads "3" into a float column as the server's own cast would: only an integer column
+    # given something else (a float, a bool) needs the arrays' conversion, checked without copying rows.
+    whole = [at for at, cast in enumerate(casts) if cast is int]
+    if any(type(row[at]) not in _INT_OR_NONE for row in rows for at in whole):
         rows = [
             tuple(v if v is None or c is str else c(v) for v, c in zip(row, casts, strict=True))
             for row in rows

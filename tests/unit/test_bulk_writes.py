@@ -53,7 +53,7 @@ def test_tuples_in_any_column_order_land_in_their_columns(tmp_path: Path) -> Non
 
 def test_large_batches_land_as_small_ones_do(database_url: str) -> None:
     """Batches big enough for PostgreSQL's COPY path: every row as written (awkward text, NULLs,
-    integers into a float column), upserts replace, insert-ignore keeps the first, and a table
+    integers into a float column, a float and a bool into an integer one), upserts replace, insert-ignore keeps the first, and a table
     written twice in one transaction takes each lot once; checked against a plain dict of the rows."""
     engine = make_engine(database_url)
     METADATA.create_all(engine)
@@ -63,6 +63,7 @@ def test_large_batches_land_as_small_ones_do(database_url: str) -> None:
     again = [(f"k{i:04}", f"again {i}", None, -i) for i in range(0, 3 * COPY_FROM_ROWS, 2)]
     ignored = [(f"k{i:04}", 123.0, 999) for i in range(COPY_FROM_ROWS)]
     fresh = [(f"n{i:04}", 0.5, i) for i in range(COPY_FROM_ROWS)]
+    fresh += [("n-float", 1.0, 3.0), ("n-bool", 2.0, True)]  # into the integer column: 3 and 1
     with begin_write(engine) as conn:
         upsert_tuples(conn, LABELLED, ("key", "label", "value", "count"), first, ["key"])
         upsert_tuples(conn, LABELLED, ("key", "label", "value", "count"), again, ["key"])
@@ -70,9 +71,10 @@ def test_large_batches_land_as_small_ones_do(database_url: str) -> None:
     for key, label, value, count in first + again:
         expected[key] = (label, None if value is None else float(value), count)
     for key, value, count in fresh:
-        expected[key] = ("", value, count)
+        expected[key] = ("", value, int(count))
     with engine.connect() as conn:
         stored = {r.key: (r.label, r.value, r.count) for r in conn.execute(select(LABELLED))}
     assert stored == expected
     assert all(isinstance(v, float) for _, v, _ in stored.values() if v is not None)
+    assert all(type(c) is int for _, _, c in stored.values())
     engine.dispose()
