@@ -7,8 +7,9 @@ generated over `minutes` of event time into the embedded log, as fast as it can 
 - as-of latency from the nearest snapshot: moments just before the next snapshot (the most replay
   any moment needs) and half-way (the typical one), each a fresh build (no cache).
 A moment 1 h or 24 h back costs the same as any moment covered by a retained snapshot: the snapshot
-load plus at most one interval of replay. Without snapshots it is a replay from the log's beginning,
-extrapolated here from the measured rate (marked as such).
+load plus at most one interval of replay. The sensor board is measured again from one-minute
+snapshots of a 12-minute log, with the storage such snapshots take. Without snapshots it is a
+replay from the log's beginning, extrapolated here from the measured rate (marked as such).
 
 `demo=True` (`--only history-demo`, or `python bench/history.py --demo`): 24 h and 20 min of
 `shopfloor demo`'s traffic at its default rates, snapshots at the default interval, then each board
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,6 +93,7 @@ class Plant:
 
 
 def generate(workdir: Path, traffic: Callable[[Settings], list[Generator]], minutes: float) -> Plant:
+    workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(database_url=f"sqlite:///{workdir / 'history.db'}")
     memory = MemoryLog(partitions=6)
     end = datetime.now(UTC).replace(microsecond=0)
@@ -146,37 +148,9 @@ async def run(
         return await run_demo(workdir, quick=quick)
     interval = 1.0 if quick else 3.0
     minutes = minutes or (2.5 if quick else 7.0)
-    plant_ = generate(workdir, plant, minutes)
-    step = int(interval * 60_000)
-    snapshots = await take_snapshots(plant_, step)
-    end_ms, events = plant_.end_ms, plant_.events
-    rate = sum(s["records"] for s in snapshots) / sum(s["replay_s"] for s in snapshots)
-    log(
-        f"history: {len(snapshots)} snapshots every {interval} min, {snapshots[-1]['bytes'] / 1e6:.1f} MB "
-        f"each ({snapshots[-1]['stored_bytes'] / 1e6:.1f} MB stored, compressed); "
-        f"replay {rate:,.0f} records/s (every topic)"
-    )
-
-    boards: dict[str, dict[str, Any]] = {}
-    for board in BOARDS:
-        worst: list[tuple[float, float]] = []
-        typical: list[tuple[float, float]] = []
-        for snap in snapshots:
-            for share, into in ((0.999, worst), (0.5, typical)):
-                at = snap["at_ms"] + int(step * share)
-                if at <= end_ms:
-                    into.append(await cold_build(plant_, at, board))
-        boards[board] = {
-            "worst_s": round(max(w for w, _ in worst), 3),
-            "typical_s": round(statistics.median(w for w, _ in typical), 3),
-            "worst_cpu_s": round(max(c for _, c in worst), 3),
-            "typical_cpu_s": round(statistics.median(c for _, c in typical), 3),
-        }
-        log(
-            f"history: {board}?at= from a snapshot: worst {boards[board]['worst_s']} s "
-            f"({boards[board]['worst_cpu_s']} s CPU), typical {boards[board]['typical_s']} s "
-            f"({boards[board]['typical_cpu_s']} s CPU)"
-        )
+    plant_ = generate(workdir / "plant", plant, minutes)
+    snapshots, boards, rate = await measure(plant_, interval, BOARDS)
+    events = plant_.events
     result: dict[str, Any] = {
         "events_per_second": RATE,
         "minutes_of_log": minutes,
@@ -201,9 +175,67 @@ async def run(
         f"{result['no_snapshot_1h_back_s_extrapolated']} s, "
         f"24 h back {result['no_snapshot_24h_back_s_extrapolated']} s"
     )
+    if not quick:
+        result["denser"] = await denser(workdir / "denser")
     for missed in result["missed"]:
         log(f"history: MISSED {missed}")
     return result
+
+
+async def measure(
+    plant_: Plant, interval: float, boards_: Sequence[str]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], float]:
+    """Snapshots every `interval` minutes, then each board's worst and typical moment between them."""
+    step = int(interval * 60_000)
+    snapshots = await take_snapshots(plant_, step)
+    rate = sum(s["records"] for s in snapshots) / sum(s["replay_s"] for s in snapshots)
+    log(
+        f"history: {len(snapshots)} snapshots every {interval} min, {snapshots[-1]['bytes'] / 1e6:.1f} MB "
+        f"each ({snapshots[-1]['stored_bytes'] / 1e6:.1f} MB stored, compressed); "
+        f"replay {rate:,.0f} records/s (every topic)"
+    )
+    boards: dict[str, dict[str, Any]] = {}
+    for board in boards_:
+        worst: list[tuple[float, float]] = []
+        typical: list[tuple[float, float]] = []
+        for snap in snapshots:
+            for share, into in ((0.999, worst), (0.5, typical)):
+                at = snap["at_ms"] + int(step * share)
+                if at <= plant_.end_ms:
+                    into.append(await cold_build(plant_, at, board))
+        boards[board] = {
+            "worst_s": round(max(w for w, _ in worst), 3),
+            "typical_s": round(statistics.median(w for w, _ in typical), 3),
+            "worst_cpu_s": round(max(c for _, c in worst), 3),
+            "typical_cpu_s": round(statistics.median(c for _, c in typical), 3),
+        }
+        log(
+            f"history: {board}?at= from a snapshot: worst {boards[board]['worst_s']} s "
+            f"({boards[board]['worst_cpu_s']} s CPU), typical {boards[board]['typical_s']} s "
+            f"({boards[board]['typical_cpu_s']} s CPU)"
+        )
+    return snapshots, boards, rate
+
+
+DENSER_MINUTES, DENSER_LOG_MINUTES = 1.0, 12.0
+
+
+async def denser(workdir: Path) -> dict[str, Any]:
+    """The sensor board from one-minute snapshots, on a log long enough (12 min) to fill the
+    10-minute window of one-second buckets, which make most of a snapshot: what the target costs
+    in snapshot storage. The per-minute buckets (kept 12 h) go on growing past this log."""
+    plant_ = generate(workdir, plant, DENSER_LOG_MINUTES)
+    snapshots, boards, _ = await measure(plant_, DENSER_MINUTES, ("/equipment",))
+    stored = snapshots[-1]["stored_bytes"]
+    per_day = 24 * 60 / DENSER_MINUTES
+    return {
+        "snapshot_interval_minutes": DENSER_MINUTES,
+        "minutes_of_log": DENSER_LOG_MINUTES,
+        "boards": boards,
+        "snapshot_bytes": snapshots[-1]["bytes"],
+        "snapshot_stored_bytes": stored,
+        "stored_gb_per_24h": round(stored * per_day / 1e9, 1),
+    }
 
 
 async def run_demo(workdir: Path, *, quick: bool) -> dict[str, Any]:
