@@ -16,15 +16,22 @@ T = TypeVar("T")
 
 @dataclass_transform(frozen_default=True)
 def frozen(cls: type[T]) -> type[T]:
+    """The class as `@dataclass(frozen=True, slots=True)` makes it, with the faster constructor; only
+    for plain rows: what that constructor would not honour is refused, not ignored."""
     made: type[T] = dataclass(frozen=True, slots=True)(cls)
-    names = [f.name for f in fields(made)]  # type: ignore[arg-type]
-    if any(f.default is not MISSING or f.default_factory is not MISSING for f in fields(made)):  # type: ignore[arg-type]
-        raise TypeError(f"{cls.__name__}: @frozen takes fields without defaults")
+    declared = fields(made)  # type: ignore[arg-type]
+    plain = all(
+        f.init and not f.kw_only and f.default is MISSING and f.default_factory is MISSING for f in declared
+    )
+    if not plain or hasattr(made, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: @frozen takes positional fields without defaults, no __post_init__")
+    names = [f.name for f in declared]
     setters = {f"_set_{name}": getattr(made, name).__set__ for name in names}
     source = f"def __init__(self, {', '.join(names)}):\n"
     source += "".join(f"    _set_{name}(self, {name})\n" for name in names)
     exec(source, setters)
     init = setters["__init__"]
     init.__qualname__ = f"{made.__qualname__}.__init__"
+    init.__module__ = made.__module__
     made.__init__ = init  # type: ignore[misc]
     return made

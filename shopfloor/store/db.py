@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from shopfloor.store.schema import METADATA
 
@@ -239,7 +240,7 @@ class _Bulk:
     sql: str
     order: tuple[int, ...] | None  # qmark drivers (SQLite): row indexes in parameter order; None: arrays
     casts: tuple[type | None, ...] = ()  # per column (PostgreSQL) or per parameter (SQLite)
-    staged: tuple[str, str, str] | None = None  # PostgreSQL: create the stage, COPY into it, move it on
+    staged: tuple[str, str, str, str] | None = None  # PostgreSQL: make the stage, COPY, move, empty it
 
 
 # From this many rows PostgreSQL gets them by COPY into a session-local stage, then one INSERT .. SELECT
@@ -287,12 +288,16 @@ def _compile_bulk(
     names = ", ".join(quote(name) for name in columns)
     target = dialect.identifier_preparer.format_table(table)
     sql = f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"
-    stage = quote(f"stage_{table.name}_{zlib.crc32(names.encode()):08x}")  # one per table and columns
-    staged = (
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {target} WITH NO DATA",
-        f"COPY {stage} ({names}) FROM STDIN",
-        f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}{conflict}; TRUNCATE {stage}",
-    )
+    staged = None
+    if dialect.driver == "psycopg":  # COPY from Python objects is psycopg 3's
+        stage = quote(f"stage_{table.name}_{zlib.crc32(names.encode()):08x}")  # one per table and columns
+        staged = (
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT {names} FROM {target} WITH NO DATA",
+            f"COPY {stage} ({names}) FROM STDIN",
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}{conflict}",
+            f"DELETE FROM {stage}",  # a table written twice in one transaction moves each lot once
+        )
     return _Bulk(sql, None, tuple(casts[name] for name in columns), staged)
 
 
@@ -360,9 +365,10 @@ def _insert_tuples(
     set_: ConflictUpdates | None,
 ) -> None:
     """INSERT .. ON CONFLICT for a batch of rows, the hot path of every batch. Compiled once per table and
-    row shape; SQLite gets the driver's executemany, PostgreSQL one statement over unnest()ed arrays.
-    Shadow schemas (rebuilds), types that need bind processing and rows an upsert would touch twice
-    take SQLAlchemy's usual path."""
+    row shape; SQLite gets the driver's executemany, PostgreSQL one statement over unnest()ed arrays
+    (from COPY_FROM_ROWS rows: COPY into a stage, then that statement's INSERT from it). Shadow
+    schemas (rebuilds), types that need bind processing and rows an upsert would touch twice take
+    SQLAlchemy's usual path."""
     dialect = conn.dialect
     cache_key = (dialect.name, table, columns, keys, set_)
     bulk = None
@@ -392,7 +398,7 @@ def _insert_tuples(
                 for p in params
             ]
         conn.exec_driver_sql(bulk.sql, params if isinstance(params, list) else list(params))
-    elif bulk.staged is not None and len(rows) >= COPY_FROM_ROWS:
+    elif bulk.staged is not None and len(rows) >= COPY_FROM_ROWS and _may_stage(conn):
         _copy_staged(conn, bulk.staged, bulk.casts, rows)
     else:
         arrays = []
@@ -404,35 +410,60 @@ def _insert_tuples(
         conn.exec_driver_sql(bulk.sql, tuple(arrays))
 
 
-_INT_OR_NONE = (int, type(None))
+# What text COPY reads into a column as the arrays' conversion would make it; anything else (a
+# float or a bool for an integer, a bool for a float) takes that conversion first.
+_AS_IS: dict[type | None, tuple[type, ...]] = {int: (int, type(None)), float: (int, float, type(None))}
+
+
+def _may_stage(conn: Connection) -> bool:
+    """Whether this session may create the temporary stage (a role can be denied TEMP): asked once
+    per connection; without it every batch keeps the single statement."""
+    info = conn.connection.info
+    if "shopfloor_may_stage" not in info:
+        query = "SELECT has_database_privilege(current_database(), 'TEMP')"
+        info["shopfloor_may_stage"] = bool(conn.exec_driver_sql(query).scalar())
+    return bool(info["shopfloor_may_stage"])
 
 
 def _copy_staged(
     conn: Connection,
-    staged: tuple[str, str, str],
+    staged: tuple[str, str, str, str],
     casts: tuple[type | None, ...],
     rows: Sequence[tuple[Any, ...]],
 ) -> None:
-    """COPY the rows into a stage (a temporary table, made once per session and emptied after each
-    use), then move them on with the statement's own ON CONFLICT: the same rows land as by unnest()."""
-    create, copy, move = staged
-    # Text COPY reads "3" into a float column as the server's own cast would: only an integer column
-    # given something else (a float, a bool) needs the arrays' conversion, checked without copying rows.
-    whole = [at for at, cast in enumerate(casts) if cast is int]
-    if any(type(row[at]) not in _INT_OR_NONE for row in rows for at in whole):
+    """COPY the rows into a stage (a temporary table made once per session, emptied at commit and
+    after each use), then move them on with the statement's own ON CONFLICT: the rows land as they
+    would through unnest(). Errors come wrapped as SQLAlchemy's, so a deadlock or a read-only store
+    is told apart from a bad record as on the single-statement path."""
+    create, copy, move, empty = staged
+    checked = [(at, _AS_IS[cast]) for at, cast in enumerate(casts) if cast in _AS_IS]
+    if any(type(row[at]) not in allowed for row in rows for at, allowed in checked):
         rows = [
             tuple(v if v is None or c is str else c(v) for v, c in zip(row, casts, strict=True))
             for row in rows
         ]
+    conn.exec_driver_sql(create)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(create)
         with cursor.copy(copy) as stream:
             for row in rows:
                 stream.write_row(row)
-        cursor.execute(move)
+    except conn.dialect.loaded_dbapi.Error as error:
+        lost = conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(error)
+        raise DBAPIError.instance(
+            copy,
+            None,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from error
     finally:
         cursor.close()
+    conn.exec_driver_sql(move)
+    conn.exec_driver_sql(empty)
 
 
 def select_in(

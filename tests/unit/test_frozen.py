@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import FrozenInstanceError, dataclass, replace
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 
 import pytest
 
@@ -38,10 +38,26 @@ def test_a_frozen_row_is_the_usual_dataclass_in_every_way_a_fold_relies_on() -> 
         Fast("a", 1)  # type: ignore[call-arg]
 
 
-def test_fields_with_defaults_are_refused_at_declaration() -> None:
+def test_what_the_constructor_would_not_honour_is_refused_at_declaration() -> None:
     with pytest.raises(TypeError, match="without defaults"):
 
         @frozen
         class WithDefault:
             key: str
             count: int = 0
+
+    with pytest.raises(TypeError, match="no __post_init__"):
+
+        @frozen
+        class Checked:
+            key: str
+
+            def __post_init__(self) -> None:
+                raise AssertionError("never run by the fast constructor")
+
+    with pytest.raises(TypeError, match="positional fields"):
+
+        @frozen
+        class Hidden:
+            key: str
+            count: int = field(init=False)
