@@ -150,11 +150,10 @@ async def run(
     minutes = minutes or (2.5 if quick else 7.0)
     plant_ = generate(workdir / "plant", plant, minutes)
     snapshots, boards, rate = await measure(plant_, interval, BOARDS)
-    events = plant_.events
     result: dict[str, Any] = {
         "events_per_second": RATE,
         "minutes_of_log": minutes,
-        "events": events,
+        "events": plant_.events,
         "snapshot_interval_minutes": interval,
         "replay_records_per_second": round(rate),
         "snapshots": snapshots,

@@ -183,22 +183,26 @@ def _summary(results: dict[str, Any]) -> list[str]:
         )
     if "history" in results:
         history = results["history"]
-        for board, figures in history["boards"].items():
+        target = history["target_s"]
+
+        def row(board: str, figures: dict[str, Any], how: str) -> str:
             worst = figures["worst_s"]
-            lines.append(
-                f"| `{board}?at=` 1 h or 24 h back, {history['events_per_second']:,} events/s, snapshot every "
-                f"{_fmt(history['snapshot_interval_minutes'])} min | worst {_fmt(worst, 2)} s (typical "
-                f"{_fmt(figures['typical_s'], 2)} s) | ≤ {_fmt(history['target_s'])} s: {_met(worst <= history['target_s'])} |"
+            return (
+                f"| `{board}?at=`{how} | worst {_fmt(worst, 2)} s (typical {_fmt(figures['typical_s'], 2)} s) "
+                f"| ≤ {_fmt(target)} s: {_met(worst <= target)} |"
             )
+
+        rate = f"{history['events_per_second']:,} events/s, snapshot every"
+        every = f" 1 h or 24 h back, {rate} {_fmt(history['snapshot_interval_minutes'])} min"
+        lines += [row(board, figures, every) for board, figures in history["boards"].items()]
         dense = history.get("denser")
-        for board, figures in (dense or {}).get("boards", {}).items():
-            worst = figures["worst_s"]
-            lines.append(
-                f"| `{board}?at=`, {history['events_per_second']:,} events/s, snapshot every "
-                f"{_fmt(dense['snapshot_interval_minutes'])} min ({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB "
-                f"stored each, {_fmt(dense['stored_gb_per_24h'])} GB per 24 h) | worst {_fmt(worst, 2)} s (typical "
-                f"{_fmt(figures['typical_s'], 2)} s) | ≤ {_fmt(history['target_s'])} s: {_met(worst <= history['target_s'])} |"
+        if dense:
+            denser = (
+                f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min "
+                f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored each, "
+                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h)"
             )
+            lines += [row(board, figures, denser) for board, figures in dense["boards"].items()]
     if "history-demo" in results:
         demo = results["history-demo"]
         for back in sorted({m["back_minutes"] for m in demo["moments"]}):
