@@ -74,7 +74,9 @@ POSITIONS = table_of(
     key=("group_id", "topic", "partition"),
     types={"next_offset": BigInteger},
 )
-APPLIED = table_of(AppliedEvent, "applied_events", key=("event_key",), index=("event_ms",))
+APPLIED = table_of(
+    AppliedEvent, "applied_events", key=("event_key",), index=("event_ms",), without_rowid=True
+)
 VERSIONS = table_of(
     EntityVersion, "entity_versions", key=("stream", "entity_id"), types={"sequence": BigInteger}
 )

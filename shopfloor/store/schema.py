@@ -46,10 +46,14 @@ def table_of(
     indexes: Mapping[str, Iterable[str]] | None = None,
     unique: Iterable[Iterable[str]] = (),
     types: Mapping[str, Any] | None = None,
+    without_rowid: bool = False,
 ) -> Table:
     """The table `name` with one column per field of the dataclass `cls`, primary key `key`;
     `index` columns get a single-column index each (`ix_<table>_<column>`), `indexes` are named
-    multi-column ones, `unique` column groups a UNIQUE constraint each."""
+    multi-column ones, `unique` column groups a UNIQUE constraint each. `without_rowid` stores a
+    SQLite table of many small rows under a text key once, in key order, instead of as rows plus a
+    copy of every key in the key's index: such tables (trend buckets, applied ids) are most of a
+    store's and a snapshot's bytes."""
     key, index, overrides = tuple(key), set(index), dict(types or {})
     hints = get_type_hints(cls)
     columns = []
@@ -72,7 +76,13 @@ def table_of(
     unknown = (set(key) | index | set(overrides)) - {f.name for f in fields(cls)}
     if unknown:
         raise ValueError(f"{name}: {sorted(unknown)} are not fields of {cls.__name__}")
-    table = Table(name, METADATA, *columns, *(UniqueConstraint(*group) for group in unique))
+    table = Table(
+        name,
+        METADATA,
+        *columns,
+        *(UniqueConstraint(*group) for group in unique),
+        sqlite_with_rowid=not without_rowid,
+    )
     for index_name, names in (indexes or {}).items():
         Index(index_name, *(table.c[n] for n in names))
     table.info[ROW_CLASS] = cls

@@ -63,10 +63,18 @@ LATEST = table_of(
 )
 _BUCKET_KEY = ("equipment_id", "sensor", "bucket_ms")
 SECONDS = table_of(
-    Bucket, "sensor_buckets_1s", key=_BUCKET_KEY, indexes={"ix_sensor_buckets_1s_time": ("bucket_ms",)}
+    Bucket,
+    "sensor_buckets_1s",
+    key=_BUCKET_KEY,
+    indexes={"ix_sensor_buckets_1s_time": ("bucket_ms",)},
+    without_rowid=True,
 )
 MINUTES = table_of(
-    Bucket, "sensor_buckets_1m", key=_BUCKET_KEY, indexes={"ix_sensor_buckets_1m_time": ("bucket_ms",)}
+    Bucket,
+    "sensor_buckets_1m",
+    key=_BUCKET_KEY,
+    indexes={"ix_sensor_buckets_1m_time": ("bucket_ms",)},
+    without_rowid=True,
 )
 
 BUCKET_COLUMNS = columns_of(SECONDS)
