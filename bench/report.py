@@ -200,7 +200,12 @@ def _summary(results: dict[str, Any]) -> list[str]:
             denser = (
                 f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min "
                 f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored each, "
-                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h)"
+                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h"
+                + (
+                    f", about {_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB once the per-minute buckets fill)"
+                    if "steady_stored_gb_per_24h_estimate" in dense
+                    else ")"
+                )
             )
             lines += [row(board, figures, denser) for board, figures in dense["boards"].items()]
     if "history-demo" in results:
@@ -424,7 +429,15 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                 )
                 + f". Each snapshot is {_fmt(dense['snapshot_bytes'] / 1e6, 1)} MB "
                 f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored): 24 h of them take "
-                f"{_fmt(dense['stored_gb_per_24h'])} GB, more as the per-minute buckets (kept 12 h) fill.",
+                f"{_fmt(dense['stored_gb_per_24h'])} GB, more as the per-minute buckets (kept 12 h) fill"
+                + (
+                    f": at {_fmt(dense['minute_bucket_stored_bytes_per_row'], 1)} stored bytes a row "
+                    f"({_fmt(dense['minute_bucket_rows'])} rows in the log's snapshot), full they make a "
+                    f"snapshot about {_fmt(dense['steady_stored_bytes_estimate'] / 1e6, 1)} MB stored, "
+                    f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB per 24 h (estimated)."
+                    if "steady_stored_bytes_estimate" in dense
+                    else "."
+                ),
                 "",
             ]
     if "history-demo" in results:
