@@ -64,7 +64,10 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Connections are renewed hourly: each keeps its temporary COPY stages (below) while it lives, and
+    # a temporary table's frozen-transaction horizon moves only in its own session, so a connection
+    # held for months would stop the database's from advancing (towards wraparound's forced stop).
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=3600)
 
 
 WRITE_OPTION = "shopfloor_write"
@@ -245,7 +248,7 @@ class _Bulk:
 
 # From this many rows PostgreSQL gets them by COPY into a session-local stage, then one INSERT .. SELECT
 # with the same ON CONFLICT: arrays for unnest() cost the client about 4 µs a row to build and the
-# server as much again to take apart; COPY costs a fraction of either (three round trips instead
+# server as much again to take apart; COPY costs a fraction of either (four round trips instead
 # of one, so small live batches keep the single statement).
 COPY_FROM_ROWS = 200
 
@@ -370,7 +373,7 @@ def _insert_tuples(
     schemas (rebuilds), types that need bind processing and rows an upsert would touch twice take
     SQLAlchemy's usual path."""
     dialect = conn.dialect
-    cache_key = (dialect.name, table, columns, keys, set_)
+    cache_key = (dialect.name, dialect.driver, table, columns, keys, set_)
     bulk = None
     if not conn.get_execution_options().get("schema_translate_map"):
         if cache_key not in _COMPILED:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, select
+from sqlalchemy.exc import DataError, DBAPIError
 
 from shopfloor.store.db import (
     COPY_FROM_ROWS,
@@ -75,6 +75,12 @@ def test_large_batches_land_as_small_ones_do(database_url: str) -> None:
         upsert_tuples(conn, LABELLED, ("key", "label", "value", "count"), first, ["key"])
         upsert_tuples(conn, LABELLED, ("key", "label", "value", "count"), again, ["key"])
         insert_ignore_tuples(conn, LABELLED, ("key", "value", "count"), ignored + fresh)
+        if conn.dialect.name == "postgresql":  # the rows went by COPY, through the session's stage
+            stages = (
+                "SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema() "
+                "AND starts_with(relname, 'stage_bulk_labelled_')"
+            )
+            assert conn.exec_driver_sql(stages).scalar() == 2  # one per column set written
     for key, label, value, count in first + again:
         expected[key] = (label, None if value is None else float(value), count)
     for key, value, count in fresh:
@@ -102,6 +108,23 @@ def test_a_read_only_store_fails_a_large_batch_as_unavailable_not_as_a_bad_recor
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         insert_ignore_tuples(conn, READINGS, ("key", "value", "count"), rows)
     assert store_unavailable(caught.value) and not transaction_conflict(caught.value)
+    engine.dispose()
+
+
+def test_a_bad_value_fails_a_large_batch_as_it_fails_a_small_one(postgres_url: str) -> None:
+    """PostgreSQL refuses NUL in text. Through COPY as through the single statement that is a bad
+    record (the projector splits the batch to find it), not a store gone away, and nothing lands."""
+    engine = make_engine(postgres_url)
+    METADATA.create_all(engine)
+    for size in (2, COPY_FROM_ROWS):
+        rows = [(f"k{i:04}", float(i), i) for i in range(size)]
+        rows[-1] = ("bad\x00key", 1.0, 1)
+        with pytest.raises(DBAPIError) as caught, begin_write(engine) as conn:
+            insert_ignore_tuples(conn, READINGS, ("key", "value", "count"), rows)
+        assert isinstance(caught.value, DataError), size
+        assert not store_unavailable(caught.value) and not transaction_conflict(caught.value)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(READINGS)).scalar() == 0
     engine.dispose()
 
 

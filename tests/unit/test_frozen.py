@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import pickle
-from dataclasses import FrozenInstanceError, dataclass, field, replace
+from dataclasses import FrozenInstanceError, InitVar, dataclass, field, replace
 
 import pytest
 
@@ -61,3 +62,22 @@ def test_what_the_constructor_would_not_honour_is_refused_at_declaration() -> No
         class Hidden:
             key: str
             count: int = field(init=False)
+
+    with pytest.raises(TypeError, match="positional fields"):
+
+        @frozen
+        class Passed:
+            key: str
+            scale: InitVar[int]
+
+
+def test_fields_named_like_the_constructors_own_names_are_plain_fields() -> None:
+    @frozen
+    class Odd:
+        self: str
+        _set_key: int
+        key: str
+
+    odd = Odd("s", 1, "k")
+    assert (odd.self, odd._set_key, odd.key) == ("s", 1, "k")
+    assert list(inspect.signature(Odd).parameters) == ["self", "_set_key", "key"]
