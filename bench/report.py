@@ -208,6 +208,8 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 )
             )
             lines += [row(board, figures, denser) for board, figures in dense["boards"].items()]
+            full = f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min, per-minute buckets full (12 h)"
+            lines += [row(b, f, full) for b, f in dense.get("boards_minute_buckets_full", {}).items()]
     if "history-demo" in results:
         demo = results["history-demo"]
         for back in sorted({m["back_minutes"] for m in demo["moments"]}):
@@ -437,6 +439,12 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                     f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB per 24 h (estimated)."
                     if "steady_stored_bytes_estimate" in dense
                     else "."
+                )
+                + "".join(
+                    f" With each snapshot's per-minute buckets filled to their 12-hour window (its sensors' "
+                    f"own rows repeated back in time), `{b}` worst {_fmt(f['worst_s'], 2)} s, typical "
+                    f"{_fmt(f['typical_s'], 2)} s."
+                    for b, f in dense.get("boards_minute_buckets_full", {}).items()
                 ),
                 "",
             ]
