@@ -208,7 +208,10 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 )
             )
             lines += [row(board, figures, denser) for board, figures in dense["boards"].items()]
-            full = f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min, per-minute buckets full (12 h)"
+            full = (
+                f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min, per-minute buckets full (12 h), "
+                f"other tables as after {_fmt(dense['minutes_of_log'])} min"
+            )
             lines += [row(b, f, full) for b, f in dense.get("boards_minute_buckets_full", {}).items()]
     if "history-demo" in results:
         demo = results["history-demo"]
@@ -443,7 +446,9 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                 + "".join(
                     f" With each snapshot's per-minute buckets filled to their 12-hour window (its sensors' "
                     f"own rows repeated back in time), `{b}` worst {_fmt(f['worst_s'], 2)} s, typical "
-                    f"{_fmt(f['typical_s'], 2)} s."
+                    f"{_fmt(f['typical_s'], 2)} s. The work-order tables keep every order, so an older "
+                    "store's snapshots are larger and slower to load: these figures hold for a young store "
+                    "(docs/history.md)."
                     for b, f in dense.get("boards_minute_buckets_full", {}).items()
                 ),
                 "",
