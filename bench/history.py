@@ -23,7 +23,8 @@ import asyncio
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -264,6 +265,17 @@ async def denser(workdir: Path) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def opened(image: bytes) -> Iterator[sqlite3.Connection]:
+    """A snapshot image as a database of its own, to read or change and serialize again."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.deserialize(image)
+        yield db
+    finally:
+        db.close()
+
+
 def fill_minute_buckets(store: SnapshotStore, at_ms: int) -> None:
     """Replaces the snapshot at `at_ms` with one whose per-minute buckets span their whole 12-hour
     window, as a plant's do after 12 hours: each sensor's own rows repeated back in time. What a
@@ -273,9 +285,7 @@ def fill_minute_buckets(store: SnapshotStore, at_ms: int) -> None:
     assert found is not None and found[0] == at_ms
     _, image, positions = found
     table, keep = MINUTES.name, RETAIN_MINUTES_MS // MINUTE_MS
-    db = sqlite3.connect(":memory:")
-    try:
-        db.deserialize(image)
+    with opened(image) as db:
         rows = db.execute(f"SELECT * FROM {table} ORDER BY equipment_id, sensor, bucket_ms").fetchall()
         own: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         for row in rows:
@@ -288,8 +298,6 @@ def fill_minute_buckets(store: SnapshotStore, at_ms: int) -> None:
         db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", added)
         db.commit()
         image = db.serialize()
-    finally:
-        db.close()
     with store.engine.begin() as conn:
         conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.at_ms == at_ms))
     store.forget_loaded()
@@ -301,9 +309,7 @@ def minute_buckets(image: bytes) -> tuple[int, float, int]:
     window is 12 h, so a log of minutes holds a sliver of them; at that size a plant's snapshot is
     its stored size plus the missing rows at this cost (an estimate: later minutes pack alike)."""
     table = MINUTES.name
-    db = sqlite3.connect(":memory:")
-    try:
-        db.deserialize(image)
+    with opened(image) as db:
         rows, sensors = db.execute(
             f"SELECT count(*), count(DISTINCT equipment_id || '/' || sensor) FROM {table}"
         ).fetchone()
@@ -311,8 +317,6 @@ def minute_buckets(image: bytes) -> tuple[int, float, int]:
         db.commit()
         db.execute("VACUUM")
         without = len(pack(db.serialize()))
-    finally:
-        db.close()
     return rows, (len(pack(image)) - without) / max(rows, 1), sensors
 
 

@@ -200,19 +200,15 @@ def _summary(results: dict[str, Any]) -> list[str]:
             denser = (
                 f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min "
                 f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored each, "
-                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h"
-                + (
-                    f", about {_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB once the per-minute buckets fill)"
-                    if "steady_stored_gb_per_24h_estimate" in dense
-                    else ")"
-                )
+                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h, about "
+                f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB once the per-minute buckets fill)"
             )
             lines += [row(board, figures, denser) for board, figures in dense["boards"].items()]
             full = (
                 f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min, per-minute buckets full (12 h), "
                 f"other tables as after {_fmt(dense['minutes_of_log'])} min"
             )
-            lines += [row(b, f, full) for b, f in dense.get("boards_minute_buckets_full", {}).items()]
+            lines += [row(b, f, full) for b, f in dense["boards_minute_buckets_full"].items()]
     if "history-demo" in results:
         demo = results["history-demo"]
         for back in sorted({m["back_minutes"] for m in demo["moments"]}):
@@ -435,21 +431,17 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                 + f". Each snapshot is {_fmt(dense['snapshot_bytes'] / 1e6, 1)} MB "
                 f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored): 24 h of them take "
                 f"{_fmt(dense['stored_gb_per_24h'])} GB, more as the per-minute buckets (kept 12 h) fill"
-                + (
-                    f": at {_fmt(dense['minute_bucket_stored_bytes_per_row'], 1)} stored bytes a row "
-                    f"({_fmt(dense['minute_bucket_rows'])} rows in the log's snapshot), full they make a "
-                    f"snapshot about {_fmt(dense['steady_stored_bytes_estimate'] / 1e6, 1)} MB stored, "
-                    f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB per 24 h (estimated)."
-                    if "steady_stored_bytes_estimate" in dense
-                    else "."
-                )
+                f": at {_fmt(dense['minute_bucket_stored_bytes_per_row'], 1)} stored bytes a row "
+                f"({_fmt(dense['minute_bucket_rows'])} rows in the log's snapshot), full they make a "
+                f"snapshot about {_fmt(dense['steady_stored_bytes_estimate'] / 1e6, 1)} MB stored, "
+                f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB per 24 h (estimated)."
                 + "".join(
                     f" With each snapshot's per-minute buckets filled to their 12-hour window (its sensors' "
                     f"own rows repeated back in time), `{b}` worst {_fmt(f['worst_s'], 2)} s, typical "
                     f"{_fmt(f['typical_s'], 2)} s. The work-order tables keep every order, so an older "
                     "store's snapshots are larger and slower to load: these figures hold for a young store "
                     "(docs/history.md)."
-                    for b, f in dense.get("boards_minute_buckets_full", {}).items()
+                    for b, f in dense["boards_minute_buckets_full"].items()
                 ),
                 "",
             ]
