@@ -20,6 +20,7 @@ of the interval holding each (just before its next snapshot).
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import statistics
 import time
@@ -37,17 +38,24 @@ from shopfloor.cli import _parser
 from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.service import History
-from shopfloor.history.snapshots import SNAPSHOTS, SnapshotStore, pack, snapshot_image
-from shopfloor.history.views import topics_for
+from shopfloor.history.snapshots import PARTS as SNAPSHOT_PARTS
+from shopfloor.history.snapshots import SnapshotStore, pack, snapshot_image
+from shopfloor.history.views import parts_for
 from shopfloor.runtime import tune_gc
 from shopfloor.simulator.base import Generator
 from shopfloor.simulator.plant import demo_traffic, plant_traffic
 from shopfloor.store.db import make_engine
-from shopfloor.store.registry import HANDLERS
-from shopfloor.store.sensors import MINUTE_MS, MINUTES, RETAIN_MINUTES_MS
+from shopfloor.store.registry import HANDLERS, PARTS, Part
+from shopfloor.store.sensors import MINUTE_MS, MINUTES, RETAIN_MINUTES_MS, SensorHandler
+from shopfloor.store.work_orders import WorkOrderHandler
 from shopfloor.transport.memory import MemoryLog, MemoryReader
 
 RATE = 1000  # events per second of event time
+MACHINES = next(p for p in PARTS if any(isinstance(h, SensorHandler) for h in p.handlers))
+WORK_ORDERS = next(p for p in PARTS if any(isinstance(h, WorkOrderHandler) for h in p.handlers))
+ORDER_PARTS = [
+    p for p in PARTS if any(t.name in ("line_orders", "quality_inspections", "work_orders") for t in p.tables)
+]
 BOARDS = ("/work-orders", "/outbound", "/equipment")  # production, warehouse, machines: every topic group
 TARGET_SECONDS = 2.0
 
@@ -113,35 +121,43 @@ def generate(workdir: Path, traffic: Callable[[Settings], list[Generator]], minu
 
 
 async def take_snapshots(plant: Plant, step: int) -> list[dict[str, Any]]:
-    """Every `step` ms of event time, as the server's snapshotter takes them (each from the last)."""
+    """Every `step` ms of event time, as the server's snapshotter takes them: each part from its last."""
     snapshots = []
     moment = (plant.start_ms // step + 1) * step
     while moment <= plant.end_ms:
-        taken = await plant.history.build(moment)
-        began = time.perf_counter()
-        image = snapshot_image(taken.engine, moment, step)
-        stored = plant.store.save(moment, image, taken.replayed.positions)
-        snapshots.append(
-            {
-                "at_ms": moment,
-                "replay_s": round(taken.replayed.seconds, 3),
-                "records": taken.replayed.records,
-                "bytes": len(image),
-                "stored_bytes": stored,
-                "save_s": round(time.perf_counter() - began, 3),
-            }
-        )
-        taken.engine.dispose()
+        figures: dict[str, Any] = {"at_ms": moment, "replay_s": 0.0, "records": 0, "bytes": 0}
+        figures |= {"stored_bytes": 0, "save_s": 0.0, "parts": {}}
+        for part in plant.history.parts:
+            taken = await plant.history.build(moment, part)
+            began = time.perf_counter()
+            image = snapshot_image(taken.engine, moment, step, part)
+            stored = plant.store.save(moment, part.name, image, taken.replayed.positions)
+            figures["replay_s"] += taken.replayed.seconds
+            figures["records"] += taken.replayed.records
+            figures["bytes"] += len(image)
+            figures["stored_bytes"] += stored
+            figures["save_s"] += time.perf_counter() - began
+            figures["parts"][part.name] = {"bytes": len(image), "stored_bytes": stored}
+            taken.engine.dispose()
+        snapshots.append({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
         moment += step
     return snapshots
 
 
+def loads(snapshot: dict[str, Any], board: str) -> int:
+    """The image bytes a past view of `board` loads from this snapshot: its parts' only."""
+    return sum(snapshot["parts"][p.name]["bytes"] for p in parts_for(board, PARTS))
+
+
 async def cold_build(plant: Plant, at_ms: int, board: str) -> tuple[float, float]:
-    """Wall and CPU seconds of a board's as-of store for `at_ms`, with no snapshot image loaded yet.
-    CPU seconds are this process's: what the build costs on an idle core, whatever else runs."""
-    plant.history.snapshots = SnapshotStore(plant.store.engine)
+    """Wall and CPU seconds of a board's as-of store for `at_ms`, as a request builds it, with no
+    snapshot image loaded yet. CPU seconds are this process's: what the build costs on an idle core,
+    whatever else runs."""
+    history = History(
+        plant.settings, lambda: MemoryReader(plant.memory), HANDLERS, SnapshotStore(plant.store.engine)
+    )
     began, cpu = time.perf_counter(), time.process_time()
-    answer = await plant.history.build(at_ms, topics_for(board, plant.settings))
+    answer = await history.as_of(at_ms, parts_for(board, history.parts))
     figures = time.perf_counter() - began, time.process_time() - cpu
     answer.engine.dispose()
     return figures
@@ -217,15 +233,17 @@ async def time_boards(
                 if at <= plant_.end_ms:
                     into.append(await cold_build(plant_, at, board))
         boards[board] = {
+            "loads_bytes": loads(snapshots[-1], board),
             "worst_s": round(max(w for w, _ in worst), 3),
             "typical_s": round(statistics.median(w for w, _ in typical), 3),
             "worst_cpu_s": round(max(c for _, c in worst), 3),
             "typical_cpu_s": round(statistics.median(c for _, c in typical), 3),
         }
+        found = boards[board]
         log(
-            f"history: {board}?at= from a snapshot{what}: worst {boards[board]['worst_s']} s "
-            f"({boards[board]['worst_cpu_s']} s CPU), typical {boards[board]['typical_s']} s "
-            f"({boards[board]['typical_cpu_s']} s CPU)"
+            f"history: {board}?at= from a snapshot{what}: worst {found['worst_s']} s "
+            f"({found['worst_cpu_s']} s CPU), typical {found['typical_s']} s "
+            f"({found['typical_cpu_s']} s CPU); loads {found['loads_bytes'] / 1e6:.1f} MB of parts"
         )
     return boards
 
@@ -234,29 +252,40 @@ DENSER_MINUTES, DENSER_LOG_MINUTES = 1.0, 12.0
 
 
 async def denser(workdir: Path) -> dict[str, Any]:
-    """The sensor board from one-minute snapshots, on a log long enough (12 min) to fill the
-    10-minute window of one-second buckets, which make most of a snapshot: what the target costs
-    in snapshot storage. The per-minute buckets (kept 12 h) go on growing past this log."""
+    """The sensor and work-order boards from one-minute snapshots, on a log long enough (12 min) to
+    fill the 10-minute window of one-second buckets: what the target costs in snapshot storage.
+    Then the tables that go on growing past this log are grown to their size a day in (per-minute
+    buckets kept 12 h, finished work orders kept for good) and both boards are timed again."""
     plant_ = generate(workdir, plant, DENSER_LOG_MINUTES)
-    snapshots, boards, _ = await measure(plant_, DENSER_MINUTES, ("/equipment",))
+    boards_ = ("/equipment", "/work-orders")
+    snapshots, boards, _ = await measure(plant_, DENSER_MINUTES, boards_)
     stored = snapshots[-1]["stored_bytes"]
     per_day = 24 * 60 / DENSER_MINUTES
-    found = plant_.store.latest_before(plant_.end_ms)
+    found = plant_.store.latest_before(plant_.end_ms, MACHINES.name)
     assert found is not None
     rows, row_bytes, sensors = minute_buckets(found[1])
     steady = stored + (sensors * RETAIN_MINUTES_MS // MINUTE_MS - rows) * row_bytes
+    copies = round(24 * 60 / DENSER_LOG_MINUTES) - 1
     for snap in snapshots:
-        fill_minute_buckets(plant_.store, snap["at_ms"])
-    full = await time_boards(
-        plant_, snapshots, int(DENSER_MINUTES * 60_000), ("/equipment",), " (per-minute buckets full)"
-    )
+        refill(plant_.store, snap["at_ms"], MACHINES.name, fill_minute_buckets)
+        ids = finished_orders(plant_.store, snap["at_ms"])
+        for part in ORDER_PARTS:
+            grow = functools.partial(copy_finished_orders, part=part, ids=ids, copies=copies)
+            refill(plant_.store, snap["at_ms"], part.name, grow)
+    full = await time_boards(plant_, snapshots, int(DENSER_MINUTES * 60_000), boards_, " (a day's tables)")
+    for board in boards_:
+        full[board]["loads_bytes"] = sum(
+            image_bytes(plant_.store, plant_.end_ms, p) for p in parts_for(board, PARTS)
+        )
     return {
         "snapshot_interval_minutes": DENSER_MINUTES,
         "minutes_of_log": DENSER_LOG_MINUTES,
         "boards": boards,
-        "boards_minute_buckets_full": full,
+        "boards_a_day_in": full,
+        "finished_order_copies": copies,
         "snapshot_bytes": snapshots[-1]["bytes"],
         "snapshot_stored_bytes": stored,
+        "snapshot_parts": snapshots[-1]["parts"],
         "stored_gb_per_24h": round(stored * per_day / 1e9, 1),
         "minute_bucket_rows": rows,
         "minute_bucket_stored_bytes_per_row": round(row_bytes, 1),
@@ -276,32 +305,79 @@ def opened(image: bytes) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
-def fill_minute_buckets(store: SnapshotStore, at_ms: int) -> None:
-    """Replaces the snapshot at `at_ms` with one whose per-minute buckets span their whole 12-hour
-    window, as a plant's do after 12 hours: each sensor's own rows repeated back in time. What a
-    past view then costs to load and to replay into is timed; stored sizes are not taken from it
-    (repeated rows pack better than real ones)."""
-    found = store.latest_before(at_ms)
+def image_bytes(store: SnapshotStore, at_ms: int, part: Part) -> int:
+    found = store.latest_before(at_ms, part.name)
+    assert found is not None
+    return len(found[1])
+
+
+def refill(store: SnapshotStore, at_ms: int, part: str, change: Callable[[sqlite3.Connection], None]) -> None:
+    """Replaces a part's snapshot at `at_ms` with the same image after `change`. What a past view then
+    costs to load and to replay into is timed; stored sizes are not taken from it (repeated rows
+    pack better than real ones)."""
+    found = store.latest_before(at_ms, part)
     assert found is not None and found[0] == at_ms
     _, image, positions = found
-    table, keep = MINUTES.name, RETAIN_MINUTES_MS // MINUTE_MS
     with opened(image) as db:
-        rows = db.execute(f"SELECT * FROM {table} ORDER BY equipment_id, sensor, bucket_ms").fetchall()
-        own: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            own.setdefault((row[0], row[1]), []).append(row)
-        added = [
-            (eq, sensor, series[0][2] - (i + 1) * MINUTE_MS, *series[i % len(series)][3:])
-            for (eq, sensor), series in own.items()
-            for i in range(keep - len(series))
-        ]
-        db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", added)
+        change(db)
         db.commit()
         image = db.serialize()
     with store.engine.begin() as conn:
-        conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.at_ms == at_ms))
+        conn.execute(
+            delete(SNAPSHOT_PARTS).where(SNAPSHOT_PARTS.c.at_ms == at_ms, SNAPSHOT_PARTS.c.part == part)
+        )
     store.forget_loaded()
-    store.save(at_ms, image, positions)
+    store.save(at_ms, part, image, positions)
+
+
+def fill_minute_buckets(db: sqlite3.Connection) -> None:
+    """Per-minute buckets spanning their whole 12-hour window, as a plant's do after 12 hours: each
+    sensor's own rows repeated back in time."""
+    table, keep = MINUTES.name, RETAIN_MINUTES_MS // MINUTE_MS
+    rows = db.execute(f"SELECT * FROM {table} ORDER BY equipment_id, sensor, bucket_ms").fetchall()
+    own: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        own.setdefault((row[0], row[1]), []).append(row)
+    added = [
+        (eq, sensor, series[0][2] - (i + 1) * MINUTE_MS, *series[i % len(series)][3:])
+        for (eq, sensor), series in own.items()
+        for i in range(keep - len(series))
+    ]
+    db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", added)
+
+
+RENAMED = ("work_order_id", "event_id", "inspection_id")  # keys a copy of an order's rows renames
+
+
+def finished_orders(store: SnapshotStore, at_ms: int) -> list[str]:
+    found = store.latest_before(at_ms, WORK_ORDERS.name)
+    assert found is not None
+    with opened(found[1]) as db:
+        query = "SELECT work_order_id FROM work_orders WHERE status IN ('COMPLETED', 'CANCELLED')"
+        return [row[0] for row in db.execute(query)]
+
+
+def copy_finished_orders(db: sqlite3.Connection, part: Part, ids: list[str], copies: int) -> None:
+    """`copies` more of these finished orders' rows in the part's tables, under new ids: the tables
+    as a day of this traffic leaves them (finished orders are kept for good; open ones do not
+    pile up)."""
+    db.execute("CREATE TEMP TABLE finished (work_order_id TEXT PRIMARY KEY)")
+    db.executemany("INSERT INTO finished VALUES (?)", ((i,) for i in ids))
+    for table in (t.name for t in part.tables):
+        columns = [row[1] for row in db.execute(f'PRAGMA main.table_info("{table}")')]
+        if "work_order_id" not in columns:
+            continue  # per line or per shift: does not grow with orders
+        rows = db.execute(
+            f'SELECT * FROM "{table}" WHERE work_order_id IN (SELECT * FROM finished)'
+        ).fetchall()
+        renamed = [i for i, name in enumerate(columns) if name in RENAMED]
+        marks = ", ".join("?" * len(columns))
+        for copy in range(1, copies + 1):
+            db.executemany(
+                f'INSERT INTO "{table}" VALUES ({marks})',
+                (tuple(f"{v}~{copy}" if i in renamed else v for i, v in enumerate(row)) for row in rows),
+            )
+    db.execute("DROP TABLE finished")
 
 
 def minute_buckets(image: bytes) -> tuple[int, float, int]:

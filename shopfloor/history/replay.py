@@ -12,17 +12,19 @@ import asyncio
 import heapq
 import sqlite3
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, Table, create_engine, event
 from sqlalchemy.pool import QueuePool
 
 from shopfloor.consumers.projector import decode_records
 from shopfloor.events.codec import Admission
 from shopfloor.events.envelope import Envelope
 from shopfloor.store.batch import Batch, Rejected, apply_batch, ensure_version_row, load_positions
+from shopfloor.store.bookkeeping import STORE_VERSION
 from shopfloor.store.changes import Handler
 from shopfloor.store.db import create_schema
 from shopfloor.store.registry import TABLES
@@ -49,21 +51,50 @@ class Replayed:
 
 
 def memory_store(image: bytes | None = None) -> Engine:
-    """A private in-memory SQLite store (one connection); `image` is a serialized store to start from."""
-    raw = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    """A private in-memory SQLite store (one connection); `image` is a serialized store to start from.
+    Named and shared-cache, so that `composed` can attach it to another connection."""
+    uri = f"file:as-of-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    raw = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     if image is not None:
         _load_image(raw, image)
-    # One connection, lent to one thread at a time: a page and its fragments read the same cached
-    # store from several request threads, and one SQLite connection holds one transaction.
-    engine = create_engine("sqlite://", creator=lambda: raw, poolclass=QueuePool, pool_size=1, max_overflow=0)
+    engine = _lent(raw, uri)
+    create_schema(engine, TABLES)  # an image from an older version gains the tables added since
+    ensure_version_row(engine)
+    return engine
+
+
+def _lent(raw: sqlite3.Connection, uri: str) -> Engine:
+    """One connection, lent to one thread at a time: a page and its fragments read the same cached
+    store from several request threads, and one SQLite connection holds one transaction."""
+    url = URL.create("sqlite", database=uri)  # where `composed` finds it
+    engine = create_engine(url, creator=lambda: raw, poolclass=QueuePool, pool_size=1, max_overflow=0)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
-    create_schema(engine, TABLES)  # an image from an older version gains the tables added since
-    ensure_version_row(engine)
     return engine
+
+
+def composed(parts: Sequence[tuple[Sequence[Table], Engine]]) -> Engine:
+    """One read-only store over several as-of stores, each attached as it is (nothing copied): the
+    tables each holds are views of it in this connection's temp schema (found before any attached
+    database's), and the version row is the newest of theirs."""
+    raw = sqlite3.connect(
+        "file:composed?mode=memory", uri=True, check_same_thread=False, isolation_level=None
+    )
+    versions = []
+    for i, (tables, engine) in enumerate(parts):
+        raw.execute(f"ATTACH DATABASE ? AS part{i}", (engine.url.database,))
+        for table in tables:
+            raw.execute(f'CREATE TEMP VIEW "{table.name}" AS SELECT * FROM part{i}."{table.name}"')
+        versions.append(f"SELECT * FROM part{i}.{STORE_VERSION.name}")
+    raw.execute(
+        f"CREATE TEMP VIEW {STORE_VERSION.name} AS SELECT 1 AS id, max(version) AS version, "
+        "max(last_event_ms) AS last_event_ms, max(last_commit_ms) AS last_commit_ms "
+        f"FROM ({' UNION ALL '.join(versions)})"
+    )
+    return _lent(raw, "file:composed?mode=memory")
 
 
 def _load_image(target: sqlite3.Connection, image: bytes) -> None:

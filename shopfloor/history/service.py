@@ -1,7 +1,9 @@
 """As-of stores on demand: which part of the log is still retained, and the store for a moment.
 
-A moment is answered from the newest snapshot at or before it (when snapshots are kept) plus a
-replay of the log from the snapshot's positions; without one, from the beginning of the log. When
+A moment is answered part by part (handlers writing no table in common, registry.Part), each from
+its newest snapshot at or before the moment (when snapshots are kept) plus a replay of its topics
+from the snapshot's positions; without one, from the beginning of the log. A board reading several
+parts reads their stores as one. When
 the broker's retention has dropped records that the answer needs, it says so instead of answering
 with a partial past.
 """
@@ -21,8 +23,9 @@ from sqlalchemy import Engine
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import admission, decode_records
 from shopfloor.events.envelope import Envelope
-from shopfloor.history.replay import Replayed, collect, event_ms, memory_store, replay
+from shopfloor.history.replay import Replayed, collect, composed, event_ms, memory_store, replay
 from shopfloor.store.changes import Handler
+from shopfloor.store.registry import Part, parts_of
 from shopfloor.transport.base import LogReader, Record, TopicPartition
 
 CACHED = 4  # as-of stores kept (a page and its fragments ask for the same moment together)
@@ -38,25 +41,25 @@ class AsOf:
     at_ms: int
     engine: Engine
     replayed: Replayed
-    snapshot_ms: int | None  # the snapshot it started from, if any
+    snapshot_ms: int | None  # the snapshot it started from, if any (the oldest, over several parts)
 
 
 class SnapshotSource(Protocol):
-    """What the service needs from a snapshot store (history/snapshots.py): the newest snapshot at or
-    before a moment, as (its moment, its image, the log positions it reached)."""
+    """What the service needs from a snapshot store (history/snapshots.py): a part's newest snapshot
+    at or before a moment, as (its moment, its image, the log positions it reached)."""
 
-    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None: ...
+    def latest_before(self, at_ms: int, part: str) -> tuple[int, bytes, dict[TopicPartition, int]] | None: ...
 
-    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
-        """The oldest snapshot moment whose positions the log still holds."""
+    def oldest_usable(self, begins: dict[TopicPartition, int], part: str) -> int | None:
+        """The oldest moment of a part's snapshot whose positions the log still holds."""
         ...
 
 
 class NoSnapshots:
-    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
+    def latest_before(self, at_ms: int, part: str) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
         return None
 
-    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
+    def oldest_usable(self, begins: dict[TopicPartition, int], part: str) -> int | None:
         return None
 
 
@@ -78,35 +81,43 @@ class History:
         self.settings = settings
         self.zone = settings.calendar().zone
         self._open_reader = open_reader
-        self._handlers = list(handlers)
+        self.parts = parts_of(handlers)
         self._admission = admission(settings)
         self.snapshots: SnapshotSource = snapshots or NoSnapshots()
         self._cache: OrderedDict[tuple[int, tuple[str, ...]], tuple[float, AsOf]] = OrderedDict()
         self._lock = asyncio.Lock()
         self._incomplete = incomplete
 
-    async def as_of(self, at_ms: int, topics: Sequence[str] | None = None) -> AsOf:
-        """The store as it stood at `at_ms` (event time), its read models folded from `topics` (all by
-        default); PastUnavailable when that cannot be known."""
-        key = (at_ms, tuple(topics or self.settings.topics))
+    async def as_of(self, at_ms: int, parts: Sequence[Part] | None = None) -> AsOf:
+        """The store as it stood at `at_ms` (event time), with the tables of `parts` (all by default);
+        PastUnavailable when that cannot be known."""
+        chosen = tuple(parts or self.parts)
+        key = (at_ms, tuple(p.name for p in chosen))
         async with self._lock:  # one replay at a time: each holds a store in memory
             hit = self._cache.get(key)
             if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
                 self._cache.move_to_end(key)
                 return hit[1]
-            found = await self.build(at_ms, key[1])
+            built = [await self.build(at_ms, part) for part in chosen]
+            if all(b.snapshot_ms is None and b.replayed.records == 0 for b in built):
+                firsts = [b.replayed.first_ms for b in built if b.replayed.first_ms is not None]
+                if not firsts:
+                    raise PastUnavailable("the event log holds no events yet")
+                raise PastUnavailable(f"the retained event log begins later, at {self.label(min(firsts))}")
+            found = built[0] if len(built) == 1 else await asyncio.to_thread(_composed, chosen, built)
             self._cache[key] = (time.monotonic(), found)
             while len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
             return found
 
-    async def build(self, at_ms: int, topics: Sequence[str] | None = None) -> AsOf:
-        """A fresh as-of store for `at_ms`, not cached (snapshots are taken with this, of every topic).
-        From a snapshot, the tables of other topics stay as they stood at the snapshot."""
+    async def build(self, at_ms: int, part: Part) -> AsOf:
+        """A fresh as-of store of one part for `at_ms`, not cached (snapshots are taken with this):
+        its snapshot plus its topics' log after it, folded by its handlers only. Empty when the
+        log holds none of its events up to `at`."""
         if self._incomplete:
             raise PastUnavailable(self._incomplete)
-        async with self._log(topics) as (reader, partitions, begins, ends):
-            snapshot = await asyncio.to_thread(self.snapshots.latest_before, at_ms)
+        async with self._log(part.topics(self.settings)) as (reader, partitions, begins, ends):
+            snapshot = await asyncio.to_thread(self.snapshots.latest_before, at_ms, part.name)
             if snapshot is not None and not carries(snapshot[2], begins):
                 snapshot = None  # records after it are gone: it cannot be carried forward
             if snapshot is None:
@@ -118,17 +129,13 @@ class History:
                         f"now begins at offset {begins[tp]}) and no snapshot is kept from before this moment"
                     )
             engine = await asyncio.to_thread(memory_store, None if snapshot is None else snapshot[1])
-            done = await replay(reader, engine, begins, ends, at_ms, self._handlers, self._admission)
-        if snapshot is None and done.records == 0:
-            if done.first_ms is None:
-                raise PastUnavailable("the event log holds no events yet")
-            raise PastUnavailable(f"the retained event log begins later, at {self.label(done.first_ms)}")
+            done = await replay(reader, engine, begins, ends, at_ms, part.handlers, self._admission)
         return AsOf(at_ms, engine, done, None if snapshot is None else snapshot[0])
 
-    async def events(self, since_ms: int, at_ms: int, topics: Sequence[str] | None = None) -> list[Envelope]:
-        """The events of `topics` between two moments (what changed the boards in between)."""
-        async with self._log(topics) as (reader, partitions, begins, ends):
-            snapshot = await asyncio.to_thread(self.snapshots.latest_before, since_ms)
+    async def events(self, since_ms: int, at_ms: int, part: Part) -> list[Envelope]:
+        """The events of a part's topics between two moments (what changed its tables in between)."""
+        async with self._log(part.topics(self.settings)) as (reader, partitions, begins, ends):
+            snapshot = await asyncio.to_thread(self.snapshots.latest_before, since_ms, part.name)
             starts = dict(begins)
             if snapshot is not None and carries(snapshot[2], begins):
                 starts = {tp: snapshot[2].get(tp, begins[tp]) for tp in partitions}
@@ -136,12 +143,17 @@ class History:
                 raise PastUnavailable("the broker's retention has dropped events of that time")
             return await collect(reader, starts, ends, since_ms, at_ms, self._admission)
 
-    async def earliest(self, topics: Sequence[str] | None = None) -> int | None:
-        """The oldest moment a past view of `topics` can show: the first retained event when nothing
-        was ever dropped, else the oldest snapshot the log can carry forward (None: none)."""
-        async with self._log(topics) as (reader, partitions, begins, ends):
+    async def earliest(self, parts: Sequence[Part] | None = None) -> int | None:
+        """The oldest moment a past view of `parts` can show (None: none)."""
+        found = [await self._earliest(part) for part in parts or self.parts]
+        return None if None in found else max(t for t in found if t is not None)
+
+    async def _earliest(self, part: Part) -> int | None:
+        """The first retained event of the part's topics when nothing was ever dropped, else the
+        oldest of its snapshots the log can carry forward."""
+        async with self._log(part.topics(self.settings)) as (reader, partitions, begins, ends):
             if any(begins[tp] > 0 for tp in partitions):
-                return await asyncio.to_thread(self.snapshots.oldest_usable, begins)
+                return await asyncio.to_thread(self.snapshots.oldest_usable, begins, part.name)
             waiting = {tp for tp in partitions if ends[tp] > 0}
             for tp in waiting:
                 reader.seek(tp, 0)
@@ -159,7 +171,7 @@ class History:
 
     @contextlib.asynccontextmanager
     async def _log(
-        self, topics: Sequence[str] | None
+        self, topics: Sequence[str]
     ) -> AsyncIterator[
         tuple[LogReader, list[TopicPartition], dict[TopicPartition, int], dict[TopicPartition, int]]
     ]:
@@ -167,7 +179,7 @@ class History:
         reader = self._open_reader()
         await reader.start()
         try:
-            partitions = await reader.partitions_for(list(topics or self.settings.topics))
+            partitions = await reader.partitions_for(list(topics))
             begins = await reader.beginning_offsets(partitions)
             ends = await reader.end_offsets(partitions)
             yield reader, partitions, begins, ends
@@ -178,6 +190,20 @@ class History:
         from shopfloor.history.moment import local_label
 
         return local_label(at_ms, self.zone)
+
+
+def _composed(parts: Sequence[Part], built: Sequence[AsOf]) -> AsOf:
+    """The parts' as-of stores read as one (a board reading several parts)."""
+    engine = composed([(part.tables, one.engine) for part, one in zip(parts, built, strict=True)])
+    replayed = Replayed(
+        records=sum(b.replayed.records for b in built),
+        applied=sum(b.replayed.applied for b in built),
+        seconds=sum(b.replayed.seconds for b in built),
+    )
+    starts = [b.snapshot_ms for b in built]
+    return AsOf(
+        built[0].at_ms, engine, replayed, None if None in starts else min(s for s in starts if s is not None)
+    )
 
 
 def reader_factory(settings: Settings, memory_log: object | None) -> Callable[[], LogReader] | None:

@@ -1,9 +1,11 @@
 """Snapshots of the read models every N minutes of event time, so a past view replays minutes, not days.
 
-A snapshot is an as-of store itself (built by the same replay, from the previous snapshot) kept as a
-serialized SQLite image, with the log positions it reached; it lives in the main store, so every web
-replica can use it. Moments are on a grid (every N minutes of event time); the newest grid moment at
-least one interval behind the newest event is taken, older ones beyond the retention are deleted.
+A snapshot is one part's as-of store (registry.Part: handlers writing no table in common), built by
+the same replay from the part's previous snapshot and kept as a serialized SQLite image with the
+log positions it reached; a past view loads only the parts its board reads. Snapshots live in the
+main store, so every web replica can use them. Moments are on a grid (every N minutes of event
+time); the newest grid moment at least one interval behind the newest event is taken, older ones
+beyond the retention are deleted.
 """
 
 from __future__ import annotations
@@ -17,21 +19,48 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import zstandard
-from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table, Text, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    true,
+)
 
 from shopfloor.history.replay import image_of
-from shopfloor.history.service import PastUnavailable, carries
+from shopfloor.history.service import History, PastUnavailable, carries
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write, run_exclusive
+from shopfloor.store.registry import PARTS as ALL_PARTS
+from shopfloor.store.registry import Part
 from shopfloor.transport.base import TopicPartition
 
 log = logging.getLogger(__name__)
 METADATA = MetaData()  # apart from the read models: an as-of store never holds snapshots
-SNAPSHOTS = Table(
+PARTS = Table(
+    "history_snapshot_parts",
+    METADATA,
+    Column("at_ms", BigInteger, primary_key=True),
+    Column("part", String(200), primary_key=True),
+    Column("taken_ms", BigInteger, nullable=False),
+    Column("positions", Text, nullable=False),
+    Column("image", LargeBinary, nullable=False),
+)
+# Whole-store images, as versions before parts took them: a start for any part until they age out.
+WHOLE = Table(
     "history_snapshots",
     METADATA,
     Column("at_ms", BigInteger, primary_key=True),
@@ -68,62 +97,78 @@ def _positions_of(text: str) -> dict[TopicPartition, int]:
 
 
 class SnapshotStore:
-    """Snapshots in the main store: the newest before a moment, save, and retention."""
+    """Snapshots in the main store, one image per part and moment: the newest before a moment, save,
+    and retention."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         METADATA.create_all(engine, checkfirst=True)
-        # The last image loaded, decompressed: a page, its fragments and a played timeline start
-        # from the same snapshot (snapshots never change once saved).
-        self._loaded: tuple[int, bytes] | None = None
+        # The images last loaded, decompressed, by source (a part, or WHOLE): a page, its fragments and
+        # a played timeline start from the same snapshots (snapshots never change once saved).
+        self._loaded: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
 
-    def latest_before(self, at_ms: int) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
+    def latest_before(self, at_ms: int, part: str) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(SNAPSHOTS.c.at_ms, SNAPSHOTS.c.positions)
-                .where(SNAPSHOTS.c.at_ms <= at_ms)
-                .order_by(SNAPSHOTS.c.at_ms.desc())
-                .limit(1)
-            ).first()
-            if row is None:
+            found = [
+                (row.at_ms, source, row.positions)
+                for table, source, where in ((PARTS, part, PARTS.c.part == part), (WHOLE, WHOLE.name, true()))
+                if (
+                    row := conn.execute(
+                        select(table.c.at_ms, table.c.positions)
+                        .where(table.c.at_ms <= at_ms, where)
+                        .order_by(table.c.at_ms.desc())
+                        .limit(1)
+                    ).first()
+                )
+                is not None
+            ]
+            if not found:
                 return None
+            moment, source, positions = max(found, key=lambda f: f[0])
             with self._lock:
-                loaded = self._loaded
-            if loaded is None or loaded[0] != row.at_ms:
-                packed = conn.execute(
-                    select(SNAPSHOTS.c.image).where(SNAPSHOTS.c.at_ms == row.at_ms)
-                ).scalar()
+                loaded = self._loaded.get(source)
+            if loaded is None or loaded[0] != moment:
+                table = PARTS if source == part else WHOLE
+                where = PARTS.c.part == part if table is PARTS else true()
+                packed = conn.execute(select(table.c.image).where(table.c.at_ms == moment, where)).scalar()
                 try:
-                    loaded = (row.at_ms, unpack(bytes(packed)))
+                    loaded = (moment, unpack(bytes(packed)))
                 except (zlib.error, zstandard.ZstdError) as exc:  # damaged, or of a newer format
                     raise PastUnavailable(f"the snapshot this moment needs cannot be read ({exc})") from exc
                 with self._lock:
-                    self._loaded = loaded
-        return row.at_ms, loaded[1], _positions_of(row.positions)
+                    self._loaded[source] = loaded
+        return moment, loaded[1], _positions_of(positions)
 
-    def oldest_usable(self, begins: dict[TopicPartition, int]) -> int | None:
+    def oldest_usable(self, begins: dict[TopicPartition, int], part: str) -> int | None:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(SNAPSHOTS.c.at_ms, SNAPSHOTS.c.positions).order_by(SNAPSHOTS.c.at_ms))
+            rows = conn.execute(
+                select(PARTS.c.at_ms, PARTS.c.positions)
+                .where(PARTS.c.part == part)
+                .union_all(select(WHOLE.c.at_ms, WHOLE.c.positions))
+                .order_by("at_ms")
+            )
             for at_ms, text in rows:
-                positions = _positions_of(text)
-                if carries(positions, begins):
+                if carries(_positions_of(text), begins):
                     return int(at_ms)
         return None
 
-    def moments(self) -> list[int]:
+    def moments(self, part: str) -> list[int]:
         with self.engine.connect() as conn:
-            return list(conn.execute(select(SNAPSHOTS.c.at_ms).order_by(SNAPSHOTS.c.at_ms)).scalars())
+            query = select(PARTS.c.at_ms).where(PARTS.c.part == part).order_by(PARTS.c.at_ms)
+            return list(conn.execute(query).scalars())
 
-    def save(self, at_ms: int, image: bytes, positions: dict[TopicPartition, int]) -> int:
+    def save(self, at_ms: int, part: str, image: bytes, positions: dict[TopicPartition, int]) -> int:
         """Stores the image compressed (SQLite pages of repetitive rows shrink several times); returns
         the bytes stored."""
         packed = pack(image)
         with begin_write(self.engine) as conn:
-            if conn.execute(select(SNAPSHOTS.c.at_ms).where(SNAPSHOTS.c.at_ms == at_ms)).first() is None:
+            taken = select(PARTS.c.at_ms).where(PARTS.c.at_ms == at_ms, PARTS.c.part == part)
+            if conn.execute(taken).first() is None:
                 conn.execute(
-                    insert(SNAPSHOTS).values(
+                    insert(PARTS).values(
                         at_ms=at_ms,
+                        part=part,
                         taken_ms=int(time.time() * 1000),
                         positions=_positions_text(positions),
                         image=packed,
@@ -132,38 +177,56 @@ class SnapshotStore:
         return len(packed)
 
     def forget_loaded(self) -> None:
-        """Drops the decompressed image kept from the last load (tens of MB for a busy plant)."""
+        """Drops the decompressed images kept from the last loads (tens of MB for a busy plant)."""
         with self._lock:
-            self._loaded = None
+            self._loaded.clear()
 
     def clear(self) -> None:
-        """Forgets every snapshot: their positions belong to a log that is gone (the embedded one)."""
+        """Deletes every snapshot (their log is gone: an embedded log ends with its process)."""
         with begin_write(self.engine) as conn:
-            conn.execute(delete(SNAPSHOTS))
-        with self._lock:
-            self._loaded = None
+            conn.execute(delete(PARTS))
+            conn.execute(delete(WHOLE))
+        self.forget_loaded()
 
-    def prune(self, older_than_ms: int) -> int:
-        """Deletes snapshots before the cut-off, keeping the newest of them (the oldest moment still
-        answerable by replaying forward from it)."""
+    def prune(self, older_than_ms: int, parts: Sequence[str]) -> int:
+        """Deletes snapshots before the cut-off, keeping each part's newest of them (the oldest moment
+        still answerable by replaying forward from it); a whole-store image before the cut-off goes
+        once every part has one of its own at least as new."""
+        removed = 0
+        kept: list[int | None] = []
         with begin_write(self.engine) as conn:
-            keep = conn.execute(
-                select(SNAPSHOTS.c.at_ms)
-                .where(SNAPSHOTS.c.at_ms < older_than_ms)
-                .order_by(SNAPSHOTS.c.at_ms.desc())
-                .limit(1)
-            ).scalar()
-            if keep is None:
-                return 0
-            return conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.at_ms < keep)).rowcount
+            for part in parts:
+                keep = _newest_before(conn, PARTS, older_than_ms, PARTS.c.part == part)
+                kept.append(keep)
+                if keep is not None:
+                    removed += conn.execute(
+                        delete(PARTS).where(PARTS.c.part == part, PARTS.c.at_ms < keep)
+                    ).rowcount
+            whole = _newest_before(conn, WHOLE, older_than_ms, true())
+            if whole is not None:
+                superseded = all(k is not None and k >= whole for k in kept)
+                cut = WHOLE.c.at_ms <= whole if superseded else WHOLE.c.at_ms < whole
+                removed += conn.execute(delete(WHOLE).where(cut)).rowcount
+        return removed
 
 
-def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int) -> bytes:
-    """The as-of store as a snapshot keeps it: applied event ids only from the last `keep_ids_ms`
-    (at 1,000 events/s an hour of ids is most of the bytes). A duplicate delivered later than that
-    after its original, across a snapshot, is applied twice in past views; the live store keeps
-    ids for its dedup window instead."""
+def _newest_before(conn: Connection, table: Table, before_ms: int, where: ColumnElement[bool]) -> int | None:
+    query = (
+        select(table.c.at_ms).where(table.c.at_ms < before_ms, where).order_by(table.c.at_ms.desc()).limit(1)
+    )
+    return conn.execute(query).scalar()
+
+
+def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int, part: Part) -> bytes:
+    """A part's as-of store as a snapshot keeps it: only the part's own tables (one started from a
+    whole-store image holds the others' too), and applied event ids only from the last
+    `keep_ids_ms` (at 1,000 events/s an hour of ids is most of the bytes). A duplicate delivered
+    later than that after its original, across a snapshot, is applied twice in past views; the
+    live store keeps ids for its dedup window instead."""
     prune_applied(engine, at_ms - keep_ids_ms)
+    with begin_write(engine) as conn:
+        for table in (t for other in ALL_PARTS if other.name != part.name for t in other.tables):
+            conn.execute(delete(table))
     with engine.connect() as conn:
         conn.connection.dbapi_connection.execute("VACUUM")  # type: ignore[union-attr]  # freed pages out
     return image_of(engine)
@@ -189,11 +252,11 @@ def due_moment(newest_event_ms: int | None, interval_ms: int, taken: list[int]) 
 
 
 class Snapshotter:
-    """The background task: one snapshot per interval of event time, and retention."""
+    """The background task: one snapshot per part and interval of event time, and retention."""
 
     def __init__(
         self,
-        history: object,
+        history: History,
         store: SnapshotStore,
         live: Engine,
         interval_minutes: float,
@@ -207,35 +270,50 @@ class Snapshotter:
         self._retention_ms = int(retention_hours * 3_600_000)
         self._check_seconds = check_seconds
         self._newest = newest_event_ms or functools.partial(store_newest_event_ms, live)
-        self._unanswerable: int | None = None  # a moment the log cannot show: not replayed again
+        self._unanswerable: dict[str, int] = {}  # by part: a moment the log cannot show, not replayed again
 
     async def take_due(self) -> int | None:
-        """Takes the snapshot that is due, if any; returns its moment. One process at a time: with
-        several workers, the others find it taken rather than replay the same interval again."""
+        """Takes the snapshots that are due, if any; returns the newest moment taken. One process at
+        a time: with several workers, the others find them taken rather than replay the same
+        interval again."""
         return await run_exclusive(self._store.engine, "history-snapshots", self._take_due)
 
     async def _take_due(self) -> int | None:
         newest = await asyncio.to_thread(self._newest)
-        taken = await asyncio.to_thread(self._store.moments)
-        moment = due_moment(newest, self._interval_ms, taken)
-        if moment is None or moment == self._unanswerable:
-            return None
+        taken: int | None = None
+        unanswerable: list[str] = []
+        for part in self._history.parts:
+            moment = due_moment(
+                newest, self._interval_ms, await asyncio.to_thread(self._store.moments, part.name)
+            )
+            if moment is None or moment == self._unanswerable.get(part.name):
+                continue
+            try:
+                await self._take(part, moment)
+            except PastUnavailable as exc:
+                self._unanswerable[part.name] = moment
+                unanswerable.append(f"{part.name}: {exc}")
+                continue
+            taken = moment
+        if taken is not None:
+            names = [p.name for p in self._history.parts]
+            await asyncio.to_thread(self._store.prune, taken - self._retention_ms, names)
+        if unanswerable:
+            raise PastUnavailable("; ".join(unanswerable))
+        return taken
+
+    async def _take(self, part: Part, moment: int) -> None:
+        built = await self._history.build(moment, part)
         try:
-            built = await self._history.build(moment)  # type: ignore[attr-defined]
-        except PastUnavailable:
-            self._unanswerable = moment
-            raise
-        try:
-            image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms)
-            await asyncio.to_thread(self._store.save, moment, image, built.replayed.positions)
-            removed = await asyncio.to_thread(self._store.prune, moment - self._retention_ms)
+            image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms, part)
+            await asyncio.to_thread(self._store.save, moment, part.name, image, built.replayed.positions)
             log.info(
-                "snapshot at %d: %d records replayed in %.2fs, %d bytes; %d old snapshots removed",
+                "snapshot of %s at %d: %d records replayed in %.2fs, %d bytes",
+                part.name,
                 moment,
                 built.replayed.records,
                 built.replayed.seconds,
                 len(image),
-                removed,
             )
             del image
         finally:
@@ -246,7 +324,6 @@ class Snapshotter:
             self._store.forget_loaded()
             del built
             await asyncio.to_thread(return_freed_memory)
-        return moment
 
     async def run(self) -> None:
         task = asyncio.current_task()

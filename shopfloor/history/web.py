@@ -22,7 +22,7 @@ from shopfloor.history.moment import BadMoment, parse_moment
 from shopfloor.history.replay import ReplayStalled
 from shopfloor.history.service import History, PastUnavailable
 from shopfloor.history.timeline import markers
-from shopfloor.history.views import topics_for
+from shopfloor.history.views import parts_for
 from shopfloor.store.batch import current_version, newest_event_ms
 from shopfloor.store.db import iso
 from shopfloor.web.board import Read, Reader
@@ -46,8 +46,8 @@ def past_reader(live: Reader, history: History | None) -> Reader:
         if history is None:
             raise BadMoment(NO_LOG)
         at_ms = parse_moment(at, history.zone, int(time.time() * 1000))
-        topics = topics_for(request.url.path, history.settings)
-        past = anyio.from_thread.run(history.as_of, at_ms, topics)  # routes run in worker threads
+        parts = parts_for(request.url.path, history.parts)
+        past = anyio.from_thread.run(history.as_of, at_ms, parts)  # routes run in worker threads
         shell = {
             "past": {"at_ms": at_ms, "label": history.label(at_ms), "at": at.strip()},
             "outbound_at_risk": RiskJudge(past.engine, history.settings, clock=lambda: at_ms),
@@ -71,7 +71,7 @@ def router() -> APIRouter:
     ) -> dict[str, Any]:
         """The range a past view of `board` can show, and its markers (alerts, stoppages, late orders)."""
         history = _history(request)
-        earliest = await history.earliest(topics_for(board, history.settings))
+        earliest = await history.earliest(parts_for(board, history.parts))
         live = request.app.state.runtime.engine
 
         def read() -> tuple[int | None, list[dict[str, Any]]]:
@@ -141,16 +141,16 @@ async def handover_data(history: History, since_ms: int, at_ms: int, line: str |
 
     if since_ms >= at_ms:
         raise BadMoment("'since' must be before 'at'")
-    topics = topics_for("/work-orders", history.settings)
+    orders = [p for p in history.parts if any(isinstance(h, store.WorkOrderHandler) for h in p.handlers)]
 
     def rows(engine: Engine) -> dict[str, dict[str, Any]]:
         with engine.connect() as conn:
             return {r["work_order_id"]: r for r in store.list_work_orders(conn, line=line)}
 
-    before = await asyncio.to_thread(rows, (await history.as_of(since_ms, topics)).engine)
-    after = await asyncio.to_thread(rows, (await history.as_of(at_ms, topics)).engine)
+    before = await asyncio.to_thread(rows, (await history.as_of(since_ms, orders)).engine)
+    after = await asyncio.to_thread(rows, (await history.as_of(at_ms, orders)).engine)
     changes = diff(before, after, WORK_ORDER_FIELDS)
-    attach_events(changes, await history.events(since_ms, at_ms, (history.settings.topic_work_orders,)))
+    attach_events(changes, await history.events(since_ms, at_ms, orders[0]))
     open_at_end = sorted(
         (r for r in after.values() if r["status"] not in ("COMPLETED", "CANCELLED")),
         key=lambda r: r["work_order_id"],

@@ -56,11 +56,44 @@ class ReadModel:
         return frozenset().union(*(h.event_types for h in self.handlers))
 
     def topics(self, settings: Settings) -> list[str]:
-        """The topics carrying this model's events (every plant topic when a type is not mapped)."""
-        by_type = event_topics(settings)
-        if any(t not in by_type for t in self.event_types):
-            return list(settings.topics)
-        return sorted({by_type[t] for t in self.event_types})
+        return topics_of(self.event_types, settings)
+
+
+@dataclass(frozen=True)
+class Part:
+    """Handlers that write no table in common with any other handler: a past view folds, snapshots
+    and loads each part on its own, so a board's past loads only the parts the board reads (the
+    work-order tables keep every order; the sensor board's past never loads them)."""
+
+    name: str
+    handlers: tuple[Handler, ...]
+    tables: tuple[Table, ...]
+
+    def topics(self, settings: Settings) -> list[str]:
+        return topics_of(frozenset().union(*(h.event_types for h in self.handlers)), settings)
+
+
+def topics_of(event_types: frozenset[str], settings: Settings) -> list[str]:
+    """The topics carrying these event types (every plant topic when a type is not mapped)."""
+    by_type = event_topics(settings)
+    if any(t not in by_type for t in event_types):
+        return list(settings.topics)
+    return sorted({by_type[t] for t in event_types})
+
+
+def parts_of(handlers: Sequence[Handler]) -> tuple[Part, ...]:
+    """`handlers` grouped by the tables they write in common (in their given order), each group
+    named after its first handler's first table."""
+    groups: list[list[Handler]] = []
+    for handler in handlers:
+        names = {t.name for t in handler.tables}
+        joined = [g for g in groups if names & {t.name for h in g for t in h.tables}]
+        groups = [g for g in groups if g not in joined] + [[h for g in joined for h in g] + [handler]]
+    ordered = sorted((sorted(g, key=handlers.index) for g in groups), key=lambda g: handlers.index(g[0]))
+    return tuple(
+        Part(g[0].tables[0].name, tuple(g), tuple({t.name: t for h in g for t in h.tables}.values()))
+        for g in ordered
+    )
 
 
 MODELS: tuple[ReadModel, ...] = (
@@ -76,6 +109,7 @@ MODELS: tuple[ReadModel, ...] = (
 )
 
 HANDLERS: list[Handler] = [handler for model in MODELS for handler in model.handlers]
+PARTS = parts_of(HANDLERS)
 # Written by the store itself, not folded from events: positions, applied ids, dead letters, audit
 # trail, alarm webhook deliveries (created with the store, even before a webhook is set).
 BOOKKEEPING: tuple[Table, ...] = (*bookkeeping.TABLES, audit.AUDIT, notifications.NOTIFICATIONS)

@@ -5,6 +5,7 @@ after a snapshot are still answered while moments before it say the past is not 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from shopfloor.history.service import History, PastUnavailable
 from shopfloor.history.snapshots import SnapshotStore, Snapshotter, due_moment
-from shopfloor.store.registry import HANDLERS
+from shopfloor.store.registry import HANDLERS, PARTS, Part
 from tests.integration.harness import projecting, wait_consumed
 from tests.integration.test_as_of_kafka import PHASE, phases
 from tests.support import T0, unique_settings
@@ -43,11 +44,11 @@ class _Counted:
     """A History whose builds are counted: the other worker's, taking the same snapshots."""
 
     def __init__(self, history: History) -> None:
-        self.history, self.builds = history, 0
+        self.history, self.builds, self.parts = history, 0, history.parts
 
-    async def build(self, at_ms: int) -> Any:
+    async def build(self, at_ms: int, part: Part) -> Any:
         self.builds += 1
-        return await self.history.build(at_ms)
+        return await self.history.build(at_ms, part)
 
 
 def ms(moment: Any) -> int:
@@ -77,7 +78,7 @@ async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
         both = await asyncio.gather(snapshotter.take_due(), other.take_due())  # two workers at once
         taken = max(t for t in both if t is not None)
         assert taken == ms(T0 + PHASE)  # the newest 20-minute mark a full interval behind the newest event
-        assert both.count(None) == 1 and sum(w.builds for w in workers) == 1, (
+        assert both.count(None) == 1 and sum(w.builds for w in workers) == len(PARTS), (
             both,
             [w.builds for w in workers],
         )
@@ -86,32 +87,37 @@ async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
 
         moments = [ms(T0 + PHASE + timedelta(minutes=10)), ms(T0 + 2 * PHASE + timedelta(minutes=10))]
         answers = {}
-        for moment in moments:
-            reference = await full.build(moment)
-            quick = await snapshotted.build(moment)
+        for moment, part in itertools.product(moments, PARTS):
+            reference = await full.build(moment, part)
+            quick = await snapshotted.build(moment, part)
             assert quick.snapshot_ms == taken and reference.snapshot_ms is None
-            assert quick.replayed.records < reference.replayed.records  # only the log after the snapshot
-            answers[moment] = tables(reference.engine)
-            assert tables(quick.engine) == answers[moment]
-        early = await full.build(ms(T0 + timedelta(minutes=10)))
-        assert tables(early.engine) != answers[moments[0]]
+            assert quick.replayed.records < reference.replayed.records or reference.replayed.records == 0
+            answers[moment, part.name] = tables(reference.engine)
+            assert tables(quick.engine) == answers[moment, part.name], part.name
+        empty = [p.name for p in PARTS if not any(answers[moments[1], p.name].values())]
+        assert empty == ["quality_inspections"]  # the phases send no inspections: every other part folds
+        early = await full.build(ms(T0 + timedelta(minutes=10)), PARTS[0])
+        assert tables(early.engine) != answers[moments[0], PARTS[0].name]
 
-        # The broker's retention drops every record the snapshot already holds, and more on one partition.
-        snapshot = store.latest_before(moments[0])
-        assert snapshot is not None
-        cut = {KafkaTP(tp.topic, tp.partition): RecordsToDelete(offset) for tp, offset in snapshot[2].items()}
+        # The broker's retention drops every record the snapshots already hold, and more on one partition.
+        positions: dict[Any, int] = {}
+        for part in PARTS:
+            snapshot = store.latest_before(moments[0], part.name)
+            assert snapshot is not None
+            positions |= snapshot[2]
+        cut = {KafkaTP(tp.topic, tp.partition): RecordsToDelete(offset) for tp, offset in positions.items()}
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
         await admin.start()
         try:
             await admin.delete_records(cut)
         finally:
             await admin.close()
-        for moment in moments:
-            assert tables((await snapshotted.build(moment)).engine) == answers[moment]
+        for moment, part in itertools.product(moments, PARTS):
+            assert tables((await snapshotted.build(moment, part)).engine) == answers[moment, part.name]
         with pytest.raises(PastUnavailable, match="retention"):
-            await snapshotted.build(ms(T0 + timedelta(minutes=10)))  # before the snapshot: gone
+            await snapshotted.build(ms(T0 + timedelta(minutes=10)), PARTS[0])  # before the snapshot: gone
         with pytest.raises(PastUnavailable, match="retention"):
-            await full.build(moments[1])  # without snapshots, nothing is answerable any more
+            await full.build(moments[1], PARTS[0])  # without snapshots, nothing is answerable any more
 
 
 def test_snapshot_moments_follow_a_grid_one_interval_behind() -> None:

@@ -8,7 +8,14 @@ import threading
 
 from sqlalchemy import text
 
-from shopfloor.history.replay import image_of, memory_store
+from shopfloor.history.replay import composed, image_of, memory_store
+from shopfloor.store.batch import current_version
+from shopfloor.store.lines import LineMachineHandler
+from shopfloor.store.registry import PARTS
+from shopfloor.store.work_orders import WorkOrderHandler
+
+WORK_ORDERS = next(p for p in PARTS if isinstance(p.handlers[0], WorkOrderHandler))
+LINE_MACHINES = next(p for p in PARTS if isinstance(p.handlers[0], LineMachineHandler))
 
 
 def test_concurrent_readers_of_one_as_of_store() -> None:
@@ -61,3 +68,21 @@ def test_a_store_loaded_from_an_image_grows_past_one_gibibyte() -> None:
             assert conn.execute(text("SELECT count(*) FROM ballast")).scalar_one() == 1_100
     finally:
         again.dispose()  # closes the connection: its 1.1 GB go back at once
+
+
+def test_a_composed_store_reads_each_table_from_the_part_holding_it() -> None:
+    orders, machines = memory_store(), memory_store()
+    with orders.begin() as conn:
+        conn.execute(
+            text("INSERT INTO work_order_counts (line_id, status, count) VALUES ('L1', 'RELEASED', 3)")
+        )
+        conn.execute(text("UPDATE store_version SET version = 9, last_event_ms = 1000"))
+    with machines.begin() as conn:
+        conn.execute(text("INSERT INTO line_machines (equipment_id, line_id) VALUES ('M1', 'L1')"))
+        conn.execute(text("UPDATE store_version SET version = 2, last_event_ms = 5000"))
+    both = composed([(WORK_ORDERS.tables, orders), (LINE_MACHINES.tables, machines)])
+    with both.connect() as conn:
+        # each store also holds the other's table, empty: the part's own is the one read
+        assert conn.execute(text("SELECT count FROM work_order_counts")).scalar_one() == 3
+        assert conn.execute(text("SELECT line_id FROM line_machines")).all() == [("L1",)]
+        assert current_version(conn)[:2] == (9, 5000)  # the newest event of either
