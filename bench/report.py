@@ -199,16 +199,15 @@ def _summary(results: dict[str, Any]) -> list[str]:
         if dense:
             denser = (
                 f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min "
-                f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored each, "
-                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h, about "
+                f"({_fmt(dense['stored_gb_per_24h'])} GB stored per 24 h on this young store, about "
                 f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB once the per-minute buckets fill)"
             )
             lines += [row(board, figures, denser) for board, figures in dense["boards"].items()]
             full = (
-                f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min, per-minute buckets full (12 h), "
-                f"other tables as after {_fmt(dense['minutes_of_log'])} min"
+                f", {rate} {_fmt(dense['snapshot_interval_minutes'])} min, tables a day in (per-minute "
+                "buckets full, a day of finished orders)"
             )
-            lines += [row(b, f, full) for b, f in dense["boards_minute_buckets_full"].items()]
+            lines += [row(b, f, full) for b, f in dense["boards_a_day_in"].items()]
     if "history-demo" in results:
         demo = results["history-demo"]
         for back in sorted({m["back_minutes"] for m in demo["moments"]}):
@@ -414,35 +413,38 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             "",
             f"{history['events']:,} events over {_fmt(history['minutes_of_log'])} min; replay "
             f"{_fmt(history['replay_records_per_second'])} records/s through the live projector's path; "
-            f"snapshots of {_fmt(history['snapshots'][-1]['bytes'] / 1e6, 1)} MB. Without snapshots (extrapolated): "
+            f"the last snapshot {_fmt(history['snapshots'][-1]['bytes'] / 1e6, 1)} MB (quiet parts wait). "
+            "Without snapshots (extrapolated): "
             f"1 h back {_fmt(history['no_snapshot_1h_back_s_extrapolated'])} s, 24 h back "
             f"{_fmt(history['no_snapshot_24h_back_s_extrapolated'])} s.",
             "",
         ]
         dense = history.get("denser")
         if dense:
+            taken = dense["parts_taken_per_interval"]
             out += [
                 f"From one-minute snapshots of a {_fmt(dense['minutes_of_log'])}-minute log (the one-second "
                 "buckets' 10-minute window full), "
                 + "; ".join(
-                    f"`{b}` worst {_fmt(f['worst_s'], 2)} s, typical {_fmt(f['typical_s'], 2)} s"
+                    f"`{b}` worst {_fmt(f['worst_s'], 2)} s, typical {_fmt(f['typical_s'], 2)} s, loading "
+                    f"{_fmt(f['loads_bytes'] / 1e6, 1)} MB of snapshot parts"
                     for b, f in dense["boards"].items()
                 )
-                + f". Each snapshot is {_fmt(dense['snapshot_bytes'] / 1e6, 1)} MB "
-                f"({_fmt(dense['snapshot_stored_bytes'] / 1e6, 1)} MB stored): 24 h of them take "
-                f"{_fmt(dense['stored_gb_per_24h'])} GB, more as the per-minute buckets (kept 12 h) fill"
-                f": at {_fmt(dense['minute_bucket_stored_bytes_per_row'], 1)} stored bytes a row "
-                f"({_fmt(dense['minute_bucket_rows'])} rows in the log's snapshot), full they make a "
-                f"snapshot about {_fmt(dense['steady_stored_bytes_estimate'] / 1e6, 1)} MB stored, "
-                f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB per 24 h (estimated)."
-                + "".join(
-                    f" With each snapshot's per-minute buckets filled to their 12-hour window (its sensors' "
-                    f"own rows repeated back in time), `{b}` worst {_fmt(f['worst_s'], 2)} s, typical "
-                    f"{_fmt(f['typical_s'], 2)} s. The work-order tables keep every order, so an older "
-                    "store's snapshots are larger and slower to load: these figures hold for a young store "
-                    "(docs/history.md)."
-                    for b, f in dense["boards_minute_buckets_full"].items()
-                ),
+                + ". Parts taken per interval (a part with few records since its last snapshot waits): "
+                + ", ".join(f"{name} {_fmt(share, 2)}" for name, share in taken.items())
+                + f"; {_fmt(dense['stored_bytes_per_interval'] / 1e6, 1)} MB stored per interval, "
+                f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h on this young store; about "
+                f"{_fmt(dense['steady_stored_gb_per_24h_estimate'])} GB once the per-minute buckets (kept "
+                f"12 h) fill, at {_fmt(dense['minute_bucket_stored_bytes_per_row'], 1)} stored bytes a row "
+                "(estimated), plus the growth of the order tables (docs/history.md). With each snapshot's "
+                "tables grown to their size a day in (per-minute buckets filled to 12 h with each sensor's own "
+                "rows, the orders finished so far copied to make a day's), "
+                + "; ".join(
+                    f"`{b}` worst {_fmt(f['worst_s'], 2)} s, typical {_fmt(f['typical_s'], 2)} s, loading "
+                    f"{_fmt(f['loads_bytes'] / 1e6, 1)} MB"
+                    for b, f in dense["boards_a_day_in"].items()
+                )
+                + ".",
                 "",
             ]
     if "history-demo" in results:

@@ -144,28 +144,40 @@ class History:
             return await collect(reader, starts, ends, since_ms, at_ms, self._admission)
 
     async def earliest(self, parts: Sequence[Part] | None = None) -> int | None:
-        """The oldest moment a past view of `parts` can show (None: none)."""
-        found = [await self._earliest(part) for part in parts or self.parts]
-        return None if None in found else max(t for t in found if t is not None)
+        """The oldest moment a past view of `parts` can show (None: none): the first retained event
+        of the parts whose log was never cut, and no earlier than the oldest snapshot each cut one
+        can carry forward."""
+        chosen = tuple(parts or self.parts)
+        topics = {part.name: set(part.topics(self.settings)) for part in chosen}
+        async with self._log(sorted(set().union(*topics.values()))) as (reader, partitions, begins, ends):
+            bounds: list[int] = []
+            whole: list[TopicPartition] = []
+            for part in chosen:
+                mine = {tp: begins[tp] for tp in partitions if tp.topic in topics[part.name]}
+                if not any(mine.values()):
+                    whole += mine
+                    continue
+                usable = await asyncio.to_thread(self.snapshots.oldest_usable, mine, part.name)
+                if usable is None:
+                    return None
+                bounds.append(usable)
+            first = await self._first_event(reader, [tp for tp in set(whole) if ends[tp] > 0])
+        return max([*bounds, *([] if first is None else [first])], default=None)
 
-    async def _earliest(self, part: Part) -> int | None:
-        """The first retained event of the part's topics when nothing was ever dropped, else the
-        oldest of its snapshots the log can carry forward."""
-        async with self._log(part.topics(self.settings)) as (reader, partitions, begins, ends):
-            if any(begins[tp] > 0 for tp in partitions):
-                return await asyncio.to_thread(self.snapshots.oldest_usable, begins, part.name)
-            waiting = {tp for tp in partitions if ends[tp] > 0}
-            for tp in waiting:
-                reader.seek(tp, 0)
-            first: list[Record] = []
-            for _ in range(20):
-                if not waiting:
-                    break
-                for tp, records in (await reader.read(timeout_ms=200, max_records=len(waiting) * 50)).items():
-                    if tp in waiting and records:
-                        first.append(records[0])
-                        waiting.discard(tp)
-                        reader.pause(tp)
+    async def _first_event(self, reader: LogReader, partitions: Sequence[TopicPartition]) -> int | None:
+        """The earliest event time among these partitions' first records."""
+        waiting = set(partitions)
+        for tp in waiting:
+            reader.seek(tp, 0)
+        first: list[Record] = []
+        for _ in range(20):
+            if not waiting:
+                break
+            for tp, records in (await reader.read(timeout_ms=200, max_records=len(waiting) * 50)).items():
+                if tp in waiting and records:
+                    first.append(records[0])
+                    waiting.discard(tp)
+                    reader.pause(tp)
         times = [event_ms(item) for item in decode_records(first, self._admission)]
         return min((t for t in times if t is not None), default=None)
 

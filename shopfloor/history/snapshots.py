@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 from shopfloor.history.replay import image_of
-from shopfloor.history.service import History, PastUnavailable, carries
+from shopfloor.history.service import AsOf, History, PastUnavailable, carries
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write, run_exclusive
@@ -69,6 +69,7 @@ WHOLE = Table(
     Column("image", LargeBinary, nullable=False),
 )
 CHECK_SECONDS = 30.0
+QUIET_RECORDS, QUIET_HOURS = 5_000, 1.0  # a part with fewer records than this since its last snapshot waits
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -109,28 +110,20 @@ class SnapshotStore:
         self._lock = threading.Lock()
 
     def latest_before(self, at_ms: int, part: str) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
+        sources = ((part, PARTS, PARTS.c.part == part), (WHOLE.name, WHOLE, true()))
         with self.engine.connect() as conn:
-            found = [
-                (row.at_ms, source, row.positions)
-                for table, source, where in ((PARTS, part, PARTS.c.part == part), (WHOLE, WHOLE.name, true()))
-                if (
-                    row := conn.execute(
-                        select(table.c.at_ms, table.c.positions)
-                        .where(table.c.at_ms <= at_ms, where)
-                        .order_by(table.c.at_ms.desc())
-                        .limit(1)
-                    ).first()
-                )
-                is not None
-            ]
+            found = []
+            for source, table, where in sources:
+                query = select(table.c.at_ms, table.c.positions).where(table.c.at_ms <= at_ms, where)
+                row = conn.execute(query.order_by(table.c.at_ms.desc()).limit(1)).first()
+                if row is not None:
+                    found.append((row.at_ms, row.positions, source, table, where))
             if not found:
                 return None
-            moment, source, positions = max(found, key=lambda f: f[0])
+            moment, positions, source, table, where = max(found, key=lambda f: f[0])
             with self._lock:
                 loaded = self._loaded.get(source)
             if loaded is None or loaded[0] != moment:
-                table = PARTS if source == part else WHOLE
-                where = PARTS.c.part == part if table is PARTS else true()
                 packed = conn.execute(select(table.c.image).where(table.c.at_ms == moment, where)).scalar()
                 try:
                     loaded = (moment, unpack(bytes(packed)))
@@ -240,6 +233,17 @@ def return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def quiet(built: AsOf) -> bool:
+    """Whether a part built for a snapshot is not worth saving: fewer than QUIET_RECORDS of its
+    records since its last snapshot, taken less than QUIET_HOURS before."""
+    last = built.snapshot_ms
+    return (
+        last is not None
+        and built.at_ms - last < QUIET_HOURS * 3_600_000
+        and built.replayed.records < QUIET_RECORDS
+    )
+
+
 def due_moment(newest_event_ms: int | None, interval_ms: int, taken: list[int]) -> int | None:
     """The grid moment to snapshot next: the newest one at least one interval behind the newest
     event (late records of that moment have had time to arrive), unless already taken."""
@@ -270,7 +274,7 @@ class Snapshotter:
         self._retention_ms = int(retention_hours * 3_600_000)
         self._check_seconds = check_seconds
         self._newest = newest_event_ms or functools.partial(store_newest_event_ms, live)
-        self._unanswerable: dict[str, int] = {}  # by part: a moment the log cannot show, not replayed again
+        self._passed: dict[str, int] = {}  # by part: a moment not taken (quiet, or the log cannot show it)
 
     async def take_due(self) -> int | None:
         """Takes the snapshots that are due, if any; returns the newest moment taken. One process at
@@ -286,15 +290,14 @@ class Snapshotter:
             moment = due_moment(
                 newest, self._interval_ms, await asyncio.to_thread(self._store.moments, part.name)
             )
-            if moment is None or moment == self._unanswerable.get(part.name):
+            if moment is None or moment == self._passed.get(part.name):
                 continue
             try:
-                await self._take(part, moment)
+                if await self._take(part, moment):
+                    taken = moment
             except PastUnavailable as exc:
-                self._unanswerable[part.name] = moment
                 unanswerable.append(f"{part.name}: {exc}")
-                continue
-            taken = moment
+            self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
         if taken is not None:
             names = [p.name for p in self._history.parts]
             await asyncio.to_thread(self._store.prune, taken - self._retention_ms, names)
@@ -302,9 +305,21 @@ class Snapshotter:
             raise PastUnavailable("; ".join(unanswerable))
         return taken
 
-    async def _take(self, part: Part, moment: int) -> None:
+    async def _take(self, part: Part, moment: int) -> bool:
+        """Builds the part at `moment` and saves it, unless the part is quiet: fewer than QUIET_RECORDS
+        of its records since its last snapshot, taken less than QUIET_HOURS ago (a past view replays
+        those in a fraction of a second; another copy of a large, slowly changing part, such as the
+        work orders of a busy plant, would cost space for nothing)."""
         built = await self._history.build(moment, part)
         try:
+            if quiet(built):
+                log.info(
+                    "snapshot of %s at %d not taken: %d records since the last",
+                    part.name,
+                    moment,
+                    built.replayed.records,
+                )
+                return False
             image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms, part)
             await asyncio.to_thread(self._store.save, moment, part.name, image, built.replayed.positions)
             log.info(
@@ -316,6 +331,7 @@ class Snapshotter:
                 len(image),
             )
             del image
+            return True
         finally:
             # Taking a snapshot loads the previous one and builds the next: hundreds of MB for a
             # busy plant, freed again now, also when saving failed. Without this the process kept

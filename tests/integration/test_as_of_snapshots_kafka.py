@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from shopfloor.history.service import History, PastUnavailable
 from shopfloor.history.snapshots import SnapshotStore, Snapshotter, due_moment
+from shopfloor.history.views import parts_for
 from shopfloor.store.registry import HANDLERS, PARTS, Part
 from tests.integration.harness import projecting, wait_consumed
 from tests.integration.test_as_of_kafka import PHASE, phases
@@ -96,6 +97,14 @@ async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
             assert tables(quick.engine) == answers[moment, part.name], part.name
         empty = [p.name for p in PARTS if not any(answers[moments[1], p.name].values())]
         assert empty == ["quality_inspections"]  # the phases send no inspections: every other part folds
+
+        def first(topics: set[str]) -> int:
+            times = [evt["time"] for phase in phases() for topic, _, evt in phase if topic in topics]
+            return min(ms(datetime.fromisoformat(t)) for t in times)
+
+        # the timeline's range: from the first event (of the board's parts only) while nothing is cut
+        assert await snapshotted.earliest() == first({t for phase in phases() for t, _, _ in phase})
+        assert await snapshotted.earliest(parts_for("/outbound", PARTS)) == first({"topic_outbound"})
         early = await full.build(ms(T0 + timedelta(minutes=10)), PARTS[0])
         assert tables(early.engine) != answers[moments[0], PARTS[0].name]
 
@@ -114,6 +123,8 @@ async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
             await admin.close()
         for moment, part in itertools.product(moments, PARTS):
             assert tables((await snapshotted.build(moment, part)).engine) == answers[moment, part.name]
+        assert await snapshotted.earliest() == taken  # once cut: from the snapshots on
+        assert await full.earliest() is None  # without snapshots: nothing
         with pytest.raises(PastUnavailable, match="retention"):
             await snapshotted.build(ms(T0 + timedelta(minutes=10)), PARTS[0])  # before the snapshot: gone
         with pytest.raises(PastUnavailable, match="retention"):

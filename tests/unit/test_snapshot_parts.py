@@ -8,13 +8,16 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from shopfloor.history.snapshots import WHOLE, SnapshotStore, pack
+from shopfloor.history.replay import Replayed, memory_store
+from shopfloor.history.service import AsOf
+from shopfloor.history.snapshots import QUIET_RECORDS, WHOLE, SnapshotStore, Snapshotter, pack
 from shopfloor.store.db import make_engine
 from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
-from shopfloor.store.registry import BOOKKEEPING, HANDLERS, PARTS, TABLES
+from shopfloor.store.registry import BOOKKEEPING, HANDLERS, PARTS, TABLES, Part
 from shopfloor.transport.base import TopicPartition
 
 TP = TopicPartition("plant.sensors", 0)
+MINUTE = 60_000
 
 
 def test_every_handler_is_in_one_part_and_no_table_in_two() -> None:
@@ -62,3 +65,36 @@ def test_retention_keeps_each_parts_newest_before_the_cut_and_the_whole_image_un
     store.prune(3_500, ["a", "b"])
     assert store.latest_before(2_500, "b") is None  # every part has its own: the whole image is gone
     assert store.moments("b") == [3_000]
+
+
+class _Quiet:
+    """A history whose parts replay a set number of records: `a` is quiet, `b` busy."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.parts = (Part("a", (), ()), Part("b", (), ()))
+        self.records = {"a": QUIET_RECORDS - 1, "b": QUIET_RECORDS}
+        self.store, self.builds = store, 0
+
+    async def build(self, at_ms: int, part: Part) -> AsOf:
+        self.builds += 1
+        last = self.store.latest_before(at_ms, part.name)
+        replayed = Replayed(records=self.records[part.name])
+        return AsOf(at_ms, memory_store(), replayed, None if last is None else last[0])
+
+
+async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hour_on(tmp_path: Path) -> None:
+    store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    history = _Quiet(store)
+    newest = 10 * MINUTE
+    snapshotter = Snapshotter(history, store, store.engine, 1, 48, newest_event_ms=lambda: newest)  # type: ignore[arg-type]
+    assert await snapshotter.take_due() == 9 * MINUTE  # the first of each part is always taken
+    newest = 11 * MINUTE
+    assert await snapshotter.take_due() == 10 * MINUTE
+    assert store.moments("a") == [9 * MINUTE] and store.moments("b") == [9 * MINUTE, 10 * MINUTE]
+    builds = history.builds
+    assert (
+        await snapshotter.take_due() is None and history.builds == builds
+    )  # not rebuilt for the same moment
+    newest = 9 * MINUTE + 61 * MINUTE
+    await snapshotter.take_due()
+    assert store.moments("a") == [9 * MINUTE, 69 * MINUTE]  # an hour after its last: taken, however quiet
