@@ -38,8 +38,7 @@ from shopfloor.cli import _parser
 from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.service import History
-from shopfloor.history.snapshots import PARTS as SNAPSHOT_PARTS
-from shopfloor.history.snapshots import SnapshotStore, pack, quiet, snapshot_image
+from shopfloor.history.snapshots import PART_SNAPSHOTS, SnapshotStore, pack, quiet, snapshot_image
 from shopfloor.history.views import parts_for
 from shopfloor.runtime import tune_gc
 from shopfloor.simulator.base import Generator
@@ -331,7 +330,7 @@ def refill(store: SnapshotStore, at_ms: int, part: str, change: Callable[[sqlite
         image = db.serialize()
     with store.engine.begin() as conn:
         conn.execute(
-            delete(SNAPSHOT_PARTS).where(SNAPSHOT_PARTS.c.at_ms == at_ms, SNAPSHOT_PARTS.c.part == part)
+            delete(PART_SNAPSHOTS).where(PART_SNAPSHOTS.c.at_ms == at_ms, PART_SNAPSHOTS.c.part == part)
         )
     store.forget_loaded()
     store.save(at_ms, part, image, positions)

@@ -98,13 +98,26 @@ class History:
             if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
                 self._cache.move_to_end(key)
                 return hit[1]
-            built = [await self.build(at_ms, part) for part in chosen]
-            if all(b.snapshot_ms is None and b.replayed.records == 0 for b in built):
-                firsts = [b.replayed.first_ms for b in built if b.replayed.first_ms is not None]
-                if not firsts:
-                    raise PastUnavailable("the event log holds no events yet")
-                raise PastUnavailable(f"the retained event log begins later, at {self.label(min(firsts))}")
-            found = built[0] if len(built) == 1 else await asyncio.to_thread(_composed, chosen, built)
+            built: list[AsOf] = []
+            found: AsOf | None = None
+            try:
+                for part in chosen:
+                    built.append(await self.build(at_ms, part))
+                if all(b.snapshot_ms is None and b.replayed.records == 0 for b in built):
+                    firsts = [b.replayed.first_ms for b in built if b.replayed.first_ms is not None]
+                    if not firsts:
+                        raise PastUnavailable("the event log holds no events yet")
+                    raise PastUnavailable(
+                        f"the retained event log begins later, at {self.label(min(firsts))}"
+                    )
+                found = built[0] if len(built) == 1 else await asyncio.to_thread(_composed, chosen, built)
+            finally:
+                # A part's in-memory store lives while a connection holds it: once composed, the
+                # composed connection's; closed now rather than at a garbage collection.
+                for one in built:
+                    if one is not found:
+                        one.engine.dispose()
+            assert found is not None
             self._cache[key] = (time.monotonic(), found)
             while len(self._cache) > CACHED:
                 self._cache.popitem(last=False)

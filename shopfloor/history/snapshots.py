@@ -44,23 +44,22 @@ from shopfloor.history.service import AsOf, History, PastUnavailable, carries
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write, run_exclusive
-from shopfloor.store.registry import PARTS as ALL_PARTS
-from shopfloor.store.registry import Part
+from shopfloor.store.registry import BOOKKEEPING, TABLES, Part
 from shopfloor.transport.base import TopicPartition
 
 log = logging.getLogger(__name__)
 METADATA = MetaData()  # apart from the read models: an as-of store never holds snapshots
-PARTS = Table(
+PART_SNAPSHOTS = Table(
     "history_snapshot_parts",
     METADATA,
+    Column("part", String(200), primary_key=True),  # first: every query asks for one part
     Column("at_ms", BigInteger, primary_key=True),
-    Column("part", String(200), primary_key=True),
     Column("taken_ms", BigInteger, nullable=False),
     Column("positions", Text, nullable=False),
     Column("image", LargeBinary, nullable=False),
 )
 # Whole-store images, as versions before parts took them: a start for any part until they age out.
-WHOLE = Table(
+WHOLE_SNAPSHOTS = Table(
     "history_snapshots",
     METADATA,
     Column("at_ms", BigInteger, primary_key=True),
@@ -104,13 +103,16 @@ class SnapshotStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         METADATA.create_all(engine, checkfirst=True)
-        # The images last loaded, decompressed, by source (a part, or WHOLE): a page, its fragments and
-        # a played timeline start from the same snapshots (snapshots never change once saved).
+        # The images last loaded, decompressed, by source (a part, or the whole-store table): a page,
+        # its fragments and a played timeline start from the same snapshots (they never change).
         self._loaded: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
 
     def latest_before(self, at_ms: int, part: str) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
-        sources = ((part, PARTS, PARTS.c.part == part), (WHOLE.name, WHOLE, true()))
+        sources = (
+            (part, PART_SNAPSHOTS, PART_SNAPSHOTS.c.part == part),
+            (WHOLE_SNAPSHOTS.name, WHOLE_SNAPSHOTS, true()),
+        )
         with self.engine.connect() as conn:
             found = []
             for source, table, where in sources:
@@ -136,9 +138,9 @@ class SnapshotStore:
     def oldest_usable(self, begins: dict[TopicPartition, int], part: str) -> int | None:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(PARTS.c.at_ms, PARTS.c.positions)
-                .where(PARTS.c.part == part)
-                .union_all(select(WHOLE.c.at_ms, WHOLE.c.positions))
+                select(PART_SNAPSHOTS.c.at_ms, PART_SNAPSHOTS.c.positions)
+                .where(PART_SNAPSHOTS.c.part == part)
+                .union_all(select(WHOLE_SNAPSHOTS.c.at_ms, WHOLE_SNAPSHOTS.c.positions))
                 .order_by("at_ms")
             )
             for at_ms, text in rows:
@@ -148,7 +150,11 @@ class SnapshotStore:
 
     def moments(self, part: str) -> list[int]:
         with self.engine.connect() as conn:
-            query = select(PARTS.c.at_ms).where(PARTS.c.part == part).order_by(PARTS.c.at_ms)
+            query = (
+                select(PART_SNAPSHOTS.c.at_ms)
+                .where(PART_SNAPSHOTS.c.part == part)
+                .order_by(PART_SNAPSHOTS.c.at_ms)
+            )
             return list(conn.execute(query).scalars())
 
     def save(self, at_ms: int, part: str, image: bytes, positions: dict[TopicPartition, int]) -> int:
@@ -156,10 +162,12 @@ class SnapshotStore:
         the bytes stored."""
         packed = pack(image)
         with begin_write(self.engine) as conn:
-            taken = select(PARTS.c.at_ms).where(PARTS.c.at_ms == at_ms, PARTS.c.part == part)
+            taken = select(PART_SNAPSHOTS.c.at_ms).where(
+                PART_SNAPSHOTS.c.at_ms == at_ms, PART_SNAPSHOTS.c.part == part
+            )
             if conn.execute(taken).first() is None:
                 conn.execute(
-                    insert(PARTS).values(
+                    insert(PART_SNAPSHOTS).values(
                         at_ms=at_ms,
                         part=part,
                         taken_ms=int(time.time() * 1000),
@@ -177,8 +185,8 @@ class SnapshotStore:
     def clear(self) -> None:
         """Deletes every snapshot (their log is gone: an embedded log ends with its process)."""
         with begin_write(self.engine) as conn:
-            conn.execute(delete(PARTS))
-            conn.execute(delete(WHOLE))
+            conn.execute(delete(PART_SNAPSHOTS))
+            conn.execute(delete(WHOLE_SNAPSHOTS))
         self.forget_loaded()
 
     def prune(self, older_than_ms: int, parts: Sequence[str]) -> int:
@@ -189,17 +197,23 @@ class SnapshotStore:
         kept: list[int | None] = []
         with begin_write(self.engine) as conn:
             for part in parts:
-                keep = _newest_before(conn, PARTS, older_than_ms, PARTS.c.part == part)
+                keep = _newest_before(conn, PART_SNAPSHOTS, older_than_ms, PART_SNAPSHOTS.c.part == part)
                 kept.append(keep)
                 if keep is not None:
                     removed += conn.execute(
-                        delete(PARTS).where(PARTS.c.part == part, PARTS.c.at_ms < keep)
+                        delete(PART_SNAPSHOTS).where(
+                            PART_SNAPSHOTS.c.part == part, PART_SNAPSHOTS.c.at_ms < keep
+                        )
                     ).rowcount
-            whole = _newest_before(conn, WHOLE, older_than_ms, true())
+            gone = PART_SNAPSHOTS.c.part.not_in(list(parts))  # parts of an earlier version's registry
+            removed += conn.execute(
+                delete(PART_SNAPSHOTS).where(gone, PART_SNAPSHOTS.c.at_ms < older_than_ms)
+            ).rowcount
+            whole = _newest_before(conn, WHOLE_SNAPSHOTS, older_than_ms, true())
             if whole is not None:
                 superseded = all(k is not None and k >= whole for k in kept)
-                cut = WHOLE.c.at_ms <= whole if superseded else WHOLE.c.at_ms < whole
-                removed += conn.execute(delete(WHOLE).where(cut)).rowcount
+                cut = WHOLE_SNAPSHOTS.c.at_ms <= whole if superseded else WHOLE_SNAPSHOTS.c.at_ms < whole
+                removed += conn.execute(delete(WHOLE_SNAPSHOTS).where(cut)).rowcount
         return removed
 
 
@@ -218,7 +232,7 @@ def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int, part: Part) -> 
     live store keeps ids for its dedup window instead."""
     prune_applied(engine, at_ms - keep_ids_ms)
     with begin_write(engine) as conn:
-        for table in (t for other in ALL_PARTS if other.name != part.name for t in other.tables):
+        for table in (t for t in TABLES if t not in BOOKKEEPING and t not in part.tables):
             conn.execute(delete(table))
     with engine.connect() as conn:
         conn.connection.dbapi_connection.execute("VACUUM")  # type: ignore[union-attr]  # freed pages out
@@ -235,7 +249,8 @@ def return_freed_memory() -> None:
 
 def quiet(built: AsOf) -> bool:
     """Whether a part built for a snapshot is not worth saving: fewer than QUIET_RECORDS of its
-    records since its last snapshot, taken less than QUIET_HOURS before."""
+    records since its last snapshot, taken less than QUIET_HOURS before. (A part's first snapshot
+    of its own is always saved, also when it started from a whole-store image.)"""
     last = built.snapshot_ms
     return (
         last is not None
@@ -285,34 +300,36 @@ class Snapshotter:
     async def _take_due(self) -> int | None:
         newest = await asyncio.to_thread(self._newest)
         taken: int | None = None
-        unanswerable: list[str] = []
+        failed: list[str] = []
         for part in self._history.parts:
-            moment = due_moment(
-                newest, self._interval_ms, await asyncio.to_thread(self._store.moments, part.name)
-            )
+            moments = await asyncio.to_thread(self._store.moments, part.name)
+            moment = due_moment(newest, self._interval_ms, moments)
             if moment is None or moment == self._passed.get(part.name):
                 continue
             try:
-                if await self._take(part, moment):
+                if await self._take(part, moment, first=not moments):
                     taken = moment
             except PastUnavailable as exc:
-                unanswerable.append(f"{part.name}: {exc}")
+                failed.append(f"{part.name}: {exc}")
+            except Exception as exc:  # tried again at the next check; the other parts go on
+                failed.append(f"{part.name}: {exc!r}")
+                continue
             self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
         if taken is not None:
             names = [p.name for p in self._history.parts]
             await asyncio.to_thread(self._store.prune, taken - self._retention_ms, names)
-        if unanswerable:
-            raise PastUnavailable("; ".join(unanswerable))
+        if failed:
+            raise RuntimeError("; ".join(failed))
         return taken
 
-    async def _take(self, part: Part, moment: int) -> bool:
+    async def _take(self, part: Part, moment: int, *, first: bool) -> bool:
         """Builds the part at `moment` and saves it, unless the part is quiet: fewer than QUIET_RECORDS
         of its records since its last snapshot, taken less than QUIET_HOURS ago (a past view replays
         those in a fraction of a second; another copy of a large, slowly changing part, such as the
         work orders of a busy plant, would cost space for nothing)."""
         built = await self._history.build(moment, part)
         try:
-            if quiet(built):
+            if not first and quiet(built):
                 log.info(
                     "snapshot of %s at %d not taken: %d records since the last",
                     part.name,

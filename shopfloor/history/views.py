@@ -28,6 +28,7 @@ BOARDS: dict[str, tuple[type[Handler], ...]] = {
     "/api/work-orders": ORDERS,
     "/lines": LINES,
     "/api/lines": LINES,
+    "/downtime": LINES,
     "/api/downtime": LINES,
     "/inventory": (InventoryHandler,),
     "/api/inventory": (InventoryHandler,),

@@ -46,13 +46,13 @@ def test_a_damaged_snapshot_is_a_past_that_cannot_be_shown_not_a_crash(tmp_path)
     from sqlalchemy import insert
 
     from shopfloor.history.service import PastUnavailable
-    from shopfloor.history.snapshots import PARTS, SnapshotStore
+    from shopfloor.history.snapshots import PART_SNAPSHOTS, SnapshotStore
     from shopfloor.store.db import make_engine
 
     store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
     with store.engine.begin() as conn:
         conn.execute(
-            insert(PARTS).values(
+            insert(PART_SNAPSHOTS).values(
                 at_ms=1000, part="work_orders", taken_ms=1000, positions="[]", image=b"\x28\xb5\x2f\xfdjunk"
             )
         )

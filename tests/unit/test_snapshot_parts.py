@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from shopfloor.history.replay import Replayed, memory_store
 from shopfloor.history.service import AsOf
-from shopfloor.history.snapshots import QUIET_RECORDS, WHOLE, SnapshotStore, Snapshotter, pack
+from shopfloor.history.snapshots import QUIET_RECORDS, WHOLE_SNAPSHOTS, SnapshotStore, Snapshotter, pack
 from shopfloor.store.db import make_engine
 from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
 from shopfloor.store.registry import BOOKKEEPING, HANDLERS, PARTS, TABLES, Part
@@ -31,11 +32,14 @@ def test_every_handler_is_in_one_part_and_no_table_in_two() -> None:
         p for p in PARTS if any(isinstance(h, (LineOrderHandler, LineMachineHandler)) for h in p.handlers)
     ]
     assert len(lines) == 2
+    assert len(PARTS) <= 10  # a board reading every part attaches each: SQLite attaches at most 10
 
 
 def _whole(store: SnapshotStore, at_ms: int, image: bytes) -> None:
     with store.engine.begin() as conn:
-        conn.execute(insert(WHOLE).values(at_ms=at_ms, taken_ms=0, positions="[]", image=pack(image)))
+        conn.execute(
+            insert(WHOLE_SNAPSHOTS).values(at_ms=at_ms, taken_ms=0, positions="[]", image=pack(image))
+        )
 
 
 def test_a_part_starts_from_its_own_snapshot_or_an_older_whole_image(tmp_path: Path) -> None:
@@ -62,7 +66,9 @@ def test_retention_keeps_each_parts_newest_before_the_cut_and_the_whole_image_un
     assert store.moments("a") == [3_000, 4_000]
     assert store.latest_before(3_600, "b") == (1_000, b"whole", {})  # b has nothing of its own yet
     store.save(3_000, "b", b"b", {})
+    store.save(1_000, "renamed", b"of an earlier registry", {})
     store.prune(3_500, ["a", "b"])
+    assert store.moments("renamed") == []
     assert store.latest_before(2_500, "b") is None  # every part has its own: the whole image is gone
     assert store.moments("b") == [3_000]
 
@@ -77,6 +83,8 @@ class _Quiet:
 
     async def build(self, at_ms: int, part: Part) -> AsOf:
         self.builds += 1
+        if self.records[part.name] < 0:
+            raise OSError("disk full")
         last = self.store.latest_before(at_ms, part.name)
         replayed = Replayed(records=self.records[part.name])
         return AsOf(at_ms, memory_store(), replayed, None if last is None else last[0])
@@ -86,6 +94,9 @@ async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hou
     store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
     history = _Quiet(store)
     newest = 10 * MINUTE
+    _whole(
+        store, MINUTE, b"whole"
+    )  # an earlier version's: quiet parts start from it, but have none of their own
     snapshotter = Snapshotter(history, store, store.engine, 1, 48, newest_event_ms=lambda: newest)  # type: ignore[arg-type]
     assert await snapshotter.take_due() == 9 * MINUTE  # the first of each part is always taken
     newest = 11 * MINUTE
@@ -98,3 +109,16 @@ async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hou
     newest = 9 * MINUTE + 61 * MINUTE
     await snapshotter.take_due()
     assert store.moments("a") == [9 * MINUTE, 69 * MINUTE]  # an hour after its last: taken, however quiet
+
+
+async def test_a_part_that_fails_does_not_stop_the_others(tmp_path: Path) -> None:
+    store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    history = _Quiet(store)
+    history.records["a"] = -1
+    snapshotter = Snapshotter(history, store, store.engine, 1, 48, newest_event_ms=lambda: 10 * MINUTE)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="a: OSError"):
+        await snapshotter.take_due()
+    assert store.moments("a") == [] and store.moments("b") == [9 * MINUTE]
+    history.records["a"] = 1
+    assert await snapshotter.take_due() == 9 * MINUTE  # tried again at the next check
+    assert store.moments("a") == [9 * MINUTE]
