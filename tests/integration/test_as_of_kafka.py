@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from shopfloor.history import web as history_web
 from shopfloor.runtime import Runtime
 from shopfloor.web import equipment as equipment_web
-from shopfloor.web import equipment_trend
+from shopfloor.web import equipment_trend, overview
 from shopfloor.web import inventory as inventory_web
 from shopfloor.web import lines as lines_web
 from shopfloor.web import outbound as outbound_web
@@ -36,8 +36,11 @@ ENTITY_ATTRIBUTES = (
     "data-equipment",
     "data-alert",
     "data-line-summary",
+    "data-downtime-line",
+    "data-pareto",
+    "data-figure",
 )
-PAGES = ("/work-orders", "/inventory", "/outbound", "/equipment", "/lines")
+PAGES = ("/work-orders", "/inventory", "/outbound", "/equipment", "/lines", "/downtime", "/")
 PHASE = timedelta(minutes=20)
 APIS = (
     "/api/work-orders",
@@ -93,6 +96,11 @@ def app_for(runtime: Runtime, clock: dict[str, int]) -> FastAPI:
     app.include_router(lines_web.router(engine, lines_web.Plan(settings, clock=now), reader))
     app.include_router(quality_web.router(engine, settings, reader))
     app.include_router(equipment_trend.router(engine, runtime.hub, Streams(), now, reader))
+    points = inventory_web.ReorderPoints.from_settings(settings)
+    plan = lines_web.Plan(settings, clock=now)
+    overview.live_board(points, settings.stuck_limits_ms(), plan).install(
+        app, runtime.hub, reader
+    )  # every part
     return app
 
 
@@ -191,6 +199,8 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
         assert recorded[1][1]["/inventory"]["data-sku=SKU-A@LOC-1"]["data-on-hand"] == "70"
         assert recorded[1][1]["/equipment"]["data-equipment=M2"]["data-status"] == "DOWN"
         assert recorded[0][1]["/lines"]["data-line-summary=L1"]["data-line-state"]
+        assert "data-figure=wo-open" in recorded[1][1]["/"] and "data-line-summary=L1" in recorded[1][1]["/"]
+        assert any(key.startswith("data-pareto=") for key in recorded[2][1]["/downtime"])
         wo1 = "/api/work-orders/WO-1/history"
         assert len(recorded[2][2][wo1]["history"]) > len(recorded[0][2][wo1]["history"])
         assert recorded[0][2]["/api/outbound/orders?id=O-1"] != recorded[2][2]["/api/outbound/orders?id=O-1"]
