@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from shopfloor.projections.frozen import frozen
-from shopfloor.projections.work_orders import StatusEntry, WorkOrder, fold
+from shopfloor.projections.work_orders import OPEN_STATUSES, StatusEntry, WorkOrder, fold
 from shopfloor.store.entity import EntityHandler
 from shopfloor.store.schema import table_of
 
@@ -52,6 +52,30 @@ def list_work_orders(
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def board_orders(
+    conn: Connection, counts: dict[str, dict[str, int]], line: str | None, finished: int
+) -> list[dict[str, Any]]:
+    """Every open order, and each line's `finished` newest other ones: what the board shows, read
+    without the rest of the finished orders, which pile up (every order is kept). `counts` is
+    `line_counts`: which statuses each line holds."""
+    query = select(ORDERS).where(ORDERS.c.status.in_(OPEN_STATUSES))
+    rows = [
+        dict(row._mapping) for row in conn.execute(query.where(ORDERS.c.line_id == line) if line else query)
+    ]
+    for lane, statuses in sorted(counts.items()):
+        done = [status for status in statuses if status not in OPEN_STATUSES]
+        if (line and lane != line) or not done:
+            continue
+        newest = (
+            select(ORDERS)
+            .where(ORDERS.c.status.in_(done), ORDERS.c.line_id == lane)
+            .order_by(ORDERS.c.status_since_ms.desc(), ORDERS.c.work_order_id)
+            .limit(finished)
+        )
+        rows += [dict(row._mapping) for row in conn.execute(newest)]
+    return rows
 
 
 def get_history(conn: Connection, work_order_id: str) -> list[dict[str, Any]]:

@@ -46,9 +46,10 @@ def line_state(counts: dict[str, int]) -> str:
 
 
 def board(read: Read, line: str | None) -> dict[str, Any]:
-    orders = lines_web.with_plans(read.conn, store.list_work_orders(read.conn, line=line), read.now_ms)
-    orders = quality_store.with_latest_results(read.conn, orders)
     counts = store.line_counts(read.conn)
+    shown = store.board_orders(read.conn, counts, line, FINISHED_ROWS)
+    orders = lines_web.with_plans(read.conn, shown, read.now_ms)
+    orders = quality_store.with_latest_results(read.conn, orders)
     lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
         lane = lanes.setdefault(order["line_id"], {"open": [], "done": []})
