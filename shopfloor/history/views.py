@@ -23,23 +23,30 @@ from shopfloor.store.work_orders import WorkOrderHandler
 ORDERS = (WorkOrderHandler, QualityHandler, LineOrderHandler)  # with inspections, due times
 LINES = (LineOrderHandler, LineMachineHandler)
 MACHINES = (EquipmentHandler, SensorHandler, AlertCommandHandler, LineMachineHandler)  # trend annotations
-BOARDS: dict[str, tuple[type[Handler], ...]] = {  # a page; its JSON API under /api reads the same
+BOARDS: dict[str, tuple[type[Handler], ...]] = {
     "/work-orders": ORDERS,
+    "/api/work-orders": ORDERS,
     "/lines": LINES,
+    "/api/lines": LINES,
     "/downtime": LINES,
+    "/api/downtime": LINES,
     "/inventory": (InventoryHandler,),
+    "/api/inventory": (InventoryHandler,),
     "/outbound": (OutboundHandler,),
+    "/api/outbound": (OutboundHandler,),
     "/equipment": MACHINES,
-    "/alerts": MACHINES,
+    "/api/equipment": MACHINES,
+    "/api/alerts": MACHINES,
     "/alarms": MACHINES,
+    "/api/alarms": MACHINES,
     "/quality": (QualityHandler,),
+    "/api/quality": (QualityHandler,),
 }
 
 
 def parts_for(path: str, parts: Sequence[Part]) -> tuple[Part, ...]:
     """The parts holding what the board at `path` reads (every part for a path not listed)."""
-    page = path.removeprefix("/api") if path.startswith("/api/") else path
     for prefix, wanted in BOARDS.items():
-        if page == prefix or page.startswith(prefix + "/"):
+        if path == prefix or path.startswith(prefix + "/"):
             return tuple(p for p in parts if any(isinstance(h, wanted) for h in p.handlers))
     return tuple(parts)
