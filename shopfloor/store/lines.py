@@ -69,20 +69,23 @@ class ProgressFact:
 
 
 MACHINES = table_of(LineMachine, "line_machines", key=("equipment_id",), index=("line_id",))
-# "each machine's / order's latest fact of a line before or within a window" reads these
+# Facts are read as "each machine's / order's latest of a line before or within a window": keyed
+# (line, machine or order, time) and stored in that order (SQLite: once, without a rowid copy), so
+# those reads are ranges of the key and a fact costs one row instead of a row and two index entries.
 CHANGES = table_of(
     MachineFact,
     "line_machine_changes",
-    key=("event_id",),
-    index=("equipment_id", "line_id", "at_ms"),
-    indexes={"ix_line_changes_line_machine_at": ("line_id", "equipment_id", "at_ms")},
+    key=("line_id", "equipment_id", "at_ms", "event_id"),
+    index=("at_ms",),  # the timeline's stoppages, every line
+    indexes={"ix_line_changes_machine_at": ("equipment_id", "at_ms")},  # a machine's trend annotations
+    without_rowid=True,
 )
 ORDERS = table_of(LineOrder, "line_orders", key=("work_order_id",), index=("line_id",))
 PROGRESS = table_of(
     ProgressFact,
     "line_progress",
-    key=("event_id",),
-    indexes={"ix_line_progress_line_order_at": ("line_id", "work_order_id", "at_ms")},
+    key=("line_id", "work_order_id", "at_ms", "event_id"),
+    without_rowid=True,
 )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -48,7 +49,8 @@ def table_of(
     types: Mapping[str, Any] | None = None,
     without_rowid: bool = False,
 ) -> Table:
-    """The table `name` with one column per field of the dataclass `cls`, primary key `key`;
+    """The table `name` with one column per field of the dataclass `cls`, primary key `key` (in that
+    column order: a key's leading columns are what its lookups and ranges can use);
     `index` columns get a single-column index each (`ix_<table>_<column>`), `indexes` are named
     multi-column ones, `unique` column groups a UNIQUE constraint each. `without_rowid` stores a
     SQLite table of many small rows under a text key once, in key order, instead of as rows plus a
@@ -80,6 +82,7 @@ def table_of(
         name,
         METADATA,
         *columns,
+        PrimaryKeyConstraint(*key),
         *(UniqueConstraint(*group) for group in unique),
         sqlite_with_rowid=not without_rowid,
     )
