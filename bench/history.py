@@ -38,7 +38,7 @@ from shopfloor.cli import _parser
 from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.service import History
-from shopfloor.history.snapshots import PART_SNAPSHOTS, SnapshotStore, pack, quiet, snapshot_image
+from shopfloor.history.snapshots import PART_SNAPSHOTS, SnapshotStore, pack, quiet, save_part
 from shopfloor.history.views import parts_for
 from shopfloor.runtime import tune_gc
 from shopfloor.simulator.base import Generator
@@ -52,8 +52,11 @@ from shopfloor.transport.memory import MemoryLog, MemoryReader
 RATE = 1000  # events per second of event time
 MACHINES = next(p for p in PARTS if any(isinstance(h, SensorHandler) for h in p.handlers))
 WORK_ORDERS = next(p for p in PARTS if any(isinstance(h, WorkOrderHandler) for h in p.handlers))
+SNAPSHOTTED = (*PARTS, *(p.lean() for p in PARTS if p.facts))  # each part, and lean where it has facts
 ORDER_PARTS = [
-    p for p in PARTS if any(t.name in ("line_orders", "quality_inspections", "work_orders") for t in p.tables)
+    p
+    for p in SNAPSHOTTED
+    if any(t.name in ("line_orders", "quality_inspections", "work_orders") for t in p.tables)
 ]
 BOARDS = ("/work-orders", "/outbound", "/equipment")  # production, warehouse, machines: every topic group
 TARGET_SECONDS = 2.0
@@ -133,12 +136,11 @@ async def take_snapshots(plant: Plant, step: int) -> list[dict[str, Any]]:
             figures["records"] += taken.replayed.records
             if not quiet(taken):
                 began = time.perf_counter()
-                image = snapshot_image(taken.engine, moment, step, part)
-                stored = plant.store.save(moment, part.name, image, taken.replayed.positions)
-                figures["bytes"] += len(image)
-                figures["stored_bytes"] += stored
+                for name, (size, stored) in save_part(plant.store, taken, step, part).items():
+                    figures["bytes"] += size
+                    figures["stored_bytes"] += stored
+                    figures["parts"][name] = {"bytes": size, "stored_bytes": stored}
                 figures["save_s"] += time.perf_counter() - began
-                figures["parts"][part.name] = {"bytes": len(image), "stored_bytes": stored}
             taken.engine.dispose()
         snapshots.append({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
         moment += step
@@ -265,9 +267,10 @@ async def denser(workdir: Path) -> dict[str, Any]:
     snapshots, boards, _ = await measure(plant_, DENSER_MINUTES, boards_)
     per_day = 24 * 60 / DENSER_MINUTES
     later = snapshots[1:]  # the first takes every part; later ones leave quiet parts out
-    takes = {p.name: sum(p.name in s["parts"] for s in later) / len(later) for p in PARTS}
+    takes = {p.name: sum(p.name in s["parts"] for s in later) / len(later) for p in SNAPSHOTTED}
     newest = {
-        p.name: next(s["parts"][p.name] for s in reversed(snapshots) if p.name in s["parts"]) for p in PARTS
+        p.name: next(s["parts"][p.name] for s in reversed(snapshots) if p.name in s["parts"])
+        for p in SNAPSHOTTED
     }
     stored = sum(takes[name] * newest[name]["stored_bytes"] for name in takes)  # per interval
     found = plant_.store.latest_before(plant_.end_ms, MACHINES.name)

@@ -44,7 +44,7 @@ from shopfloor.history.service import AsOf, History, PastUnavailable, carries
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write, run_exclusive
-from shopfloor.store.registry import BOOKKEEPING, TABLES, Part
+from shopfloor.store.registry import BOOKKEEPING, LEAN, TABLES, Part
 from shopfloor.transport.base import TopicPartition
 
 log = logging.getLogger(__name__)
@@ -109,10 +109,8 @@ class SnapshotStore:
         self._lock = threading.Lock()
 
     def latest_before(self, at_ms: int, part: str) -> tuple[int, bytes, dict[TopicPartition, int]] | None:
-        sources = (
-            (part, PART_SNAPSHOTS, PART_SNAPSHOTS.c.part == part),
-            (WHOLE_SNAPSHOTS.name, WHOLE_SNAPSHOTS, true()),
-        )
+        sources = [(name, PART_SNAPSHOTS, PART_SNAPSHOTS.c.part == name) for name in _starts(part)]
+        sources.append((WHOLE_SNAPSHOTS.name, WHOLE_SNAPSHOTS, true()))
         with self.engine.connect() as conn:
             found = []
             for source, table, where in sources:
@@ -122,7 +120,7 @@ class SnapshotStore:
                     found.append((row.at_ms, row.positions, source, table, where))
             if not found:
                 return None
-            moment, positions, source, table, where = max(found, key=lambda f: f[0])
+            moment, positions, source, table, where = max(found, key=lambda f: f[0])  # ties: the first
             with self._lock:
                 loaded = self._loaded.get(source)
             if loaded is None or loaded[0] != moment:
@@ -139,7 +137,7 @@ class SnapshotStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(PART_SNAPSHOTS.c.at_ms, PART_SNAPSHOTS.c.positions)
-                .where(PART_SNAPSHOTS.c.part == part)
+                .where(PART_SNAPSHOTS.c.part.in_(_starts(part)))
                 .union_all(select(WHOLE_SNAPSHOTS.c.at_ms, WHOLE_SNAPSHOTS.c.positions))
                 .order_by("at_ms")
             )
@@ -217,6 +215,12 @@ class SnapshotStore:
         return removed
 
 
+def _starts(part: str) -> list[str]:
+    """The snapshots that can start a part's replay: its own, and for a lean part the whole part's
+    (a superset: the facts it also holds are not read)."""
+    return list(dict.fromkeys((part, part.removesuffix(LEAN))))
+
+
 def _newest_before(conn: Connection, table: Table, before_ms: int, where: ColumnElement[bool]) -> int | None:
     query = (
         select(table.c.at_ms).where(table.c.at_ms < before_ms, where).order_by(table.c.at_ms.desc()).limit(1)
@@ -237,6 +241,16 @@ def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int, part: Part) -> 
     with engine.connect() as conn:
         conn.connection.dbapi_connection.execute("VACUUM")  # type: ignore[union-attr]  # freed pages out
     return image_of(engine)
+
+
+def save_part(store: SnapshotStore, built: AsOf, keep_ids_ms: int, part: Part) -> dict[str, tuple[int, int]]:
+    """Saves a part built for a snapshot, then, when it has facts, the same store without them (the
+    lean part); {name: (image bytes, stored bytes)} of each."""
+    saved = {}
+    for one in (part, part.lean()) if part.facts else (part,):
+        image = snapshot_image(built.engine, built.at_ms, keep_ids_ms, one)
+        saved[one.name] = (len(image), store.save(built.at_ms, one.name, image, built.replayed.positions))
+    return saved
 
 
 def return_freed_memory() -> None:
@@ -316,7 +330,9 @@ class Snapshotter:
                 continue
             self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
         if taken is not None:
-            names = [p.name for p in self._history.parts]
+            names = [p.name for p in self._history.parts] + [
+                p.lean().name for p in self._history.parts if p.facts
+            ]
             await asyncio.to_thread(self._store.prune, taken - self._retention_ms, names)
         if failed:
             raise RuntimeError("; ".join(failed))
@@ -337,17 +353,15 @@ class Snapshotter:
                     built.replayed.records,
                 )
                 return False
-            image = await asyncio.to_thread(snapshot_image, built.engine, moment, self._interval_ms, part)
-            await asyncio.to_thread(self._store.save, moment, part.name, image, built.replayed.positions)
+            saved = await asyncio.to_thread(save_part, self._store, built, self._interval_ms, part)
             log.info(
-                "snapshot of %s at %d: %d records replayed in %.2fs, %d bytes",
+                "snapshot of %s at %d: %d records replayed in %.2fs, %s bytes",
                 part.name,
                 moment,
                 built.replayed.records,
                 built.replayed.seconds,
-                len(image),
+                " + ".join(str(size) for size, _ in saved.values()),
             )
-            del image
             return True
         finally:
             # Taking a snapshot loads the previous one and builds the next: hundreds of MB for a

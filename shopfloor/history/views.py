@@ -2,7 +2,10 @@
 
 Sensor readings are most of a plant's traffic and only the equipment board reads what they fold
 into; the work-order tables keep every order and only the production boards read them. Any path
-not listed reads every part.
+not listed reads every part. The work-order board reads only its parts' current state (each
+order's status, plan and inspections), not the facts they append (status histories, line progress):
+its page, fragment and API load the parts lean (registry.Part.lean); an order's history, under its
+API, loads them whole.
 """
 
 from __future__ import annotations
@@ -23,30 +26,26 @@ from shopfloor.store.work_orders import WorkOrderHandler
 ORDERS = (WorkOrderHandler, QualityHandler, LineOrderHandler)  # with inspections, due times
 LINES = (LineOrderHandler, LineMachineHandler)
 MACHINES = (EquipmentHandler, SensorHandler, AlertCommandHandler, LineMachineHandler)  # trend annotations
-BOARDS: dict[str, tuple[type[Handler], ...]] = {
+BOARDS: dict[str, tuple[type[Handler], ...]] = {  # a page; its JSON API under /api reads the same
     "/work-orders": ORDERS,
-    "/api/work-orders": ORDERS,
     "/lines": LINES,
-    "/api/lines": LINES,
     "/downtime": LINES,
-    "/api/downtime": LINES,
     "/inventory": (InventoryHandler,),
-    "/api/inventory": (InventoryHandler,),
     "/outbound": (OutboundHandler,),
-    "/api/outbound": (OutboundHandler,),
     "/equipment": MACHINES,
-    "/api/equipment": MACHINES,
-    "/api/alerts": MACHINES,
+    "/alerts": MACHINES,
     "/alarms": MACHINES,
-    "/api/alarms": MACHINES,
     "/quality": (QualityHandler,),
-    "/api/quality": (QualityHandler,),
 }
+LEAN = frozenset({"/work-orders", "/work-orders/board"})  # read no facts (an order's history does)
 
 
 def parts_for(path: str, parts: Sequence[Part]) -> tuple[Part, ...]:
-    """The parts holding what the board at `path` reads (every part for a path not listed)."""
+    """The parts holding what the board at `path` reads (every part for a path not listed), lean
+    where it reads no facts."""
+    page = path.removeprefix("/api") if path.startswith("/api/") else path
     for prefix, wanted in BOARDS.items():
-        if path == prefix or path.startswith(prefix + "/"):
-            return tuple(p for p in parts if any(isinstance(h, wanted) for h in p.handlers))
+        if page == prefix or page.startswith(prefix + "/"):
+            chosen = [p for p in parts if any(isinstance(h, wanted) for h in p.handlers)]
+            return tuple(p.lean() if page in LEAN and p.facts else p for p in chosen)
     return tuple(parts)

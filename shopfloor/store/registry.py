@@ -24,6 +24,7 @@ from shopfloor.events.models import event_topics
 from shopfloor.store import audit, bookkeeping, notifications
 from shopfloor.store.alerts import AlertCommandHandler
 from shopfloor.store.changes import Handler
+from shopfloor.store.entity import EntityHandler
 from shopfloor.store.equipment import EquipmentHandler
 from shopfloor.store.inventory import InventoryHandler
 from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
@@ -59,6 +60,9 @@ class ReadModel:
         return topics_of(self.event_types, settings)
 
 
+LEAN = "~lean"  # a part without its facts is snapshotted under its name with this suffix
+
+
 @dataclass(frozen=True)
 class Part:
     """Handlers that write no table in common with any other handler: a past view folds, snapshots
@@ -68,9 +72,21 @@ class Part:
     name: str
     handlers: tuple[Handler, ...]
     tables: tuple[Table, ...]
+    facts: tuple[Table, ...] = ()  # only appended to, never read by a fold: histories, line facts
 
     def topics(self, settings: Settings) -> list[str]:
         return topics_of(frozenset().union(*(h.event_types for h in self.handlers)), settings)
+
+    def lean(self) -> Part:
+        """The part without its facts, for a board that reads only current state: its folds need
+        none of them, so it replays the same and loads a fraction (every order's status history
+        and progress facts are most of the work-order parts' bytes)."""
+        return Part(self.name + LEAN, self.handlers, tuple(t for t in self.tables if t not in self.facts))
+
+    @property
+    def base(self) -> str:
+        """The whole part's name: its snapshots also start the lean part's replay."""
+        return self.name.removesuffix(LEAN)
 
 
 def topics_of(event_types: frozenset[str], settings: Settings) -> list[str]:
@@ -91,7 +107,12 @@ def parts_of(handlers: Sequence[Handler]) -> tuple[Part, ...]:
         groups = [g for g in groups if g not in joined] + [[h for g in joined for h in g] + [handler]]
     ordered = sorted((sorted(g, key=handlers.index) for g in groups), key=lambda g: handlers.index(g[0]))
     return tuple(
-        Part(g[0].tables[0].name, tuple(g), tuple({t.name: t for h in g for t in h.tables}.values()))
+        Part(
+            g[0].tables[0].name,
+            tuple(g),
+            tuple({t.name: t for h in g for t in h.tables}.values()),
+            tuple(t for h in g if isinstance(h, EntityHandler) for t in h.appends.values()),
+        )
         for g in ordered
     )
 

@@ -83,10 +83,11 @@ async def test_stale_ten_seconds_after_the_last_frame_by_the_pages_clock(kafka, 
         pid = server_pid(port)
         os.kill(pid, signal.SIGSTOP)
         try:
-            # Frozen at "now": the last frame (a heartbeat comes every 5 s) is 0-5 s old.
-            await page.clock.pause_at(await page.evaluate("Date.now()") / 1000)  # seconds, here
+            # Frozen 2 s ahead of "now" (the page's clock goes on running until then, and pausing
+            # it in its past fails): the last frame (a heartbeat comes every 5 s) is 2-7 s old.
+            await page.clock.pause_at(await page.evaluate("Date.now()") / 1000 + 2)  # seconds, here
             state = "document.body.dataset.connection"
-            await page.clock.run_for(4_000)  # last frame 4-9 s ago
+            await page.clock.run_for(2_000)  # last frame 4-9 s ago
             assert await page.evaluate(state) == "live"
             await page.clock.run_for(7_000)  # 11-16 s ago
             assert await page.evaluate(state) == "stale"
