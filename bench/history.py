@@ -39,7 +39,7 @@ from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.service import History
 from shopfloor.history.snapshots import PART_SNAPSHOTS, SnapshotStore, pack, quiet, save_part
-from shopfloor.history.views import parts_for
+from shopfloor.history.views import lean_parts, parts_for
 from shopfloor.runtime import tune_gc
 from shopfloor.simulator.base import Generator
 from shopfloor.simulator.plant import demo_traffic, plant_traffic
@@ -52,7 +52,8 @@ from shopfloor.transport.memory import MemoryLog, MemoryReader
 RATE = 1000  # events per second of event time
 MACHINES = next(p for p in PARTS if any(isinstance(h, SensorHandler) for h in p.handlers))
 WORK_ORDERS = next(p for p in PARTS if any(isinstance(h, WorkOrderHandler) for h in p.handlers))
-SNAPSHOTTED = (*PARTS, *(p.lean() for p in PARTS if p.facts))  # each part, and lean where it has facts
+LEAN_PARTS = lean_parts(PARTS)
+SNAPSHOTTED = (*PARTS, *(p.lean() for p in PARTS if p.name in LEAN_PARTS))  # each part, and lean ones
 ORDER_PARTS = [
     p
     for p in SNAPSHOTTED
@@ -136,7 +137,9 @@ async def take_snapshots(plant: Plant, step: int) -> list[dict[str, Any]]:
             figures["records"] += taken.replayed.records
             if not quiet(taken):
                 began = time.perf_counter()
-                for name, (size, stored) in save_part(plant.store, taken, step, part).items():
+                for name, (size, stored) in save_part(
+                    plant.store, taken, step, part, lean=part.name in LEAN_PARTS
+                ).items():
                     figures["bytes"] += size
                     figures["stored_bytes"] += stored
                     figures["parts"][name] = {"bytes": size, "stored_bytes": stored}

@@ -76,10 +76,11 @@ def _lent(raw: sqlite3.Connection, uri: str) -> Engine:
     return engine
 
 
-def composed(parts: Sequence[tuple[Sequence[Table], Engine]]) -> Engine:
+def composed(parts: Sequence[tuple[Sequence[Table], Engine]], absent: Sequence[Table] = ()) -> Engine:
     """One read-only store over several as-of stores, each attached as it is (nothing copied): the
     tables each holds are views of it in this connection's temp schema (found before any attached
-    database's), and the version row is the newest of theirs."""
+    database's), and the version row is the newest of theirs. A table in `absent` (a lean part's
+    facts) is a view of nothing: reading it fails, rather than finding some part's partial copy."""
     raw = sqlite3.connect(
         "file:composed?mode=memory", uri=True, check_same_thread=False, isolation_level=None
     )
@@ -89,6 +90,8 @@ def composed(parts: Sequence[tuple[Sequence[Table], Engine]]) -> Engine:
         for table in tables:
             raw.execute(f'CREATE TEMP VIEW "{table.name}" AS SELECT * FROM part{i}."{table.name}"')
         versions.append(f"SELECT * FROM part{i}.{STORE_VERSION.name}")
+    for table in absent:
+        raw.execute(f'CREATE TEMP VIEW "{table.name}" AS SELECT * FROM main."{table.name}"')
     raw.execute(
         f"CREATE TEMP VIEW {STORE_VERSION.name} AS SELECT 1 AS id, max(version) AS version, "
         "max(last_event_ms) AS last_event_ms, max(last_commit_ms) AS last_commit_ms "

@@ -219,7 +219,8 @@ class History:
 
 def _composed(parts: Sequence[Part], built: Sequence[AsOf]) -> AsOf:
     """The parts' as-of stores read as one (a board reading several parts)."""
-    engine = composed([(part.tables, one.engine) for part, one in zip(parts, built, strict=True)])
+    absent = [t for part in parts for t in part.facts if t not in part.tables]  # lean parts' facts
+    engine = composed([(part.tables, one.engine) for part, one in zip(parts, built, strict=True)], absent)
     replayed = Replayed(
         records=sum(b.replayed.records for b in built),
         applied=sum(b.replayed.applied for b in built),

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import zstandard
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from sqlalchemy import (
 
 from shopfloor.history.replay import image_of
 from shopfloor.history.service import AsOf, History, PastUnavailable, carries
+from shopfloor.history.views import lean_parts
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write, run_exclusive
@@ -243,13 +244,16 @@ def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int, part: Part) -> 
     return image_of(engine)
 
 
-def save_part(store: SnapshotStore, built: AsOf, keep_ids_ms: int, part: Part) -> dict[str, tuple[int, int]]:
-    """Saves a part built for a snapshot, then, when it has facts, the same store without them (the
-    lean part); {name: (image bytes, stored bytes)} of each."""
+def save_part(
+    store: SnapshotStore, built: AsOf, keep_ids_ms: int, part: Part, *, lean: bool
+) -> dict[str, tuple[int, int]]:
+    """Saves a part built for a snapshot, then, if `lean`, the same store without its facts (the lean
+    part); {name: (image bytes, stored bytes)} of each."""
     saved = {}
-    for one in (part, part.lean()) if part.facts else (part,):
+    for one in (part, part.lean()) if lean else (part,):
         image = snapshot_image(built.engine, built.at_ms, keep_ids_ms, one)
         saved[one.name] = (len(image), store.save(built.at_ms, one.name, image, built.replayed.positions))
+        del image  # the next is built from the same store: one image at a time in memory
     return saved
 
 
@@ -296,8 +300,11 @@ class Snapshotter:
         retention_hours: float,
         check_seconds: float = CHECK_SECONDS,
         newest_event_ms: Callable[[], int | None] | None = None,
+        lean: Collection[str] | None = None,
     ) -> None:
+        """`lean`: the parts also snapshotted without their facts (by default those a board loads lean)."""
         self._history = history
+        self._lean = lean_parts(history.parts) if lean is None else lean
         self._store = store
         self._interval_ms = int(interval_minutes * 60_000)
         self._retention_ms = int(retention_hours * 3_600_000)
@@ -330,9 +337,8 @@ class Snapshotter:
                 continue
             self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
         if taken is not None:
-            names = [p.name for p in self._history.parts] + [
-                p.lean().name for p in self._history.parts if p.facts
-            ]
+            parts = self._history.parts
+            names = [p.name for p in parts] + [p.lean().name for p in parts if p.name in self._lean]
             await asyncio.to_thread(self._store.prune, taken - self._retention_ms, names)
         if failed:
             raise RuntimeError("; ".join(failed))
@@ -353,7 +359,8 @@ class Snapshotter:
                     built.replayed.records,
                 )
                 return False
-            saved = await asyncio.to_thread(save_part, self._store, built, self._interval_ms, part)
+            lean = part.name in self._lean
+            saved = await asyncio.to_thread(save_part, self._store, built, self._interval_ms, part, lean=lean)
             log.info(
                 "snapshot of %s at %d: %d records replayed in %.2fs, %s bytes",
                 part.name,

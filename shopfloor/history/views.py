@@ -37,7 +37,7 @@ BOARDS: dict[str, tuple[type[Handler], ...]] = {  # a page; its JSON API under /
     "/alarms": MACHINES,
     "/quality": (QualityHandler,),
 }
-LEAN = frozenset({"/work-orders", "/work-orders/board"})  # read no facts (an order's history does)
+LEAN_PAGES = frozenset({"/work-orders", "/work-orders/board"})  # read no facts (an order's history does)
 
 
 def parts_for(path: str, parts: Sequence[Part]) -> tuple[Part, ...]:
@@ -47,5 +47,10 @@ def parts_for(path: str, parts: Sequence[Part]) -> tuple[Part, ...]:
     for prefix, wanted in BOARDS.items():
         if page == prefix or page.startswith(prefix + "/"):
             chosen = [p for p in parts if any(isinstance(h, wanted) for h in p.handlers)]
-            return tuple(p.lean() if page in LEAN and p.facts else p for p in chosen)
+            return tuple(p.lean() if page in LEAN_PAGES and p.facts else p for p in chosen)
     return tuple(parts)
+
+
+def lean_parts(parts: Sequence[Part]) -> frozenset[str]:
+    """The parts some board loads lean: only these are also snapshotted without their facts."""
+    return frozenset(p.base for page in LEAN_PAGES for p in parts_for(page, parts) if p.base != p.name)

@@ -73,6 +73,7 @@ class Part:
     handlers: tuple[Handler, ...]
     tables: tuple[Table, ...]
     facts: tuple[Table, ...] = ()  # only appended to, never read by a fold: histories, line facts
+    # (a lean part keeps naming them, with none of them in `tables`)
 
     def topics(self, settings: Settings) -> list[str]:
         return topics_of(frozenset().union(*(h.event_types for h in self.handlers)), settings)
@@ -81,7 +82,8 @@ class Part:
         """The part without its facts, for a board that reads only current state: its folds need
         none of them, so it replays the same and loads a fraction (every order's status history
         and progress facts are most of the work-order parts' bytes)."""
-        return Part(self.name + LEAN, self.handlers, tuple(t for t in self.tables if t not in self.facts))
+        tables = tuple(t for t in self.tables if t not in self.facts)
+        return Part(self.name + LEAN, self.handlers, tables, self.facts)
 
     @property
     def base(self) -> str:

@@ -8,14 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.replay import memory_store
 from shopfloor.history.service import History
-from shopfloor.history.snapshots import SnapshotStore, save_part
-from shopfloor.history.views import parts_for
+from shopfloor.history.snapshots import SnapshotStore, Snapshotter, save_part
+from shopfloor.history.views import lean_parts, parts_for
 from shopfloor.store.db import make_engine, to_ms
 from shopfloor.store.registry import HANDLERS, LEAN
 from shopfloor.transport.memory import MemoryLog, MemoryReader
@@ -46,12 +48,15 @@ async def test_the_work_order_boards_past_loads_its_parts_lean_and_reads_the_sam
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}")
     log = MemoryLog(partitions=3)
     _orders(log, settings.topic_work_orders, 0, 12, 0)  # before the snapshot
-    _orders(log, settings.topic_work_orders, 12, 6, 3600)  # after it: replayed onto the lean images
+    _orders(log, settings.topic_work_orders, 12, 6, 3660)  # after it: replayed onto the lean images
     store = SnapshotStore(make_engine(settings.database_url))
     history = History(settings, lambda: MemoryReader(log), HANDLERS, store)
     snapshot_ms = to_ms(T0 + HOUR)
+    lean = lean_parts(history.parts)
+    assert lean == {"work_orders", "line_orders"}  # the parts a board loads lean, nothing else
     for part in history.parts:
-        save_part(store, await history.build(snapshot_ms, part), 24 * 3_600_000, part)
+        save_part(store, await history.build(snapshot_ms, part), 24 * 3_600_000, part, lean=part.name in lean)
+    assert store.moments(f"outbound_orders{LEAN}") == []
 
     board = parts_for("/work-orders", history.parts)
     assert {p.name for p in board} == {f"work_orders{LEAN}", f"line_orders{LEAN}", "quality_inspections"}
@@ -71,7 +76,13 @@ async def test_the_work_order_boards_past_loads_its_parts_lean_and_reads_the_sam
         assert _rows(memory_store(lean[1]), facts) == []
 
     later = to_ms(T0 + 2 * HOUR)
+    lines = next(p for p in board if p.name == f"line_orders{LEAN}")
+    started = await history.build(later, lines)
+    assert started.snapshot_ms == snapshot_ms
+    assert len(_rows(started.engine, "line_progress")) == 6 * len(STEPS)  # the lean image's: none before
     seen = await history.as_of(later, board)
+    with pytest.raises(OperationalError, match=r"no such table: main\.line_progress"):
+        _rows(seen.engine, "line_progress")  # a lean part's fact is not read, not even empty
     reference = await History(settings, lambda: MemoryReader(log), HANDLERS).as_of(later)  # log only
     for table in ("work_orders", "work_order_counts", "line_orders"):
         mine, theirs = _rows(seen.engine, table), _rows(reference.engine, table)
@@ -91,3 +102,19 @@ def test_a_lean_part_starts_from_the_whole_parts_snapshot_until_it_has_its_own(t
     store.save(2_000, "a", b"newer whole part", {})
     assert store.latest_before(2_500, "a" + LEAN) == (2_000, b"newer whole part", {})
     assert store.latest_before(2_500, "a") == (2_000, b"newer whole part", {})
+
+
+async def test_lean_snapshots_are_taken_and_kept_with_their_parts(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}")
+    log = MemoryLog(partitions=3)
+    _orders(log, settings.topic_work_orders, 0, 40, 0)
+    store = SnapshotStore(make_engine(settings.database_url))
+    history = History(settings, lambda: MemoryReader(log), HANDLERS, store)
+    newest = [to_ms(T0) + 3 * 60_000]
+    snapshotter = Snapshotter(history, store, store.engine, 1, 1 / 60, newest_event_ms=lambda: newest[0])
+    assert await snapshotter.take_due() == to_ms(T0) + 2 * 60_000
+    newest[0] += 61 * 60_000  # quiet parts wait up to an hour; then retention cuts a minute back
+    assert await snapshotter.take_due() == to_ms(T0) + 63 * 60_000
+    for name in ("work_orders", "line_orders"):
+        assert store.moments(name + LEAN) == store.moments(name) == [to_ms(T0) + m * 60_000 for m in (2, 63)]
+    assert store.moments(f"outbound_orders{LEAN}") == []
