@@ -45,7 +45,7 @@ from shopfloor.history.views import lean_parts
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
 from shopfloor.store.batch import prune_applied
 from shopfloor.store.db import begin_write, run_exclusive
-from shopfloor.store.registry import BOOKKEEPING, LEAN, TABLES, Part
+from shopfloor.store.registry import BOOKKEEPING, TABLES, Part, whole_part
 from shopfloor.transport.base import TopicPartition
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class SnapshotStore:
 def _starts(part: str) -> list[str]:
     """The snapshots that can start a part's replay: its own, and for a lean part the whole part's
     (a superset: the facts it also holds are not read)."""
-    return list(dict.fromkeys((part, part.removesuffix(LEAN))))
+    return list(dict.fromkeys((part, whole_part(part))))
 
 
 def _newest_before(conn: Connection, table: Table, before_ms: int, where: ColumnElement[bool]) -> int | None:

@@ -87,8 +87,12 @@ class Part:
 
     @property
     def base(self) -> str:
-        """The whole part's name: its snapshots also start the lean part's replay."""
-        return self.name.removesuffix(LEAN)
+        return whole_part(self.name)
+
+
+def whole_part(name: str) -> str:
+    """The whole part a (lean) part's name is of: its snapshots also start the lean part's replay."""
+    return name.removesuffix(LEAN)
 
 
 def topics_of(event_types: frozenset[str], settings: Settings) -> list[str]:

@@ -53,10 +53,7 @@ def board(read: Read, line: str | None) -> dict[str, Any]:
     lanes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for order in sorted(orders, key=sort_key):
         lane = lanes.setdefault(order["line_id"], {"open": [], "done": []})
-        if order["status"] in OPEN_STATUSES:
-            lane["open"].append(order)
-        elif len(lane["done"]) < FINISHED_ROWS:
-            lane["done"].append(order)
+        lane["open" if order["status"] in OPEN_STATUSES else "done"].append(order)
     if line:
         lanes.setdefault(line, {"open": [], "done": []})
     return {
