@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import sqlite3
 import statistics
 import time
@@ -38,7 +39,15 @@ from shopfloor.cli import _parser
 from shopfloor.config import Settings
 from shopfloor.events.codec import encode_structured
 from shopfloor.history.service import History
-from shopfloor.history.snapshots import PART_SNAPSHOTS, SnapshotStore, pack, quiet, save_part
+from shopfloor.history.snapshots import (
+    PART_SNAPSHOTS,
+    SnapshotStore,
+    due_moments,
+    pack,
+    quiet,
+    save_part,
+    step_after,
+)
 from shopfloor.history.views import lean_parts, parts_for
 from shopfloor.runtime import tune_gc
 from shopfloor.simulator.base import Generator
@@ -125,26 +134,30 @@ def generate(workdir: Path, traffic: Callable[[Settings], list[Generator]], minu
 
 async def take_snapshots(plant: Plant, step: int) -> list[dict[str, Any]]:
     """Every `step` ms of event time, as the server's snapshotter takes them: each part from its
-    last, a quiet part (snapshots.quiet) left out."""
+    last, a quiet part (snapshots.quiet) left out, a busy one on its finer grid (snapshots.step_after)."""
     snapshots = []
+    steps: dict[str, int] = {}
     moment = (plant.start_ms // step + 1) * step
     while moment <= plant.end_ms:
         figures: dict[str, Any] = {"at_ms": moment, "replay_s": 0.0, "records": 0, "bytes": 0}
         figures |= {"stored_bytes": 0, "save_s": 0.0, "parts": {}}
         for part in plant.history.parts:
-            taken = await plant.history.build(moment, part)
-            figures["replay_s"] += taken.replayed.seconds
-            figures["records"] += taken.replayed.records
-            if not quiet(taken):
-                began = time.perf_counter()
-                for name, (size, stored) in save_part(
-                    plant.store, taken, step, part, lean=part.name in LEAN_PARTS
-                ).items():
-                    figures["bytes"] += size
-                    figures["stored_bytes"] += stored
-                    figures["parts"][name] = {"bytes": size, "stored_bytes": stored}
-                figures["save_s"] += time.perf_counter() - began
-            taken.engine.dispose()
+            for at in due_moments(moment + step, step, plant.store.moments(part.name), steps.get(part.name)):
+                taken = await plant.history.build(at, part)
+                steps[part.name] = step_after(taken, step)
+                figures["replay_s"] += taken.replayed.seconds
+                figures["records"] += taken.replayed.records
+                if not quiet(taken):
+                    began = time.perf_counter()
+                    for name, (size, stored) in save_part(
+                        plant.store, taken, step, part, lean=part.name in LEAN_PARTS
+                    ).items():
+                        figures["bytes"] += size
+                        figures["stored_bytes"] += stored
+                        took = figures["parts"].get(name, {}).get("taken", 0) + 1
+                        figures["parts"][name] = {"bytes": size, "stored_bytes": stored, "taken": took}
+                    figures["save_s"] += time.perf_counter() - began
+                taken.engine.dispose()
         snapshots.append({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
         moment += step
     return snapshots
@@ -223,24 +236,26 @@ async def measure(
         "compressed; quiet parts wait); "
         f"replay {rate:,.0f} records/s (every topic)"
     )
-    return snapshots, await time_boards(plant_, snapshots, step, boards_), rate
+    return snapshots, await time_boards(plant_, snapshots, boards_), rate
 
 
 async def time_boards(
-    plant_: Plant, snapshots: list[dict[str, Any]], step: int, boards_: Sequence[str], what: str = ""
+    plant_: Plant, snapshots: list[dict[str, Any]], boards_: Sequence[str], what: str = ""
 ) -> dict[str, dict[str, Any]]:
-    """Each board's moment just before the next snapshot (the most replay) and half-way, cold."""
+    """Each board's moments just before each next snapshot of its parts or the snapshotter's next
+    check (the most replay) and half-way between them (the typical), cold."""
     boards: dict[str, dict[str, Any]] = {}
     for board in boards_:
+        parts = {m for p in parts_for(board, PARTS) for m in plant_.store.moments(p.name)}
+        taken = sorted(parts | {s["at_ms"] for s in snapshots})  # a quiet part's interval moments too
         worst: list[tuple[float, float]] = []
         typical: list[tuple[float, float]] = []
-        for snap in snapshots:
-            for share, into in ((0.999, worst), (0.5, typical)):
-                at = snap["at_ms"] + int(step * share)
-                if at <= plant_.end_ms:
-                    into.append(await cold_build(plant_, at, board))
+        for since, until in itertools.pairwise(taken):
+            worst.append(await cold_build(plant_, until - 1, board))
+            typical.append(await cold_build(plant_, (since + until) // 2, board))
         boards[board] = {
             "loads_bytes": loads(plant_.store, plant_.end_ms, board),
+            "moments_timed": len(worst) + len(typical),
             # a quiet part's snapshot can be older than the interval's: any moment may be the worst
             "worst_s": round(max(w for w, _ in worst + typical), 3),
             "typical_s": round(statistics.median(w for w, _ in typical), 3),
@@ -270,7 +285,10 @@ async def denser(workdir: Path) -> dict[str, Any]:
     snapshots, boards, _ = await measure(plant_, DENSER_MINUTES, boards_)
     per_day = 24 * 60 / DENSER_MINUTES
     later = snapshots[1:]  # the first takes every part; later ones leave quiet parts out
-    takes = {p.name: sum(p.name in s["parts"] for s in later) / len(later) for p in SNAPSHOTTED}
+    takes = {
+        p.name: sum(s["parts"].get(p.name, {}).get("taken", 0) for s in later) / len(later)
+        for p in SNAPSHOTTED
+    }
     newest = {
         p.name: next(s["parts"][p.name] for s in reversed(snapshots) if p.name in s["parts"])
         for p in SNAPSHOTTED
@@ -280,15 +298,16 @@ async def denser(workdir: Path) -> dict[str, Any]:
     assert found is not None
     rows, row_bytes, sensors = minute_buckets(found[1])
     steady = stored + takes[MACHINES.name] * (sensors * RETAIN_MINUTES_MS // MINUTE_MS - rows) * row_bytes
-    for snap in snapshots:
-        if MACHINES.name in snap["parts"]:
-            refill(plant_.store, snap["at_ms"], MACHINES.name, fill_minute_buckets)
-        ids = finished_orders(plant_.store, snap["at_ms"])
-        copies = round(DAY_MS / (snap["at_ms"] - plant_.start_ms)) - 1  # the orders finished so far: a day's
-        for part in (p for p in ORDER_PARTS if p.name in snap["parts"]):
+    for at in plant_.store.moments(MACHINES.name):
+        refill(plant_.store, at, MACHINES.name, fill_minute_buckets)
+    orders = {p.name: plant_.store.moments(p.name) for p in ORDER_PARTS}
+    for at in sorted(set().union(*orders.values())):
+        ids = finished_orders(plant_.store, at)
+        copies = round(DAY_MS / (at - plant_.start_ms)) - 1  # the orders finished so far: a day's
+        for part in (p for p in ORDER_PARTS if at in orders[p.name]):
             grow = functools.partial(copy_finished_orders, part=part, ids=ids, copies=copies)
-            refill(plant_.store, snap["at_ms"], part.name, grow)
-    full = await time_boards(plant_, snapshots, int(DENSER_MINUTES * 60_000), boards_, " (a day's tables)")
+            refill(plant_.store, at, part.name, grow)
+    full = await time_boards(plant_, snapshots, boards_, " (a day's tables)")
     return {
         "snapshot_interval_minutes": DENSER_MINUTES,
         "minutes_of_log": DENSER_LOG_MINUTES,

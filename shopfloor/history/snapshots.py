@@ -5,7 +5,9 @@ the same replay from the part's previous snapshot and kept as a serialized SQLit
 log positions it reached; a past view loads only the parts its board reads. Snapshots live in the
 main store, so every web replica can use them. Moments are on a grid (every N minutes of event
 time); the newest grid moment at least one interval behind the newest event is taken, older ones
-beyond the retention are deleted.
+beyond the retention are deleted. A busy part (more than BUSY_RECORDS records an interval) is taken
+on a finer grid, so that a past view of any moment replays no more than about that many of its
+records: the answer's time is bounded by the traffic a snapshot holds, not by the clock.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ctypes
 import functools
 import json
 import logging
+import math
 import threading
 import time
 import zlib
@@ -70,6 +73,8 @@ WHOLE_SNAPSHOTS = Table(
 )
 CHECK_SECONDS = 30.0
 QUIET_RECORDS, QUIET_HOURS = 5_000, 1.0  # a part with fewer records than this since its last snapshot waits
+BUSY_RECORDS = 30_000  # a part with more records than this an interval is taken on a finer grid
+FINEST_STEP_MS = 10_000
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -277,19 +282,41 @@ def quiet(built: AsOf) -> bool:
     )
 
 
-def due_moment(newest_event_ms: int | None, interval_ms: int, taken: list[int]) -> int | None:
-    """The grid moment to snapshot next: the newest one at least one interval behind the newest
-    event (late records of that moment have had time to arrive), unless already taken."""
+def due_moments(
+    newest_event_ms: int | None, interval_ms: int, taken: list[int], step_ms: int | None = None
+) -> list[int]:
+    """The grid moments to snapshot next, oldest first: those of a grid every `step_ms` (a busy part's;
+    the interval by default) at least one interval behind the newest event (late records of that
+    moment have had time to arrive) and after the last taken; one interval's worth at most (after a
+    pause, older moments are not caught up on)."""
     if newest_event_ms is None or interval_ms <= 0:
-        return None
-    moment = (newest_event_ms - interval_ms) // interval_ms * interval_ms
-    if moment <= 0 or (taken and moment <= taken[-1]):
-        return None
-    return moment
+        return []
+    step = step_ms or interval_ms
+    newest_due = (newest_event_ms - interval_ms) // step * step
+    first = newest_due - (interval_ms // step - 1) * step
+    if taken:
+        first = max(first, (taken[-1] // step + 1) * step)
+    return list(range(max(first, step), newest_due + 1, step))
+
+
+def step_after(built: AsOf, interval_ms: int) -> int:
+    """The grid step for a part's next snapshots, from the records its last build replayed: the
+    interval, or for a part with more than BUSY_RECORDS records an interval the whole second below
+    a share of it holding no more than that (no finer than FINEST_STEP_MS). More images are stored
+    in exchange: as many more as the part is busier."""
+    began = built.snapshot_ms if built.snapshot_ms is not None else built.replayed.first_ms
+    span = built.at_ms - began if began is not None else 0
+    if span <= 0 or interval_ms <= FINEST_STEP_MS:
+        return interval_ms
+    split = math.ceil(built.replayed.records * interval_ms / span / BUSY_RECORDS)
+    if split <= 1:
+        return interval_ms
+    return max(interval_ms // split // 1000 * 1000, FINEST_STEP_MS)
 
 
 class Snapshotter:
-    """The background task: one snapshot per part and interval of event time, and retention."""
+    """The background task: one snapshot per part and interval of event time (a busy part more), and
+    retention."""
 
     def __init__(
         self,
@@ -311,6 +338,7 @@ class Snapshotter:
         self._check_seconds = check_seconds
         self._newest = newest_event_ms or functools.partial(store_newest_event_ms, live)
         self._passed: dict[str, int] = {}  # by part: a moment not taken (quiet, or the log cannot show it)
+        self._steps: dict[str, int] = {}  # by part: its grid step (finer than the interval when busy)
 
     async def take_due(self) -> int | None:
         """Takes the snapshots that are due, if any; returns the newest moment taken. One process at
@@ -324,18 +352,19 @@ class Snapshotter:
         failed: list[str] = []
         for part in self._history.parts:
             moments = await asyncio.to_thread(self._store.moments, part.name)
-            moment = due_moment(newest, self._interval_ms, moments)
-            if moment is None or moment == self._passed.get(part.name):
-                continue
-            try:
-                if await self._take(part, moment, first=not moments):
-                    taken = moment
-            except PastUnavailable as exc:
-                failed.append(f"{part.name}: {exc}")
-            except Exception as exc:  # tried again at the next check; the other parts go on
-                failed.append(f"{part.name}: {exc!r}")
-                continue
-            self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
+            step = self._steps.get(part.name)
+            for moment in due_moments(newest, self._interval_ms, moments, step):
+                if moment <= self._passed.get(part.name, 0):
+                    continue
+                try:
+                    if await self._take(part, moment, first=not moments):
+                        taken, moments = max(taken or moment, moment), [*moments, moment]
+                except PastUnavailable as exc:
+                    failed.append(f"{part.name}: {exc}")
+                except Exception as exc:  # tried again at the next check; the other parts go on
+                    failed.append(f"{part.name}: {exc!r}")
+                    break
+                self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
         if taken is not None:
             parts = self._history.parts
             names = [p.name for p in parts] + [p.lean().name for p in parts if p.name in self._lean]
@@ -350,6 +379,7 @@ class Snapshotter:
         those in a fraction of a second; another copy of a large, slowly changing part, such as the
         work orders of a busy plant, would cost space for nothing)."""
         built = await self._history.build(moment, part)
+        self._steps[part.name] = step_after(built, self._interval_ms)
         try:
             if not first and quiet(built):
                 log.info(

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from sqlalchemy import Engine, MetaData, select
 
 from shopfloor.history.service import History, PastUnavailable
-from shopfloor.history.snapshots import SnapshotStore, Snapshotter, due_moment
+from shopfloor.history.snapshots import SnapshotStore, Snapshotter
 from shopfloor.history.views import parts_for
 from shopfloor.store.registry import HANDLERS, PARTS, Part
 from tests.integration.harness import projecting, wait_consumed
@@ -129,11 +129,3 @@ async def test_snapshot_plus_replay_equals_full_replay_and_survives_retention(
             await snapshotted.build(ms(T0 + timedelta(minutes=10)), PARTS[0])  # before the snapshot: gone
         with pytest.raises(PastUnavailable, match="retention"):
             await full.build(moments[1], PARTS[0])  # without snapshots, nothing is answerable any more
-
-
-def test_snapshot_moments_follow_a_grid_one_interval_behind() -> None:
-    assert due_moment(None, 10 * MINUTE, []) is None
-    assert due_moment(125 * MINUTE, 10 * MINUTE, []) == 110 * MINUTE
-    assert due_moment(125 * MINUTE, 10 * MINUTE, [110 * MINUTE]) is None
-    assert due_moment(131 * MINUTE, 10 * MINUTE, [110 * MINUTE]) == 120 * MINUTE
-    assert due_moment(131 * MINUTE, 0, []) is None

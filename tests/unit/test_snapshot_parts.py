@@ -11,7 +11,16 @@ from sqlalchemy import insert
 
 from shopfloor.history.replay import Replayed, memory_store
 from shopfloor.history.service import AsOf
-from shopfloor.history.snapshots import QUIET_RECORDS, WHOLE_SNAPSHOTS, SnapshotStore, Snapshotter, pack
+from shopfloor.history.snapshots import (
+    BUSY_RECORDS,
+    QUIET_RECORDS,
+    WHOLE_SNAPSHOTS,
+    SnapshotStore,
+    Snapshotter,
+    due_moments,
+    pack,
+    step_after,
+)
 from shopfloor.store.db import make_engine
 from shopfloor.store.lines import LineMachineHandler, LineOrderHandler
 from shopfloor.store.registry import BOOKKEEPING, HANDLERS, PARTS, TABLES, Part
@@ -122,3 +131,54 @@ async def test_a_part_that_fails_does_not_stop_the_others(tmp_path: Path) -> Non
     history.records["a"] = 1
     assert await snapshotter.take_due() == 9 * MINUTE  # tried again at the next check
     assert store.moments("a") == [9 * MINUTE]
+
+
+def test_snapshot_moments_follow_a_grid_one_interval_behind() -> None:
+    assert due_moments(None, 10 * MINUTE, []) == []
+    assert due_moments(125 * MINUTE, 10 * MINUTE, []) == [110 * MINUTE]
+    assert due_moments(125 * MINUTE, 10 * MINUTE, [110 * MINUTE]) == []
+    assert due_moments(131 * MINUTE, 10 * MINUTE, [110 * MINUTE]) == [120 * MINUTE]
+    assert due_moments(131 * MINUTE, 0, []) == []
+    assert due_moments(5 * MINUTE, 10 * MINUTE, []) == []  # no moment before the epoch's first
+    # a busy part's finer grid: every step after its last, one interval's worth at most
+    assert due_moments(131 * MINUTE, 10 * MINUTE, [110 * MINUTE], 5 * MINUTE) == [115 * MINUTE, 120 * MINUTE]
+    assert due_moments(131 * MINUTE, 10 * MINUTE, [50 * MINUTE], 5 * MINUTE) == [115 * MINUTE, 120 * MINUTE]
+
+
+def _built(at_ms: int, records: int, since_ms: int | None, first_ms: int | None = None) -> AsOf:
+    return AsOf(at_ms, None, Replayed(records=records, first_ms=first_ms), since_ms)  # type: ignore[arg-type]
+
+
+def test_a_busy_part_is_taken_on_a_grid_holding_no_more_than_busy_records() -> None:
+    minute = 60_000
+    assert step_after(_built(10 * minute, BUSY_RECORDS, 9 * minute), minute) == minute
+    assert step_after(_built(10 * minute, 57_000, 9 * minute), minute) == 30_000  # 2 shares of 28,500
+    assert step_after(_built(10 * minute, 95_000, 9 * minute), minute) == 15_000  # 4 of 23,750
+    assert step_after(_built(10 * minute, 70_000, 9 * minute), minute) == 20_000  # 3 of 23,333
+    assert (
+        step_after(_built(10 * minute, 7 * BUSY_RECORDS, 9 * minute), minute) == 10_000
+    )  # 8.57 s: the finest
+    # from the log's beginning: the rate over the span its first records began
+    assert step_after(_built(10 * minute, 40_000, None, 10 * minute - 20_000), minute) == 15_000
+    assert step_after(_built(10 * minute, 40_000, None), minute) == minute  # no span known
+    # a quiet hour: the rate over the hour, not over one interval
+    assert step_after(_built(70 * minute, 120_000, 10 * minute), minute) == minute
+
+
+async def test_a_busy_part_is_snapshotted_on_a_finer_grid(tmp_path: Path) -> None:
+    store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    history = _Quiet(store)
+    history.records["b"] = 2 * BUSY_RECORDS  # a minute's
+    newest = 10 * MINUTE
+    snapshotter = Snapshotter(history, store, store.engine, 1, 48, newest_event_ms=lambda: newest)  # type: ignore[arg-type]
+    await snapshotter.take_due()
+    newest = 11 * MINUTE
+    await snapshotter.take_due()  # b's rate known from here: 60,000 records a minute
+    history.records["b"] = BUSY_RECORDS
+    newest = 12 * MINUTE
+    assert await snapshotter.take_due() == 11 * MINUTE
+    assert store.moments("b") == [9 * MINUTE, 10 * MINUTE, 10 * MINUTE + 30_000, 11 * MINUTE]
+    assert store.moments("a") == [9 * MINUTE]  # quiet: one
+    newest = 13 * MINUTE
+    await snapshotter.take_due()  # 30,000 records a half minute: still busy
+    assert store.moments("b")[-2:] == [11 * MINUTE + 30_000, 12 * MINUTE]
