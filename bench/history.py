@@ -231,9 +231,9 @@ async def measure(
     snapshots = await take_snapshots(plant_, step)
     rate = sum(s["records"] for s in snapshots) / sum(s["replay_s"] for s in snapshots)
     log(
-        f"history: {len(snapshots)} snapshots every {interval} min, the last "
+        f"history: snapshots every {interval} min ({len(snapshots)} intervals), the last interval's "
         f"{snapshots[-1]['bytes'] / 1e6:.1f} MB ({snapshots[-1]['stored_bytes'] / 1e6:.1f} MB stored, "
-        "compressed; quiet parts wait); "
+        "compressed; quiet parts wait, busy ones are taken more often); "
         f"replay {rate:,.0f} records/s (every topic)"
     )
     return snapshots, await time_boards(plant_, snapshots, boards_), rate
@@ -301,9 +301,13 @@ async def denser(workdir: Path) -> dict[str, Any]:
     for at in plant_.store.moments(MACHINES.name):
         refill(plant_.store, at, MACHINES.name, fill_minute_buckets)
     orders = {p.name: plant_.store.moments(p.name) for p in ORDER_PARTS}
+    newest_ms = orders[WORK_ORDERS.name][-1]
+    per_day = len(finished_orders(plant_.store, newest_ms)) * DAY_MS / (newest_ms - plant_.start_ms)
     for at in sorted(set().union(*orders.values())):
         ids = finished_orders(plant_.store, at)
-        copies = round(DAY_MS / (at - plant_.start_ms)) - 1  # the orders finished so far: a day's
+        # a day's finished orders in every image (at the log's rate: the first moment's few orders
+        # say little about it, and its distance from the log's start depends on the clock)
+        copies = max(round(per_day / max(len(ids), 1)) - 1, 0)
         for part in (p for p in ORDER_PARTS if at in orders[p.name]):
             grow = functools.partial(copy_finished_orders, part=part, ids=ids, copies=copies)
             refill(plant_.store, at, part.name, grow)

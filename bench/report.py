@@ -413,7 +413,8 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             "",
             f"{history['events']:,} events over {_fmt(history['minutes_of_log'])} min; replay "
             f"{_fmt(history['replay_records_per_second'])} records/s through the live projector's path; "
-            f"the last snapshot {_fmt(history['snapshots'][-1]['bytes'] / 1e6, 1)} MB (quiet parts wait). "
+            f"the last interval's images {_fmt(history['snapshots'][-1]['bytes'] / 1e6, 1)} MB (quiet parts "
+            "wait, a busy one is taken more often). "
             "Without snapshots (extrapolated): "
             f"1 h back {_fmt(history['no_snapshot_1h_back_s_extrapolated'])} s, 24 h back "
             f"{_fmt(history['no_snapshot_24h_back_s_extrapolated'])} s.",
@@ -430,7 +431,8 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                     f"{_fmt(f['loads_bytes'] / 1e6, 1)} MB of snapshot parts"
                     for b, f in dense["boards"].items()
                 )
-                + ". Parts taken per interval (a part with few records since its last snapshot waits): "
+                + ". Parts taken per interval (a part with few records since its last snapshot waits, a busy "
+                "one is taken more often): "
                 + ", ".join(f"{name} {_fmt(share, 2)}" for name, share in taken.items())
                 + f"; {_fmt(dense['stored_bytes_per_interval'] / 1e6, 1)} MB stored per interval, "
                 f"{_fmt(dense['stored_gb_per_24h'])} GB per 24 h on this young store; about "
