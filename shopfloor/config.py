@@ -100,9 +100,12 @@ class Settings(BaseSettings):
         return value
 
     # Past views (?at=): a snapshot of the read models every N minutes of event time (0: none, every
-    # past view replays the log from its beginning), kept this many hours.
+    # past view replays the log from its beginning), kept this many hours; a part with more records
+    # than `history_snapshot_records` an interval is taken more often, so a past view replays no
+    # more than about that many of its records (0: every interval only).
     history_snapshot_minutes: float = Field(default=10.0, ge=0)
     history_snapshot_retention_hours: float = Field(default=48.0, gt=0)
+    history_snapshot_records: int = Field(default=30_000, ge=0)
 
     # Plan vs actual: the plant's shift calendar (local wall-clock times) and when a line is behind.
     timezone: str = "UTC"

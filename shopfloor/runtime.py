@@ -258,6 +258,7 @@ def _add_history(runtime: Runtime, settings: Settings, *, take_snapshots: bool, 
             runtime.engine,
             settings.history_snapshot_minutes,
             settings.history_snapshot_retention_hours,
+            busy_records=settings.history_snapshot_records,
         )
         runtime.tasks.append(snapshotter.run)
 

@@ -5,9 +5,10 @@ the same replay from the part's previous snapshot and kept as a serialized SQLit
 log positions it reached; a past view loads only the parts its board reads. Snapshots live in the
 main store, so every web replica can use them. Moments are on a grid (every N minutes of event
 time); the newest grid moment at least one interval behind the newest event is taken, older ones
-beyond the retention are deleted. A busy part (more than BUSY_RECORDS records an interval) is taken
-on a finer grid, so that a past view of any moment replays no more than about that many of its
-records: the answer's time is bounded by the traffic a snapshot holds, not by the clock.
+beyond the retention are deleted. A busy part (more than BUSY_RECORDS records an interval, by
+default) is taken on a finer grid, so that a past view of any moment replays no more than about
+that many of its records: the answer's time is bounded by the traffic a snapshot holds, not by the
+clock.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ WHOLE_SNAPSHOTS = Table(
 )
 CHECK_SECONDS = 30.0
 QUIET_RECORDS, QUIET_HOURS = 5_000, 1.0  # a part with fewer records than this since its last snapshot waits
-BUSY_RECORDS = 30_000  # a part with more records than this an interval is taken on a finer grid
+BUSY_RECORDS = 30_000  # by default, a part with more records than this an interval is taken on a finer grid
 FINEST_STEP_MS = 10_000
 
 
@@ -299,16 +300,16 @@ def due_moments(
     return list(range(max(first, step), newest_due + 1, step))
 
 
-def step_after(built: AsOf, interval_ms: int) -> int:
+def step_after(built: AsOf, interval_ms: int, busy_records: int = BUSY_RECORDS) -> int:
     """The grid step for a part's next snapshots, from the records its last build replayed: the
-    interval, or for a part with more than BUSY_RECORDS records an interval the whole second below
-    a share of it holding no more than that (no finer than FINEST_STEP_MS). More images are stored
-    in exchange: as many more as the part is busier."""
+    interval, or for a part with more than `busy_records` records an interval the whole second
+    below a share of it holding no more than that (no finer than FINEST_STEP_MS; 0: the interval).
+    More images are stored in exchange: as many more as the part is busier."""
     began = built.snapshot_ms if built.snapshot_ms is not None else built.replayed.first_ms
     span = built.at_ms - began if began is not None else 0
-    if span <= 0 or interval_ms <= FINEST_STEP_MS:
+    if span <= 0 or interval_ms <= FINEST_STEP_MS or busy_records <= 0:
         return interval_ms
-    split = math.ceil(built.replayed.records * interval_ms / span / BUSY_RECORDS)
+    split = math.ceil(built.replayed.records * interval_ms / span / busy_records)
     if split <= 1:
         return interval_ms
     return max(interval_ms // split // 1000 * 1000, FINEST_STEP_MS)
@@ -328,8 +329,10 @@ class Snapshotter:
         check_seconds: float = CHECK_SECONDS,
         newest_event_ms: Callable[[], int | None] | None = None,
         lean: Collection[str] | None = None,
+        busy_records: int = BUSY_RECORDS,
     ) -> None:
-        """`lean`: the parts also snapshotted without their facts (by default those a board loads lean)."""
+        """`lean`: the parts also snapshotted without their facts (by default those a board loads lean);
+        `busy_records`: see step_after."""
         self._history = history
         self._lean = lean_parts(history.parts) if lean is None else lean
         self._store = store
@@ -339,6 +342,7 @@ class Snapshotter:
         self._newest = newest_event_ms or functools.partial(store_newest_event_ms, live)
         self._passed: dict[str, int] = {}  # by part: a moment not taken (quiet, or the log cannot show it)
         self._steps: dict[str, int] = {}  # by part: its grid step (finer than the interval when busy)
+        self._busy_records = busy_records
 
     async def take_due(self) -> int | None:
         """Takes the snapshots that are due, if any; returns the newest moment taken. One process at
@@ -379,7 +383,7 @@ class Snapshotter:
         those in a fraction of a second; another copy of a large, slowly changing part, such as the
         work orders of a busy plant, would cost space for nothing)."""
         built = await self._history.build(moment, part)
-        self._steps[part.name] = step_after(built, self._interval_ms)
+        self._steps[part.name] = step_after(built, self._interval_ms, self._busy_records)
         try:
             if not first and quiet(built):
                 log.info(

@@ -163,6 +163,9 @@ def test_a_busy_part_is_taken_on_a_grid_holding_no_more_than_busy_records() -> N
     assert step_after(_built(10 * minute, 40_000, None), minute) == minute  # no span known
     # a quiet hour: the rate over the hour, not over one interval
     assert step_after(_built(70 * minute, 120_000, 10 * minute), minute) == minute
+    # set by SHOPFLOOR_HISTORY_SNAPSHOT_RECORDS; 0: the interval only
+    assert step_after(_built(10 * minute, 57_000, 9 * minute), minute, 10_000) == 10_000
+    assert step_after(_built(10 * minute, 570_000, 9 * minute), minute, 0) == minute
 
 
 async def test_a_busy_part_is_snapshotted_on_a_finer_grid(tmp_path: Path) -> None:
