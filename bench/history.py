@@ -283,7 +283,7 @@ async def denser(workdir: Path) -> dict[str, Any]:
     plant_ = generate(workdir, plant, DENSER_LOG_MINUTES)
     boards_ = ("/equipment", "/work-orders")
     snapshots, boards, _ = await measure(plant_, DENSER_MINUTES, boards_)
-    per_day = 24 * 60 / DENSER_MINUTES
+    intervals_per_day = 24 * 60 / DENSER_MINUTES
     later = snapshots[1:]  # the first takes every part; later ones leave quiet parts out
     takes = {
         p.name: sum(s["parts"].get(p.name, {}).get("taken", 0) for s in later) / len(later)
@@ -302,12 +302,12 @@ async def denser(workdir: Path) -> dict[str, Any]:
         refill(plant_.store, at, MACHINES.name, fill_minute_buckets)
     orders = {p.name: plant_.store.moments(p.name) for p in ORDER_PARTS}
     newest_ms = orders[WORK_ORDERS.name][-1]
-    per_day = len(finished_orders(plant_.store, newest_ms)) * DAY_MS / (newest_ms - plant_.start_ms)
+    orders_per_day = len(finished_orders(plant_.store, newest_ms)) * DAY_MS / (newest_ms - plant_.start_ms)
     for at in sorted(set().union(*orders.values())):
         ids = finished_orders(plant_.store, at)
         # a day's finished orders in every image (at the log's rate: the first moment's few orders
         # say little about it, and its distance from the log's start depends on the clock)
-        copies = max(round(per_day / max(len(ids), 1)) - 1, 0)
+        copies = max(round(orders_per_day / max(len(ids), 1)) - 1, 0)
         for part in (p for p in ORDER_PARTS if at in orders[p.name]):
             grow = functools.partial(copy_finished_orders, part=part, ids=ids, copies=copies)
             refill(plant_.store, at, part.name, grow)
@@ -320,12 +320,12 @@ async def denser(workdir: Path) -> dict[str, Any]:
         "parts_taken_per_interval": {name: round(share, 2) for name, share in takes.items()},
         "parts_newest": newest,
         "stored_bytes_per_interval": round(stored),
-        "stored_gb_per_24h": round(stored * per_day / 1e9, 1),
+        "stored_gb_per_24h": round(stored * intervals_per_day / 1e9, 1),
         "order_parts_stored_bytes": sum(newest[p.name]["stored_bytes"] for p in ORDER_PARTS),
         "minute_bucket_rows": rows,
         "minute_bucket_stored_bytes_per_row": round(row_bytes, 1),
         "steady_stored_bytes_per_interval_estimate": round(steady),
-        "steady_stored_gb_per_24h_estimate": round(steady * per_day / 1e9, 1),
+        "steady_stored_gb_per_24h_estimate": round(steady * intervals_per_day / 1e9, 1),
     }
 
 

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     history_snapshot_retention_hours: float = Field(default=48.0, gt=0)
     history_snapshot_records: int = Field(default=30_000, ge=0)
 
+    @field_validator("history_snapshot_records")
+    @classmethod
+    def _busy_records(cls, value: int) -> int:
+        # below the 5,000 records that make a part worth a new snapshot, the finer grid's moments
+        # would be built and thrown away as quiet
+        if 0 < value < 5_000:
+            raise ValueError("must be 0 (one snapshot per interval) or at least 5000")
+        return value
+
     # Plan vs actual: the plant's shift calendar (local wall-clock times) and when a line is behind.
     timezone: str = "UTC"
     shifts: str = "06:00-14:00,14:00-22:00,22:00-06:00"

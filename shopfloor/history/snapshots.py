@@ -6,9 +6,9 @@ log positions it reached; a past view loads only the parts its board reads. Snap
 main store, so every web replica can use them. Moments are on a grid (every N minutes of event
 time); the newest grid moment at least one interval behind the newest event is taken, older ones
 beyond the retention are deleted. A busy part (more than BUSY_RECORDS records an interval, by
-default) is taken on a finer grid, so that a past view of any moment replays no more than about
-that many of its records: the answer's time is bounded by the traffic a snapshot holds, not by the
-clock.
+default) is taken on a finer grid, so that a past view of a moment more than an interval old
+replays no more than about that many records of each part (up to 3,000 records/s a part: the
+grid's finest step is 10 s), however long the interval.
 """
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ def quiet(built: AsOf) -> bool:
 
 
 def due_moments(
-    newest_event_ms: int | None, interval_ms: int, taken: list[int], step_ms: int | None = None
+    newest_event_ms: int | None, interval_ms: int, taken: Sequence[int], step_ms: int | None = None
 ) -> list[int]:
     """The grid moments to snapshot next, oldest first: those of a grid every `step_ms` (a busy part's;
     the interval by default) at least one interval behind the newest event (late records of that
@@ -292,7 +292,7 @@ def due_moments(
     pause, older moments are not caught up on)."""
     if newest_event_ms is None or interval_ms <= 0:
         return []
-    step = step_ms or interval_ms
+    step = min(step_ms or interval_ms, interval_ms)
     newest_due = (newest_event_ms - interval_ms) // step * step
     first = newest_due - (interval_ms // step - 1) * step
     if taken:
@@ -303,8 +303,8 @@ def due_moments(
 def step_after(built: AsOf, interval_ms: int, busy_records: int = BUSY_RECORDS) -> int:
     """The grid step for a part's next snapshots, from the records its last build replayed: the
     interval, or for a part with more than `busy_records` records an interval the whole second
-    below a share of it holding no more than that (no finer than FINEST_STEP_MS; 0: the interval).
-    More images are stored in exchange: as many more as the part is busier."""
+    below a share of it holding no more than that (no finer than FINEST_STEP_MS; `busy_records` 0:
+    always the interval). More images are stored in exchange: as many more as the part is busier."""
     began = built.snapshot_ms if built.snapshot_ms is not None else built.replayed.first_ms
     span = built.at_ms - began if began is not None else 0
     if span <= 0 or interval_ms <= FINEST_STEP_MS or busy_records <= 0:
@@ -313,6 +313,13 @@ def step_after(built: AsOf, interval_ms: int, busy_records: int = BUSY_RECORDS) 
     if split <= 1:
         return interval_ms
     return max(interval_ms // split // 1000 * 1000, FINEST_STEP_MS)
+
+
+def stored_step(moments: Sequence[int], interval_ms: int) -> int | None:
+    """A busy part's step as its stored moments show it (after a restart, before its next build)."""
+    if len(moments) >= 2 and 0 < moments[-1] - moments[-2] < interval_ms:
+        return moments[-1] - moments[-2]
+    return None
 
 
 class Snapshotter:
@@ -356,19 +363,27 @@ class Snapshotter:
         failed: list[str] = []
         for part in self._history.parts:
             moments = await asyncio.to_thread(self._store.moments, part.name)
-            step = self._steps.get(part.name)
-            for moment in due_moments(newest, self._interval_ms, moments, step):
-                if moment <= self._passed.get(part.name, 0):
-                    continue
+            step = self._steps.get(part.name) or stored_step(moments, self._interval_ms)
+            due = [
+                m
+                for m in due_moments(newest, self._interval_ms, moments, step)
+                if m > self._passed.get(part.name, 0)
+            ]
+            if due and moments and step and due[0] > moments[-1] + step:
+                log.warning("snapshots of %s fell behind: moments before %d not taken", part.name, due[0])
+            for moment in due:
                 try:
                     if await self._take(part, moment, first=not moments):
-                        taken, moments = max(taken or moment, moment), [*moments, moment]
-                except PastUnavailable as exc:
+                        taken = moment if taken is None else max(taken, moment)
+                        moments.append(moment)
+                except PastUnavailable as exc:  # the later moments cannot be shown either
                     failed.append(f"{part.name}: {exc}")
+                    self._passed[part.name] = due[-1]
+                    break
                 except Exception as exc:  # tried again at the next check; the other parts go on
                     failed.append(f"{part.name}: {exc!r}")
                     break
-                self._passed[part.name] = moment  # taken, quiet or unanswerable: not built again
+                self._passed[part.name] = moment  # taken or quiet: not built again
         if taken is not None:
             parts = self._history.parts
             names = [p.name for p in parts] + [p.lean().name for p in parts if p.name in self._lean]

@@ -3,14 +3,16 @@ whole-store images of earlier versions still serving every part until each part 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
 
+from shopfloor.config import Settings
 from shopfloor.history.replay import Replayed, memory_store
-from shopfloor.history.service import AsOf
+from shopfloor.history.service import AsOf, PastUnavailable
 from shopfloor.history.snapshots import (
     BUSY_RECORDS,
     QUIET_RECORDS,
@@ -28,6 +30,7 @@ from shopfloor.transport.base import TopicPartition
 
 TP = TopicPartition("plant.sensors", 0)
 MINUTE = 60_000
+UNANSWERABLE = -2
 
 
 def test_every_handler_is_in_one_part_and_no_table_in_two() -> None:
@@ -92,6 +95,8 @@ class _Quiet:
 
     async def build(self, at_ms: int, part: Part) -> AsOf:
         self.builds += 1
+        if self.records[part.name] == UNANSWERABLE:
+            raise PastUnavailable("the broker's retention has dropped the events")
         if self.records[part.name] < 0:
             raise OSError("disk full")
         last = self.store.latest_before(at_ms, part.name)
@@ -143,6 +148,10 @@ def test_snapshot_moments_follow_a_grid_one_interval_behind() -> None:
     # a busy part's finer grid: every step after its last, one interval's worth at most
     assert due_moments(131 * MINUTE, 10 * MINUTE, [110 * MINUTE], 5 * MINUTE) == [115 * MINUTE, 120 * MINUTE]
     assert due_moments(131 * MINUTE, 10 * MINUTE, [50 * MINUTE], 5 * MINUTE) == [115 * MINUTE, 120 * MINUTE]
+    # a step that does not divide the interval: its own grid, an interval's worth (600 // 85 = 7)
+    assert due_moments(20 * MINUTE, 10 * MINUTE, [], 85_000) == [85_000 * k for k in range(1, 8)]
+    assert due_moments(20 * MINUTE, 10 * MINUTE, [9 * MINUTE], 85_000) == [595_000]
+    assert due_moments(131 * MINUTE, 10 * MINUTE, [], 20 * MINUTE) == [120 * MINUTE]  # never coarser
 
 
 def _built(at_ms: int, records: int, since_ms: int | None, first_ms: int | None = None) -> AsOf:
@@ -185,3 +194,46 @@ async def test_a_busy_part_is_snapshotted_on_a_finer_grid(tmp_path: Path) -> Non
     newest = 13 * MINUTE
     await snapshotter.take_due()  # 30,000 records a half minute: still busy
     assert store.moments("b")[-2:] == [11 * MINUTE + 30_000, 12 * MINUTE]
+
+
+async def test_after_a_restart_a_busy_part_keeps_the_grid_its_snapshots_show(tmp_path: Path) -> None:
+    store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    for at_ms in (9 * MINUTE, 9 * MINUTE + 30_000, 10 * MINUTE, 10 * MINUTE + 30_000):
+        store.save(at_ms, "b", b"b", {})
+    store.save(10 * MINUTE, "a", b"a", {})
+    history = _Quiet(store)
+    history.records["b"] = BUSY_RECORDS
+    snapshotter = Snapshotter(
+        history, store, store.engine, 1, 48, newest_event_ms=lambda: 12 * MINUTE + 30_000
+    )  # type: ignore[arg-type]
+    await snapshotter.take_due()
+    assert store.moments("b")[-2:] == [11 * MINUTE, 11 * MINUTE + 30_000] and history.builds == 3
+
+
+async def test_a_moment_the_log_cannot_show_is_not_built_again(tmp_path: Path) -> None:
+    store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    for at_ms in (9 * MINUTE, 9 * MINUTE + 30_000):
+        store.save(at_ms, "b", b"b", {})
+    store.save(9 * MINUTE, "a", b"a", {})
+    history = _Quiet(store)
+    history.records["b"] = UNANSWERABLE
+    newest = 11 * MINUTE + 30_000  # due: 10:00 and 10:30
+    snapshotter = Snapshotter(history, store, store.engine, 1, 48, newest_event_ms=lambda: newest)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="retention") as failed:
+        await snapshotter.take_due()
+    assert str(failed.value).count("retention") == 1  # one build of b, not one per due moment
+    builds = history.builds
+    with contextlib.suppress(RuntimeError):
+        await snapshotter.take_due()
+    assert history.builds == builds  # passed: neither due moment is built again
+    history.records["b"] = BUSY_RECORDS
+    newest = 12 * MINUTE
+    await snapshotter.take_due()
+    assert store.moments("b")[-2:] == [9 * MINUTE + 30_000, 11 * MINUTE]  # the next due one is
+
+
+def test_the_busy_records_setting_is_none_or_above_the_quiet_threshold() -> None:
+    assert Settings(history_snapshot_records=0).history_snapshot_records == 0
+    assert Settings(history_snapshot_records=QUIET_RECORDS).history_snapshot_records == QUIET_RECORDS
+    with pytest.raises(ValueError, match="at least"):
+        Settings(history_snapshot_records=QUIET_RECORDS - 1)
