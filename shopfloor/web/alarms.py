@@ -1,6 +1,7 @@
 """/alarms: the alarm journal (date range and filters, acknowledge with a note, shelve with a reason)
 and /alarms/kpis (ISA-18.2 figures). Actions publish commands like the equipment board does; a failed
-action comes back as the page with the reason shown, never a bare error."""
+action comes back as the page with the reason shown, never a bare error. Both pages read through the
+boards' reader, so `?at=` shows them as they stood then (read-only)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shopfloor.auth.roles import Principal, current_user, require_role
 from shopfloor.events.codec import cloud_event, encode_structured
@@ -23,6 +24,7 @@ from shopfloor.store import alerts as alert_store
 from shopfloor.store import equipment as equipment_store
 from shopfloor.store.batch import current_version
 from shopfloor.transport.base import EventSink
+from shopfloor.web.board import Read, Reader
 from shopfloor.web.equipment_actions import MAX_SHELVE_MINUTES, same_origin
 
 SOURCE = "shopfloor/web/alarms"
@@ -47,11 +49,12 @@ def parse_time(text: str | None, name: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def time_range(engine: Engine, start: str | None, end: str | None) -> tuple[int, int]:
-    """Default: the day up to the newest event the store has seen (event time, not the wall clock)."""
-    with engine.connect() as conn:
-        _, last_event_ms, _ = current_version(conn)
-    to_ms = parse_time(end, "to") or (last_event_ms or int(datetime.now(UTC).timestamp() * 1000)) + 1
+def time_range(conn: Connection, start: str | None, end: str | None, now_ms: int) -> tuple[int, int]:
+    """Default: the day up to now (the reader's: the clock, or the moment of a past view), or up to
+    the newest event the store holds if that is later (a producer's clock ahead of ours). Not the
+    newest event alone: that is the last batch's, and a batch of an older partition may commit last."""
+    _, last_event_ms, _ = current_version(conn)
+    to_ms = parse_time(end, "to") or max(now_ms, last_event_ms or 0) + 1
     from_ms = parse_time(start, "from") or to_ms - DAY_MS
     if from_ms >= to_ms:
         raise HTTPException(400, "from must be before to")
@@ -70,22 +73,22 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | Non
     return value or None
 
 
-def journal_context(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
-    from_ms, to_ms = time_range(engine, params.get("from"), params.get("to"))
+def journal_context(read: Read, params: dict[str, str | None]) -> dict[str, Any]:
+    conn = read.conn
+    from_ms, to_ms = time_range(conn, params.get("from"), params.get("to"), read.now_ms)
     kind = _choice(params.get("kind"), ALARM_KINDS, "kind")
     priority = _choice(params.get("priority"), PRIORITIES, "priority")
     state = _choice(params.get("state"), STATES, "state")
-    with engine.connect() as conn:
-        alarms = alert_store.alarms_between(
-            conn,
-            from_ms,
-            to_ms,
-            equipment_id=params.get("equipment") or None,
-            kind=kind,
-            priority=priority,
-            state=state,
-        )
-        actions = alert_store.journal_between(conn, from_ms, to_ms)
+    alarms = alert_store.alarms_between(
+        conn,
+        from_ms,
+        to_ms,
+        equipment_id=params.get("equipment") or None,
+        kind=kind,
+        priority=priority,
+        state=state,
+    )
+    actions = alert_store.journal_between(conn, from_ms, to_ms)
     return {
         "view": "alarms",
         "alarms": alarms,
@@ -105,28 +108,34 @@ def journal_context(engine: Engine, params: dict[str, str | None]) -> dict[str, 
     }
 
 
-def kpis_context(engine: Engine, start: str | None, end: str | None) -> dict[str, Any]:
-    from_ms, to_ms = time_range(engine, start, end)
-    with engine.connect() as conn:
-        rows = alert_store.alarms_between(conn, from_ms, to_ms, limit=100_000)
-        active = alert_store.standing(conn)
-        areas = {e["equipment_id"]: e["line_id"] for e in equipment_store.list_equipment(conn)}
+def kpis_context(read: Read, start: str | None, end: str | None) -> dict[str, Any]:
+    conn = read.conn
+    from_ms, to_ms = time_range(conn, start, end, read.now_ms)
+    rows = alert_store.alarms_between(conn, from_ms, to_ms, limit=100_000)
+    active = alert_store.standing(conn)
+    areas = {e["equipment_id"]: e["line_id"] for e in equipment_store.list_equipment(conn)}
     seen = {a["alert_id"] for a in rows}
     everything = rows + [a for a in active if a["alert_id"] not in seen]
     kpis = alarm_kpis.compute(everything, areas, from_ms, to_ms, now_ms=to_ms)
     return {"view": "alarms", "kpis": kpis, "from_value": _iso(from_ms), "to_value": _iso(to_ms)}
 
 
-def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str) -> APIRouter:
-    """`sink()`: where commands go (None: this process does not publish); `topic`: the command topic."""
+def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str, reader: Reader) -> APIRouter:
+    """`sink()`: where commands go (None: this process does not publish); `topic`: the command topic;
+    `reader`: the store and moment the pages read (a past one for `?at=`)."""
     api = APIRouter()
 
     def page(
         request: Request, params: dict[str, str | None], error: str | None = None, status: int = 200
     ) -> Response:
-        context = journal_context(engine, params)
+        with reader(request) as read:
+            context = {**read.shell, **journal_context(read, params)}
         context.update(error=error, notice=request.query_params.get("notice"))
         return templates.TemplateResponse(request, "alarms/journal.html", context, status_code=status)
+
+    def kpis(request: Request, start: str | None, end: str | None) -> dict[str, Any]:
+        with reader(request) as read:
+            return {**read.shell, **kpis_context(read, start, end)}
 
     @api.get("/alarms", response_class=HTMLResponse, include_in_schema=False)
     def journal_page(
@@ -156,15 +165,16 @@ def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str) -> 
         start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
         end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
     ) -> Response:
-        return templates.TemplateResponse(request, "alarms/kpis.html", kpis_context(engine, start, end))
+        return templates.TemplateResponse(request, "alarms/kpis.html", kpis(request, start, end))
 
     @api.get("/api/alarms/kpis")
     def kpis_api(
+        request: Request,
         _user: Viewer,
         start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
         end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
     ) -> dict[str, Any]:
-        k = kpis_context(engine, start, end)["kpis"]
+        k = kpis(request, start, end)["kpis"]
         return {
             "from_ms": k.from_ms,
             "to_ms": k.to_ms,
@@ -183,6 +193,8 @@ def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str) -> 
     async def act(
         request: Request, alert_id: str, event_type: str, note: str | None, **extra: str
     ) -> Response:
+        if request.query_params.get("at"):
+            raise HTTPException(400, "a past view is read-only")
         user = current_user(request)
         back = {"notice": ""}
         params: dict[str, str | None] = {}

@@ -13,12 +13,14 @@ from sqlalchemy import Engine
 
 from shopfloor.auth import audit
 from shopfloor.auth.roles import Principal, require_role
+from shopfloor.history.web import refuse_past
 from shopfloor.live.hub import Frame, Hub
 from shopfloor.store import dead_letters as store
 from shopfloor.transport.base import EventSink
 from shopfloor.web.board import LiveBoard, Read, Reader, live_reader
 
 VIEW = "dead-letters"
+WHAT = "the dead-letter queue"
 Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 StatusFilter = Annotated[str, Query(pattern="^(NEW|REPROCESSED|DISCARDED|PARKED|ALL)$")]
 
@@ -65,7 +67,8 @@ def router(
             subscriber.offer(Frame("reload", "", hub.version))
 
     @api.get("/api/dead-letters")
-    def api_list(_user: Supervisor, status: StatusFilter = "NEW") -> dict[str, Any]:
+    def api_list(request: Request, _user: Supervisor, status: StatusFilter = "NEW") -> dict[str, Any]:
+        refuse_past(request, WHAT)
         letters = store.listing(engine, None if status == "ALL" else status)
         return {"counts": store.counts(engine), "dead_letters": letters}
 

@@ -152,3 +152,15 @@ async def test_action_buttons_only_for_roles_that_may_use_them(database_url: str
         await sign_in(client, "sue")
         supervisor = await client.get("/alarms", params=day)
         assert 'data-action="acknowledge"' in supervisor.text and 'data-action="shelve"' in supervisor.text
+
+
+async def test_the_dead_letter_queue_refuses_a_past_view(plant) -> None:  # type: ignore[no-untyped-def]
+    """The queue is kept as letters arrive, not folded from the log: `?at=` says so (400) instead of
+    showing the live queue as if it were the past one."""
+    _, client, _ = plant
+    page = await client.get("/dead-letters", params={"at": "2026-11-27T10:00:00Z"})
+    assert page.status_code == 400 and "the dead-letter queue has no past view" in page.text
+    api = await client.get("/api/dead-letters", params={"at": "2026-11-27T10:00:00Z"})
+    assert api.status_code == 400 and "no past view" in api.json()["detail"]
+    assert (await client.get("/dead-letters")).status_code == 200
+    assert (await client.get("/api/dead-letters")).status_code == 200

@@ -15,8 +15,11 @@ from urllib.parse import quote
 import httpx
 from fastapi import FastAPI
 
+from shopfloor.auth.wiring import template_context
 from shopfloor.history import web as history_web
+from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
+from shopfloor.web import alarms as alarms_web
 from shopfloor.web import equipment as equipment_web
 from shopfloor.web import equipment_trend, overview
 from shopfloor.web import inventory as inventory_web
@@ -29,18 +32,31 @@ from shopfloor.web.sse import Streams
 from tests.integration.harness import projecting, wait_consumed
 from tests.support import T0, event, unique_settings, wo
 
-ENTITY_ATTRIBUTES = (
+ENTITY_ATTRIBUTES = (  # an element is keyed by the first it carries (an alert names its machine too)
+    "data-alarm",
+    "data-alert",
     "data-work-order",
     "data-sku",
     "data-order",
     "data-equipment",
-    "data-alert",
     "data-line-summary",
     "data-downtime-line",
     "data-pareto",
     "data-figure",
+    "data-area",
+    "data-kpi-total",
 )
-PAGES = ("/work-orders", "/inventory", "/outbound", "/equipment", "/lines", "/downtime", "/")
+PAGES = (
+    "/work-orders",
+    "/inventory",
+    "/outbound",
+    "/equipment",
+    "/lines",
+    "/downtime",
+    "/",
+    "/alarms",
+    "/alarms/kpis",
+)
 PHASE = timedelta(minutes=20)
 APIS = (
     "/api/work-orders",
@@ -50,6 +66,7 @@ APIS = (
     "/api/downtime",
     "/api/alerts/journal",
     "/api/equipment/M2/trend?range=1h",
+    "/api/alarms/kpis",
 )
 
 
@@ -67,6 +84,7 @@ class Entities(HTMLParser):
                 key = f"{name}={data[name]}" + (f"@{data['data-location']}" if name == "data-sku" else "")
                 assert key not in self.found or self.found[key] == data, f"{key} shown twice, differently"
                 self.found[key] = data
+                break
 
 
 def entities(html: str) -> dict[str, dict[str, str]]:
@@ -96,6 +114,9 @@ def app_for(runtime: Runtime, clock: dict[str, int]) -> FastAPI:
     app.include_router(lines_web.router(engine, lines_web.Plan(settings, clock=now), reader))
     app.include_router(quality_web.router(engine, settings, reader))
     app.include_router(equipment_trend.router(engine, runtime.hub, Streams(), now, reader))
+    app.include_router(alarms_web.router(engine, lambda: None, settings.topic_alert_commands, reader))
+    if template_context not in templates.context_processors:  # who may act (sign-in off: everyone)
+        templates.context_processors.append(template_context)
     points = inventory_web.ReorderPoints.from_settings(settings)
     plan = lines_web.Plan(settings, clock=now)
     overview.live_board(points, settings.stuck_limits_ms(), plan).install(
@@ -131,6 +152,14 @@ def phases() -> list[list[tuple[str, str, dict[str, Any]]]]:
     def order(phase: int, second: int, kind: str, order_id: str, **data: Any) -> tuple[str, str, Any]:
         return ("topic_outbound", order_id, event(kind, {"order_id": order_id, **data}, **at(phase, second)))
 
+    def vibration(phase: int, first: int, seconds: int, value: float) -> list[tuple[str, str, Any]]:
+        """M1's vibration once a second (its built-in limit is 7.1: above it, an alarm while running)."""
+        data = {"equipment_id": "M1", "sensor": "vibration", "value": value}
+        return [
+            ("topic_sensors", "M1", event("SensorReading", data, source="iot/test", **at(phase, s)))
+            for s in range(first, first + seconds)
+        ]
+
     due = (T0 + timedelta(hours=3)).isoformat()
     return [
         [
@@ -153,6 +182,8 @@ def phases() -> list[list[tuple[str, str, dict[str, Any]]]]:
             work(1, 30, "WO-1", "IN_PROGRESS", "L1", quantity_done=40, quantity_scrap=2),
             work(1, 31, "WO-2", "IN_PROGRESS", "L2", quantity_done=5),
             machine(1, 40, "M2", "DOWN", "L2", reason="jam"),
+            *vibration(1, 100, 60, 2.0),
+            *vibration(1, 160, 10, 9.0),
             stock(1, 50, "SKU-A", "LOC-1", -30, "PICK"),
             stock(1, 51, "SKU-C", "LOC-3", 7, "RECEIPT"),
             order(1, 60, "PaymentProcessed", "O-1", amount=30),
@@ -162,6 +193,7 @@ def phases() -> list[list[tuple[str, str, dict[str, Any]]]]:
             work(2, 30, "WO-1", "COMPLETED", "L1", quantity_done=100, quantity_scrap=3),
             work(2, 31, "WO-3", "ON_HOLD", "L1", reason="material"),
             machine(2, 40, "M2", "RUNNING", "L2"),
+            *vibration(2, 100, 120, 2.0),
             stock(2, 50, "SKU-B", "LOC-2", -50, "SHIP"),
             order(2, 60, "PickCompleted", "O-1"),
             order(2, 61, "ShipmentDispatched", "O-1", carrier="DHL", tracking_id="T1"),
@@ -176,6 +208,7 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
     settings = unique_settings(kafka, database_url)
     clock = {"ms": 0}
     recorded: list[tuple[str, dict[str, dict[str, dict[str, str]]], dict[str, Any]]] = []
+    acks: list[bool] = []
     async with projecting(settings) as runtime:
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app_for(runtime, clock)), base_url="http://t"
@@ -191,6 +224,7 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
             live = {page: entities((await client.get(page)).text) for page in PAGES}
             api = {path: without_version((await client.get(path)).json()) for path in APIS}
             recorded.append((moment.isoformat(), live, api))
+            acks.append("data-ack-form" in (await client.get("/alarms")).text)
 
         # The recorded boards differ from phase to phase: the comparison below can fail.
         assert recorded[0][1] != recorded[1][1] != recorded[2][1]
@@ -201,6 +235,10 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
         assert recorded[0][1]["/lines"]["data-line-summary=L1"]["data-line-state"]
         assert "data-figure=wo-open" in recorded[1][1]["/"] and "data-line-summary=L1" in recorded[1][1]["/"]
         assert any(key.startswith("data-pareto=") for key in recorded[2][1]["/downtime"])
+        assert not any(key.startswith("data-alarm=") for key in recorded[0][1]["/alarms"])
+        alarm = next(v for k, v in recorded[1][1]["/alarms"].items() if k.startswith("data-alarm="))
+        assert alarm["data-kind"] == "THRESHOLD" and alarm["data-state"] == "OPEN"
+        assert acks == [False, True, False]  # live, an open alarm has its actions (a past view never)
         wo1 = "/api/work-orders/WO-1/history"
         assert len(recorded[2][2][wo1]["history"]) > len(recorded[0][2][wo1]["history"])
         assert recorded[0][2]["/api/outbound/orders?id=O-1"] != recorded[2][2]["/api/outbound/orders?id=O-1"]
@@ -211,6 +249,7 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
                 response = await client.get(page, params={"at": moment})
                 assert response.status_code == 200, response.text[-500:]
                 assert "Past view at" in response.text and "sse-connect" not in response.text
+                assert "data-ack-form" not in response.text and "data-shelve-form" not in response.text
                 assert entities(response.text) == live[page], f"{page} at {moment}"
             for path in APIS:
                 past_api = await client.get(f"{path}{'&' if '?' in path else '?'}at={quote(moment)}")
