@@ -364,12 +364,9 @@ class Snapshotter:
         for part in self._history.parts:
             moments = await asyncio.to_thread(self._store.moments, part.name)
             step = self._steps.get(part.name) or stored_step(moments, self._interval_ms)
-            due = [
-                m
-                for m in due_moments(newest, self._interval_ms, moments, step)
-                if m > self._passed.get(part.name, 0)
-            ]
-            if due and moments and step and due[0] > moments[-1] + step:
+            last = max(moments[-1] if moments else 0, self._passed.get(part.name, 0))  # taken or passed
+            due = [m for m in due_moments(newest, self._interval_ms, moments, step) if m > last]
+            if due and moments and due[0] > last + (step or self._interval_ms):
                 log.warning("snapshots of %s fell behind: moments before %d not taken", part.name, due[0])
             for moment in due:
                 try:

@@ -104,7 +104,9 @@ class _Quiet:
         return AsOf(at_ms, memory_store(), replayed, None if last is None else last[0])
 
 
-async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hour_on(tmp_path: Path) -> None:
+async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hour_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
     history = _Quiet(store)
     newest = 10 * MINUTE
@@ -120,6 +122,10 @@ async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hou
     assert (
         await snapshotter.take_due() is None and history.builds == builds
     )  # not rebuilt for the same moment
+    newest = 12 * MINUTE
+    await snapshotter.take_due()
+    assert store.moments("a") == [9 * MINUTE]  # passed at 10 and 11, still quiet
+    assert "fell behind" not in caplog.text  # a quiet part's passed moments are not missed ones
     newest = 9 * MINUTE + 61 * MINUTE
     await snapshotter.take_due()
     assert store.moments("a") == [9 * MINUTE, 69 * MINUTE]  # an hour after its last: taken, however quiet
@@ -177,7 +183,9 @@ def test_a_busy_part_is_taken_on_a_grid_holding_no_more_than_busy_records() -> N
     assert step_after(_built(10 * minute, 570_000, 9 * minute), minute, 0) == minute
 
 
-async def test_a_busy_part_is_snapshotted_on_a_finer_grid(tmp_path: Path) -> None:
+async def test_a_busy_part_is_snapshotted_on_a_finer_grid(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
     history = _Quiet(store)
     history.records["b"] = 2 * BUSY_RECORDS  # a minute's
@@ -194,6 +202,11 @@ async def test_a_busy_part_is_snapshotted_on_a_finer_grid(tmp_path: Path) -> Non
     newest = 13 * MINUTE
     await snapshotter.take_due()  # 30,000 records a half minute: still busy
     assert store.moments("b")[-2:] == [11 * MINUTE + 30_000, 12 * MINUTE]
+    assert "fell behind" not in caplog.text
+    newest = 20 * MINUTE  # the snapshotter paused: one interval's worth is taken, the rest said
+    await snapshotter.take_due()
+    assert store.moments("b")[-3:] == [12 * MINUTE, 18 * MINUTE + 30_000, 19 * MINUTE]
+    assert "snapshots of b fell behind" in caplog.text
 
 
 async def test_after_a_restart_a_busy_part_keeps_the_grid_its_snapshots_show(tmp_path: Path) -> None:
