@@ -359,34 +359,39 @@ class Snapshotter:
 
     async def _take_due(self) -> int | None:
         newest = await asyncio.to_thread(self._newest)
-        taken: int | None = None
+        taken: list[int] = []
         failed: list[str] = []
         for part in self._history.parts:
-            moments = await asyncio.to_thread(self._store.moments, part.name)
-            step = self._steps.get(part.name) or stored_step(moments, self._interval_ms)
-            last = max(moments[-1] if moments else 0, self._passed.get(part.name, 0))  # taken or passed
-            due = [m for m in due_moments(newest, self._interval_ms, moments, step) if m > last]
-            if due and moments and due[0] > last + (step or self._interval_ms):
-                log.warning("snapshots of %s fell behind: moments before %d not taken", part.name, due[0])
-            for moment in due:
-                try:
-                    if await self._take(part, moment, first=not moments):
-                        taken = moment if taken is None else max(taken, moment)
-                        moments.append(moment)
-                except PastUnavailable as exc:  # the later moments cannot be shown either
-                    failed.append(f"{part.name}: {exc}")
-                    self._passed[part.name] = due[-1]
-                    break
-                except Exception as exc:  # tried again at the next check; the other parts go on
-                    failed.append(f"{part.name}: {exc!r}")
-                    break
-                self._passed[part.name] = moment  # taken or quiet: not built again
-        if taken is not None:
+            taken += await self._take_part(part, newest, failed)
+        if taken:
             parts = self._history.parts
             names = [p.name for p in parts] + [p.lean().name for p in parts if p.name in self._lean]
-            await asyncio.to_thread(self._store.prune, taken - self._retention_ms, names)
+            await asyncio.to_thread(self._store.prune, max(taken) - self._retention_ms, names)
         if failed:
             raise RuntimeError("; ".join(failed))
+        return max(taken, default=None)
+
+    async def _take_part(self, part: Part, newest: int | None, failed: list[str]) -> list[int]:
+        """One part's due moments, oldest first; returns those taken, adds to `failed` what failed."""
+        moments = await asyncio.to_thread(self._store.moments, part.name)
+        step = self._steps.get(part.name) or stored_step(moments, self._interval_ms)
+        last = max(moments[-1] if moments else 0, self._passed.get(part.name, 0))  # taken or passed
+        due = [m for m in due_moments(newest, self._interval_ms, moments, step) if m > last]
+        if due and moments and due[0] > last + (step or self._interval_ms):
+            log.warning("snapshots of %s fell behind: moments before %d not taken", part.name, due[0])
+        taken: list[int] = []
+        for moment in due:
+            try:
+                if await self._take(part, moment, first=not (moments or taken)):
+                    taken.append(moment)
+            except PastUnavailable as exc:  # the later moments cannot be shown either
+                failed.append(f"{part.name}: {exc}")
+                self._passed[part.name] = due[-1]
+                break
+            except Exception as exc:  # tried again at the next check; the other parts go on
+                failed.append(f"{part.name}: {exc!r}")
+                break
+            self._passed[part.name] = moment  # taken or quiet: not built again
         return taken
 
     async def _take(self, part: Part, moment: int, *, first: bool) -> bool:

@@ -58,20 +58,16 @@ def past_reader(live: Reader, history: History | None) -> Reader:
     return read
 
 
-def refuse_past(request: Request, what: str) -> None:
-    """A page or API that is not a fold of the event log has no past: `?at=` there is a 400 that
-    says so, rather than the live page passed off as a past one."""
-    if (request.query_params.get("at") or "").strip():
-        raise BadMoment(f"{what} has no past view: it is kept as it happens, not folded from the event log")
-
-
 def live_only(live: Reader, what: str) -> Reader:
-    """`live`, for every request without `?at=` (see refuse_past)."""
+    """`live`, for a page or API that is not a fold of the event log and so has no past: `?at=`
+    there is a 400 that says so, rather than the live page passed off as a past one."""
 
     @contextmanager
     def read(request: Request | None = None) -> Iterator[Read]:
-        if request is not None:
-            refuse_past(request, what)
+        if request is not None and (request.query_params.get("at") or "").strip():
+            raise BadMoment(
+                f"{what} has no past view: it is kept as it happens, not folded from the event log"
+            )
         with live(request) as found:
             yield found
 

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from shopfloor.auth import audit
 from shopfloor.auth.roles import Principal, require_role
-from shopfloor.history.web import refuse_past
 from shopfloor.live.hub import Frame, Hub
 from shopfloor.store import dead_letters as store
 from shopfloor.transport.base import EventSink
@@ -58,7 +57,8 @@ def router(
     engine: Engine, hub: Hub, sink: Callable[[], EventSink | None], reader: Reader | None = None
 ) -> APIRouter:
     """`sink()`: where reprocessed letters are produced (None: this process does not publish)."""
-    api = BOARD.router(reader or live_reader(engine))
+    reader = reader or live_reader(engine)
+    api = BOARD.router(reader)
 
     def reload_viewers() -> None:
         """This process's viewers reload at once (other replicas on the next dead letter or reconnect)."""
@@ -68,9 +68,9 @@ def router(
 
     @api.get("/api/dead-letters")
     def api_list(request: Request, _user: Supervisor, status: StatusFilter = "NEW") -> dict[str, Any]:
-        refuse_past(request, WHAT)
-        letters = store.listing(engine, None if status == "ALL" else status)
-        return {"counts": store.counts(engine), "dead_letters": letters}
+        with reader(request) as read:  # the page's reader: the same store, the same refusal of ?at=
+            letters = store.listing(read.conn.engine, None if status == "ALL" else status)
+            return {"counts": store.counts(read.conn.engine), "dead_letters": letters}
 
     def done(request: Request) -> Response:
         if request.headers.get("hx-request"):
