@@ -220,10 +220,25 @@ def _summary(results: dict[str, Any]) -> list[str]:
             )
     if "soak" in results:
         soak = results["soak"]
-        for key, label in (("server_rss_growth_pct", "server RSS"), ("js_heap_growth_pct", "page JS heap")):
-            growth = soak.get(key)
+        growth = soak.get("server_rss_growth_pct")
+        lines.append(
+            f"| server RSS growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
+            f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
+        )
+        if "against_fresh" in soak:
+            excess = soak["js_heap_excess_pct"]
+            worst_path, worst = max(
+                soak["against_fresh"].items(), key=lambda item: item[1]["excess_pct"] or 0
+            )
             lines.append(
-                f"| {label} growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
+                f"| page JS heap after a {_fmt(soak['minutes'])} min soak, beyond the same pages opened afresh | "
+                f"{_fmt(excess, 1)} % (all {len(soak['against_fresh'])} pages; most `{worst_path}` "
+                f"{_fmt(worst['excess_pct'], 1)} %) | ≤ 5 %: {_met(excess is not None and excess <= 5)} |"
+            )
+        else:
+            growth = soak.get("js_heap_growth_pct")
+            lines.append(
+                f"| page JS heap growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
                 f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
             )
     return lines
@@ -305,6 +320,19 @@ def _soak(result: dict[str, Any]) -> list[str]:
             f"| {s['minute']:.1f} | {s['server_rss_mib']:.1f} | {_fmt(s.get('applied_ids'))} | "
             f"{s['js_heap_after_gc_mib']:.2f} | {s['dom_nodes']} | {_fmt(s['consumer_lag'])} |"
         )
+    if "against_fresh" in result:
+        lines += [
+            "",
+            "Each page at the end beside the same page opened afresh:",
+            "",
+            "| page | long-open heap MiB | fresh heap MiB | long-open beyond fresh | long-open DOM nodes | fresh DOM nodes |",
+            "|---|---|---|---|---|---|",
+        ]
+        for path, c in result["against_fresh"].items():
+            lines.append(
+                f"| `{path}` | {c['long_open_heap_mib']:.2f} | {c['fresh_heap_mib']:.2f} | {_fmt(c['excess_pct'], 1)} % | "
+                f"{c['long_open_dom_nodes']} | {c['fresh_dom_nodes']} |"
+            )
     return lines
 
 

@@ -9,9 +9,15 @@ the server's RSS, the `applied_events` rows (the dedup ids), and per tab the JS 
 
 Memory only plateaus once every bounded store is full: the dedup ids after the dedup window (event
 time, `dedup_window_seconds`: 1 h by default, 20 s in quick mode) and the sensor read model's
-per-second buckets after 10 minutes. Growth is therefore judged only on the samples after the
-later of the two (`window_full_minute`): median of the last three against the median of the first
-three after it. A run shorter than that reports no growth figure rather than a misleading one.
+per-second buckets after 10 minutes. The server's growth is therefore judged only on the samples
+after the later of the two (`window_full_minute`): median of the last three against the median of
+the first three after it. A run shorter than that reports no growth figure rather than a
+misleading one.
+
+A page's heap also follows what it shows (the downtime board draws its charts once a machine has
+gone down), so a page is judged against itself opened afresh: at the end every page is opened
+again in a new tab, and once that has settled both are sampled. What the long-open tab holds
+beyond the fresh one is what staying open cost it.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ RATE = 1000
 CLIENTS = 50
 WORK_ORDER_GAP = 0.5
 SENSOR_WINDOW_MINUTES = 10.0  # per-second trend buckets kept (shopfloor/store/sensors.py)
+FRESH_SETTLE_S = 90.0  # a fresh tab loads its board, trend and charts and gets its first frames
 NOT_PAGES = ("/api", "/static", "/sse", "/metrics", "/healthz", "/readyz", "/logout", "/login")
 
 
@@ -118,6 +125,39 @@ async def _sample(
     }
 
 
+async def _open_tab(browser: Any, url: str, errors: list[str], label: str) -> tuple[Any, Any]:
+    """A tab in a context of its own (one profile allows only 6 connections a host)."""
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{label}: {exc}"))
+    await page.goto(url, wait_until="domcontentloaded")
+    return page, await context.new_cdp_session(page)
+
+
+async def _against_fresh(
+    browser: Any, base_url: str, tabs: dict[str, tuple[Any, Any]], errors: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Each long-open tab beside the same page opened now: the extra heap and DOM staying open cost."""
+    fresh = {path: await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)") for path in tabs}
+    await asyncio.sleep(FRESH_SETTLE_S)
+    compared = {}
+    for path, (page, cdp) in tabs.items():
+        old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
+        compared[path] = {
+            "long_open_heap_mib": old["heap_after_gc_mib"],
+            "fresh_heap_mib": new["heap_after_gc_mib"],
+            "long_open_dom_nodes": old["dom_nodes"],
+            "fresh_dom_nodes": new["dom_nodes"],
+            "excess_pct": excess(old["heap_after_gc_mib"], new["heap_after_gc_mib"]),
+        }
+    return compared
+
+
+def excess(long_open: float, fresh: float) -> float | None:
+    """How much more a long-open page holds than the same page opened afresh, in per cent."""
+    return round((long_open - fresh) / fresh * 100, 2) if fresh else None
+
+
 async def run(services: Services, workdir: Path, *, quick: bool, minutes: float) -> dict[str, Any]:
     ensure_browser_assets()
     every = 10.0 if quick else 60.0
@@ -144,12 +184,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                 paths = await asyncio.to_thread(page_paths, server.url)
                 async with chromium() as browser:
                     tabs: dict[str, tuple[Any, Any]] = {}
-                    for path in paths:  # a context each: one profile allows only 6 connections a host
-                        context = await browser.new_context(viewport={"width": 1920, "height": 1080})
-                        page = await context.new_page()
-                        page.on("pageerror", lambda exc, path=path: errors.append(f"{path}: {exc}"))
-                        await page.goto(f"{server.url}{path}", wait_until="domcontentloaded")
-                        tabs[path] = (page, await context.new_cdp_session(page))
+                    for path in paths:
+                        tabs[path] = await _open_tab(browser, f"{server.url}{path}", errors, path)
                     log(
                         f"soak: {minutes} min at {RATE} events/s, {ready[1]} SSE clients, "
                         f"{len(tabs)} pages open ({' '.join(paths)}); memory judged from minute "
@@ -176,6 +212,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                         n += 1
                         await asyncio.sleep(max(0.0, started + n * WORK_ORDER_GAP - time.monotonic()))
                     connection = {path: sample["connection"] for path, sample in samples[-1]["pages"].items()}
+                    log(f"soak: opening every page afresh beside its long-open tab ({FRESH_SETTLE_S:g} s)")
+                    against_fresh = await _against_fresh(browser, server.url, tabs, errors)
             finally:
                 if load.poll() is None and load.stdin is not None:
                     load.stdin.write("quit\n")
@@ -208,6 +246,11 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "server_rss_growth_pct": growth(rss, full_from),
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
+        "against_fresh": against_fresh,
+        "js_heap_excess_pct": excess(
+            sum(c["long_open_heap_mib"] for c in against_fresh.values()),
+            sum(c["fresh_heap_mib"] for c in against_fresh.values()),
+        ),
         "page_connection_at_end": connection,
         "page_errors": errors[:5],
         "target_growth_pct": 5.0,

@@ -65,7 +65,22 @@
       marker: { symbol: MARK[kind].symbol, size: 11, color: MARK[kind].color, line: { width: 2, color: MARK[kind].color } } };
   }
 
-  function figure(sensor, series, annotations, limit) {
+  // The live range's time axis moves a whole minute at a time, not with every second's points:
+  // Plotly remembers the measured box of each tick label at each position (up to 10,000 of them,
+  // then it starts again), so an axis sliding every second filled that in half an hour and held
+  // megabytes on every open page; an axis standing still for a minute reuses them.
+  const MINUTE_MS = 60000;
+  function liveWindow(newestMs, predictionEndMs) {
+    const end = (Math.floor(newestMs / MINUTE_MS) + 1) * MINUTE_MS;
+    return { until: end, range: [new Date(end - 10 * MINUTE_MS), new Date(Math.max(end, predictionEndMs))] };
+  }
+
+  function predictionEnd(series) {
+    const points = series && series.prediction ? series.prediction.points : [];
+    return points.length ? points[points.length - 1][0] : 0;
+  }
+
+  function figure(sensor, series, annotations, limit, span) {
     const c = columns(series ? series.points : []);
     const band = { color: "rgba(121,192,255,0.35)", width: 1 };
     const pred = columns(series && series.prediction ? series.prediction.points : []);
@@ -84,7 +99,8 @@
     const layout = {
       margin: { l: 50, r: 10, t: 24, b: 30 }, showlegend: false, paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#c9d1d9", size: TICK_PX },
-      xaxis: Object.assign({}, axis), yaxis: Object.assign({}, axis), shapes: [], annotations: [],
+      xaxis: Object.assign({}, axis, span ? { range: span.range, autorange: false } : {}),
+      yaxis: Object.assign({}, axis), shapes: [], annotations: [],
       hoverlabel: { font: { size: TICK_PX } },
     };
     if (limit !== null && limit !== undefined) {
@@ -105,8 +121,8 @@
     return { traces: traces, layout: layout };
   }
 
-  function draw(el, sensor, series, annotations, limit) {
-    const f = figure(sensor, series, annotations, limit);
+  function draw(el, sensor, series, annotations, limit, span) {
+    const f = figure(sensor, series, annotations, limit, span);
     const config = { displayModeBar: false, responsive: true, staticPlot: false };
     return el.dataset.drawn ? Plotly.react(el, f.traces, f.layout, config) : Plotly.newPlot(el, f.traces, f.layout, config);
   }
@@ -117,8 +133,16 @@
       const fresh = points[sensor].filter(function (p) { return p[0] > (Number(el && el.dataset.last) || 0); });
       if (!el || !fresh.length) continue;
       const c = columns(fresh);
-      if (range === LIVE_RANGE) Plotly.extendTraces(el, { x: [c.x, c.x, c.x], y: [c.lo, c.hi, c.avg] }, [0, 1, 2], MAX_POINTS);
-      el.dataset.last = String(fresh[fresh.length - 1][0]);
+      const newest = fresh[fresh.length - 1][0];
+      if (range === LIVE_RANGE) {
+        Plotly.extendTraces(el, { x: [c.x, c.x, c.x], y: [c.lo, c.hi, c.avg] }, [0, 1, 2], MAX_POINTS);
+        if (newest >= Number(el.dataset.until)) {
+          const span = liveWindow(newest, Number(el.dataset.predictionEnd) || 0);
+          el.dataset.until = String(span.until);
+          Plotly.relayout(el, { "xaxis.range": span.range });
+        }
+      }
+      el.dataset.last = String(newest);
       const latest = document.querySelector('[data-latest-for="' + CSS.escape(sensor) + '"]');
       if (latest) latest.textContent = fresh[fresh.length - 1][2].toFixed(2);
       const caption = latest && latest.closest("[data-fresh-ms]");
@@ -181,9 +205,12 @@
       const series = data.sensors[sensor];
       const points = series ? series.points : [];
       const limit = series ? series.limit : (el.dataset.limit === "" ? null : Number(el.dataset.limit));
-      const bound = data.resolution === "1s" ? MAX_POINTS : MAX_MINUTE_POINTS;
-      await draw(el, sensor, series ? Object.assign({}, series, { points: points.slice(-bound) }) : null,
-        data.annotations || [], limit);
+      const live = data.resolution === "1s";
+      const span = live && points.length ? liveWindow(points[points.length - 1][0], predictionEnd(series)) : null;
+      await draw(el, sensor, series ? Object.assign({}, series, { points: points.slice(live ? -MAX_POINTS : -MAX_MINUTE_POINTS) }) : null,
+        data.annotations || [], limit, span);
+      el.dataset.until = span ? String(span.until) : "";
+      el.dataset.predictionEnd = String(predictionEnd(series));
       el.dataset.drawn = "true";
       el.dataset.last = points.length ? String(points[points.length - 1][0]) : "0";
       el.dataset.prediction = series && series.prediction ? "true" : "false";

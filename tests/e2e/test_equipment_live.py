@@ -130,4 +130,14 @@ async def test_status_alert_and_acknowledge_live(kafka, producer, browser, sqlit
         )
         points_after = await page.eval_on_selector(plot, "el => el.data[2].x.length")
         assert points_after <= 600
+        # The time axis stands still for a minute (a sliding one re-measures every tick label every
+        # second, and Plotly keeps each measure): it ends at the next whole minute after the newest point.
+        axis = await page.eval_on_selector(
+            plot,
+            """el => ({end: new Date(el._fullLayout.xaxis.range[1]).getTime(),
+                      start: new Date(el._fullLayout.xaxis.range[0]).getTime(),
+                      newest: el.data[2].x[el.data[2].x.length - 1].getTime()})""",
+        )
+        assert axis["end"] % 60_000 == 0 and 0 < axis["end"] - axis["newest"] <= 60_000, axis
+        assert axis["end"] - axis["start"] == 600_000, axis
         assert not errors, errors
