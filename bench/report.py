@@ -225,15 +225,17 @@ def _summary(results: dict[str, Any]) -> list[str]:
             f"| server RSS growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
             f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
         )
-        if "against_fresh" in soak:
-            excess = soak["js_heap_excess_pct"]
+        if soak.get("js_heap_excess_growth_pct") is not None:
+            grown = soak["js_heap_excess_growth_pct"]
+            start, end = soak["against_fresh"]
             worst_path, worst = max(
-                soak["against_fresh"].items(), key=lambda item: item[1]["excess_pct"] or 0
+                soak["js_heap_excess_growth_pct_per_page"].items(), key=lambda item: item[1]
             )
             lines.append(
-                f"| page JS heap after a {_fmt(soak['minutes'])} min soak, beyond the same pages opened afresh | "
-                f"{_fmt(excess, 1)} % (all {len(soak['against_fresh'])} pages; most `{worst_path}` "
-                f"{_fmt(worst['excess_pct'], 1)} %) | ≤ 5 %: {_met(excess is not None and excess <= 5)} |"
+                f"| page JS heap beyond the same pages opened afresh, growth from minute {_fmt(start['minute'], 0)} "
+                f"to {_fmt(end['minute'], 0)} of a {_fmt(soak['minutes'])} min soak | {_fmt(grown, 1)} % "
+                f"(all {len(start['pages'])} pages; most `{worst_path}` {_fmt(worst, 1)} %) | "
+                f"≤ 5 %: {_met(grown <= 5)} |"
             )
         else:
             growth = soak.get("js_heap_growth_pct")
@@ -320,18 +322,22 @@ def _soak(result: dict[str, Any]) -> list[str]:
             f"| {s['minute']:.1f} | {s['server_rss_mib']:.1f} | {_fmt(s.get('applied_ids'))} | "
             f"{s['js_heap_after_gc_mib']:.2f} | {s['dom_nodes']} | {_fmt(s['consumer_lag'])} |"
         )
-    if "against_fresh" in result:
+    if result.get("js_heap_excess_growth_pct") is not None:
+        start, end = result["against_fresh"]
         lines += [
             "",
-            "Each page at the end beside the same page opened afresh:",
+            f"Each page beside the same page opened afresh, at minute {_fmt(start['minute'], 0)} and at the end "
+            f"(minute {_fmt(end['minute'], 0)}), heap after GC in MiB:",
             "",
-            "| page | long-open heap MiB | fresh heap MiB | long-open beyond fresh | long-open DOM nodes | fresh DOM nodes |",
-            "|---|---|---|---|---|---|",
+            "| page | long-open | fresh | long-open at the end | fresh at the end | growth of the difference | "
+            "DOM nodes long-open / fresh at the end |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for path, c in result["against_fresh"].items():
+        for path, growth in result["js_heap_excess_growth_pct_per_page"].items():
+            a, b = start["pages"][path], end["pages"][path]
             lines.append(
-                f"| `{path}` | {c['long_open_heap_mib']:.2f} | {c['fresh_heap_mib']:.2f} | {_fmt(c['excess_pct'], 1)} % | "
-                f"{c['long_open_dom_nodes']} | {c['fresh_dom_nodes']} |"
+                f"| `{path}` | {a['long_open_heap_mib']:.2f} | {a['fresh_heap_mib']:.2f} | {b['long_open_heap_mib']:.2f} | "
+                f"{b['fresh_heap_mib']:.2f} | {_fmt(growth, 1)} % | {b['long_open_dom_nodes']} / {b['fresh_dom_nodes']} |"
             )
     return lines
 

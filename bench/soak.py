@@ -15,9 +15,11 @@ the first three after it. A run shorter than that reports no growth figure rathe
 misleading one.
 
 A page's heap also follows what it shows (the downtime board draws its charts once a machine has
-gone down), so a page is judged against itself opened afresh: at the end every page is opened
-again in a new tab, and once that has settled both are sampled. What the long-open tab holds
-beyond the fresh one is what staying open cost it.
+gone down), and a tab that has run for a while holds compiled code a new one has not made yet. So a
+page is judged against itself opened afresh, twice: once the windows are full and at the end, every
+page is opened again in a new tab beside the long-open one, both are sampled once the new one has
+settled, and the new one is closed. What the long-open tab holds beyond the fresh one must not grow
+between the two: content and warm-up are in both, a leak only in the second.
 """
 
 from __future__ import annotations
@@ -135,27 +137,36 @@ async def _open_tab(browser: Any, url: str, errors: list[str], label: str) -> tu
 
 
 async def _against_fresh(
-    browser: Any, base_url: str, tabs: dict[str, tuple[Any, Any]], errors: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Each long-open tab beside the same page opened now: the extra heap and DOM staying open cost."""
+    browser: Any, base_url: str, tabs: dict[str, tuple[Any, Any]], errors: list[str], minute: float
+) -> dict[str, Any]:
+    """Each long-open tab beside the same page opened now; the new tabs are closed again after."""
     fresh = {path: await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)") for path in tabs}
-    await asyncio.sleep(FRESH_SETTLE_S)
-    compared = {}
-    for path, (page, cdp) in tabs.items():
-        old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
-        compared[path] = {
-            "long_open_heap_mib": old["heap_after_gc_mib"],
-            "fresh_heap_mib": new["heap_after_gc_mib"],
-            "long_open_dom_nodes": old["dom_nodes"],
-            "fresh_dom_nodes": new["dom_nodes"],
-            "excess_pct": excess(old["heap_after_gc_mib"], new["heap_after_gc_mib"]),
-        }
-    return compared
+    try:
+        await asyncio.sleep(FRESH_SETTLE_S)
+        pages = {}
+        for path, (page, cdp) in tabs.items():
+            old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
+            pages[path] = {
+                "long_open_heap_mib": old["heap_after_gc_mib"],
+                "fresh_heap_mib": new["heap_after_gc_mib"],
+                "long_open_dom_nodes": old["dom_nodes"],
+                "fresh_dom_nodes": new["dom_nodes"],
+            }
+    finally:
+        for page, _ in fresh.values():
+            await page.context.close()
+    return {"minute": round(minute, 2), "pages": pages}
 
 
-def excess(long_open: float, fresh: float) -> float | None:
-    """How much more a long-open page holds than the same page opened afresh, in per cent."""
-    return round((long_open - fresh) / fresh * 100, 2) if fresh else None
+def excess_growth(start: dict[str, dict[str, float]], end: dict[str, dict[str, float]]) -> float | None:
+    """How much more the long-open tabs hold beyond fresh ones at the end than at the start, as a
+    share of their heap at the start: what staying open cost, with content and warm-up taken out."""
+
+    def excess(pages: dict[str, dict[str, float]]) -> float:
+        return sum(c["long_open_heap_mib"] - c["fresh_heap_mib"] for c in pages.values())
+
+    base = sum(c["long_open_heap_mib"] for c in start.values())
+    return round((excess(end) - excess(start)) / base * 100, 2) if base else None
 
 
 async def run(services: Services, workdir: Path, *, quick: bool, minutes: float) -> dict[str, Any]:
@@ -192,11 +203,17 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                         f"{window_full:g}"
                     )
                     started = time.monotonic()
+                    first_fresh: asyncio.Task[dict[str, Any]] | None = None
                     next_sample = started
                     sequence = dict.fromkeys(orders, 1)
                     n = 0
                     while True:
                         elapsed = time.monotonic() - started
+                        if first_fresh is None and elapsed >= window_full * 60:
+                            log(f"soak: every page opened afresh beside its tab ({FRESH_SETTLE_S:g} s)")
+                            first_fresh = asyncio.create_task(
+                                _against_fresh(browser, server.url, tabs, errors, elapsed / 60)
+                            )
                         if time.monotonic() >= next_sample:
                             samples.append(await _sample(server, tabs, database, elapsed / 60))
                             log(f"soak sample {samples[-1]}")
@@ -212,8 +229,11 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                         n += 1
                         await asyncio.sleep(max(0.0, started + n * WORK_ORDER_GAP - time.monotonic()))
                     connection = {path: sample["connection"] for path, sample in samples[-1]["pages"].items()}
-                    log(f"soak: opening every page afresh beside its long-open tab ({FRESH_SETTLE_S:g} s)")
-                    against_fresh = await _against_fresh(browser, server.url, tabs, errors)
+                    log(f"soak: every page opened afresh again ({FRESH_SETTLE_S:g} s)")
+                    against_fresh = [
+                        await first_fresh if first_fresh is not None else None,
+                        await _against_fresh(browser, server.url, tabs, errors, elapsed / 60),
+                    ]
             finally:
                 if load.poll() is None and load.stdin is not None:
                     load.stdin.write("quit\n")
@@ -247,10 +267,17 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
         "against_fresh": against_fresh,
-        "js_heap_excess_pct": excess(
-            sum(c["long_open_heap_mib"] for c in against_fresh.values()),
-            sum(c["fresh_heap_mib"] for c in against_fresh.values()),
-        ),
+        "js_heap_excess_growth_pct": excess_growth(against_fresh[0]["pages"], against_fresh[1]["pages"])
+        if against_fresh[0]
+        else None,
+        "js_heap_excess_growth_pct_per_page": {
+            path: excess_growth(
+                {path: against_fresh[0]["pages"][path]}, {path: against_fresh[1]["pages"][path]}
+            )
+            for path in paths
+        }
+        if against_fresh[0]
+        else {},
         "page_connection_at_end": connection,
         "page_errors": errors[:5],
         "target_growth_pct": 5.0,
