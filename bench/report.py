@@ -228,9 +228,10 @@ def _summary(results: dict[str, Any]) -> list[str]:
         if soak.get("js_heap_excess_growth_pct") is not None:
             grown = soak["js_heap_excess_growth_pct"]
             start, end = soak["against_fresh"]
-            worst_path, worst = max(
-                soak["js_heap_excess_growth_pct_per_page"].items(), key=lambda item: item[1]
-            )
+            judged = {
+                path: g for path, g in soak["js_heap_excess_growth_pct_per_page"].items() if g is not None
+            }
+            worst_path, worst = max(judged.items(), key=lambda item: item[1])
             lines.append(
                 f"| page JS heap beyond the same pages opened afresh, growth from minute {_fmt(start['minute'], 0)} "
                 f"to {_fmt(end['minute'], 0)} of a {_fmt(soak['minutes'])} min soak | {_fmt(grown, 1)} % "
@@ -427,7 +428,8 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         out += [
             f"Growth once the dedup window ({_fmt(soak['dedup_window_s'] / 60)} min) and the sensor window are full "
             f"(from minute {_fmt(soak['window_full_minute'])}, {soak['samples_after_window_full']} samples): server RSS "
-            f"{_fmt(soak['server_rss_growth_pct'], 1)} %, JS heap of all pages {_fmt(soak['js_heap_growth_pct'], 1)} % "
+            f"{_fmt(soak['server_rss_growth_pct'], 1)} %; JS heap of the long-open pages (content included, so not the "
+            f"judged figure when the comparison with fresh tabs above is there) {_fmt(soak['js_heap_growth_pct'], 1)} % "
             f"(per page: {', '.join(f'`{p}` {_fmt(g, 1)} %' for p, g in soak['js_heap_growth_pct_per_page'].items())}); "
             f"connection state at the end: {soak['page_connection_at_end']}; "
             f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",

@@ -130,19 +130,31 @@ async def _sample(
 async def _open_tab(browser: Any, url: str, errors: list[str], label: str) -> tuple[Any, Any]:
     """A tab in a context of its own (one profile allows only 6 connections a host)."""
     context = await browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: errors.append(f"{label}: {exc}"))
-    await page.goto(url, wait_until="domcontentloaded")
-    return page, await context.new_cdp_session(page)
+    try:
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{label}: {exc}"))
+        await page.goto(url, wait_until="domcontentloaded")
+        return page, await context.new_cdp_session(page)
+    except BaseException:
+        await context.close()
+        raise
 
 
 async def _against_fresh(
-    browser: Any, base_url: str, tabs: dict[str, tuple[Any, Any]], errors: list[str], minute: float
+    browser: Any,
+    base_url: str,
+    tabs: dict[str, tuple[Any, Any]],
+    errors: list[str],
+    started: float,
+    settle: float,
 ) -> dict[str, Any]:
-    """Each long-open tab beside the same page opened now; the new tabs are closed again after."""
-    fresh = {path: await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)") for path in tabs}
+    """Each long-open tab beside the same page opened now; the new tabs are closed again after. A
+    failure is recorded, not raised: it must not cost the rest of the soak."""
+    fresh: dict[str, tuple[Any, Any]] = {}
     try:
-        await asyncio.sleep(FRESH_SETTLE_S)
+        for path in tabs:
+            fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
+        await asyncio.sleep(settle)
         pages = {}
         for path, (page, cdp) in tabs.items():
             old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
@@ -152,10 +164,13 @@ async def _against_fresh(
                 "long_open_dom_nodes": old["dom_nodes"],
                 "fresh_dom_nodes": new["dom_nodes"],
             }
+        return {"minute": round((time.monotonic() - started) / 60, 2), "pages": pages}
+    except Exception as exc:
+        log(f"soak: comparing with fresh tabs failed: {exc!r}")
+        return {"minute": round((time.monotonic() - started) / 60, 2), "error": repr(exc)}
     finally:
         for page, _ in fresh.values():
             await page.context.close()
-    return {"minute": round(minute, 2), "pages": pages}
 
 
 def excess_growth(start: dict[str, dict[str, float]], end: dict[str, dict[str, float]]) -> float | None:
@@ -176,6 +191,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     database = workdir / "soak.db"
     settings = bench_settings(services.kafka, f"sqlite:///{database}", dedup_window_seconds=dedup_window_s)
     window_full = max(dedup_window_s / 60, 0.0 if quick else SENSOR_WINDOW_MINUTES)
+    settle = 15.0 if quick else FRESH_SETTLE_S
     topic = settings.topic_work_orders
     await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
     orders = [f"WO-SOAK-{i:03d}" for i in range(ORDERS)]
@@ -186,7 +202,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         await producer.flush()
         with running_server(settings, workdir) as server:
             await asyncio.to_thread(wait_ready, server.url)
-            load = sensor_load(services.kafka, settings, RATE, duration=minutes * 60 + 120)
+            load = sensor_load(services.kafka, settings, RATE, duration=minutes * 60 + 240 + settle)
             clients = bench_process("sse_clients", "--url", server.url, "--count", str(CLIENTS))
             errors: list[str] = []
             try:
@@ -203,37 +219,47 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                         f"{window_full:g}"
                     )
                     started = time.monotonic()
-                    first_fresh: asyncio.Task[dict[str, Any]] | None = None
+                    # The first comparison ends before the samples growth is judged from, so its extra
+                    # tabs do not weigh on them; the last runs while the work orders keep coming.
+                    first_at = max(0.0, window_full * 60 - settle - 120)
+                    comparisons: list[asyncio.Task[dict[str, Any]]] = []
                     next_sample = started
                     sequence = dict.fromkeys(orders, 1)
                     n = 0
-                    while True:
-                        elapsed = time.monotonic() - started
-                        if first_fresh is None and elapsed >= window_full * 60:
-                            log(f"soak: every page opened afresh beside its tab ({FRESH_SETTLE_S:g} s)")
-                            first_fresh = asyncio.create_task(
-                                _against_fresh(browser, server.url, tabs, errors, elapsed / 60)
+                    try:
+                        while not (len(comparisons) == 2 and comparisons[1].done()):
+                            elapsed = time.monotonic() - started
+                            if not comparisons and elapsed >= min(first_at, minutes * 60):
+                                log(f"soak: every page opened afresh beside its tab ({settle:g} s)")
+                                comparisons.append(
+                                    asyncio.create_task(
+                                        _against_fresh(browser, server.url, tabs, errors, started, settle)
+                                    )
+                                )
+                            if len(comparisons) < 2 and time.monotonic() >= next_sample:
+                                samples.append(await _sample(server, tabs, database, elapsed / 60))
+                                log(f"soak sample {samples[-1]}")
+                                next_sample += every
+                                if elapsed >= minutes * 60:
+                                    log(f"soak: every page opened afresh again ({settle:g} s)")
+                                    comparisons.append(
+                                        asyncio.create_task(
+                                            _against_fresh(browser, server.url, tabs, errors, started, settle)
+                                        )
+                                    )
+                            order = orders[n % ORDERS]
+                            sequence[order] += 1
+                            status = STATUS_CYCLE[(sequence[order] - 2) % len(STATUS_CYCLE)]
+                            await producer.send_now(
+                                topic, order, work_order_event(order, status, sequence[order])
                             )
-                        if time.monotonic() >= next_sample:
-                            samples.append(await _sample(server, tabs, database, elapsed / 60))
-                            log(f"soak sample {samples[-1]}")
-                            next_sample += every
-                            if elapsed >= minutes * 60:
-                                break
-                        order = orders[n % ORDERS]
-                        sequence[order] += 1
-                        status = STATUS_CYCLE[(sequence[order] - 2) % len(STATUS_CYCLE)]
-                        await producer.send_now(
-                            topic, order, work_order_event(order, status, sequence[order])
-                        )
-                        n += 1
-                        await asyncio.sleep(max(0.0, started + n * WORK_ORDER_GAP - time.monotonic()))
+                            n += 1
+                            await asyncio.sleep(max(0.0, started + n * WORK_ORDER_GAP - time.monotonic()))
+                        against_fresh = [await task for task in comparisons]
+                    finally:
+                        for task in comparisons:
+                            task.cancel()
                     connection = {path: sample["connection"] for path, sample in samples[-1]["pages"].items()}
-                    log(f"soak: every page opened afresh again ({FRESH_SETTLE_S:g} s)")
-                    against_fresh = [
-                        await first_fresh if first_fresh is not None else None,
-                        await _against_fresh(browser, server.url, tabs, errors, elapsed / 60),
-                    ]
             finally:
                 if load.poll() is None and load.stdin is not None:
                     load.stdin.write("quit\n")
@@ -244,6 +270,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                     load_report = {"error": str(exc)}
                 stop_process(load)
                 stop_process(clients)
+    compared = all("pages" in c for c in against_fresh)
     full_from = next((i for i, s in enumerate(samples) if s["minute"] >= window_full), len(samples))
     rss = [s["server_rss_mib"] for s in samples]
     heap = [s["js_heap_after_gc_mib"] for s in samples]
@@ -268,7 +295,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "js_heap_growth_pct_per_page": per_page,
         "against_fresh": against_fresh,
         "js_heap_excess_growth_pct": excess_growth(against_fresh[0]["pages"], against_fresh[1]["pages"])
-        if against_fresh[0]
+        if compared
         else None,
         "js_heap_excess_growth_pct_per_page": {
             path: excess_growth(
@@ -276,7 +303,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
             )
             for path in paths
         }
-        if against_fresh[0]
+        if compared
         else {},
         "page_connection_at_end": connection,
         "page_errors": errors[:5],

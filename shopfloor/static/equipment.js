@@ -10,7 +10,8 @@
   let lastBucket = 0;
   let stream = null;
   const LIVE_RANGE = "10m"; // the only range extended per second by the stream
-  let range = LIVE_RANGE;
+  let range = LIVE_RANGE; // picked
+  let drawnRange = null; // the stream extends the charts only while they show the live range
   let loads = 0;
 
   function minutesText(ms) {
@@ -67,8 +68,8 @@
 
   // The live range's time axis moves a whole minute at a time, not with every second's points:
   // Plotly remembers the measured box of each tick label at each position (up to 10,000 of them,
-  // then it starts again), so an axis sliding every second filled that in half an hour and held
-  // megabytes on every open page; an axis standing still for a minute reuses them.
+  // then it starts again), so an axis sliding every second filled that in half an hour, megabytes
+  // on every open page; one moving once a minute takes about a day, and reads better.
   const MINUTE_MS = 60000;
   function liveWindow(newestMs, predictionEndMs) {
     const end = (Math.floor(newestMs / MINUTE_MS) + 1) * MINUTE_MS;
@@ -134,7 +135,7 @@
       if (!el || !fresh.length) continue;
       const c = columns(fresh);
       const newest = fresh[fresh.length - 1][0];
-      if (range === LIVE_RANGE) {
+      if (drawnRange === LIVE_RANGE) {
         Plotly.extendTraces(el, { x: [c.x, c.x, c.x], y: [c.lo, c.hi, c.avg] }, [0, 1, 2], MAX_POINTS);
         if (newest >= Number(el.dataset.until)) {
           const span = liveWindow(newest, Number(el.dataset.predictionEnd) || 0);
@@ -185,6 +186,7 @@
 
   async function load(panel) {
     const ticket = ++loads;
+    if (range !== drawnRange) drawnRange = null; // not another range's points meanwhile
     const url = new URL(panel.dataset.trendUrl, window.location.href);
     url.searchParams.set("range", range);
     const response = await fetch(url.pathname + url.search, { credentials: "same-origin" });
@@ -218,6 +220,7 @@
       plots.set(sensor, el);
     }
     showRange(panel, data);
+    drawnRange = range;
     panel.dataset.range = range;
   }
 

@@ -134,9 +134,9 @@ async def test_status_alert_and_acknowledge_live(kafka, producer, browser, sqlit
         # second, and Plotly keeps each measure): it ends at the next whole minute after the newest point.
         axis = await page.eval_on_selector(
             plot,
-            """el => ({end: new Date(el._fullLayout.xaxis.range[1]).getTime(),
-                      start: new Date(el._fullLayout.xaxis.range[0]).getTime(),
-                      newest: el.data[2].x[el.data[2].x.length - 1].getTime()})""",
+            """el => { const axis = el._fullLayout.xaxis;  // Plotly's own date conversions
+                       return {end: axis.r2l(axis.range[1]), start: axis.r2l(axis.range[0]),
+                               newest: axis.d2l(el.data[2].x[el.data[2].x.length - 1])}; }""",
         )
         assert axis["end"] % 60_000 == 0 and 0 < axis["end"] - axis["newest"] <= 60_000, axis
         assert axis["end"] - axis["start"] == 600_000, axis
