@@ -208,11 +208,12 @@
       const points = series ? series.points : [];
       const limit = series ? series.limit : (el.dataset.limit === "" ? null : Number(el.dataset.limit));
       const live = data.resolution === "1s";
-      const span = live && points.length ? liveWindow(points[points.length - 1][0], predictionEnd(series)) : null;
+      const predictedUntil = predictionEnd(series);
+      const span = live && points.length ? liveWindow(points[points.length - 1][0], predictedUntil) : null;
       await draw(el, sensor, series ? Object.assign({}, series, { points: points.slice(live ? -MAX_POINTS : -MAX_MINUTE_POINTS) }) : null,
         data.annotations || [], limit, span);
       el.dataset.until = span ? String(span.until) : "";
-      el.dataset.predictionEnd = String(predictionEnd(series));
+      el.dataset.predictionEnd = String(predictedUntil);
       el.dataset.drawn = "true";
       el.dataset.last = points.length ? String(points[points.length - 1][0]) : "0";
       el.dataset.prediction = series && series.prediction ? "true" : "false";
