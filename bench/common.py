@@ -269,6 +269,15 @@ def work_order_event(
     )
 
 
+def equipment_event(
+    equipment: str, status: str, line: str, reason: str | None = None, at: datetime | None = None
+) -> dict[str, Any]:
+    data = {"equipment_id": equipment, "status": status, "line_id": line}
+    if reason is not None:
+        data["reason"] = reason
+    return cloud_event("EquipmentStatusChanged", data, source="bench/scada", time=at or now())
+
+
 def sensor_event(equipment: str, sensor: str, value: float, at: datetime | None = None) -> dict[str, Any]:
     data = {"equipment_id": equipment, "sensor": sensor, "value": value, "unit": "u"}
     return cloud_event("SensorReading", data, source="bench/iot", time=at or now())

@@ -1,7 +1,9 @@
 """Soak: N minutes (90 for the report) at 1,000 sensor events/s with 50 SSE clients and every page open.
 
 One `shopfloor serve` process (SQLite store) takes 1,000 sensor readings a second from a separate
-producer process plus two work-order changes a second from this one; 50 SSE clients and one
+producer process plus two work-order changes a second from this one, and every five minutes one of
+its four lines stops for a minute with a reason (so the downtime board draws charts whose figures
+change, not only once a simulated machine happens to fail); 50 SSE clients and one
 Chromium tab per page linked from the overview (`/` and every board it links to, so pages added
 later are soaked too) stay connected throughout. Every minute (every 10 s in quick mode) it samples
 the server's RSS, the `applied_events` rows (the dedup ids), and per tab the JS heap after
@@ -14,12 +16,12 @@ after the later of the two (`window_full_minute`): median of the last three agai
 the first three after it. A run shorter than that reports no growth figure rather than a
 misleading one.
 
-A page's heap also follows what it shows (the downtime board draws its charts once a machine has
-gone down), and a tab that has run for a while holds compiled code a new one has not made yet. So a
-page is judged against itself opened afresh, twice: once the windows are full and at the end, every
-page is opened again in a new tab beside the long-open one, both are sampled once the new one has
-settled, and the new one is closed. What the long-open tab holds beyond the fresh one must not grow
-between the two: content and warm-up are in both, a leak only in the second.
+A page's heap also follows what it shows (the downtime board draws a chart for each line and window
+once there is downtime in it), and a tab that has run for a while holds compiled code a new one has
+not made yet. So a page is judged against itself opened afresh, twice: once the windows are full and
+at the end, every page is opened again in a new tab beside the long-open one, both are sampled once
+the new one has settled, and the new one is closed. What the long-open tab holds beyond the fresh
+one must not grow between the two: content and warm-up are in both, a leak only in the second.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from bench.common import (
     chromium,
     ensure_browser_assets,
     ensure_topics,
+    equipment_event,
     log,
     read_line,
     rss_bytes,
@@ -55,9 +58,11 @@ from bench.common import (
 )
 
 ORDERS = 40
+LINES = 4
 RATE = 1000
 CLIENTS = 50
 WORK_ORDER_GAP = 0.5
+STOP_REASONS = ("jam at infeed", "no material", "changeover", "tool break", "no operator")
 SENSOR_WINDOW_MINUTES = 10.0  # per-second trend buckets kept (shopfloor/store/sensors.py)
 FRESH_SETTLE_S = 90.0  # a fresh tab loads its board, trend and charts and gets its first frames
 NOT_PAGES = ("/api", "/static", "/sse", "/metrics", "/healthz", "/readyz", "/logout", "/login")
@@ -187,6 +192,7 @@ def excess_growth(start: dict[str, dict[str, float]], end: dict[str, dict[str, f
 async def run(services: Services, workdir: Path, *, quick: bool, minutes: float) -> dict[str, Any]:
     ensure_browser_assets()
     every = 10.0 if quick else 60.0
+    stop_every, stop_for = (20.0, 5.0) if quick else (300.0, 60.0)
     dedup_window_s = 20.0 if quick else 3600.0
     database = workdir / "soak.db"
     settings = bench_settings(services.kafka, f"sqlite:///{database}", dedup_window_seconds=dedup_window_s)
@@ -198,7 +204,11 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     samples: list[dict[str, Any]] = []
     async with Producer(services.kafka) as producer:
         for i, order in enumerate(orders):
-            await producer.send(topic, order, work_order_event(order, "PLANNED", 1, line=f"SL{i % 4}"))
+            await producer.send(topic, order, work_order_event(order, "PLANNED", 1, line=f"SL{i % LINES}"))
+        for i in range(LINES):
+            await producer.send(
+                settings.topic_equipment, f"SM{i}", equipment_event(f"SM{i}", "RUNNING", f"SL{i}")
+            )
         await producer.flush()
         with running_server(settings, workdir) as server:
             await asyncio.to_thread(wait_ready, server.url)
@@ -226,6 +236,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                     next_sample = started
                     sequence = dict.fromkeys(orders, 1)
                     n = 0
+                    stops = 0
+                    down: tuple[int, float] | None = None  # the line stopped, and until when
                     try:
                         while not (len(comparisons) == 2 and comparisons[1].done()):
                             elapsed = time.monotonic() - started
@@ -247,6 +259,17 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                                             _against_fresh(browser, server.url, tabs, errors, started, settle)
                                         )
                                     )
+                            if down is not None and elapsed >= down[1]:
+                                line = down[0]
+                                event = equipment_event(f"SM{line}", "RUNNING", f"SL{line}")
+                                await producer.send_now(settings.topic_equipment, f"SM{line}", event)
+                                down = None
+                            if down is None and elapsed >= stops * stop_every:
+                                line, reason = stops % LINES, STOP_REASONS[stops % len(STOP_REASONS)]
+                                event = equipment_event(f"SM{line}", "DOWN", f"SL{line}", reason)
+                                await producer.send_now(settings.topic_equipment, f"SM{line}", event)
+                                down = (line, elapsed + stop_for)
+                                stops += 1
                             order = orders[n % ORDERS]
                             sequence[order] += 1
                             status = STATUS_CYCLE[(sequence[order] - 2) % len(STATUS_CYCLE)]
@@ -284,6 +307,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "rate": RATE,
         "background_achieved": load_report,
         "work_order_changes": n,
+        "machine_stops": stops,
         "sse_clients": int(ready[1]) if len(ready) > 1 else 0,
         "samples": samples,
         "pages": paths,

@@ -1,16 +1,14 @@
 // Line boards: a relative "in 12 min" beside each due time. Downtime page: draws each [data-pareto] element as a Pareto bar chart (minutes by reason, largest
-// first) with Plotly, and redraws after every live patch. The numbers also stand in a table beside it.
+// first) with Plotly. A live patch brings the whole board again; a chart whose figures are unchanged is put back as drawn
+// (redrawing every chart on every patch filled Plotly's text-measure cache for nothing), a changed one is drawn anew and
+// the old plot purged. The numbers also stand in a table beside it.
 (function () {
   "use strict";
+  const drawn = new Map(); // data-pareto-key -> the element drawn for it, kept across patches
   function draw(el) {
-    if (!window.Plotly || el.dataset.drawn === el.dataset.pareto) return;
     const data = JSON.parse(el.dataset.pareto);
-    el.dataset.drawn = el.dataset.pareto;
-    if (!data.reasons.length) {
-      el.hidden = true;
-      return;
-    }
-    el.hidden = false;
+    el.hidden = !data.reasons.length;
+    if (el.hidden) return;
     const total = data.minutes.reduce(function (a, b) { return a + b; }, 0);
     let running = 0;
     const cumulative = data.minutes.map(function (m) { running += m; return (100 * running) / total; });
@@ -24,6 +22,18 @@
       yaxis2: { overlaying: "y", side: "right", range: [0, 100], ticksuffix: "%" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#e6edf3" },
     }, { displayModeBar: false, staticPlot: true });
+  }
+  function place(el) {
+    const key = el.dataset.paretoKey;
+    const kept = drawn.get(key);
+    if (kept === el) return;
+    if (kept && kept.dataset.pareto === el.dataset.pareto) {
+      el.replaceWith(kept);
+      return;
+    }
+    if (kept) Plotly.purge(kept);
+    draw(el);
+    drawn.set(key, el);
   }
   // "in 12 min" / "25 min ago" beside each due time, kept current between events.
   function relative(ms) {
@@ -40,7 +50,8 @@
   document.addEventListener("shopfloor:frame", refreshDue);
 
   function drawAll() {
-    for (const el of document.querySelectorAll("[data-pareto]")) draw(el);
+    if (!window.Plotly) return;
+    for (const el of document.querySelectorAll("[data-pareto]")) place(el);
   }
   document.addEventListener("DOMContentLoaded", drawAll);
   document.addEventListener("shopfloor:frame", drawAll);

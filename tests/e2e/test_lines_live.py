@@ -138,9 +138,42 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         assert countdown is not None
         assert re.fullmatch(r"\(in (1 h 5\d|2 h 0) min\)", await countdown.inner_text())
         await page.goto(f"{url}/downtime")
-        await page.wait_for_selector(
-            f'[data-downtime-line="{LINE}"] [data-window="shift"] [data-reason="jam at infeed"]',
-            timeout=15_000,
+        shift = f'[data-downtime-line="{LINE}"] [data-window="shift"]'
+        await page.wait_for_selector(f'{shift} [data-reason="jam at infeed"]', timeout=15_000)
+        await page.wait_for_selector('#connection[data-state="live"]', timeout=15_000)
+        # A patch that leaves the figures as they were leaves the drawn chart as it was ...
+        await page.wait_for_selector(f"{shift} [data-pareto] svg.main-svg", timeout=10_000)
+        await page.evaluate(
+            """sel => {
+                window.chartBefore = document.querySelector(sel);
+                window.patches = 0;
+                document.addEventListener("shopfloor:frame", e => {
+                    if (e.detail.type === "patch") window.patches++;
+                });
+            }""",
+            f"{shift} [data-pareto] svg.main-svg",
         )
+        made = {**progress, "quantity_done": ahead + 1}
+        await producer.event(
+            settings.topic_work_orders, "WO-E2E", event("WorkOrderStatusChanged", made, at=datetime.now(UTC))
+        )
+        await page.wait_for_function("() => window.patches >= 1", timeout=15_000)
+        assert await page.evaluate("window.chartBefore.isConnected"), "an unchanged chart was drawn again"
+        # ... and one whose figures changed is drawn anew with them.
+        starved = {**running, "status": "DOWN", "reason": "no material"}
+        await producer.event(
+            settings.topic_equipment, MACHINE, event("EquipmentStatusChanged", starved, at=datetime.now(UTC))
+        )
+        await page.wait_for_selector(f'{shift} [data-reason="no material"]', timeout=15_000)
+        ticks = await page.wait_for_function(
+            """sel => {
+                const ticks = [...document.querySelectorAll(sel)].map(e => e.textContent);
+                return ticks.includes("no material") && ticks;
+            }""",
+            arg=f"{shift} [data-pareto] .xtick text",
+            timeout=10_000,
+        )
+        assert "jam at infeed" in await ticks.json_value()
+        assert not await page.evaluate("window.chartBefore.isConnected")
         await page.close()
         assert errors == [], errors
