@@ -1,7 +1,7 @@
 // Line boards: a relative "in 12 min" beside each due time. Downtime page: draws each [data-pareto] element as a Pareto bar chart (minutes by reason, largest
 // first) with Plotly. A live patch brings the whole board again; a chart whose figures are unchanged is put back as drawn
-// (redrawing every chart on every patch filled Plotly's text-measure cache for nothing), a changed one is drawn anew and
-// the old plot purged. The numbers also stand in a table beside it.
+// (redrawing every chart on every patch, and never purging the plots thrown away, kept growing a wall screen's heap), a
+// changed one is drawn anew and the old plot purged. The numbers also stand in a table beside it.
 (function () {
   "use strict";
   const drawn = new Map(); // data-pareto-key -> the element drawn for it, kept across patches
@@ -51,8 +51,26 @@
 
   function drawAll() {
     if (!window.Plotly) return;
-    for (const el of document.querySelectorAll("[data-pareto]")) place(el);
+    const shown = new Set();
+    for (const el of document.querySelectorAll("[data-pareto]")) {
+      place(el);
+      shown.add(el.dataset.paretoKey);
+    }
+    for (const [key, el] of drawn) {
+      if (!shown.has(key)) {
+        Plotly.purge(el);
+        drawn.delete(key);
+      }
+    }
   }
+  // A chart put back keeps the width it was drawn at: follow the window (a screen going fullscreen).
+  let resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () {
+      for (const el of drawn.values()) if (!el.hidden) Plotly.Plots.resize(el);
+    }, 200);
+  });
   document.addEventListener("DOMContentLoaded", drawAll);
   document.addEventListener("shopfloor:frame", drawAll);
   document.addEventListener("htmx:afterSwap", drawAll);

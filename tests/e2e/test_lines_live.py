@@ -175,5 +175,14 @@ async def test_stopping_a_machine_stops_its_line_then_it_is_behind(
         )
         assert "jam at infeed" in await ticks.json_value()
         assert not await page.evaluate("window.chartBefore.isConnected")
+        # a chart put back still follows the window's width
+        chart = f"{shift} [data-pareto] svg.main-svg"
+        wide = float(await page.eval_on_selector(chart, "el => el.getAttribute('width')"))
+        await page.set_viewport_size({"width": 900, "height": 900})
+        await page.wait_for_function(
+            "([sel, wide]) => Number(document.querySelector(sel).getAttribute('width')) < wide",
+            arg=[chart, wide],
+            timeout=10_000,
+        )
         await page.close()
         assert errors == [], errors

@@ -7,6 +7,7 @@ have shown), the past views replay the same topics from the broker into an in-me
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -41,6 +42,7 @@ ENTITY_ATTRIBUTES = (  # an element is keyed by the first it carries (an alert n
     "data-equipment",
     "data-line-summary",
     "data-downtime-line",
+    "data-pareto-key",
     "data-pareto",
     "data-figure",
     "data-area",
@@ -234,7 +236,8 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
         assert recorded[1][1]["/equipment"]["data-equipment=M2"]["data-status"] == "DOWN"
         assert recorded[0][1]["/lines"]["data-line-summary=L1"]["data-line-state"]
         assert "data-figure=wo-open" in recorded[1][1]["/"] and "data-line-summary=L1" in recorded[1][1]["/"]
-        assert any(key.startswith("data-pareto=") for key in recorded[2][1]["/downtime"])
+        charts = [v for k, v in recorded[2][1]["/downtime"].items() if k.startswith("data-pareto-key=")]
+        assert any(json.loads(chart["data-pareto"])["reasons"] for chart in charts)
         assert not any(key.startswith("data-alarm=") for key in recorded[0][1]["/alarms"])
         alarm = next(v for k, v in recorded[1][1]["/alarms"].items() if k.startswith("data-alarm="))
         assert alarm["data-kind"] == "THRESHOLD" and alarm["data-state"] == "OPEN"
