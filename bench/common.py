@@ -110,12 +110,12 @@ def bench_settings(kafka: str, database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "kafka_group_id": f"bench-{tag}",
         "kafka_topic_partitions": 3,
-        "topic_work_orders": f"b{tag}.mes.work-orders",
-        "topic_equipment": f"b{tag}.mes.equipment",
-        "topic_sensors": f"b{tag}.iot.sensors",
-        "topic_inventory": f"b{tag}.wms.inventory",
-        "topic_outbound": f"b{tag}.wms.outbound",
-        "topic_alert_commands": f"b{tag}.ops.alert-commands",
+        # Every topic, so a topic added later cannot bring another run's events into this one.
+        **{
+            name: f"b{tag}.{field.default}"
+            for name, field in Settings.model_fields.items()
+            if name.startswith("topic_")
+        },
         # Every simulated screen of a benchmark connects from 127.0.0.1; the per-address stream cap
         # is for real plants, where screens have addresses of their own.
         "streams_per_client": 5000,

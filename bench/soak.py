@@ -4,8 +4,9 @@ One `shopfloor serve` process (SQLite store) takes 1,000 sensor readings a secon
 producer process plus two work-order changes a second from this one, and every five minutes one of
 its four lines stops for a minute with a reason (so the downtime board draws charts whose figures
 change, not only once a simulated machine happens to fail); 50 SSE clients and one
-Chromium tab per page linked from the overview (`/` and every board it links to, so pages added
-later are soaked too) stay connected throughout. Every minute (every 10 s in quick mode) it samples
+Chromium tab per page linked from the overview (`/` and every board it links to, listed once it
+links the board of every line the load's machines and work orders run on, so pages added later are
+soaked too) stay connected throughout. Every minute (every 10 s in quick mode) it samples
 the server's RSS, the `applied_events` rows (the dedup ids), and per tab the JS heap after
 `HeapProfiler.collectGarbage` and the DOM node count.
 
@@ -65,6 +66,7 @@ WORK_ORDER_GAP = 0.5
 STOP_REASONS = ("jam at infeed", "no material", "changeover", "tool break", "no operator")
 SENSOR_WINDOW_MINUTES = 10.0  # per-second trend buckets kept (shopfloor/store/sensors.py)
 FRESH_SETTLE_S = 90.0  # a fresh tab loads its board, trend and charts and gets its first frames
+LOAD_LINES = 20  # the sensor load's plant (SensorTraffic's default): lines L1..L20
 NOT_PAGES = ("/api", "/static", "/sse", "/metrics", "/healthz", "/readyz", "/logout", "/login")
 
 
@@ -95,6 +97,21 @@ def page_paths(base_url: str) -> list[str]:
         if path not in found:
             found.append(path)
     return found
+
+
+def all_pages(base_url: str, timeout: float = 180) -> list[str]:
+    """The pages once the overview links every line's board: the sensor load announces its machines
+    as it starts, and pages found before the server has applied that would leave some unsoaked."""
+    lines = [f"SL{i}" for i in range(LINES)] + [f"L{i + 1}" for i in range(LOAD_LINES)]
+    deadline = time.monotonic() + timeout
+    while True:
+        paths = page_paths(base_url)
+        missing = [line for line in lines if f"/work-orders?line={line}" not in paths]
+        if not missing:
+            return paths
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the overview never linked the boards of lines {missing}")
+        time.sleep(1.0)
 
 
 def applied_ids(database: Path) -> int | None:
@@ -218,7 +235,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
             try:
                 read_line(load, 60, "sensor producer")
                 ready = read_line(clients, 120, "SSE clients").split()
-                paths = await asyncio.to_thread(page_paths, server.url)
+                paths = await asyncio.to_thread(all_pages, server.url)
                 async with chromium() as browser:
                     tabs: dict[str, tuple[Any, Any]] = {}
                     for path in paths:
