@@ -435,6 +435,18 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",
             "",
         ]
+        if soak.get("server_rss_by_10_min"):
+            out += [
+                "Server RSS after the windows are full, per 10 minutes (lowest: between snapshots; highest: "
+                "while one is built), MiB: "
+                + "; ".join(
+                    f"from minute {_fmt(w['from_minute'], 0)} {_fmt(w['low_mib'], 0)} / {_fmt(w['median_mib'], 0)} / "
+                    f"{_fmt(w['high_mib'], 0)}"
+                    for w in soak["server_rss_by_10_min"]
+                )
+                + " (lowest / median / highest).",
+                "",
+            ]
         if "soak" in plots:
             out += [f"![soak memory]({img_ref}{plots['soak']})", ""]
     if "history" in results:

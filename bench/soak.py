@@ -13,9 +13,11 @@ the server's RSS, the `applied_events` rows (the dedup ids), and per tab the JS 
 Memory only plateaus once every bounded store is full: the dedup ids after the dedup window (event
 time, `dedup_window_seconds`: 1 h by default, 20 s in quick mode) and the sensor read model's
 per-second buckets after 10 minutes. The server's growth is therefore judged only on the samples
-after the later of the two (`window_full_minute`): median of the last three against the median of
-the first three after it. A run shorter than that reports no growth figure rather than a
-misleading one.
+after the later of the two (`window_full_minute`): median of the last third of those samples
+against the median of the first third. The server's RSS is a saw-tooth with the history snapshots
+(building a busy part's snapshot holds its previous image, the store it replays into and the new
+image at once), so it is also given per 10 minutes: lowest, median and highest. A run shorter than
+the windows reports no growth figure rather than a misleading one.
 
 A page's heap also follows what it shows (the downtime board draws a chart for each line and window
 once there is downtime in it), and a tab that has run for a while holds compiled code a new one has
@@ -71,14 +73,34 @@ NOT_PAGES = ("/api", "/static", "/sse", "/metrics", "/healthz", "/readyz", "/log
 
 
 def growth(values: list[float], after: int) -> float | None:
-    """Relative growth: median of the last (up to) three samples over the first three from `after`."""
+    """Relative growth: median of the last third of the samples from `after` over the first third.
+    Thirds, not a few samples at each end: the server's RSS is a saw-tooth with the snapshots (a
+    busy part's build holds several images at once), and three samples judged where its teeth fell."""
     steady = values[after:]
-    k = min(3, len(steady) // 2)
+    k = max(1, len(steady) // 3) if len(steady) >= 2 else 0
     if k < 1:
         return None
     head = statistics.median(steady[:k])
     tail = statistics.median(steady[-k:])
     return round((tail - head) / head * 100, 2) if head else None
+
+
+def by_window(samples: list[dict[str, Any]], after: int, minutes: float = 10.0) -> list[dict[str, float]]:
+    """The server's RSS after the windows are full, per `minutes`: lowest (between snapshots),
+    median and highest (while one is built)."""
+    windows: dict[int, list[float]] = {}
+    start = samples[after]["minute"] if after < len(samples) else 0.0
+    for sample in samples[after:]:
+        windows.setdefault(int((sample["minute"] - start) // minutes), []).append(sample["server_rss_mib"])
+    return [
+        {
+            "from_minute": round(start + i * minutes, 1),
+            "low_mib": min(rss),
+            "median_mib": round(statistics.median(rss), 1),
+            "high_mib": max(rss),
+        }
+        for i, rss in sorted(windows.items())
+    ]
 
 
 def page_paths(base_url: str) -> list[str]:
@@ -332,6 +354,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "window_full_minute": window_full,
         "samples_after_window_full": len(samples) - full_from,
         "server_rss_growth_pct": growth(rss, full_from),
+        "server_rss_by_10_min": by_window(samples, full_from),
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
         "against_fresh": against_fresh,
