@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, Table, create_engine, event
@@ -103,20 +105,16 @@ def composed(parts: Sequence[tuple[Sequence[Table], Engine]], absent: Sequence[T
 def _load_image(target: sqlite3.Connection, image: bytes) -> None:
     """Copied page by page into a plain in-memory database: one deserialized in place could never
     grow past SQLite's 1 GiB cap on such databases, and a plant's store gets there (about 0.1 s
-    per 200 MB)."""
-    source = sqlite3.connect(":memory:")
-    try:
-        source.deserialize(image)
-        source.backup(target)
-    finally:
-        source.close()
-
-
-def image_of(engine: Engine) -> bytes:
-    """The whole store as bytes (tables and positions): what a snapshot keeps."""
-    with engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        return raw.serialize()  # type: ignore[union-attr]
+    per 200 MB). Copied from a temporary file, not from a deserialized copy: that held the image a
+    third time in memory, at the snapshotter's peak."""
+    with tempfile.TemporaryDirectory(prefix="shopfloor-image-") as folder:
+        path = Path(folder) / "image.sqlite"
+        path.write_bytes(image)
+        source = sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
 
 
 def event_ms(item: Envelope | Rejected) -> int | None:

@@ -17,13 +17,16 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import io
 import json
 import logging
 import math
+import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 
 import zstandard
 from sqlalchemy import (
@@ -43,7 +46,6 @@ from sqlalchemy import (
     true,
 )
 
-from shopfloor.history.replay import image_of
 from shopfloor.history.service import AsOf, History, PastUnavailable, carries
 from shopfloor.history.views import lean_parts
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
@@ -79,13 +81,14 @@ FINEST_STEP_MS = 10_000
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+PACK_LEVEL = 9
 
 
 def pack(image: bytes) -> bytes:
     """zstd level 9: unpacking, which a past view waits for, is as fast as at level 3 (2.6 times
     zlib's), and packing, done once per snapshot in the background, buys a fifth fewer stored bytes
     than level 3 for 10-25 ms of CPU per MB of image (3 to 4 times level 3's)."""
-    return zstandard.ZstdCompressor(level=9).compress(image)
+    return zstandard.ZstdCompressor(level=PACK_LEVEL).compress(image)
 
 
 def unpack(packed: bytes) -> bytes:
@@ -165,7 +168,10 @@ class SnapshotStore:
     def save(self, at_ms: int, part: str, image: bytes, positions: dict[TopicPartition, int]) -> int:
         """Stores the image compressed (SQLite pages of repetitive rows shrink several times); returns
         the bytes stored."""
-        packed = pack(image)
+        return self.save_packed(at_ms, part, pack(image), positions)
+
+    def save_packed(self, at_ms: int, part: str, packed: bytes, positions: dict[TopicPartition, int]) -> int:
+        """Stores an image `pack` (or `packed_image`) compressed; returns the bytes stored."""
         with begin_write(self.engine) as conn:
             taken = select(PART_SNAPSHOTS.c.at_ms).where(
                 PART_SNAPSHOTS.c.at_ms == at_ms, PART_SNAPSHOTS.c.part == part
@@ -235,19 +241,32 @@ def _newest_before(conn: Connection, table: Table, before_ms: int, where: Column
     return conn.execute(query).scalar()
 
 
-def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int, part: Part) -> bytes:
-    """A part's as-of store as a snapshot keeps it: only the part's own tables (one started from a
-    whole-store image holds the others' too), and applied event ids only from the last
-    `keep_ids_ms` (at 1,000 events/s an hour of ids is most of the bytes). A duplicate delivered
-    later than that after its original, across a snapshot, is applied twice in past views; the
-    live store keeps ids for its dedup window instead."""
+def snapshot_image(engine: Engine, at_ms: int, keep_ids_ms: int, part: Part) -> tuple[int, bytes]:
+    """A part's as-of store as a snapshot keeps it, packed, and its unpacked size: only the part's
+    own tables (one started from a whole-store image holds the others' too), and applied event ids
+    only from the last `keep_ids_ms` (at 1,000 events/s an hour of ids is most of the bytes). A
+    duplicate delivered later than that after its original, across a snapshot, is applied twice in
+    past views; the live store keeps ids for its dedup window instead."""
     prune_applied(engine, at_ms - keep_ids_ms)
     with begin_write(engine) as conn:
         for table in (t for t in TABLES if t not in BOOKKEEPING and t not in part.tables):
             conn.execute(delete(table))
-    with engine.connect() as conn:
-        conn.connection.dbapi_connection.execute("VACUUM")  # type: ignore[union-attr]  # freed pages out
-    return image_of(engine)
+    return packed_image(engine)
+
+
+def packed_image(engine: Engine) -> tuple[int, bytes]:
+    """The store's image without its freed pages, packed as `pack` does, and its unpacked size. It
+    goes through a temporary file, packed a chunk at a time: serialized in memory, a busy plant's
+    image (over 100 MB) was held twice beside the store it copies, at the snapshotter's peak."""
+    with tempfile.TemporaryDirectory(prefix="shopfloor-snapshot-") as folder:
+        path = Path(folder) / "image.sqlite"
+        with engine.connect() as conn:
+            conn.connection.dbapi_connection.execute("VACUUM INTO ?", (str(path),))  # type: ignore[union-attr]
+        size = path.stat().st_size
+        packed = io.BytesIO()
+        with path.open("rb") as image:
+            zstandard.ZstdCompressor(level=PACK_LEVEL).copy_stream(image, packed, size=size)
+        return size, packed.getvalue()
 
 
 def save_part(
@@ -257,9 +276,8 @@ def save_part(
     part); {name: (image bytes, stored bytes)} of each."""
     saved = {}
     for one in (part, part.lean()) if lean else (part,):
-        image = snapshot_image(built.engine, built.at_ms, keep_ids_ms, one)
-        saved[one.name] = (len(image), store.save(built.at_ms, one.name, image, built.replayed.positions))
-        del image  # the next is built from the same store: one image at a time in memory
+        size, packed = snapshot_image(built.engine, built.at_ms, keep_ids_ms, one)
+        saved[one.name] = (size, store.save_packed(built.at_ms, one.name, packed, built.replayed.positions))
     return saved
 
 
@@ -411,6 +429,7 @@ class Snapshotter:
                 )
                 return False
             lean = part.name in self._lean
+            self._store.forget_loaded()  # the previous image, copied into the store: not needed to save
             saved = await asyncio.to_thread(save_part, self._store, built, self._interval_ms, part, lean=lean)
             log.info(
                 "snapshot of %s at %d: %d records replayed in %.2fs, %s bytes",

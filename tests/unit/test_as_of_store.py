@@ -8,7 +8,8 @@ import threading
 
 from sqlalchemy import text
 
-from shopfloor.history.replay import composed, image_of, memory_store
+from shopfloor.history.replay import composed, memory_store
+from shopfloor.history.snapshots import packed_image, unpack
 from shopfloor.store.batch import current_version
 from shopfloor.store.lines import LineMachineHandler
 from shopfloor.store.registry import PARTS
@@ -49,7 +50,10 @@ def test_a_snapshot_image_loads_back_the_same_rows() -> None:
         conn.execute(
             text("INSERT INTO work_order_counts (line_id, status, count) VALUES ('L2', 'ON_HOLD', 1)")
         )
-    again = memory_store(image_of(store))
+    size, packed = packed_image(store)
+    image = unpack(packed)
+    assert len(image) == size
+    again = memory_store(image)
     with again.connect() as conn:
         assert conn.execute(text("SELECT line_id, status, count FROM work_order_counts")).all() == [
             ("L2", "ON_HOLD", 1)
@@ -58,7 +62,7 @@ def test_a_snapshot_image_loads_back_the_same_rows() -> None:
 
 def test_a_store_loaded_from_an_image_grows_past_one_gibibyte() -> None:
     """SQLite caps a database deserialized in place at 1 GiB; a plant's store outgrows that."""
-    again = memory_store(image_of(memory_store()))
+    again = memory_store(unpack(packed_image(memory_store())[1]))
     blob = b"x" * 1_000_000
     try:
         with again.begin() as conn:
@@ -86,3 +90,18 @@ def test_a_composed_store_reads_each_table_from_the_part_holding_it() -> None:
         assert conn.execute(text("SELECT count FROM work_order_counts")).scalar_one() == 3
         assert conn.execute(text("SELECT line_id FROM line_machines")).all() == [("L1",)]
         assert current_version(conn)[:2] == (9, 5000)  # the newest event of either
+
+
+def test_a_snapshot_image_leaves_out_the_pages_deleted_rows_freed() -> None:
+    store = memory_store()
+    with store.begin() as conn:
+        conn.execute(text("CREATE TABLE ballast (b BLOB)"))
+        for _ in range(100):
+            conn.execute(text("INSERT INTO ballast VALUES (:b)"), {"b": b"x" * 10_000})
+    full, _ = packed_image(store)
+    with store.begin() as conn:
+        conn.execute(text("DELETE FROM ballast"))
+    emptied, _ = packed_image(store)
+    empty, _ = packed_image(memory_store())
+    assert full > empty + 1_000_000  # the rows were in it
+    assert emptied < empty + 50_000  # their pages were not
