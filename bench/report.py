@@ -21,6 +21,7 @@ if __package__ in (None, ""):
 
 from bench.common import DOCS, REPO, RESULTS
 from bench.ingest import TARGETS as INGEST_TARGETS
+from bench.soak import by_window, first_full
 
 ANALYSIS = REPO / "bench" / "analysis.md"
 NAMES = {"work_orders": "work orders", "inventory": "inventory", "sensors": "sensors"}
@@ -435,14 +436,17 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",
             "",
         ]
-        if soak.get("server_rss_by_10_min"):
+        samples = soak["samples"]
+        full_from = first_full(samples, soak["window_full_minute"])
+        windows = by_window(samples, full_from)
+        if windows:
             out += [
                 "Server RSS after the windows are full, per 10 minutes (lowest: between snapshots; highest: "
                 "while one is built), MiB: "
                 + "; ".join(
                     f"from minute {_fmt(w['from_minute'], 0)} {_fmt(w['low_mib'], 0)} / {_fmt(w['median_mib'], 0)} / "
                     f"{_fmt(w['high_mib'], 0)}"
-                    for w in soak["server_rss_by_10_min"]
+                    for w in windows
                 )
                 + " (lowest / median / highest).",
                 "",

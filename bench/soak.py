@@ -15,8 +15,8 @@ time, `dedup_window_seconds`: 1 h by default, 20 s in quick mode) and the sensor
 per-second buckets after 10 minutes. The server's growth is therefore judged only on the samples
 after the later of the two (`window_full_minute`): median of the last third of those samples
 against the median of the first third. The server's RSS is a saw-tooth with the history snapshots
-(building a busy part's snapshot holds its previous image, the store it replays into and the new
-image at once), so it is also given per 10 minutes: lowest, median and highest. A run shorter than
+(a busy part's build holds the image it starts from beside the store it replays into), so it is
+also given per 10 minutes: lowest, median and highest. A run shorter than
 the windows reports no growth figure rather than a misleading one.
 
 A page's heap also follows what it shows (the downtime board draws a chart for each line and window
@@ -67,6 +67,7 @@ CLIENTS = 50
 WORK_ORDER_GAP = 0.5
 STOP_REASONS = ("jam at infeed", "no material", "changeover", "tool break", "no operator")
 SENSOR_WINDOW_MINUTES = 10.0  # per-second trend buckets kept (shopfloor/store/sensors.py)
+PAGES_TIMEOUT_S = 180.0  # for the overview to link every line's board
 FRESH_SETTLE_S = 90.0  # a fresh tab loads its board, trend and charts and gets its first frames
 LOAD_LINES = 20  # the sensor load's plant (SensorTraffic's default): lines L1..L20
 NOT_PAGES = ("/api", "/static", "/sse", "/metrics", "/healthz", "/readyz", "/logout", "/login")
@@ -85,6 +86,11 @@ def growth(values: list[float], after: int) -> float | None:
     return round((tail - head) / head * 100, 2) if head else None
 
 
+def first_full(samples: list[dict[str, Any]], window_full_minute: float) -> int:
+    """The index of the first sample taken once the windows are full (len(samples): none was)."""
+    return next((i for i, s in enumerate(samples) if s["minute"] >= window_full_minute), len(samples))
+
+
 def by_window(samples: list[dict[str, Any]], after: int, minutes: float = 10.0) -> list[dict[str, float]]:
     """The server's RSS after the windows are full, per `minutes`: lowest (between snapshots),
     median and highest (while one is built)."""
@@ -92,6 +98,7 @@ def by_window(samples: list[dict[str, Any]], after: int, minutes: float = 10.0) 
     start = samples[after]["minute"] if after < len(samples) else 0.0
     for sample in samples[after:]:
         windows.setdefault(int((sample["minute"] - start) // minutes), []).append(sample["server_rss_mib"])
+    fullest = max((len(rss) for rss in windows.values()), default=0)
     return [
         {
             "from_minute": round(start + i * minutes, 1),
@@ -100,6 +107,7 @@ def by_window(samples: list[dict[str, Any]], after: int, minutes: float = 10.0) 
             "high_mib": max(rss),
         }
         for i, rss in sorted(windows.items())
+        if 2 * len(rss) >= fullest  # not a window the run ended a sample or two into
     ]
 
 
@@ -121,7 +129,7 @@ def page_paths(base_url: str) -> list[str]:
     return found
 
 
-def all_pages(base_url: str, timeout: float = 180) -> list[str]:
+def all_pages(base_url: str, timeout: float = PAGES_TIMEOUT_S) -> list[str]:
     """The pages once the overview links every line's board: the sensor load announces its machines
     as it starts, and pages found before the server has applied that would leave some unsoaked."""
     lines = [f"SL{i}" for i in range(LINES)] + [f"L{i + 1}" for i in range(LOAD_LINES)]
@@ -251,7 +259,9 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         await producer.flush()
         with running_server(settings, workdir) as server:
             await asyncio.to_thread(wait_ready, server.url)
-            load = sensor_load(services.kafka, settings, RATE, duration=minutes * 60 + 240 + settle)
+            load = sensor_load(
+                services.kafka, settings, RATE, duration=minutes * 60 + 240 + PAGES_TIMEOUT_S + settle
+            )
             clients = bench_process("sse_clients", "--url", server.url, "--count", str(CLIENTS))
             errors: list[str] = []
             try:
@@ -333,7 +343,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                 stop_process(load)
                 stop_process(clients)
     compared = all("pages" in c for c in against_fresh)
-    full_from = next((i for i, s in enumerate(samples) if s["minute"] >= window_full), len(samples))
+    full_from = first_full(samples, window_full)
     rss = [s["server_rss_mib"] for s in samples]
     heap = [s["js_heap_after_gc_mib"] for s in samples]
     per_page = {
@@ -354,7 +364,6 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "window_full_minute": window_full,
         "samples_after_window_full": len(samples) - full_from,
         "server_rss_growth_pct": growth(rss, full_from),
-        "server_rss_by_10_min": by_window(samples, full_from),
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
         "against_fresh": against_fresh,

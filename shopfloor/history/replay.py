@@ -58,7 +58,11 @@ def memory_store(image: bytes | None = None) -> Engine:
     uri = f"file:as-of-{uuid.uuid4().hex}?mode=memory&cache=shared"
     raw = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     if image is not None:
-        _load_image(raw, image)
+        try:
+            _load_image(raw, image)
+        except BaseException:
+            raw.close()
+            raise
     engine = _lent(raw, uri)
     create_schema(engine, TABLES)  # an image from an older version gains the tables added since
     ensure_version_row(engine)

@@ -141,7 +141,12 @@ class History:
                         f"the broker's retention has dropped the oldest events ({tp.topic}[{tp.partition}] "
                         f"now begins at offset {begins[tp]}) and no snapshot is kept from before this moment"
                     )
-            engine = await asyncio.to_thread(memory_store, None if snapshot is None else snapshot[1])
+            try:
+                engine = await asyncio.to_thread(memory_store, None if snapshot is None else snapshot[1])
+            except OSError as exc:  # the image goes through a temporary file (TMPDIR)
+                raise PastUnavailable(
+                    f"the snapshot this moment needs cannot be loaded here ({exc})"
+                ) from exc
             done = await replay(reader, engine, begins, ends, at_ms, part.handlers, self._admission)
         return AsOf(at_ms, engine, done, None if snapshot is None else snapshot[0])
 

@@ -58,3 +58,29 @@ def test_a_damaged_snapshot_is_a_past_that_cannot_be_shown_not_a_crash(tmp_path)
         )
     with pytest.raises(PastUnavailable, match="cannot be read"):
         store.latest_before(2000, "work_orders")
+
+
+async def test_a_snapshot_without_room_for_its_temporary_copy_is_a_past_that_cannot_be_shown(
+    tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """An image is loaded through a temporary file: a TMPDIR that cannot take it is a clear answer
+    on the page, not a failed request."""
+    import tempfile
+
+    from shopfloor.config import Settings
+    from shopfloor.history.replay import memory_store
+    from shopfloor.history.service import History, PastUnavailable
+    from shopfloor.history.snapshots import SnapshotStore, packed_image
+    from shopfloor.store.db import make_engine
+    from shopfloor.store.registry import HANDLERS
+    from shopfloor.transport.memory import MemoryLog, MemoryReader
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}")
+    store = SnapshotStore(make_engine(settings.database_url))
+    history = History(settings, lambda: MemoryReader(MemoryLog(partitions=1)), HANDLERS, store)
+    part = history.parts[0]
+    store.save_packed(1000, part.name, packed_image(memory_store())[1], {})
+    assert (await history.build(2000, part)).snapshot_ms == 1000  # it loads while TMPDIR can take it
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    with pytest.raises(PastUnavailable, match="cannot be loaded here"):
+        await history.build(2000, part)
