@@ -432,7 +432,7 @@ def minute_buckets(image: bytes) -> tuple[int, float, int]:
 
 
 async def run_demo(workdir: Path, *, quick: bool) -> dict[str, Any]:
-    """The moments the issue names, 1 h and 24 h back, under `shopfloor demo`'s traffic."""
+    """The moments the targets name, 1 h and 24 h back, under `shopfloor demo`'s traffic."""
     settings = Settings()
     interval = settings.history_snapshot_minutes
     back_minutes = (10.0, 30.0) if quick else (60.0, 24 * 60.0)
