@@ -25,6 +25,9 @@ not made yet. So a page is judged against itself opened afresh, twice: once the 
 at the end, every page is opened again in a new tab beside the long-open one, both are sampled once
 the new one has settled, and the new one is closed. What the long-open tab holds beyond the fresh
 one must not grow between the two: content and warm-up are in both, a leak only in the second.
+Even after a collection a chart page's heap swings from one moment to the next (the equipment
+board's by 3 MiB of its 15 between minute samples), so each tab is sampled several times, some
+seconds apart, and the median taken: one sample of each judged where the swings fell.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ STOP_REASONS = ("jam at infeed", "no material", "changeover", "tool break", "no 
 SENSOR_WINDOW_MINUTES = 10.0  # per-second trend buckets kept (shopfloor/store/sensors.py)
 PAGES_TIMEOUT_S = 180.0  # for the overview to link every line's board
 FRESH_SETTLE_S = 90.0  # a fresh tab loads its board, trend and charts and gets its first frames
+FRESH_ROUNDS = 5  # samples of each tab per comparison; the median is compared
+FRESH_ROUND_GAP_S = 10.0
+FRESH_OPENING = 4  # fresh tabs loading at once: all 34 at once timed out on a busy two-core machine
 LOAD_LINES = 20  # the sensor load's plant (SensorTraffic's default): lines L1..L20
 NOT_PAGES = ("/api", "/static", "/sse", "/metrics", "/healthz", "/readyz", "/logout", "/login")
 
@@ -199,24 +205,47 @@ async def _against_fresh(
     errors: list[str],
     started: float,
     settle: float,
+    rounds: int,
+    gap: float,
 ) -> dict[str, Any]:
-    """Each long-open tab beside the same page opened now; the new tabs are closed again after. A
-    failure is recorded, not raised: it must not cost the rest of the soak."""
+    """Each long-open tab beside the same page opened now, both sampled `rounds` times `gap` seconds
+    apart; the new tabs are closed again after. A failure is recorded, not raised: it must not cost
+    the rest of the soak."""
     fresh: dict[str, tuple[Any, Any]] = {}
-    try:
-        for path in tabs:
+    opening = asyncio.Semaphore(FRESH_OPENING)
+
+    async def open_fresh(path: str) -> None:
+        async with opening:
             fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
+
+    try:
+        opened = await asyncio.gather(*(open_fresh(path) for path in tabs), return_exceptions=True)
+        failed = next((result for result in opened if isinstance(result, BaseException)), None)
+        if failed is not None:
+            raise failed
         await asyncio.sleep(settle)
-        pages = {}
-        for path, (page, cdp) in tabs.items():
-            old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
-            pages[path] = {
-                "long_open_heap_mib": old["heap_after_gc_mib"],
-                "fresh_heap_mib": new["heap_after_gc_mib"],
-                "long_open_dom_nodes": old["dom_nodes"],
-                "fresh_dom_nodes": new["dom_nodes"],
+        heaps: dict[str, tuple[list[float], list[float]]] = {path: ([], []) for path in tabs}
+        nodes: dict[str, tuple[int, int]] = {}
+        for round_ in range(rounds):
+            if round_:
+                await asyncio.sleep(gap)
+            for path, (page, cdp) in tabs.items():
+                old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
+                heaps[path][0].append(old["heap_after_gc_mib"])
+                heaps[path][1].append(new["heap_after_gc_mib"])
+                nodes[path] = (old["dom_nodes"], new["dom_nodes"])
+        pages = {
+            path: {
+                "long_open_heap_mib": round(statistics.median(long_open), 3),
+                "fresh_heap_mib": round(statistics.median(new_tab), 3),
+                "long_open_heap_samples_mib": long_open,
+                "fresh_heap_samples_mib": new_tab,
+                "long_open_dom_nodes": nodes[path][0],
+                "fresh_dom_nodes": nodes[path][1],
             }
-        return {"minute": round((time.monotonic() - started) / 60, 2), "pages": pages}
+            for path, (long_open, new_tab) in heaps.items()
+        }
+        return {"minute": round((time.monotonic() - started) / 60, 2), "rounds": rounds, "pages": pages}
     except Exception as exc:
         log(f"soak: comparing with fresh tabs failed: {exc!r}")
         return {"minute": round((time.monotonic() - started) / 60, 2), "error": repr(exc)}
@@ -245,6 +274,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     settings = bench_settings(services.kafka, f"sqlite:///{database}", dedup_window_seconds=dedup_window_s)
     window_full = max(dedup_window_s / 60, 0.0 if quick else SENSOR_WINDOW_MINUTES)
     settle = 15.0 if quick else FRESH_SETTLE_S
+    rounds, gap = (3, 3.0) if quick else (FRESH_ROUNDS, FRESH_ROUND_GAP_S)
+    comparing = settle + (rounds - 1) * gap + rounds * 30  # 30 s: a round of samples, generously
     topic = settings.topic_work_orders
     await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
     orders = [f"WO-SOAK-{i:03d}" for i in range(ORDERS)]
@@ -260,7 +291,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         with running_server(settings, workdir) as server:
             await asyncio.to_thread(wait_ready, server.url)
             load = sensor_load(
-                services.kafka, settings, RATE, duration=minutes * 60 + 240 + PAGES_TIMEOUT_S + settle
+                services.kafka, settings, RATE, duration=minutes * 60 + 240 + PAGES_TIMEOUT_S + comparing
             )
             clients = bench_process("sse_clients", "--url", server.url, "--count", str(CLIENTS))
             errors: list[str] = []
@@ -280,7 +311,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                     started = time.monotonic()
                     # The first comparison ends before the samples growth is judged from, so its extra
                     # tabs do not weigh on them; the last runs while the work orders keep coming.
-                    first_at = max(0.0, window_full * 60 - settle - 120)
+                    first_at = max(0.0, window_full * 60 - comparing - 60)
                     comparisons: list[asyncio.Task[dict[str, Any]]] = []
                     next_sample = started
                     sequence = dict.fromkeys(orders, 1)
@@ -294,7 +325,9 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                                 log(f"soak: every page opened afresh beside its tab ({settle:g} s)")
                                 comparisons.append(
                                     asyncio.create_task(
-                                        _against_fresh(browser, server.url, tabs, errors, started, settle)
+                                        _against_fresh(
+                                            browser, server.url, tabs, errors, started, settle, rounds, gap
+                                        )
                                     )
                                 )
                             if len(comparisons) < 2 and time.monotonic() >= next_sample:
@@ -305,7 +338,16 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                                     log(f"soak: every page opened afresh again ({settle:g} s)")
                                     comparisons.append(
                                         asyncio.create_task(
-                                            _against_fresh(browser, server.url, tabs, errors, started, settle)
+                                            _against_fresh(
+                                                browser,
+                                                server.url,
+                                                tabs,
+                                                errors,
+                                                started,
+                                                settle,
+                                                rounds,
+                                                gap,
+                                            )
                                         )
                                     )
                             if down is not None and elapsed >= down[1]:
