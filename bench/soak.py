@@ -28,6 +28,9 @@ one must not grow between the two: content and warm-up are in both, a leak only 
 Even after a collection a chart page's heap swings from one moment to the next (the equipment
 board's by 3 MiB of its 15 between minute samples), so each tab is sampled several times, some
 seconds apart, and the median taken: one sample of each judged where the swings fell.
+
+Quick mode (the CI check of this harness) opens one page of each kind (every board and one line's
+board rather than all 24) and samples twice: its figures are not measurements.
 """
 
 from __future__ import annotations
@@ -150,6 +153,16 @@ def all_pages(base_url: str, timeout: float = PAGES_TIMEOUT_S) -> list[str]:
         time.sleep(1.0)
 
 
+def one_of_each(paths: list[str]) -> list[str]:
+    """One page per route and set of query keys: every board once, one line's board for all 24."""
+    kinds: dict[tuple[str, tuple[str, ...]], str] = {}
+    for path in paths:
+        parts = urlsplit(path)
+        keys = tuple(sorted(pair.split("=", 1)[0] for pair in parts.query.split("&") if pair))
+        kinds.setdefault((parts.path, keys), path)
+    return list(kinds.values())
+
+
 def applied_ids(database: Path) -> int | None:
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as conn:
@@ -218,22 +231,32 @@ async def _against_fresh(
         async with opening:
             fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
 
+    async def sample_both(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        (page, cdp), (new_page, new_cdp) = tabs[path], fresh[path]
+        return path, await _page_sample(cdp, page), await _page_sample(new_cdp, new_page)
+
     try:
+        began = time.monotonic()
         opened = await asyncio.gather(*(open_fresh(path) for path in tabs), return_exceptions=True)
         failed = next((result for result in opened if isinstance(result, BaseException)), None)
         if failed is not None:
             raise failed
+        opened_s = time.monotonic() - began
         await asyncio.sleep(settle)
+        began = time.monotonic()
         heaps: dict[str, tuple[list[float], list[float]]] = {path: ([], []) for path in tabs}
         nodes: dict[str, tuple[int, int]] = {}
         for round_ in range(rounds):
             if round_:
                 await asyncio.sleep(gap)
-            for path, (page, cdp) in tabs.items():
-                old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
+            for path, old, new in [await sample_both(path) for path in tabs]:
                 heaps[path][0].append(old["heap_after_gc_mib"])
                 heaps[path][1].append(new["heap_after_gc_mib"])
                 nodes[path] = (old["dom_nodes"], new["dom_nodes"])
+        log(
+            f"soak: {len(fresh)} fresh tabs opened in {opened_s:.0f} s; "
+            f"{rounds} rounds sampled in {time.monotonic() - began:.0f} s"
+        )
         pages = {
             path: {
                 "long_open_heap_mib": round(statistics.median(long_open), 3),
@@ -274,7 +297,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     settings = bench_settings(services.kafka, f"sqlite:///{database}", dedup_window_seconds=dedup_window_s)
     window_full = max(dedup_window_s / 60, 0.0 if quick else SENSOR_WINDOW_MINUTES)
     settle = 15.0 if quick else FRESH_SETTLE_S
-    rounds, gap = (3, 3.0) if quick else (FRESH_ROUNDS, FRESH_ROUND_GAP_S)
+    rounds, gap = (2, 2.0) if quick else (FRESH_ROUNDS, FRESH_ROUND_GAP_S)
     comparing = settle + (rounds - 1) * gap + rounds * 30  # 30 s: a round of samples, generously
     topic = settings.topic_work_orders
     await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
@@ -299,6 +322,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                 read_line(load, 60, "sensor producer")
                 ready = read_line(clients, 120, "SSE clients").split()
                 paths = await asyncio.to_thread(all_pages, server.url)
+                if quick:  # a check of the harness, not a measurement: the line boards are one page
+                    paths = one_of_each(paths)
                 async with chromium() as browser:
                     tabs: dict[str, tuple[Any, Any]] = {}
                     for path in paths:
