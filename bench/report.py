@@ -330,7 +330,11 @@ def _soak(result: dict[str, Any]) -> list[str]:
             "",
             f"Each page beside the same page opened afresh, at minute {_fmt(start['minute'], 0)} and at the end "
             f"(minute {_fmt(end['minute'], 0)}), heap after GC in MiB"
-            + (f" (median of {start['rounds']} samples of each tab)" if "rounds" in start else "")
+            + (
+                f" (median of {start['rounds']} samples of each tab; DOM nodes from the last)"
+                if "rounds" in start
+                else ""
+            )
             + ":",
             "",
             "| page | long-open | fresh | long-open at the end | fresh at the end | growth of the difference | "

@@ -22,15 +22,17 @@ the windows reports no growth figure rather than a misleading one.
 A page's heap also follows what it shows (the downtime board draws a chart for each line and window
 once there is downtime in it), and a tab that has run for a while holds compiled code a new one has
 not made yet. So a page is judged against itself opened afresh, twice: once the windows are full and
-at the end, every page is opened again in a new tab beside the long-open one, both are sampled once
-the new one has settled, and the new one is closed. What the long-open tab holds beyond the fresh
-one must not grow between the two: content and warm-up are in both, a leak only in the second.
+at the end, every page is opened again in a new tab beside the long-open one, both are sampled
+several times once the new one has settled, and the new one is closed. What the long-open tab
+holds beyond the fresh one must not grow between the two: content and warm-up are in both, a leak
+only in the second.
 Even after a collection a chart page's heap swings from one moment to the next (the equipment
 board's by 3 MiB of its 15 between minute samples), so each tab is sampled several times, some
 seconds apart, and the median taken: one sample of each judged where the swings fell.
 
 Quick mode (the CI check of this harness) opens one page of each kind (every board and one line's
-board rather than all 24) and samples twice: its figures are not measurements.
+board with work orders rather than all 24) and samples each tab twice per comparison: its figures
+are not measurements.
 """
 
 from __future__ import annotations
@@ -154,13 +156,16 @@ def all_pages(base_url: str, timeout: float = PAGES_TIMEOUT_S) -> list[str]:
 
 
 def one_of_each(paths: list[str]) -> list[str]:
-    """One page per route and set of query keys: every board once, one line's board for all 24."""
+    """One page per route and set of query keys, in the overview's order: every board once, and for
+    the 24 line boards one of a line with work orders (the soak's own SL lines; the load's L lines
+    have only machines)."""
     kinds: dict[tuple[str, tuple[str, ...]], str] = {}
-    for path in paths:
+    for path in sorted(paths, key=lambda p: "line=SL" not in p):
         parts = urlsplit(path)
         keys = tuple(sorted(pair.split("=", 1)[0] for pair in parts.query.split("&") if pair))
         kinds.setdefault((parts.path, keys), path)
-    return list(kinds.values())
+    chosen = set(kinds.values())
+    return [path for path in paths if path in chosen]
 
 
 def applied_ids(database: Path) -> int | None:
@@ -229,7 +234,11 @@ async def _against_fresh(
 
     async def open_fresh(path: str) -> None:
         async with opening:
-            fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
+            try:
+                fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
+            except Exception as exc:  # a busy machine can miss a load's 30 s once: not the run's figure
+                log(f"soak: opening {path} afresh failed ({exc!r}); once more")
+                fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
 
     async def sample_both(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         (page, cdp), (new_page, new_cdp) = tabs[path], fresh[path]
@@ -273,8 +282,11 @@ async def _against_fresh(
         log(f"soak: comparing with fresh tabs failed: {exc!r}")
         return {"minute": round((time.monotonic() - started) / 60, 2), "error": repr(exc)}
     finally:
-        for page, _ in fresh.values():
-            await page.context.close()
+        closed = await asyncio.gather(
+            *(page.context.close() for page, _ in fresh.values()), return_exceptions=True
+        )
+        for failed in (result for result in closed if isinstance(result, BaseException)):
+            log(f"soak: closing a fresh tab failed: {failed!r}")
 
 
 def excess_growth(start: dict[str, dict[str, float]], end: dict[str, dict[str, float]]) -> float | None:
@@ -298,7 +310,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     window_full = max(dedup_window_s / 60, 0.0 if quick else SENSOR_WINDOW_MINUTES)
     settle = 15.0 if quick else FRESH_SETTLE_S
     rounds, gap = (2, 2.0) if quick else (FRESH_ROUNDS, FRESH_ROUND_GAP_S)
-    comparing = settle + (rounds - 1) * gap + rounds * 30  # 30 s: a round of samples, generously
+    # generously: 30 s for each four tabs opened (34 pages) and for each round of samples
+    comparing = 9 * 30 + settle + (rounds - 1) * gap + rounds * 30
     topic = settings.topic_work_orders
     await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
     orders = [f"WO-SOAK-{i:03d}" for i in range(ORDERS)]
