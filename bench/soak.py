@@ -38,13 +38,14 @@ are not measurements.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import statistics
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -162,7 +163,7 @@ def one_of_each(paths: list[str]) -> list[str]:
     kinds: dict[tuple[str, tuple[str, ...]], str] = {}
     for path in sorted(paths, key=lambda p: "line=SL" not in p):
         parts = urlsplit(path)
-        keys = tuple(sorted(pair.split("=", 1)[0] for pair in parts.query.split("&") if pair))
+        keys = tuple(sorted(parse_qs(parts.query, keep_blank_values=True)))
         kinds.setdefault((parts.path, keys), path)
     chosen = set(kinds.values())
     return [path for path in paths if path in chosen]
@@ -240,10 +241,6 @@ async def _against_fresh(
                 log(f"soak: opening {path} afresh failed ({exc!r}); once more")
                 fresh[path] = await _open_tab(browser, f"{base_url}{path}", errors, f"{path} (fresh)")
 
-    async def sample_both(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        (page, cdp), (new_page, new_cdp) = tabs[path], fresh[path]
-        return path, await _page_sample(cdp, page), await _page_sample(new_cdp, new_page)
-
     try:
         began = time.monotonic()
         opened = await asyncio.gather(*(open_fresh(path) for path in tabs), return_exceptions=True)
@@ -258,7 +255,8 @@ async def _against_fresh(
         for round_ in range(rounds):
             if round_:
                 await asyncio.sleep(gap)
-            for path, old, new in [await sample_both(path) for path in tabs]:
+            for path, (page, cdp) in tabs.items():
+                old, new = await _page_sample(cdp, page), await _page_sample(fresh[path][1], fresh[path][0])
                 heaps[path][0].append(old["heap_after_gc_mib"])
                 heaps[path][1].append(new["heap_after_gc_mib"])
                 nodes[path] = (old["dom_nodes"], new["dom_nodes"])
@@ -347,6 +345,9 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                         f"{window_full:g}"
                     )
                     started = time.monotonic()
+                    compare = functools.partial(
+                        _against_fresh, browser, server.url, tabs, errors, started, settle, rounds, gap
+                    )
                     # The first comparison ends before the samples growth is judged from, so its extra
                     # tabs do not weigh on them; the last runs while the work orders keep coming.
                     first_at = max(0.0, window_full * 60 - comparing - 60)
@@ -361,33 +362,14 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                             elapsed = time.monotonic() - started
                             if not comparisons and elapsed >= min(first_at, minutes * 60):
                                 log(f"soak: every page opened afresh beside its tab ({settle:g} s)")
-                                comparisons.append(
-                                    asyncio.create_task(
-                                        _against_fresh(
-                                            browser, server.url, tabs, errors, started, settle, rounds, gap
-                                        )
-                                    )
-                                )
+                                comparisons.append(asyncio.create_task(compare()))
                             if len(comparisons) < 2 and time.monotonic() >= next_sample:
                                 samples.append(await _sample(server, tabs, database, elapsed / 60))
                                 log(f"soak sample {samples[-1]}")
                                 next_sample += every
                                 if elapsed >= minutes * 60:
                                     log(f"soak: every page opened afresh again ({settle:g} s)")
-                                    comparisons.append(
-                                        asyncio.create_task(
-                                            _against_fresh(
-                                                browser,
-                                                server.url,
-                                                tabs,
-                                                errors,
-                                                started,
-                                                settle,
-                                                rounds,
-                                                gap,
-                                            )
-                                        )
-                                    )
+                                    comparisons.append(asyncio.create_task(compare()))
                             if down is not None and elapsed >= down[1]:
                                 line = down[0]
                                 event = equipment_event(f"SM{line}", "RUNNING", f"SL{line}")
