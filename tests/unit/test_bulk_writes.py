@@ -56,24 +56,6 @@ def test_tuples_in_any_column_order_land_in_their_columns(tmp_path: Path) -> Non
     engine.dispose()
 
 
-def test_only_a_write_in_progress_holds_the_big_page_cache(tmp_path: Path) -> None:
-    """A batch gets a page cache big enough for its pages; a pooled connection that sits idle for
-    weeks between uses must not keep one (16 of them would)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'cache.db'}")
-    METADATA.create_all(engine)
-    with begin_write(engine) as conn:
-        upsert_tuples(conn, READINGS, ("key", "value", "count"), [("a", 1.0, 1)], ["key"])
-        during = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        page_size = conn.exec_driver_sql("PRAGMA page_size").scalar()
-    with engine.connect() as conn:  # the same pooled connection, now a reader
-        after = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    assert engine.pool.checkedin() == 1  # one connection throughout: the reader got the writer's
-    assert during == -32 * 1024  # KiB
-    assert after == -2000  # SQLite's default
-    assert page_size == 16384
-    engine.dispose()
-
-
 def test_large_batches_land_as_small_ones_do(database_url: str) -> None:
     """Batches big enough for PostgreSQL's COPY path: every row as written (awkward text, NULLs,
     integers and a bool into a float column, a float and a bool into an integer one), upserts
