@@ -53,9 +53,6 @@ def make_engine(url: str) -> Engine:
             # workers could both apply one batch. We issue BEGIN ourselves.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            # 16 KiB pages (SQLite's default is 4): a batch's rows land on a quarter as many pages.
-            # It takes effect only on a new database; an existing one keeps its page size.
-            cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -64,19 +61,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
             immediate = conn.get_execution_options().get(WRITE_OPTION)
-            if immediate:
-                # A batch of thousands of events touches more pages than the default 2 MiB cache
-                # holds: SQLite then evicts pages mid-transaction (writing dirty ones out to the WAL)
-                # and reads them back as the next rows land on them.
-                conn.exec_driver_sql(f"PRAGMA cache_size={WRITE_CACHE_KIB}")
-                conn.connection.info[_WRITE_CACHE] = True
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        @event.listens_for(engine, "checkin")
-        def _shrink(dbapi_connection: Any, record: Any) -> None:
-            """An idle connection gives the write cache back: a pool of them would otherwise each keep one."""
-            if dbapi_connection is not None and record.info.pop(_WRITE_CACHE, False):
-                dbapi_connection.execute(f"PRAGMA cache_size={DEFAULT_CACHE_KIB}")
 
         return engine
     # Connections are renewed hourly: each keeps its temporary COPY stages (below) while it lives, and
@@ -86,10 +71,6 @@ def make_engine(url: str) -> Engine:
 
 
 WRITE_OPTION = "shopfloor_write"
-PAGE_SIZE = 16384
-WRITE_CACHE_KIB = -32768  # negative: KiB, whatever the page size
-DEFAULT_CACHE_KIB = -2000  # SQLite's own default
-_WRITE_CACHE = "shopfloor_write_cache"
 
 
 def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
