@@ -1,0 +1,78 @@
+"""A page read that meets a rebuild's swap on PostgreSQL waits for it and is answered.
+
+The swap locks a model's tables in name order; a page's read takes them in the order its queries
+name them. The crossing is set up step by step: another reader holds `work_order_history`, so the
+swap holds `work_order_counts` and waits; the page, holding `work_orders`, then asks for
+`work_order_counts`; the other reader ends, and the swap asks for `work_orders`. PostgreSQL ends one
+side of that cycle, the one that waited first (the page), unless the swap gives way before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from shopfloor.rebuild.models import find
+from shopfloor.rebuild.shadow import lock_live
+from shopfloor.runtime import open_store
+from shopfloor.store.bookkeeping import POSITIONS
+from tests.support import unique_settings, wait_until
+
+TABLES = find("work-orders").tables
+
+
+def waiting_for_a_lock(engine: Engine, pid: int) -> bool:
+    with engine.connect() as conn:
+        query = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+        return conn.execute(query, {"pid": pid}).scalar() == "Lock"
+
+
+def backend(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_page_read_crossing_the_swap_is_answered_and_the_swap_tries_again(database_url: str) -> None:
+    assert sorted(t.name for t in TABLES) == ["work_order_counts", "work_order_history", "work_orders"]
+    engine = open_store(unique_settings(None, database_url))
+    other, page, swapping = engine.connect(), engine.connect(), engine.connect()
+    try:
+        other.execute(text("SELECT count(*) FROM work_order_history"))
+        page.execute(text("SELECT count(*) FROM work_orders"))
+        swap_pid, page_pid = backend(swapping), backend(page)  # each now in a transaction
+
+        def swap() -> Any:
+            try:
+                lock_live(swapping, TABLES, POSITIONS)
+                return "locked"
+            except Exception as exc:  # the outcome is what the test looks at
+                return exc
+
+        swap_task = asyncio.create_task(asyncio.to_thread(swap))
+        await wait_until(
+            lambda: waiting_for_a_lock(engine, swap_pid), 10, "the swap to wait for the other reader"
+        )
+        page_task = asyncio.create_task(
+            asyncio.to_thread(
+                lambda: page.execute(text("SELECT count(*) FROM work_order_counts")).scalar_one()
+            )
+        )
+        await wait_until(lambda: waiting_for_a_lock(engine, page_pid), 10, "the page to wait for the swap")
+        other.rollback()
+
+        page_result = await asyncio.wait_for(asyncio.gather(page_task, return_exceptions=True), 30)
+        swap_outcome = await asyncio.wait_for(swap_task, 30)
+        assert page_result == [0], f"the page's read failed: {page_result[0]!r}"
+        assert swap_outcome != "locked"  # it gave way...
+        swapping.rollback()
+        page.rollback()
+        swapping.begin()
+        lock_live(swapping, TABLES, POSITIONS)  # ...and locks once the page has been answered
+        swapping.rollback()
+    finally:
+        for conn in (other, page, swapping):
+            conn.close()
+        engine.dispose()
