@@ -23,7 +23,7 @@ class LineStatusCount:
 
 
 ORDERS = table_of(WorkOrder, "work_orders", key=("work_order_id",), index=("status", "line_id"))
-HISTORY = table_of(StatusEntry, "work_order_history", key=("work_order_id", "position"), without_rowid=True)
+HISTORY = table_of(StatusEntry, "work_order_history", key=("work_order_id", "position"))
 COUNTS = table_of(LineStatusCount, "work_order_counts", key=("line_id", "status"))
 
 
