@@ -52,7 +52,15 @@ def _postgres_database(base_url: str) -> Iterator[str]:
         yield f"{head}/{name}"
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(20):
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except psycopg.errors.InsufficientPrivilege:
+                    # FORCE cannot end an autovacuum worker for a non-superuser; it is done in moments.
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.5)
 
 
 async def kafka_mode(args: argparse.Namespace) -> None:

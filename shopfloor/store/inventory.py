@@ -93,11 +93,28 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
-    """Stock rows for (sku, location) pairs: a VALUES list joined on the primary key. (SQLite scans
-    row-value IN lists; OR-ed equalities are as slow to build as to plan.) The list is padded to one
-    of a few lengths with ("", ""), which no row has (ids are non-empty), so a handful of statements,
-    each compiled once, serve every batch."""
+def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[Any]:
+    """Stock rows for (sku, location) pairs, joined on the primary key. PostgreSQL: two arrays
+    unnested, one short statement for any number of pairs (a statement with a thousand placeholders
+    costs psycopg more to convert, uncached, than the server to run). SQLite: a VALUES list, as it
+    scans row-value IN lists and OR-ed equalities are as slow to build as to plan; padded to one of a
+    few lengths with ("", ""), which no row has (ids are non-empty), so a handful of statements, each
+    compiled once, serve every batch."""
+    if conn.dialect.name == "postgresql" and not conn.get_execution_options().get("schema_translate_map"):
+        sql = _PG_STOCK_QUERY.get("sql")
+        if sql is None:
+            preparer = conn.dialect.identifier_preparer
+            sql = _PG_STOCK_QUERY["sql"] = (
+                f"SELECT {', '.join(f's.{preparer.quote(c)}' for c in STOCK_COLUMNS)} "
+                f"FROM {preparer.format_table(STOCK)} AS s "
+                "JOIN unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS wanted(sku, location) "
+                "ON s.sku = wanted.sku AND s.location = wanted.location"
+            )
+        return conn.exec_driver_sql(sql, ([sku for sku, _ in pairs], [loc for _, loc in pairs])).fetchall()
+    return [row for chunk in _chunks(pairs) for row in _stock_chunk(conn, chunk)]
+
+
+def _stock_chunk(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
     size = next((n for n in (8, 16, 32, 64, 128, 256) if n >= len(pairs)), max(CHUNK, len(pairs)))
     statement = _STOCK_QUERIES.get(size)
     if statement is None:
@@ -115,6 +132,7 @@ def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
     return execute_cached(conn, statement, params)
 
 
+_PG_STOCK_QUERY: dict[str, str] = {}
 _STOCK_QUERIES: dict[int, Any] = {}
 STOCK_COLUMNS = columns_of(STOCK)
 TOTAL_COLUMNS = columns_of(TOTALS)
@@ -131,8 +149,7 @@ class InventoryHandler:
         pairs = sorted({(e.data.sku, e.data.location) for e in events})  # type: ignore[attr-defined]
         skus = sorted({sku for sku, _ in pairs})
         levels: dict[tuple[str, str], StockLevel] = {}
-        for chunk in _chunks(pairs):
-            levels.update({(r[0], r[1]): StockLevel(*r) for r in _stock_rows(conn, chunk)})
+        levels.update({(r[0], r[1]): StockLevel(*r) for r in _stock_rows(conn, pairs)})
         totals = {r[0]: SkuTotal(*r) for r in load(conn, TOTALS, TOTAL_COLUMNS, "sku", skus)}
         new_locations: dict[str, int] = {}
         oldest_ms: int | None = None
@@ -252,10 +269,7 @@ def stock_window(
 
 
 def get_stock(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for chunk in _chunks(sorted(pairs)):
-        found.extend(dict(r._mapping) for r in _stock_rows(conn, chunk))
-    return found
+    return [dict(r._mapping) for r in _stock_rows(conn, sorted(pairs))]
 
 
 def get_totals(conn: Connection, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
