@@ -75,6 +75,7 @@ class Rebuild:
         self.progress = Progress(model.name, started_ms=int(time.time() * 1000))
         self._started = time.monotonic()
         self._last_report = 0.0
+        self._failed_swaps = 0
 
     async def _db_call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
@@ -192,7 +193,8 @@ class Rebuild:
             await self._db_call(trans.commit)
         except Exception as exc:
             await self._db_call(trans.rollback)
-            log.warning("swap attempt failed, replaying on and retrying: %s", exc)
+            self._failed_swaps += 1
+            log.warning("swap attempt %d failed, replaying on and retrying: %s", self._failed_swaps, exc)
             await asyncio.sleep(1.0)
             return False
         finally:

@@ -85,26 +85,29 @@ def discard(engine: Engine) -> None:
 def lock_live(conn: Connection, tables: Sequence[Table], positions: Table) -> None:
     """Stops the live projector touching this model or moving positions until the swap commits.
 
-    Tables first, then positions: the order a batch takes them in, so the two cannot deadlock.
-    A page's read takes the model's tables in whatever order its queries name them, and holds each
-    until it ends; one that holds a table the swap still waits for while waiting for one the swap
-    holds is a deadlock, and PostgreSQL ends whichever waited first, often the page (a 500). So the
-    swap gives up its locks before any waiter's deadlock check: it waits at most half the server's
-    `deadlock_timeout` for all of them, then fails, and the rebuild replays on and tries again.
-    SQLite: one writer at a time, so taking the write lock is enough.
+    PostgreSQL, positions first: a batch locks its position rows before it touches a table, so once
+    the swap holds positions no batch holds the model's tables or can start, and page reads (which
+    positions' lock lets through) are all that may still hold them. A page's read takes the tables in
+    whatever order its queries name them and holds each until it ends; one holding a table the swap
+    still waits for while waiting for one the swap holds is a deadlock, and PostgreSQL ends whichever
+    waited first, often the page (a 500). So the swap gives up before any waiter's deadlock check:
+    it waits at most half of `deadlock_timeout` for the tables, then fails, and the rebuild replays
+    on and tries again. SQLite: one writer at a time, so taking the write lock is enough.
     """
-    if conn.dialect.name == "postgresql":
-        deadlock_ms = int(
-            conn.execute(text("SELECT setting FROM pg_settings WHERE name = 'deadlock_timeout'")).scalar_one()
-        )
-        conn.execute(text(f"SET LOCAL statement_timeout = {max(10, deadlock_ms // 2)}"))
-        names = ", ".join(f'"{t.name}"' for t in sorted(tables, key=lambda t: t.name))
-        conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
-        conn.execute(text(f'LOCK TABLE "{positions.name}" IN EXCLUSIVE MODE'))
-        conn.execute(text("SET LOCAL statement_timeout = 0"))
-        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-    else:
+    if conn.dialect.name != "postgresql":
         conn.execute(text("UPDATE store_version SET version = version WHERE id = 1"))
+        return
+    conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+    conn.execute(text(f'LOCK TABLE "{positions.name}" IN EXCLUSIVE MODE'))
+    settings = text(
+        "SELECT current_setting('statement_timeout'), "
+        "(SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout')"
+    )
+    statement_timeout, deadlock_ms = conn.execute(settings).one()
+    conn.execute(text(f"SET LOCAL statement_timeout = {max(1, deadlock_ms // 2)}"))
+    names = ", ".join(f'"{t.name}"' for t in sorted(tables, key=lambda t: t.name))
+    conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+    conn.execute(text("SELECT set_config('statement_timeout', :value, true)"), {"value": statement_timeout})
 
 
 def swap(conn: Connection, tables: Sequence[Table]) -> None:
