@@ -135,6 +135,31 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def fresh_postgres_database(base_url: str, prefix: str = "test") -> Iterator[str]:
+    """A new database on the running PostgreSQL server for the caller's while, then dropped."""
+    import psycopg
+
+    admin = base_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = base_url.rpartition("/")
+    try:
+        yield f"{head}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for attempt in range(20):
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except psycopg.errors.InsufficientPrivilege:
+                    # An autovacuum worker on the database has no role a non-superuser may terminate,
+                    # so FORCE refuses while it runs; it finishes within moments.
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.5)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

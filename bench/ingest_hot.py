@@ -29,38 +29,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ensure_topics
+from bench.common import ensure_topics, fresh_postgres_database
 from bench.ingest import GENERATORS, PROJECTIONS, TARGETS, _produce, _shopfloor, open_store_url
 from shopfloor.consumers.projector import decode_records
 from shopfloor.events.codec import encode_structured
 from shopfloor.store.batch import Batch, apply_batch
 from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.base import Record, TopicPartition
-
-
-@contextmanager
-def _postgres_database(base_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database on the already-running server, dropped afterwards."""
-    import psycopg
-
-    admin = base_url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"bench_hot_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = base_url.rpartition("/")
-    try:
-        yield f"{head}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for attempt in range(20):
-                try:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                    break
-                except psycopg.errors.InsufficientPrivilege:
-                    # FORCE cannot end an autovacuum worker for a non-superuser; it is done in moments.
-                    if attempt == 19:
-                        raise
-                    time.sleep(0.5)
 
 
 async def kafka_mode(args: argparse.Namespace) -> None:
@@ -106,7 +81,7 @@ def _store(store: str, tmp: str, postgres: str) -> Iterator[str]:
     if store == "sqlite":
         yield f"sqlite:///{tmp}/hot-{uuid.uuid4().hex[:6]}.db"
     else:
-        with _postgres_database(postgres) as url:
+        with contextmanager(fresh_postgres_database)(postgres, "bench_hot") as url:
             yield url
 
 

@@ -6,8 +6,6 @@ import asyncio
 import hashlib
 import os
 import subprocess
-import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.common import fresh_postgres_database
 from shopfloor.events.codec import encode_binary, encode_structured
 from shopfloor.transport.kafka import KafkaSink
 from tests.support import REPO
@@ -80,22 +79,7 @@ def postgres() -> str:
 
 
 def _fresh_postgres_database(base_url: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = base_url.rpartition("/")
-    yield f"{head}/{name}"
-    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as conn:
-        for attempt in range(20):
-            try:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                break
-            except psycopg.errors.InsufficientPrivilege:
-                # An autovacuum worker on the database has no role a non-superuser may terminate,
-                # so FORCE refuses while it runs; it finishes within moments.
-                if attempt == 19:
-                    raise
-                time.sleep(0.5)
+    yield from fresh_postgres_database(base_url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
