@@ -81,8 +81,7 @@ def _store(store: str, tmp: str, postgres: str) -> Iterator[str]:
     if store == "sqlite":
         yield f"sqlite:///{tmp}/hot-{uuid.uuid4().hex[:6]}.db"
     else:
-        with contextmanager(fresh_postgres_database)(postgres, "bench_hot") as url:
-            yield url
+        yield from fresh_postgres_database(postgres, "bench_hot")
 
 
 def _records(projection: str, n: int) -> list[Record]:

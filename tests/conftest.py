@@ -78,8 +78,7 @@ def postgres() -> str:
     return POSTGRES
 
 
-def _fresh_postgres_database(base_url: str) -> Iterator[str]:
-    yield from fresh_postgres_database(base_url)
+_fresh_postgres_database = fresh_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import values as sql_values
+from sqlalchemy.dialects import postgresql
 
 from shopfloor.events.envelope import Envelope
 from shopfloor.projections.frozen import frozen
@@ -101,16 +102,9 @@ def _stock_rows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> list[Any]
     few lengths with ("", ""), which no row has (ids are non-empty), so a handful of statements, each
     compiled once, serve every batch."""
     if conn.dialect.name == "postgresql" and not conn.get_execution_options().get("schema_translate_map"):
-        sql = _PG_STOCK_QUERY.get("sql")
-        if sql is None:
-            preparer = conn.dialect.identifier_preparer
-            sql = _PG_STOCK_QUERY["sql"] = (
-                f"SELECT {', '.join(f's.{preparer.quote(c)}' for c in STOCK_COLUMNS)} "
-                f"FROM {preparer.format_table(STOCK)} AS s "
-                "JOIN unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS wanted(sku, location) "
-                "ON s.sku = wanted.sku AND s.location = wanted.location"
-            )
-        return conn.exec_driver_sql(sql, ([sku for sku, _ in pairs], [loc for _, loc in pairs])).fetchall()
+        return conn.exec_driver_sql(
+            _PG_STOCK_SQL, ([s for s, _ in pairs], [loc for _, loc in pairs])
+        ).fetchall()
     return [row for chunk in _chunks(pairs) for row in _stock_chunk(conn, chunk)]
 
 
@@ -132,9 +126,14 @@ def _stock_chunk(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Any:
     return execute_cached(conn, statement, params)
 
 
-_PG_STOCK_QUERY: dict[str, str] = {}
 _STOCK_QUERIES: dict[int, Any] = {}
 STOCK_COLUMNS = columns_of(STOCK)
+_PG = postgresql.dialect().identifier_preparer
+_PG_STOCK_SQL = (
+    f"SELECT {', '.join(f's.{_PG.quote(c)}' for c in STOCK_COLUMNS)} FROM {_PG.format_table(STOCK)} AS s "
+    "JOIN unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS wanted(sku, location) "
+    "ON s.sku = wanted.sku AND s.location = wanted.location"
+)
 TOTAL_COLUMNS = columns_of(TOTALS)
 _stock_tuple = attrgetter(*STOCK_COLUMNS)  # a row's parameters straight from the folded state
 _total_tuple = attrgetter(*TOTAL_COLUMNS)
