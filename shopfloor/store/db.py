@@ -56,6 +56,13 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # A batch of thousands of events touches more pages than SQLite's default 2 MiB cache
+            # holds, so it evicted pages mid-batch and read them back. Each connection may now cache
+            # more; the process-wide heap limit caps them together (past it SQLite reuses its least
+            # recently used pages instead of allocating), so memory stays bounded however many
+            # connections the pool opens.
+            cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            cursor.execute(f"PRAGMA soft_heap_limit={HEAP_LIMIT_BYTES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -71,6 +78,8 @@ def make_engine(url: str) -> Engine:
 
 
 WRITE_OPTION = "shopfloor_write"
+CACHE_KIB = 16 * 1024
+HEAP_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
