@@ -25,6 +25,7 @@ import httpx
 
 from shopfloor.config import Settings
 from shopfloor.events.codec import cloud_event, encode_structured
+from shopfloor.live.notify_listener import libpq_dsn
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -139,7 +140,7 @@ def fresh_postgres_database(base_url: str, prefix: str = "test") -> Iterator[str
     """A new database on the running PostgreSQL server for the caller's while, then dropped."""
     import psycopg
 
-    admin = base_url.replace("postgresql+psycopg://", "postgresql://")
+    admin = libpq_dsn(base_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -522,9 +523,7 @@ def _postgres_version(url: str) -> str:
     import psycopg
 
     try:
-        with psycopg.connect(
-            url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=5
-        ) as conn:
+        with psycopg.connect(libpq_dsn(url), connect_timeout=5) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             return f"PostgreSQL {row[0]}" if row else "PostgreSQL"
     except psycopg.Error:

@@ -15,6 +15,7 @@ import pytest
 
 from bench.common import fresh_postgres_database
 from shopfloor.events.codec import encode_binary, encode_structured
+from shopfloor.live.notify_listener import libpq_dsn
 from shopfloor.transport.kafka import KafkaSink
 from tests.support import REPO
 
@@ -62,14 +63,10 @@ async def kafka() -> str:
     return KAFKA
 
 
-def _admin_dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 @pytest.fixture(scope="session")
 def postgres() -> str:
     try:
-        with psycopg.connect(_admin_dsn(POSTGRES), connect_timeout=5) as conn:
+        with psycopg.connect(libpq_dsn(POSTGRES), connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:
         pytest.fail(
@@ -78,16 +75,13 @@ def postgres() -> str:
     return POSTGRES
 
 
-_fresh_postgres_database = fresh_postgres_database
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every store-facing test runs on SQLite and on PostgreSQL, each in a fresh database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
     else:
-        yield from _fresh_postgres_database(request.getfixturevalue("postgres"))
+        yield from fresh_postgres_database(request.getfixturevalue("postgres"))
 
 
 @pytest.fixture

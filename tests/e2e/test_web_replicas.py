@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.common import fresh_postgres_database
 from shopfloor.runtime import open_store
 from shopfloor.transport.kafka import ensure_topics
-from tests.conftest import _fresh_postgres_database
 from tests.e2e.browser import seen_at, summary, watch
 from tests.integration.scale import scale_settings, workers
 from tests.support import event, running_server, wo
@@ -25,7 +25,7 @@ ROUNDS = 20
 
 @pytest.fixture
 def postgres_url(postgres: str) -> Iterator[str]:
-    yield from _fresh_postgres_database(postgres)
+    yield from fresh_postgres_database(postgres)
 
 
 async def readyz(url: str) -> dict[str, Any]:

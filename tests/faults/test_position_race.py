@@ -21,9 +21,9 @@ def _batch(next_offset: int) -> Batch:
 
 
 def test_a_second_worker_on_a_fresh_partition_waits_and_then_conflicts(postgres: str) -> None:
-    from tests.conftest import _fresh_postgres_database
+    from bench.common import fresh_postgres_database
 
-    databases = _fresh_postgres_database(postgres)
+    databases = fresh_postgres_database(postgres)
     url = next(databases)
     try:
         engine = open_store(Settings(database_url=url))

@@ -25,9 +25,9 @@ def _cut_sessions(admin: psycopg.Connection, name: str) -> None:
 
 
 async def test_read_only_store_pauses_then_resumes(kafka, producer, postgres, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import _fresh_postgres_database
+    from bench.common import fresh_postgres_database
 
-    databases = _fresh_postgres_database(postgres)
+    databases = fresh_postgres_database(postgres)
     url = next(databases)
     name = url.rsplit("/", 1)[1]
     settings = unique_settings(kafka, url)

@@ -9,18 +9,18 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from bench.common import fresh_postgres_database
 from shopfloor.live.hub import Hub
 from shopfloor.live.notify_listener import APPLICATION_NAME, NotifyListener, libpq_dsn
 from shopfloor.runtime import open_store
 from shopfloor.store.batch import NOTIFY_CHANNEL, encode_notice
 from shopfloor.store.changes import EVERYTHING, ChangeNotice
-from tests.conftest import _fresh_postgres_database
 from tests.support import unique_settings, wait_until
 
 
 @pytest.fixture
 def postgres_url(postgres: str) -> Iterator[str]:
-    yield from _fresh_postgres_database(postgres)
+    yield from fresh_postgres_database(postgres)
 
 
 async def _render(keys: frozenset[str]) -> str:

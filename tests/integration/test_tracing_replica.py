@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from bench.common import fresh_postgres_database
 from shopfloor.consumers.projector import Projector
 from shopfloor.live.hub import Hub
 from shopfloor.live.notify_listener import NotifyListener
@@ -23,13 +24,12 @@ from shopfloor.runtime import open_store
 from shopfloor.store.registry import HANDLERS
 from shopfloor.store.work_orders import VIEW
 from shopfloor.transport.memory import MemoryLog, MemorySink, MemorySource
-from tests.conftest import _fresh_postgres_database
 from tests.support import encode, event, unique_settings, wait_until, wo
 
 
 @pytest.fixture
 def postgres_url(postgres: str) -> Iterator[str]:
-    yield from _fresh_postgres_database(postgres)
+    yield from fresh_postgres_database(postgres)
 
 
 @pytest.fixture

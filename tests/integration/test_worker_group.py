@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.common import fresh_postgres_database
 from shopfloor.runtime import open_store
 from shopfloor.transport.kafka import ensure_topics
-from tests.conftest import _fresh_postgres_database
 from tests.integration.harness import count, projecting, wait_consumed, work_order_state
 from tests.integration.scale import scale_settings, workers
 from tests.support import event, unique_settings, wait_until, wo
@@ -33,7 +33,7 @@ PRODUCE_SECONDS = 18.0
 
 @pytest.fixture
 def postgres_url(postgres: str) -> Iterator[str]:
-    yield from _fresh_postgres_database(postgres)
+    yield from fresh_postgres_database(postgres)
 
 
 def order_stream(seed: int) -> list[tuple[str, dict[str, Any]]]:

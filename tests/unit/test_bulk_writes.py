@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, select
 from sqlalchemy.exc import DataError, DBAPIError
 
+from bench.common import fresh_postgres_database
 from shopfloor.store.db import (
     COPY_FROM_ROWS,
     begin_write,
@@ -19,7 +20,6 @@ from shopfloor.store.db import (
     upsert_tuples,
 )
 from shopfloor.store.faults import store_unavailable, transaction_conflict
-from tests.conftest import _fresh_postgres_database
 
 METADATA = MetaData()
 READINGS = Table(
@@ -95,7 +95,7 @@ def test_large_batches_land_as_small_ones_do(database_url: str) -> None:
 
 @pytest.fixture
 def postgres_url(postgres: str) -> Iterator[str]:
-    yield from _fresh_postgres_database(postgres)
+    yield from fresh_postgres_database(postgres)
 
 
 def test_a_read_only_store_fails_a_large_batch_as_unavailable_not_as_a_bad_record(postgres_url: str) -> None:
