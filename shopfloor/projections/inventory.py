@@ -94,7 +94,7 @@ def fold_total(current: SkuTotal | None, event: Envelope, new_location: bool) ->
         current.sku,
         current.on_hand + data.delta,
         current.locations + (1 if new_location else 0),
-        max(at_ms, current.updated_ms),
+        at_ms if at_ms > current.updated_ms else current.updated_ms,
     )
 
 

@@ -131,15 +131,16 @@ class EntityHandler:
 
     def apply(self, conn: Connection, events: Sequence[Envelope], changes: Changes) -> None:
         plan, key, columns, row_class = self._plan, self._key, self._columns, self.table.info[ROW_CLASS]
-        ids = sorted({e.data.entity_id() for e in events})
+        event_ids = [e.data.entity_id() for e in events]
+        ids = sorted(set(event_ids))
         at = columns.index(key)
         states = {row[at]: row_class(*row) for row in load(conn, self.table, columns, key, ids)}
         appended: dict[Table, list[tuple[Any, ...]]] = {table: [] for _, table, _ in plan.appends}
         deltas: dict[Any, int] = {}
         marked: set[str] = set()
         oldest_ms: int | None = None
-        for event in events:
-            result = self.fold(states.get(event.data.entity_id()), event)
+        for event, entity_id in zip(events, event_ids, strict=True):
+            result = self.fold(states.get(entity_id), event)
             state = result if plan.state is None else getattr(result, plan.state)
             states[getattr(state, key)] = state
             for name, table, row in plan.appends:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -71,12 +70,14 @@ SORTS: dict[str, tuple[str, ...]] = {
 def stock_key(sku: str, location: str) -> str:
     """One string per (sku, location) pair, whatever characters the ids hold: the pair as JSON
     (a separator character would let `a|b`+`c` and `a`+`b|c` meet on one key, and one page row)."""
-    if _PLAIN.fullmatch(sku) and _PLAIN.fullmatch(location):  # what json.dumps leaves as it is
+    if _plain(sku) and _plain(location):  # what json.dumps leaves as it is
         return f'["{sku}","{location}"]'
     return json.dumps([sku, location], separators=(",", ":"))
 
 
-_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`
+def _plain(text: str) -> bool:
+    """Printable ASCII but `"` and `\\`: the characters json.dumps writes as they are."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def split_key(key: str) -> tuple[str, str]:
