@@ -20,6 +20,7 @@ from shopfloor.store import work_orders as work_order_store
 @contextmanager
 def dedup_and_history_off() -> Iterator[None]:
     saved = (
+        batch_store._record_new,
         batch_store._already_applied,
         batch_store.insert_ignore_tuples,
         entity_store.insert_ignore_tuples,
@@ -28,8 +29,9 @@ def dedup_and_history_off() -> Iterator[None]:
 
     def insert_ignore_tuples(conn: Any, table: Any, columns: Any, rows: Sequence[Any]) -> None:
         if table not in skipped:
-            saved[1](conn, table, columns, rows)
+            saved[2](conn, table, columns, rows)
 
+    batch_store._record_new = lambda conn, events, keys: None  # the lookup, then the insert
     batch_store._already_applied = lambda conn, keys: set()
     batch_store.insert_ignore_tuples = insert_ignore_tuples
     entity_store.insert_ignore_tuples = insert_ignore_tuples  # appends of every EntityHandler
@@ -37,6 +39,7 @@ def dedup_and_history_off() -> Iterator[None]:
         yield
     finally:
         (
+            batch_store._record_new,
             batch_store._already_applied,
             batch_store.insert_ignore_tuples,
             entity_store.insert_ignore_tuples,

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from shopfloor.store.schema import METADATA
 
@@ -258,6 +258,7 @@ class _Bulk:
     order: tuple[int, ...] | None  # qmark drivers (SQLite): row indexes in parameter order; None: arrays
     casts: tuple[type | None, ...] = ()  # per column (PostgreSQL) or per parameter (SQLite)
     staged: tuple[str, str, str, str] | None = None  # PostgreSQL: make the stage, COPY, move, empty it
+    plain_move: str | None = None  # PostgreSQL, ON CONFLICT DO NOTHING: the move without that clause
 
 
 # From this many rows PostgreSQL gets them by COPY into a session-local stage, then one INSERT .. SELECT
@@ -305,7 +306,7 @@ def _compile_bulk(
     names = ", ".join(quote(name) for name in columns)
     target = dialect.identifier_preparer.format_table(table)
     sql = f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"
-    staged = None
+    staged = plain_move = None
     if dialect.driver == "psycopg":  # COPY from Python objects is psycopg 3's
         stage = quote(f"stage_{table.name}_{zlib.crc32(names.encode()):08x}")  # one per table and columns
         staged = (
@@ -315,7 +316,9 @@ def _compile_bulk(
             f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}{conflict}",
             f"DELETE FROM {stage}",  # a table written twice in one transaction moves each lot once
         )
-    return _Bulk(sql, None, tuple(casts[name] for name in columns), staged)
+        if keys is None:
+            plain_move = f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}"
+    return _Bulk(sql, None, tuple(casts[name] for name in columns), staged, plain_move)
 
 
 def _real_affinity(type_name: str) -> bool:
@@ -386,13 +389,7 @@ def _insert_tuples(
     (from COPY_FROM_ROWS rows: COPY into a stage, then that statement's INSERT from it). Shadow
     schemas (rebuilds), types that need bind processing and rows an upsert would touch twice take
     SQLAlchemy's usual path."""
-    dialect = conn.dialect
-    cache_key = (dialect.name, dialect.driver, table, columns, keys, set_)
-    bulk = None
-    if not conn.get_execution_options().get("schema_translate_map"):
-        if cache_key not in _COMPILED:
-            _COMPILED[cache_key] = _compile_bulk(dialect, table, keys, columns, set_)
-        bulk = _COMPILED[cache_key]
+    bulk = _bulk(conn, table, columns, keys, set_)
     if bulk is not None and bulk.order is None and keys is not None:
         at = [columns.index(k) for k in keys]
         if len({tuple(r[i] for i in at) for r in rows}) != len(rows):
@@ -416,15 +413,59 @@ def _insert_tuples(
             ]
         conn.exec_driver_sql(bulk.sql, params if isinstance(params, list) else list(params))
     elif bulk.staged is not None and len(rows) >= COPY_FROM_ROWS and _may_stage(conn):
-        _copy_staged(conn, bulk.staged, bulk.casts, rows)
+        _copy_staged(conn, bulk.staged, bulk.casts, rows, plain_move=bulk.plain_move)
     else:
-        arrays = []
-        for values, cast in zip(zip(*rows, strict=True), bulk.casts, strict=True):
-            if cast is str:
-                arrays.append(list(values))
-            else:
-                arrays.append([v if v is None else cast(v) for v in values])
-        conn.exec_driver_sql(bulk.sql, tuple(arrays))
+        conn.exec_driver_sql(bulk.sql, _arrays(rows, bulk.casts))
+
+
+def insert_new(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]], key: str
+) -> set[Any] | None:
+    """PostgreSQL: inserts the rows whose `key` is not stored yet and returns those keys, in one
+    statement that is both the lookup and the insert. None where that path is not taken (SQLite,
+    shadow schemas): the caller looks the keys up first, then inserts."""
+    bulk = _bulk(conn, table, columns, None, None) if conn.dialect.name == "postgresql" else None
+    if bulk is None or bulk.order is not None:
+        return None
+    if not rows:
+        return set()
+    returning = f" RETURNING {conn.dialect.identifier_preparer.quote(key)}"
+    if bulk.staged is not None and len(rows) >= COPY_FROM_ROWS and _may_stage(conn):
+        found = _copy_staged(conn, bulk.staged, bulk.casts, rows, returning, bulk.plain_move)
+        if found is None:  # every key was new
+            at = columns.index(key)
+            return {row[at] for row in rows}
+    else:
+        found = conn.exec_driver_sql(bulk.sql + returning, _arrays(rows, bulk.casts)).fetchall()
+    return {k for (k,) in found}
+
+
+def _bulk(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...] | None,
+    set_: ConflictUpdates | None,
+) -> _Bulk | None:
+    """The statement compiled once per table, row shape and conflict rule; None for shadow schemas."""
+    if conn.get_execution_options().get("schema_translate_map"):
+        return None
+    dialect = conn.dialect
+    cache_key = (dialect.name, dialect.driver, table, columns, keys, set_)
+    if cache_key not in _COMPILED:
+        _COMPILED[cache_key] = _compile_bulk(dialect, table, keys, columns, set_)
+    return _COMPILED[cache_key]
+
+
+def _arrays(rows: Sequence[tuple[Any, ...]], casts: tuple[type | None, ...]) -> tuple[list[Any], ...]:
+    """One list per column for unnest(), each value of its column's one type."""
+    arrays = []
+    for values, cast in zip(zip(*rows, strict=True), casts, strict=True):
+        if cast is str:
+            arrays.append(list(values))
+        else:
+            arrays.append([v if v is None else cast(v) for v in values])  # type: ignore[misc]
+    return tuple(arrays)
 
 
 # What text COPY reads into a column as the arrays' conversion would make it; anything else (a
@@ -447,11 +488,15 @@ def _copy_staged(
     staged: tuple[str, str, str, str],
     casts: tuple[type | None, ...],
     rows: Sequence[tuple[Any, ...]],
-) -> None:
+    returning: str = "",
+    plain_move: str | None = None,
+) -> list[Any] | None:
     """COPY the rows into a stage (a temporary table made once per session, emptied at commit and
     after each use), then move them on with the statement's own ON CONFLICT: the rows land as they
-    would through unnest(). Errors come wrapped as SQLAlchemy's, so a deadlock or a read-only store
-    is told apart from a bad record as on the single-statement path."""
+    would through unnest(). A `plain_move` (the move without its ON CONFLICT DO NOTHING) is tried
+    first: None when it took every row; else the move's rows if `returning` asks for them. Errors come
+    wrapped as SQLAlchemy's, so a deadlock or a read-only store is told apart from a bad record as on
+    the single-statement path."""
     create, copy, move, empty = staged
     checked = [(at, _AS_IS[cast]) for at, cast in enumerate(casts) if cast in _AS_IS]
     if any(type(row[at]) not in allowed for row in rows for at, allowed in checked):
@@ -479,8 +524,24 @@ def _copy_staged(
         ) from error
     finally:
         cursor.close()
-    conn.exec_driver_sql(move)
+    found: list[Any] | None = None
+    if plain_move is None or not _insert_plainly(conn, plain_move):
+        moved = conn.exec_driver_sql(move + returning)
+        found = list(moved.fetchall()) if returning else []
     conn.exec_driver_sql(empty)
+    return found
+
+
+def _insert_plainly(conn: Connection, insert: str) -> bool:
+    """Rows with new keys, as an insert-or-ignore's nearly always are, go in without ON CONFLICT,
+    whose speculative insertion costs PostgreSQL as much again a row; inside a savepoint, so that a
+    key already stored costs only the retry with the clause. False when it must be retried."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(insert)
+    except IntegrityError:
+        return False
+    return True
 
 
 def select_in(

@@ -32,6 +32,7 @@ CRASH_BATCH_RECORDS = 20  # so the lost batch surely holds some effect (not only
 
 
 def _no_dedup() -> None:
+    batch_store._record_new = lambda conn, events, keys: None  # the lookup, then the insert
     batch_store._already_applied = lambda conn, keys: _NeverSeen()
 
 
@@ -69,6 +70,7 @@ MUTANTS = {"no-dedup": _no_dedup, "positions-first": _positions_first}
 
 if __name__ == "__main__":
     for owner, name in (
+        (batch_store, "_record_new"),
         (batch_store, "_already_applied"),
         (batch_store, "_check_positions"),
         (projector, "apply_batch"),
