@@ -53,10 +53,6 @@ def make_engine(url: str) -> Engine:
             # workers could both apply one batch. We issue BEGIN ourselves.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            # 16 KiB pages (SQLite's default is 4): a batch's rows land on a quarter as many pages, so
-            # a commit writes fewer of them to the WAL. Only a new store takes it; one made with
-            # another page size keeps that (in WAL mode not even VACUUM changes it).
-            cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -83,7 +79,6 @@ def make_engine(url: str) -> Engine:
 
 WRITE_OPTION = "shopfloor_write"
 CACHE_KIB = 16 * 1024
-PAGE_SIZE = 16384
 HEAP_LIMIT_BYTES = 64 * 1024 * 1024
 
 
