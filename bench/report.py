@@ -42,6 +42,13 @@ def _met(ok: bool | None) -> str:
 # --- plots --------------------------------------------------------------------------------------
 
 
+def _other_machine(base: dict[str, Any], other: dict[str, Any]) -> str:
+    """A benchmark run on another machine says so: its figures do not compare with the base run's."""
+    if (other.get("cpu"), other.get("nproc")) == (base.get("cpu"), base.get("nproc")):
+        return "."
+    return f" on another machine: {other.get('nproc')} cores ({other.get('cpu') or 'CPU model unknown'})."
+
+
 def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
     import matplotlib
 
@@ -386,7 +393,8 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         "`docs/benchmarks/raw/` (every sample, so every figure can be re-derived); the analysis section is `bench/analysis.md`.",
         *(
             f"`{', '.join(other['results'])}` from `{other['command']}` on {other['stamp']} "
-            f"(commit {other['machine'].get('commit', 'unknown')}), run separately."
+            f"(commit {other['machine'].get('commit', 'unknown')}), run separately"
+            + _other_machine(m, other["machine"])
             for other in extra
         ),
         "",
