@@ -12,7 +12,6 @@ version it has, or reloads its view when that is too old to know.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -45,14 +44,16 @@ class Subscriber:
     dropped: bool = False
 
     def offer(self, frame: Frame) -> None:
-        """Slow clients are cut off (they reconnect and catch up) rather than buffered forever."""
+        """Slow clients are cut off (they reconnect and catch up) rather than buffered forever.
+        Everything still queued goes with it: the client resumes from the last frame it read, so the
+        catch-up covers the frames it never got, and none is skipped over."""
         if self.dropped:
             return
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.dropped = True
-            with contextlib.suppress(asyncio.QueueEmpty):
+            while not self.queue.empty():
                 self.queue.get_nowait()
             self.queue.put_nowait(None)
 
