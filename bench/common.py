@@ -272,6 +272,20 @@ def rss_bytes(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU the processes have used so far (a gone process counts 0)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 # --- events -------------------------------------------------------------------------------------
 
 

@@ -1,11 +1,14 @@
 """SSE fan-out: how long one change takes to reach every connected client, for 100 to 2,000 clients.
 
-One `shopfloor serve` process (SQLite store, Kafka) serves all clients of the work-order board.
-The clients live in separate worker processes (250 per process, bare asyncio sockets). For each
-client count, a series of work-order changes is produced, one per second, each a new order;
-every client notes when the row first arrives. Latency is event `time` -> arrival at the client
-(so it includes Kafka, the projector's commit and the render); the spread is arrival minus the
-first client's arrival for the same change (the fan-out itself).
+One `shopfloor serve` process (SQLite store, Kafka) serves all clients of the work-order board,
+under the plant's background load the whole time: 1,000 sensor events/s from a separate process
+and 20 status changes/s to the orders already on the very board the clients watch, so every
+client also receives the board's own traffic. The clients live in separate worker processes (250
+per process, bare asyncio sockets). For each client count, a series of timed work-order changes
+is produced, one per second, each a new order; every client notes when the row first arrives.
+Latency is event `time` -> arrival at the client (so it includes Kafka, the projector's commit
+and the render); the spread is arrival minus the first client's arrival for the same change (the
+fan-out itself).
 """
 
 from __future__ import annotations
@@ -18,18 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bench.common import (
+    STATUS_CYCLE,
     Producer,
     Services,
     bench_process,
     bench_settings,
+    cpu_seconds,
     ensure_topics,
     epoch_ms,
     log,
     read_line,
     rss_bytes,
     running_server,
+    sensor_load,
     stop_process,
     summarize,
     wait_ready,
@@ -38,15 +45,49 @@ from bench.common import (
 
 PER_WORKER = 250
 TARGET_P99_MS = 100.0
+SENSOR_RATE = 1000
+BOARD_CHANGES_PER_S = 20
+BOARD_ORDERS = 50
+
+
+class BoardTraffic:
+    """Status changes to the orders already on the board, in order, at a steady rate."""
+
+    def __init__(self, producer: Producer, topic: str, rate: float) -> None:
+        self._producer, self._topic, self._gap = producer, topic, 1 / rate
+        self._orders = [f"WO-FAN-{i:03d}" for i in range(BOARD_ORDERS)]
+        self._sequence = dict.fromkeys(self._orders, 1)
+        self._status = dict.fromkeys(self._orders, len(STATUS_CYCLE) - 1)
+        self.sent = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        started, sent = time.monotonic(), 0
+        while not stop.is_set():
+            order = self._orders[self.sent % BOARD_ORDERS]
+            self._sequence[order] += 1
+            self._status[order] = (self._status[order] + 1) % len(STATUS_CYCLE)
+            event = work_order_event(order, STATUS_CYCLE[self._status[order]], self._sequence[order])
+            await self._producer.send(self._topic, order, event)
+            self.sent, sent = self.sent + 1, sent + 1
+            await asyncio.sleep(max(0.0, started + sent * self._gap - time.monotonic()))
 
 
 async def _count(
-    server: Any, producer: Producer, topic: str, count: int, changes: int, gap: float
+    server: Any,
+    producer: Producer,
+    board: BoardTraffic,
+    load_pid: int,
+    topic: str,
+    count: int,
+    changes: int,
+    gap: float,
 ) -> dict[str, Any]:
     workers = [
         bench_process("sse_clients", "--url", server.url, "--count", str(n))
         for n in _split(count, math.ceil(count / PER_WORKER))
     ]
+    stop_board = asyncio.Event()
+    board_task: asyncio.Task[None] | None = None
     try:
         connected = failed = 0
         for worker in workers:
@@ -54,7 +95,14 @@ async def _count(
             connected, failed = connected + int(ok), failed + int(bad)
         subscribed = await asyncio.to_thread(_wait_subscribed, server.url, connected)
         await asyncio.sleep(1)
+        board_sent, board_started = board.sent, time.monotonic()
+        board_task = asyncio.create_task(board.run(stop_board))
+        await asyncio.sleep(3)  # the board's own traffic reaches every client first
         rss_connected = rss_bytes(server.pid)
+        # how the machine's cores are shared while the timed changes go out
+        groups = {"server": [server.pid], "clients": [w.pid for w in workers], "sensor_producer": [load_pid]}
+        cpu_before = {name: cpu_seconds(pids) for name, pids in groups.items()}
+        machine_before = psutil.cpu_times()
         sent: list[tuple[str, float]] = []
         started = time.monotonic()
         for k in range(changes):
@@ -63,7 +111,17 @@ async def _count(
             await producer.send_now(topic, order, event)
             sent.append((f"{order}|RELEASED", epoch_ms(event)))
             await asyncio.sleep(max(0.0, started + (k + 1) * gap - time.monotonic()))
+        timed_s = time.monotonic() - started
+        cpu_share = {
+            name: round((cpu_seconds(pids) - cpu_before[name]) / timed_s, 2) for name, pids in groups.items()
+        }
+        machine_after = psutil.cpu_times()
+        busy = sum(machine_after) - machine_after.idle - (sum(machine_before) - machine_before.idle)
+        cpu_share["machine"] = round(busy / timed_s, 2)
         await asyncio.sleep(2 + count / 250)  # late deliveries count as late, not as missing
+        stop_board.set()
+        await board_task
+        board_rate = (board.sent - board_sent) / (time.monotonic() - board_started)
         seen: dict[str, list[float]] = {}
         lost = 0
         for worker in workers:
@@ -75,6 +133,9 @@ async def _count(
             for key, times in report["seen"].items():
                 seen.setdefault(key, []).extend(times)
     finally:
+        stop_board.set()
+        if board_task is not None and not board_task.done():
+            board_task.cancel()
         for worker in workers:
             if worker.poll() is None and worker.stdin is not None:
                 worker.stdin.write("quit\n")
@@ -106,6 +167,8 @@ async def _count(
         "spread": summarize(spreads),
         "to_all_clients": summarize(to_all),
         "server_rss_mib": round(rss_connected / 2**20, 1),
+        "board_changes_per_s": round(board_rate, 1),
+        "cpu_cores_used": cpu_share,
     }
 
 
@@ -146,7 +209,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
         await asyncio.to_thread(wait_ready, server.url)
         async with Producer(services.kafka, linger_ms=0) as producer:
             # a board with some orders on it, so each patch is a realistic insert into a lane
-            for i in range(50):
+            for i in range(BOARD_ORDERS):
                 order = f"WO-FAN-{i:03d}"
                 await producer.send(
                     settings.topic_work_orders,
@@ -154,15 +217,34 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
                     work_order_event(order, "PLANNED", 1, line=f"FL{i % 5}"),
                 )
             await producer.flush()
-            for count in counts:
-                log(f"fanout: {count} SSE clients")
-                row = await _count(server, producer, settings.topic_work_orders, count, changes, gap)
-                log(
-                    f"fanout {count}: latency {row['latency']} spread {row['spread']} "
-                    f"missing {row['missing_deliveries']}"
-                )
-                rows.append(row)
-                await asyncio.sleep(2)
+            board = BoardTraffic(producer, settings.topic_work_orders, BOARD_CHANGES_PER_S)
+            load = sensor_load(services.kafka, settings, SENSOR_RATE)
+            try:
+                read_line(load, 60, "sensor producer")
+                for count in counts:
+                    log(
+                        f"fanout: {count} SSE clients, {SENSOR_RATE} sensor events/s and "
+                        f"{BOARD_CHANGES_PER_S} board changes/s behind"
+                    )
+                    row = await _count(
+                        server, producer, board, load.pid, settings.topic_work_orders, count, changes, gap
+                    )
+                    log(
+                        f"fanout {count}: latency {row['latency']} spread {row['spread']} "
+                        f"missing {row['missing_deliveries']} board {row['board_changes_per_s']}/s "
+                        f"cores {row['cpu_cores_used']}"
+                    )
+                    rows.append(row)
+                    await asyncio.sleep(2)
+            finally:
+                if load.poll() is None and load.stdin is not None:
+                    load.stdin.write("quit\n")
+                    load.stdin.flush()
+                try:
+                    sensors = json.loads(read_line(load, 30, "sensor producer report"))
+                except (RuntimeError, ValueError) as exc:
+                    sensors = {"error": str(exc)}
+                stop_process(load)
     holding = [
         r["clients"]
         for r in rows
@@ -171,6 +253,11 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
     return {
         "benchmark": "fanout",
         "store": "sqlite",
+        "background": {
+            "sensor_rate": SENSOR_RATE,
+            "sensor_achieved": sensors,
+            "board_changes_per_s": BOARD_CHANGES_PER_S,
+        },
         "rows": rows,
         "target_p99_ms": TARGET_P99_MS,
         "largest_holding_target": max(holding) if holding else None,
