@@ -29,6 +29,7 @@ QUEUE_FRAMES = 64
 HISTORY_NOTICES = 512
 FOLLOWED = "followed"
 HEARTBEAT_SECONDS = 5.0
+LOOP_SECONDS_PER_SUBSCRIBER_FRAME = 100e-6  # twice what one SSE write costs on a busy 2-core machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,13 @@ class ViewChannel:
     flush_task: asyncio.Task[None] | None = None
 
     def delay_for_next_frame(self, now: float) -> float:
-        """Now if the last frame went out a frame ago or more; else the rest of that frame."""
-        return max(0.0, self.last_sent + self.frame - now)
+        """Now if the last frame went out a frame ago or more; else the rest of that frame.
+
+        With many subscribers a frame lasts longer: each frame costs the event loop one write per
+        subscriber, and frames that came faster than twice those writes take would leave no time
+        for anything else (the consumer included), so every change would wait behind them."""
+        frame = max(self.frame, len(self.subscribers) * LOOP_SECONDS_PER_SUBSCRIBER_FRAME)
+        return max(0.0, self.last_sent + frame - now)
 
     def keys_since(self, version: int) -> frozenset[str] | None:
         """Keys changed after `version`, or None when history no longer reaches back that far."""

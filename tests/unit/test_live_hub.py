@@ -134,6 +134,23 @@ def test_a_frame_is_sent_now_or_when_the_last_one_is_a_frame_old() -> None:
     assert channel.delay_for_next_frame(250.0) == 0.0  # no credit or debt carried over
 
 
+def test_a_frame_to_many_subscribers_lasts_longer() -> None:
+    """1,000 subscribers: 1,000 writes a frame at about 50 us each, so frames at least 0.1 s apart
+    (the loop spends at most half its time on them); 100 subscribers keep the configured 0.025 s."""
+    hub = Hub(version=0, frame=0.025)
+    hub.register("v", render)
+    channel = hub.views["v"]
+    channel.last_sent = 100.0
+    for _ in range(100):
+        hub.subscribe("v")
+    assert abs(channel.delay_for_next_frame(100.0) - 0.025) < 1e-9
+    for _ in range(900):
+        hub.subscribe("v")
+    assert abs(channel.delay_for_next_frame(100.0) - 0.1) < 1e-9
+    assert abs(channel.delay_for_next_frame(100.06) - 0.04) < 1e-9
+    assert channel.delay_for_next_frame(100.1) == 0.0
+
+
 async def test_status_frames_name_the_store() -> None:
     hub = Hub(version=7, frame=0.02, epoch="e-1")
     frame = await hub.status_frame()
