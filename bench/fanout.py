@@ -14,6 +14,7 @@ fan-out itself).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -102,7 +103,7 @@ async def _count(
         # how the machine's cores are shared while the timed changes go out
         groups = {"server": [server.pid], "clients": [w.pid for w in workers], "sensor_producer": [load_pid]}
         cpu_before = {name: cpu_seconds(pids) for name, pids in groups.items()}
-        machine_before = psutil.cpu_times()
+        machine_before = _busy_seconds()
         sent: list[tuple[str, float]] = []
         started = time.monotonic()
         for k in range(changes):
@@ -115,9 +116,7 @@ async def _count(
         cpu_share = {
             name: round((cpu_seconds(pids) - cpu_before[name]) / timed_s, 2) for name, pids in groups.items()
         }
-        machine_after = psutil.cpu_times()
-        busy = sum(machine_after) - machine_after.idle - (sum(machine_before) - machine_before.idle)
-        cpu_share["machine"] = round(busy / timed_s, 2)
+        cpu_share["machine"] = round((_busy_seconds() - machine_before) / timed_s, 2)
         await asyncio.sleep(2 + count / 250)  # late deliveries count as late, not as missing
         stop_board.set()
         await board_task
@@ -134,8 +133,10 @@ async def _count(
                 seen.setdefault(key, []).extend(times)
     finally:
         stop_board.set()
-        if board_task is not None and not board_task.done():
+        if board_task is not None:
             board_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await board_task
         for worker in workers:
             if worker.poll() is None and worker.stdin is not None:
                 worker.stdin.write("quit\n")
@@ -170,6 +171,12 @@ async def _count(
         "board_changes_per_s": round(board_rate, 1),
         "cpu_cores_used": cpu_share,
     }
+
+
+def _busy_seconds() -> float:
+    """CPU time the whole machine has spent running something (iowait, steal and guest not counted)."""
+    times = psutil.cpu_times()
+    return sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
 
 
 def _wait_subscribed(url: str, count: int, timeout: float = 120) -> int:
@@ -234,6 +241,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
                         f"missing {row['missing_deliveries']} board {row['board_changes_per_s']}/s "
                         f"cores {row['cpu_cores_used']}"
                     )
+                    row["sensor_producer_running"] = load.poll() is None  # else this row had no sensor load
                     rows.append(row)
                     await asyncio.sleep(2)
             finally:

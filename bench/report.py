@@ -346,11 +346,18 @@ def _fanout(result: dict[str, Any]) -> list[str]:
     background = result.get("background")
     if background:
         achieved = background.get("sensor_achieved", {})
+        stopped = [f"{r['clients']:,}" for r in result["rows"] if r.get("sensor_producer_running") is False]
         lines += [
             "",
             f"Background throughout: {background['sensor_rate']:,} sensor events/s asked, "
-            f"{_fmt(achieved.get('rate'), 0)} achieved; {background['board_changes_per_s']} status changes/s "
-            "asked on the watched board's own orders (achieved per client count above).",
+            f"{_fmt(achieved.get('rate'), 0)} achieved{' (' + achieved['error'] + ')' if achieved.get('error') else ''}; "
+            f"{background['board_changes_per_s']} status changes/s asked on the watched board's own orders "
+            "(sent per client count above, from 3 s before the timed changes to the end of their wait)."
+            + (
+                f" **The sensor producer had stopped by the end of: {', '.join(stopped)} clients.**"
+                if stopped
+                else ""
+            ),
         ]
     else:
         lines += ["", "Measured on an otherwise idle server (no background load)."]

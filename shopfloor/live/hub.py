@@ -54,8 +54,13 @@ class Subscriber:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.dropped = True
+            reload = frame if frame.event == "reload" else None
             while not self.queue.empty():
-                self.queue.get_nowait()
+                queued = self.queue.get_nowait()
+                if queued is not None and queued.event == "reload":
+                    reload = reload or queued
+            if reload is not None:  # sent outside the view's history (a swapped store): catch-up can't
+                self.queue.put_nowait(reload)
             self.queue.put_nowait(None)
 
 
@@ -75,13 +80,14 @@ class ViewChannel:
     last_sent: float = float("-inf")
     flush_task: asyncio.Task[None] | None = None
 
-    def delay_for_next_frame(self, now: float) -> float:
+    def delay_for_next_frame(self, now: float, subscribers: int = 0) -> float:
         """Now if the last frame went out a frame ago or more; else the rest of that frame.
 
-        With many subscribers a frame lasts longer: each frame costs the event loop one write per
-        subscriber, and frames that came faster than twice those writes take would leave no time
-        for anything else (the consumer included), so every change would wait behind them."""
-        frame = max(self.frame, len(self.subscribers) * LOOP_SECONDS_PER_SUBSCRIBER_FRAME)
+        With many subscribers (`subscribers`: of every view, as they share one event loop) a frame
+        lasts longer: each frame costs the loop one write per subscriber, and frames that came faster
+        than twice those writes take would leave no time for anything else (the consumer included),
+        so every change would wait behind them."""
+        frame = max(self.frame, subscribers * LOOP_SECONDS_PER_SUBSCRIBER_FRAME)
         return max(0.0, self.last_sent + frame - now)
 
     def keys_since(self, version: int) -> frozenset[str] | None:
@@ -164,7 +170,7 @@ class Hub:
                 self._schedule(channel)
 
     def _schedule(self, channel: ViewChannel) -> None:
-        wait = channel.delay_for_next_frame(self._clock())
+        wait = channel.delay_for_next_frame(self._clock(), self.clients())
         channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
 
     async def _flush(self, channel: ViewChannel, wait: float) -> None:

@@ -141,14 +141,43 @@ def test_a_frame_to_many_subscribers_lasts_longer() -> None:
     hub.register("v", render)
     channel = hub.views["v"]
     channel.last_sent = 100.0
-    for _ in range(100):
-        hub.subscribe("v")
-    assert abs(channel.delay_for_next_frame(100.0) - 0.025) < 1e-9
-    for _ in range(900):
-        hub.subscribe("v")
-    assert abs(channel.delay_for_next_frame(100.0) - 0.1) < 1e-9
-    assert abs(channel.delay_for_next_frame(100.06) - 0.04) < 1e-9
-    assert channel.delay_for_next_frame(100.1) == 0.0
+    assert abs(channel.delay_for_next_frame(100.0, 100) - 0.025) < 1e-9
+    assert abs(channel.delay_for_next_frame(100.0, 1000) - 0.1) < 1e-9
+    assert abs(channel.delay_for_next_frame(100.06, 1000) - 0.04) < 1e-9
+    assert channel.delay_for_next_frame(100.1, 1000) == 0.0
+
+
+async def test_subscribers_of_every_view_stretch_a_views_frame() -> None:
+    """500 on the board and 500 on the overview share one loop: the board's frames are 0.1 s apart."""
+    clock = FakeTime()
+    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
+    hub.register("board", render)
+    hub.register("overview", render)
+    board = [hub.subscribe("board") for _ in range(500)]
+    for _ in range(500):
+        hub.subscribe("overview")
+    hub.publish(notice(1, "a", view="board"))
+    await settle()
+    hub.publish(notice(2, "b", view="board"))
+    await settle()
+    assert board[0].queue.qsize() == 1  # the first change went out at once; the second waits
+    await clock.advance_to(0.099)
+    assert board[0].queue.qsize() == 1
+    await clock.advance_to(0.1)
+    assert board[0].queue.qsize() == 2
+
+
+async def test_a_reload_queued_for_a_client_that_is_cut_off_is_kept() -> None:
+    """A reload (a swapped store) is not in the view's history, so a reconnect could not recover it."""
+    hub = Hub(version=0, frame=0.001)
+    hub.register("v", render)
+    slow = hub.subscribe("v")
+    reload = Frame("reload", "", 5)
+    slow.offer(reload)
+    for version in range(6, 6 + QUEUE_FRAMES):
+        slow.offer(Frame("patch", f"k{version}", version))
+    assert slow.dropped
+    assert await drain(slow.queue) == [reload, None]
 
 
 async def test_status_frames_name_the_store() -> None:
