@@ -568,3 +568,16 @@ def sensor_load(kafka: str, settings: Any, rate: int, duration: float | None = N
     if duration is not None:
         args += ["--duration", str(duration)]
     return bench_process("load", *args)
+
+
+def stop_sensor_load(load: subprocess.Popen[str]) -> dict[str, Any]:
+    """Stop the background sensor producer; what it reports it sent (or why there is no report)."""
+    if load.poll() is None and load.stdin is not None:
+        load.stdin.write("quit\n")
+        load.stdin.flush()
+    try:
+        report: dict[str, Any] = json.loads(read_line(load, 30, "sensor producer report"))
+    except (RuntimeError, ValueError) as exc:
+        report = {"error": str(exc)}
+    stop_process(load)
+    return report

@@ -39,6 +39,7 @@ from bench.common import (
     running_server,
     sensor_load,
     stop_process,
+    stop_sensor_load,
     summarize,
     wait_ready,
     work_order_event,
@@ -245,14 +246,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
                     rows.append(row)
                     await asyncio.sleep(2)
             finally:
-                if load.poll() is None and load.stdin is not None:
-                    load.stdin.write("quit\n")
-                    load.stdin.flush()
-                try:
-                    sensors = json.loads(read_line(load, 30, "sensor producer report"))
-                except (RuntimeError, ValueError) as exc:
-                    sensors = {"error": str(exc)}
-                stop_process(load)
+                sensors = stop_sensor_load(load)
     holding = [
         r["clients"]
         for r in rows

@@ -16,7 +16,6 @@ SSE clients in the background; targets p99 <= 50 ms at 20/s and <= 100 ms at 200
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from bench.common import (
     running_server,
     sensor_load,
     stop_process,
+    stop_sensor_load,
     summarize,
     wait_ready,
     work_order_event,
@@ -177,14 +177,7 @@ async def _level(
                     live_seen = await live_page.evaluate("window.__seen")
                     poll_seen = await poll_page.evaluate("window.__seen") if poll else []
             finally:
-                if load.poll() is None and load.stdin is not None:
-                    load.stdin.write("quit\n")
-                    load.stdin.flush()
-                try:
-                    load_report = json.loads(read_line(load, 30, "sensor producer report"))
-                except (RuntimeError, ValueError) as exc:
-                    load_report = {"error": str(exc)}
-                stop_process(load)
+                load_report = stop_sensor_load(load)
                 stop_process(clients)
             readiness = await asyncio.to_thread(httpx.get, f"{server.url}/readyz", timeout=5)
             scraped = (await asyncio.to_thread(httpx.get, f"{server.url}/metrics", timeout=5)).text

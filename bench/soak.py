@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import sqlite3
 import statistics
 import time
@@ -65,6 +64,7 @@ from bench.common import (
     running_server,
     sensor_load,
     stop_process,
+    stop_sensor_load,
     wait_ready,
     work_order_event,
 )
@@ -395,14 +395,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                             task.cancel()
                     connection = {path: sample["connection"] for path, sample in samples[-1]["pages"].items()}
             finally:
-                if load.poll() is None and load.stdin is not None:
-                    load.stdin.write("quit\n")
-                    load.stdin.flush()
-                try:
-                    load_report = json.loads(read_line(load, 30, "sensor producer report"))
-                except (RuntimeError, ValueError) as exc:
-                    load_report = {"error": str(exc)}
-                stop_process(load)
+                load_report = stop_sensor_load(load)
                 stop_process(clients)
     compared = all("pages" in c for c in against_fresh)
     full_from = first_full(samples, window_full)
