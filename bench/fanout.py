@@ -53,25 +53,23 @@ BOARD_ORDERS = 50
 
 
 class BoardTraffic:
-    """Status changes to the orders already on the board, in order, at a steady rate."""
+    """Status changes to the orders already on the board, one order after another at a steady rate:
+    lap n of the orders takes each to the n-th status of the cycle, at sequence n + 2."""
 
     def __init__(self, producer: Producer, topic: str, rate: float) -> None:
         self._producer, self._topic, self._gap = producer, topic, 1 / rate
-        self._orders = [f"WO-FAN-{i:03d}" for i in range(BOARD_ORDERS)]
-        self._sequence = dict.fromkeys(self._orders, 1)
-        self._status = dict.fromkeys(self._orders, len(STATUS_CYCLE) - 1)
         self.sent = 0
 
-    async def run(self, stop: asyncio.Event) -> None:
-        started, sent = time.monotonic(), 0
-        while not stop.is_set():
-            order = self._orders[self.sent % BOARD_ORDERS]
-            self._sequence[order] += 1
-            self._status[order] = (self._status[order] + 1) % len(STATUS_CYCLE)
-            event = work_order_event(order, STATUS_CYCLE[self._status[order]], self._sequence[order])
+    async def run(self) -> None:
+        """Until cancelled."""
+        started, first = time.monotonic(), self.sent
+        while True:
+            lap, at = divmod(self.sent, BOARD_ORDERS)
+            order = f"WO-FAN-{at:03d}"
+            event = work_order_event(order, STATUS_CYCLE[lap % len(STATUS_CYCLE)], lap + 2)
             await self._producer.send(self._topic, order, event)
-            self.sent, sent = self.sent + 1, sent + 1
-            await asyncio.sleep(max(0.0, started + sent * self._gap - time.monotonic()))
+            self.sent += 1
+            await asyncio.sleep(max(0.0, started + (self.sent - first) * self._gap - time.monotonic()))
 
 
 async def _count(
@@ -88,7 +86,6 @@ async def _count(
         bench_process("sse_clients", "--url", server.url, "--count", str(n))
         for n in _split(count, math.ceil(count / PER_WORKER))
     ]
-    stop_board = asyncio.Event()
     board_task: asyncio.Task[None] | None = None
     try:
         connected = failed = 0
@@ -98,7 +95,7 @@ async def _count(
         subscribed = await asyncio.to_thread(_wait_subscribed, server.url, connected)
         await asyncio.sleep(1)
         board_sent, board_started = board.sent, time.monotonic()
-        board_task = asyncio.create_task(board.run(stop_board))
+        board_task = asyncio.create_task(board.run())
         await asyncio.sleep(3)  # the board's own traffic reaches every client first
         rss_connected = rss_bytes(server.pid)
         # how the machine's cores are shared while the timed changes go out
@@ -119,8 +116,6 @@ async def _count(
         }
         cpu_share["machine"] = round((_busy_seconds() - machine_before) / timed_s, 2)
         await asyncio.sleep(2 + count / 250)  # late deliveries count as late, not as missing
-        stop_board.set()
-        await board_task
         board_rate = (board.sent - board_sent) / (time.monotonic() - board_started)
         seen: dict[str, list[float]] = {}
         lost = 0
@@ -133,7 +128,6 @@ async def _count(
             for key, times in report["seen"].items():
                 seen.setdefault(key, []).extend(times)
     finally:
-        stop_board.set()
         if board_task is not None:
             board_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -39,14 +39,14 @@ def _met(ok: bool | None) -> str:
     return "—" if ok is None else ("**met**" if ok else "**missed**")
 
 
-# --- plots --------------------------------------------------------------------------------------
-
-
 def _other_machine(base: dict[str, Any], other: dict[str, Any]) -> str:
     """A benchmark run on another machine says so: its figures do not compare with the base run's."""
     if (other.get("cpu"), other.get("nproc")) == (base.get("cpu"), base.get("nproc")):
         return "."
     return f" on another machine: {other.get('nproc')} cores ({other.get('cpu') or 'CPU model unknown'})."
+
+
+# --- plots --------------------------------------------------------------------------------------
 
 
 def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
