@@ -505,7 +505,7 @@ def machine(postgres_url: str) -> dict[str, Any]:
     from importlib.metadata import version as package_version
 
     packages = {}
-    for name in ("aiokafka", "fastapi", "uvicorn", "sse-starlette", "sqlalchemy", "psycopg", "playwright"):
+    for name in ("aiokafka", "fastapi", "uvicorn", "sqlalchemy", "psycopg", "playwright"):
         try:
             packages[name] = package_version(name)
         except PackageNotFoundError:

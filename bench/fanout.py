@@ -115,6 +115,7 @@ async def _count(
             name: round((cpu_seconds(pids) - cpu_before[name]) / timed_s, 2) for name, pids in groups.items()
         }
         cpu_share["machine"] = round((_busy_seconds() - machine_before) / timed_s, 2)
+        write_s = await asyncio.to_thread(_gauge, server.url, "shopfloor_sse_write_seconds")
         await asyncio.sleep(2 + count / 250)  # late deliveries count as late, not as missing
         board_rate = (board.sent - board_sent) / (time.monotonic() - board_started)
         seen: dict[str, list[float]] = {}
@@ -165,6 +166,7 @@ async def _count(
         "server_rss_mib": round(rss_connected / 2**20, 1),
         "board_changes_per_s": round(board_rate, 1),
         "cpu_cores_used": cpu_share,
+        "sse_write_us": round(write_s * 1e6, 1),  # as the server measured it; frames last 2x the writes
     }
 
 
@@ -174,23 +176,26 @@ def _busy_seconds() -> float:
     return sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
 
 
+def _gauge(url: str, name: str) -> float:
+    """The server's gauge `name` from /metrics, summed over its labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for sample in family.samples
+    )
+
+
 def _wait_subscribed(url: str, count: int, timeout: float = 120) -> int:
     """Until the server has subscribed `count` SSE clients (its /metrics gauge): a client whose TCP
     connect succeeded may still wait in the accept backlog, and would miss the first changes."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     deadline = time.monotonic() + timeout
     subscribed = 0
     while time.monotonic() < deadline:
-        text = httpx.get(f"{url}/metrics", timeout=10).text
-        subscribed = int(
-            sum(
-                sample.value
-                for family in text_string_to_metric_families(text)
-                if family.name == "shopfloor_sse_clients"
-                for sample in family.samples
-            )
-        )
+        subscribed = int(_gauge(url, "shopfloor_sse_clients"))
         if subscribed >= count:
             break
         time.sleep(0.5)

@@ -206,7 +206,7 @@ def _serve(
         runtime.tasks.append(simulate)
     app = create_app(runtime)
     print(f"shopfloor: http://{settings.host}:{settings.port}", flush=True)
-    serve(app, settings, runtime.auth)
+    serve(app, settings, runtime.auth, app.state.streams.end_all)
 
 
 def _refuse_busy_port(command: str, settings: Settings) -> None:

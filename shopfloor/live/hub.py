@@ -29,7 +29,10 @@ QUEUE_FRAMES = 64
 HISTORY_NOTICES = 512
 FOLLOWED = "followed"
 HEARTBEAT_SECONDS = 5.0
-LOOP_SECONDS_PER_SUBSCRIBER_FRAME = 100e-6  # twice what one SSE write costs on a busy 2-core machine
+WRITE_SECONDS_UNTIL_MEASURED = 50e-6  # one SSE write on a busy 2-core machine, before a frame measures it
+WRITE_COST_WEIGHT = 0.2  # how much the latest frame moves the measured cost (a GC pause is one frame)
+LOOP_SHARE_FOR_WRITES = 0.5
+LONGEST_FRAME_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +83,10 @@ class ViewChannel:
     last_sent: float = float("-inf")
     flush_task: asyncio.Task[None] | None = None
 
-    def delay_for_next_frame(self, now: float, subscribers: int = 0) -> float:
-        """Now if the last frame went out a frame ago or more; else the rest of that frame.
-
-        With many subscribers (`subscribers`: of every view, as they share one event loop) a frame
-        lasts longer: each frame costs the loop one write per subscriber, and frames that came faster
-        than twice those writes take would leave no time for anything else (the consumer included),
-        so every change would wait behind them."""
-        frame = max(self.frame, subscribers * LOOP_SECONDS_PER_SUBSCRIBER_FRAME)
+    def delay_for_next_frame(self, now: float, shortest: float = 0.0) -> float:
+        """Now if the last frame went out a frame ago or more; else the rest of that frame, which
+        lasts at least `shortest` (what the loop can afford with many subscribers, see `Hub`)."""
+        frame = min(max(self.frame, shortest), LONGEST_FRAME_SECONDS)
         return max(0.0, self.last_sent + frame - now)
 
     def keys_since(self, version: int) -> frozenset[str] | None:
@@ -112,7 +111,13 @@ async def _no_status() -> dict[str, object]:
 
 class Hub:
     """`frame`: the coalescing period per view. `clock`, `sleep`: monotonic time (injected by tests).
-    `epoch`: the store's identity, told to every client so a page never mixes two stores."""
+    `epoch`: the store's identity, told to every client so a page never mixes two stores.
+
+    With many subscribers a frame lasts longer: each frame costs the event loop one write per
+    subscriber (of every view: they share the loop), and frames that came faster than twice those
+    writes take would leave no time for anything else, the consumer included, so every change would
+    wait behind them. What a write costs is measured on every frame (`write_seconds`): the time from
+    handing the frame out until every waiting subscriber has written it."""
 
     def __init__(
         self,
@@ -129,6 +134,7 @@ class Hub:
         self.epoch = epoch
         self.status_provider: Callable[[], Awaitable[dict[str, object]]] = _no_status
         self.views: dict[str, ViewChannel] = {}
+        self.write_seconds = WRITE_SECONDS_UNTIL_MEASURED
         self._ticker: asyncio.Task[None] | None = None
 
     def register(self, view: str, render_patch: PatchRenderer, follows: frozenset[str] = frozenset()) -> None:
@@ -170,7 +176,8 @@ class Hub:
                 self._schedule(channel)
 
     def _schedule(self, channel: ViewChannel) -> None:
-        wait = channel.delay_for_next_frame(self._clock(), self.clients())
+        shortest = self.clients() * self.write_seconds / LOOP_SHARE_FOR_WRITES
+        wait = channel.delay_for_next_frame(self._clock(), shortest)
         channel.flush_task = asyncio.get_running_loop().create_task(self._flush(channel, wait))
 
     async def _flush(self, channel: ViewChannel, wait: float) -> None:
@@ -188,8 +195,7 @@ class Hub:
             with tracing.push_span(channel.name, traces, version, len(keys), len(channel.subscribers)):
                 with tracing.render_span(channel.name):
                     frame = await self._patch_frame(channel, frozenset(keys), version)
-                for subscriber in list(channel.subscribers):
-                    subscriber.offer(frame)
+                self._hand_out(frame, list(channel.subscribers))
             metrics.SSE_FRAMES.labels(channel.name).inc()
             if oldest is not None:
                 metrics.EVENT_TO_PUSH.labels(channel.name).observe(max(0.0, time.time() - oldest / 1000))
@@ -199,6 +205,21 @@ class Hub:
             channel.flush_task = None
             if channel.pending:
                 self._schedule(channel)
+
+    def _hand_out(self, frame: Frame, subscribers: list[Subscriber]) -> None:
+        """Every subscriber waiting for a frame is woken in order, so a callback queued after them runs
+        once they have all written it: that time, per subscriber, is what a write costs the loop."""
+        if not subscribers:
+            return
+        started = self._clock()
+        for subscriber in subscribers:
+            subscriber.offer(frame)
+        asyncio.get_running_loop().call_soon(self._written, started, len(subscribers))
+
+    def _written(self, started: float, writes: int) -> None:
+        per_write = (self._clock() - started) / writes
+        self.write_seconds += WRITE_COST_WEIGHT * (per_write - self.write_seconds)
+        metrics.SSE_WRITE_SECONDS.set(self.write_seconds)
 
     async def _patch_frame(self, channel: ViewChannel, keys: frozenset[str], version: int) -> Frame:
         if EVERYTHING in keys:
@@ -247,6 +268,4 @@ class Hub:
             except Exception:
                 log.exception("status frame failed")
                 continue
-            for channel in self.views.values():
-                for subscriber in list(channel.subscribers):
-                    subscriber.offer(frame)
+            self._hand_out(frame, [s for channel in self.views.values() for s in channel.subscribers])

@@ -12,19 +12,18 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine
-from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
 from shopfloor.auth.roles import Principal, require_role
 from shopfloor.live.hub import Frame, Hub
 from shopfloor.pages import templates
 from shopfloor.rebuild import progress as progress_store
-from shopfloor.web.sse import Streams
+from shopfloor.web.sse import EventStream, Streams, encode_event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -51,13 +50,13 @@ def router(engine: Engine, streams: Streams) -> APIRouter:
         return JSONResponse([progress_store.as_dict(p) for p in progress_store.load_all(engine)])
 
     @api.get("/admin/rebuilds/stream", include_in_schema=False)
-    async def stream(request: Request, _user: Admin) -> EventSourceResponse:
+    async def stream(request: Request, _user: Admin) -> EventStream:
         return streams.response(request, _frames(engine, request))
 
     return api
 
 
-async def _frames(engine: Engine, request: Request) -> AsyncIterator[dict[str, Any]]:
+async def _frames(engine: Engine, request: Request) -> AsyncIterator[bytes]:
     sent: dict[str, str] = {}
     since_status = STATUS_SECONDS
     while not await request.is_disconnected():
@@ -66,11 +65,11 @@ async def _frames(engine: Engine, request: Request) -> AsyncIterator[dict[str, A
         for p in rows:
             sent[p.model] = _row_html(p)
         if changed:
-            yield {"event": "patch", "data": "".join(changed)}
+            yield encode_event("".join(changed), "patch")
         since_status += POLL_SECONDS
         if since_status >= STATUS_SECONDS:
             since_status = 0.0
-            yield {"event": "status", "data": json.dumps({"healthy": True})}
+            yield encode_event(json.dumps({"healthy": True}), "status")
         await asyncio.sleep(POLL_SECONDS)
 
 

@@ -131,6 +131,7 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     reader = history_web.past_reader(live_store, runtime.history)  # `?at=`: the board as of that moment
     points = inventory_web.ReorderPoints.from_settings(settings)
     streams = Streams(functools.partial(auth_wiring.session_watch, runtime), settings.session_check_seconds)
+    app.state.streams = streams  # the server ends them when it stops
 
     def sink() -> EventSink | None:
         return runtime.sink

@@ -15,12 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import Engine
-from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from shopfloor.live.hub import Frame, Hub, Subscriber
 from shopfloor.store import sensors as sensor_store
 from shopfloor.web.board import Reader, live_reader
-from shopfloor.web.sse import Streams
+from shopfloor.web.sse import EventStream, Streams, encode_event
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES, trend_window
 
 log = logging.getLogger(__name__)
@@ -36,9 +35,10 @@ def _trend(engine: Engine, machine: str, since_ms: int, per_minute: bool) -> dic
         return sensor_store.trend(conn, machine, since_ms, per_minute=per_minute)
 
 
-def _points_message(points: dict[str, list[list[float]]]) -> dict[str, str]:
-    cursor = max(p[-1][0] for p in points.values())
-    return {"event": "points", "data": json.dumps(points, separators=(",", ":")), "id": str(int(cursor))}
+def _points_message(points: dict[str, list[list[float]]]) -> tuple[int, bytes]:
+    """The SSE message of new points, and the cursor it moves its viewers to."""
+    cursor = int(max(p[-1][0] for p in points.values()))
+    return cursor, encode_event(json.dumps(points, separators=(",", ":")), "points", cursor)
 
 
 class TrendFeed:
@@ -108,9 +108,9 @@ class TrendFeed:
         for machine, points in found.items():
             if machine not in self.viewers or not points:
                 continue
-            message = _points_message(points)
-            self.cursors[machine] = max(self.cursors.get(machine, 0), int(message["id"]))
-            frame = Frame("points", ServerSentEvent(**message).encode().decode())  # encoded once
+            cursor, message = _points_message(points)
+            self.cursors[machine] = max(self.cursors.get(machine, 0), cursor)
+            frame = Frame("points", message.decode())  # encoded once
             for subscriber in list(self.viewers[machine]):
                 subscriber.offer(frame)
 
@@ -146,14 +146,14 @@ def router(
         request: Request,
         machine: Annotated[str, Query(min_length=1, max_length=200)],
         since: Annotated[int, Query(ge=0, le=MAX_MS)] = 0,
-    ) -> EventSourceResponse:
-        async def frames() -> AsyncIterator[dict[str, Any] | bytes]:
+    ) -> EventStream:
+        async def frames() -> AsyncIterator[bytes]:
             subscriber, cursor = feed.join(machine, since)
             try:
                 if since < cursor:  # what this viewer missed before the shared feed's position
                     points = await asyncio.to_thread(_trend, engine, machine, since, False)
                     if points:
-                        yield _points_message(points)
+                        yield _points_message(points)[1]
                 while True:
                     frame = await subscriber.queue.get()
                     if frame is None:

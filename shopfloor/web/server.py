@@ -8,6 +8,8 @@ process's file descriptors. `GuardedHttp` gives every request head a deadline an
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -74,12 +76,31 @@ class GuardedHttp(HttpToolsProtocol):
             self._arm()  # the next request head on this connection gets its own deadline
 
 
+class StreamingServer(uvicorn.Server):
+    """Ends the open event streams first when it stops: they never end by themselves, and uvicorn
+    waits for every open response before it exits."""
+
+    def __init__(self, config: uvicorn.Config, end_streams: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.end_streams = end_streams
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.end_streams()
+        await super().shutdown(sockets)
+
+
+def _no_streams() -> None:
+    return None
+
+
 def deployed_app(app: ASGIApp, settings: Settings, auth: bool) -> Edge:
     """The app behind the edge layer, as every server process runs it."""
     return Edge(app, TrustedProxies(settings.trusted_proxies), allowed_hosts(settings, auth))
 
 
-def build_server(app: ASGIApp, settings: Settings, auth: bool) -> uvicorn.Server:
+def build_server(
+    app: ASGIApp, settings: Settings, auth: bool, end_streams: Callable[[], None] = _no_streams
+) -> uvicorn.Server:
     config = uvicorn.Config(
         deployed_app(app, settings, auth),
         host=settings.host,
@@ -94,8 +115,10 @@ def build_server(app: ASGIApp, settings: Settings, auth: bool) -> uvicorn.Server
     )
     config.head_timeout = settings.http_header_timeout_seconds  # type: ignore[attr-defined]
     config.head_limit = settings.http_max_header_bytes  # type: ignore[attr-defined]
-    return uvicorn.Server(config)
+    return StreamingServer(config, end_streams)
 
 
-def serve(app: ASGIApp, settings: Settings, auth: bool) -> None:
-    build_server(app, settings, auth).run()
+def serve(
+    app: ASGIApp, settings: Settings, auth: bool, end_streams: Callable[[], None] = _no_streams
+) -> None:
+    build_server(app, settings, auth, end_streams).run()
