@@ -331,8 +331,8 @@ def _ratio(row: dict[str, Any], key: str) -> str:
 
 def _fanout(result: dict[str, Any]) -> list[str]:
     lines = [
-        "| clients | connected | deliveries | missing | p50 ms | p99 ms | max ms | spread p99 ms | last client p50 ms | server RSS MiB | board changes/s behind | cores used: server / clients / machine |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| clients | connected | deliveries | missing | p50 ms | p99 ms | max ms | spread p99 ms | last client p50 ms | server RSS MiB | board changes/s behind | cores used: server / clients / machine | one write, as the server measured it (µs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         cores = r.get("cpu_cores_used", {})
@@ -341,7 +341,8 @@ def _fanout(result: dict[str, Any]) -> list[str]:
             f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)} | {_fmt(r['latency'].get('max'), 1)} | "
             f"{_fmt(r['spread'].get('p99'), 1)} | {_fmt(r['to_all_clients'].get('p50'), 1)} | {_fmt(r['server_rss_mib'], 1)} | "
             f"{_fmt(r.get('board_changes_per_s'), 1)} | "
-            f"{_fmt(cores.get('server'), 2)} / {_fmt(cores.get('clients'), 2)} / {_fmt(cores.get('machine'), 2)} |"
+            f"{_fmt(cores.get('server'), 2)} / {_fmt(cores.get('clients'), 2)} / {_fmt(cores.get('machine'), 2)} | "
+            f"{_fmt(r.get('sse_write_us'), 1)} |"
         )
     background = result.get("background")
     if background:

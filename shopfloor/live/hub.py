@@ -32,6 +32,7 @@ HEARTBEAT_SECONDS = 5.0
 WRITE_SECONDS_UNTIL_MEASURED = 50e-6  # one SSE write on a busy 2-core machine, before a frame measures it
 WRITE_COST_WEIGHT = 0.2  # how much the latest frame moves the measured cost (a GC pause is one frame)
 LOOP_SHARE_FOR_WRITES = 0.5
+MEASURED_FROM_SUBSCRIBERS = 100  # in a smaller frame the other callbacks queued with it weigh too much
 LONGEST_FRAME_SECONDS = 1.0
 
 
@@ -208,13 +209,14 @@ class Hub:
 
     def _hand_out(self, frame: Frame, subscribers: list[Subscriber]) -> None:
         """Every subscriber waiting for a frame is woken in order, so a callback queued after them runs
-        once they have all written it: that time, per subscriber, is what a write costs the loop."""
-        if not subscribers:
-            return
+        once they have all written it: that time, per subscriber, is what a write costs the loop.
+        Only frames to many subscribers are timed: the callbacks already queued before them run in
+        the same stretch, and with a few subscribers they would be most of it."""
         started = self._clock()
         for subscriber in subscribers:
             subscriber.offer(frame)
-        asyncio.get_running_loop().call_soon(self._written, started, len(subscribers))
+        if len(subscribers) >= MEASURED_FROM_SUBSCRIBERS:
+            asyncio.get_running_loop().call_soon(self._written, started, len(subscribers))
 
     def _written(self, started: float, writes: int) -> None:
         per_write = (self._clock() - started) / writes

@@ -180,6 +180,31 @@ async def test_a_frame_lasts_twice_what_its_writes_were_measured_to_take() -> No
         writer.cancel()
 
 
+async def test_a_frame_to_a_few_subscribers_is_not_timed() -> None:
+    """With three subscribers, whatever else the loop had queued would be most of what is timed (here
+    10 ms of fake time per subscriber): the cost stays what it was until a frame to many is timed."""
+    clock = FakeTime()
+    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
+    hub.register("v", render)
+    subscribers = [hub.subscribe("v") for _ in range(3)]
+
+    async def busy(queue: asyncio.Queue[Frame | None]) -> None:
+        while True:
+            await queue.get()
+            clock.now += 0.01
+
+    writers = [asyncio.create_task(busy(s.queue)) for s in subscribers]
+    await settle()
+    before = hub.write_seconds
+    for version in range(1, 11):
+        hub.publish(notice(version, f"k{version}"))
+        await settle()
+        await clock.advance_to(clock.now + 1.0)
+    assert hub.write_seconds == before
+    for writer in writers:
+        writer.cancel()
+
+
 async def test_subscribers_of_every_view_stretch_a_views_frame() -> None:
     """500 on the board and 500 on the overview share one loop: with writes of 50 us each, the
     board's frames are 0.1 s apart (its own 500 alone would make them 0.05 s)."""
