@@ -29,8 +29,8 @@ SSE_CLIENTS = Gauge("shopfloor_sse_clients", "Connected SSE clients", ["view"])
 SSE_FRAMES = Counter("shopfloor_sse_frames_total", "SSE frames rendered (sent to every subscriber)", ["view"])
 SSE_WRITE_SECONDS = Gauge(
     "shopfloor_sse_write_seconds",
-    "Event-loop time one SSE write takes, measured on every frame; frames last at least twice the writes "
-    "of all connected screens",
+    "Event-loop time one SSE write takes, measured on frames to 100 screens or more; frames last at least "
+    "twice the writes of all connected screens",
 )
 DEAD_LETTERS = Counter(
     "shopfloor_dead_letters_total", "Records dead-lettered (DLQ topic and table), by source topic", ["topic"]

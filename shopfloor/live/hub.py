@@ -86,8 +86,9 @@ class ViewChannel:
 
     def delay_for_next_frame(self, now: float, shortest: float = 0.0) -> float:
         """Now if the last frame went out a frame ago or more; else the rest of that frame, which
-        lasts at least `shortest` (what the loop can afford with many subscribers, see `Hub`)."""
-        frame = min(max(self.frame, shortest), LONGEST_FRAME_SECONDS)
+        lasts at least `shortest` (what the loop can afford with many subscribers, see `Hub`), up
+        to a second however many there are."""
+        frame = max(self.frame, min(shortest, LONGEST_FRAME_SECONDS))
         return max(0.0, self.last_sent + frame - now)
 
     def keys_since(self, version: int) -> frozenset[str] | None:
@@ -117,8 +118,9 @@ class Hub:
     With many subscribers a frame lasts longer: each frame costs the event loop one write per
     subscriber (of every view: they share the loop), and frames that came faster than twice those
     writes take would leave no time for anything else, the consumer included, so every change would
-    wait behind them. What a write costs is measured on every frame (`write_seconds`): the time from
-    handing the frame out until every waiting subscriber has written it."""
+    wait behind them. What a write costs is measured on every frame to 100 subscribers or more
+    (`write_seconds`): the time from handing the frame out until every waiting subscriber has
+    written it."""
 
     def __init__(
         self,
@@ -136,6 +138,8 @@ class Hub:
         self.status_provider: Callable[[], Awaitable[dict[str, object]]] = _no_status
         self.views: dict[str, ViewChannel] = {}
         self.write_seconds = WRITE_SECONDS_UNTIL_MEASURED
+        metrics.SSE_WRITE_SECONDS.set(self.write_seconds)
+        self._timing: tuple[float, int, asyncio.Handle] | None = None  # frames handed out, not yet written
         self._ticker: asyncio.Task[None] | None = None
 
     def register(self, view: str, render_patch: PatchRenderer, follows: frozenset[str] = frozenset()) -> None:
@@ -212,13 +216,21 @@ class Hub:
         once they have all written it: that time, per subscriber, is what a write costs the loop.
         Only frames to many subscribers are timed: the callbacks already queued before them run in
         the same stretch, and with a few subscribers they would be most of it."""
-        started = self._clock()
+        started, writes = self._clock(), len(subscribers)
         for subscriber in subscribers:
             subscriber.offer(frame)
-        if len(subscribers) >= MEASURED_FROM_SUBSCRIBERS:
-            asyncio.get_running_loop().call_soon(self._written, started, len(subscribers))
+        if self._timing is not None:  # the last frame's writes have not run yet: time both together
+            earlier, earlier_writes, handle = self._timing
+            handle.cancel()
+            started, writes = earlier, earlier_writes + writes
+        elif writes < MEASURED_FROM_SUBSCRIBERS:
+            return
+        self._timing = (started, writes, asyncio.get_running_loop().call_soon(self._written))
 
-    def _written(self, started: float, writes: int) -> None:
+    def _written(self) -> None:
+        assert self._timing is not None
+        started, writes, _ = self._timing
+        self._timing = None
         per_write = (self._clock() - started) / writes
         self.write_seconds += WRITE_COST_WEIGHT * (per_write - self.write_seconds)
         metrics.SSE_WRITE_SECONDS.set(self.write_seconds)

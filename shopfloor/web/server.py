@@ -76,6 +76,9 @@ class GuardedHttp(HttpToolsProtocol):
             self._arm()  # the next request head on this connection gets its own deadline
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 10  # then what still runs is cancelled (a client that stopped reading)
+
+
 class StreamingServer(uvicorn.Server):
     """Ends the open event streams first when it stops: they never end by themselves, and uvicorn
     waits for every open response before it exits."""
@@ -110,6 +113,7 @@ def build_server(
         timeout_keep_alive=settings.http_keep_alive_seconds,
         limit_concurrency=settings.http_max_connections,
         backlog=2048,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_level="warning",
         access_log=False,
     )

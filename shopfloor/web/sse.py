@@ -100,8 +100,10 @@ class EventStream(Response):
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         self._last_sent = loop.time()
         listener = loop.create_task(self._hear_disconnect(receive))
-        self._timer = loop.call_later(self.streams.check_seconds, self._tick, loop)
+        self._timer = loop.call_later(self.streams.tick_seconds, self._tick, loop)
         self.streams.open.add(self)
+        if self.streams.closing:  # opened while the server was ending the others
+            self.end(Ending.SHUTDOWN)
         try:
             async for chunk in self.messages:
                 self._sending_since = loop.time()
@@ -109,9 +111,8 @@ class EventStream(Response):
                 self._sending_since = None
                 self._last_sent = loop.time()
         except asyncio.CancelledError:
-            if self.ending is None:
-                raise  # not ours: the server is cancelling this request
-            self._task.uncancel()
+            if self.ending is None or self._task.uncancel() > 0:
+                raise  # not (only) ours: the server is cancelling this request
         finally:
             self.streams.open.discard(self)
             if self._timer is not None:
@@ -127,14 +128,19 @@ class EventStream(Response):
                 log.warning("SSE stream %s closed: %s", scope.get("path"), self.ending.value)
             return  # nothing more can reach it; the server closes the connection
         body = SESSION_ENDED if self.ending is Ending.SESSION else b""
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        try:
+            async with asyncio.timeout(self.streams.send_timeout):
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+        except TimeoutError:
+            log.warning("SSE stream %s closed: %s", scope.get("path"), Ending.STALLED.value)
+            return
         if self.background is not None:
             await self.background()
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Every `check_seconds`: a send stuck too long ends the stream; else the session check and a
+        """Every `tick_seconds`: a send stuck too long ends the stream; else the session check and a
         ping on a silent connection run in a short task of their own."""
-        self._timer = loop.call_later(self.streams.check_seconds, self._tick, loop)
+        self._timer = loop.call_later(self.streams.tick_seconds, self._tick, loop)
         now = loop.time()
         if self._sending_since is not None and now - self._sending_since > self.streams.send_timeout:
             self.end(Ending.STALLED)
@@ -153,6 +159,9 @@ class EventStream(Response):
                 self._sending_since = loop.time()  # a ping stuck behind a full socket counts too
                 await self._send({"type": "http.response.body", "body": PING, "more_body": True})
                 self._sending_since, self._last_sent = None, loop.time()
+        except Exception:  # a connection closed under the ping: the stream ends as the client left
+            log.debug("SSE ping failed", exc_info=True)
+            self.end(Ending.DISCONNECTED)
         finally:
             self._checkup = None
 
@@ -175,11 +184,19 @@ class Streams:
     ping_seconds: float = PING_SECONDS
     send_timeout: float = SEND_TIMEOUT_SECONDS
     open: set[EventStream] = field(default_factory=set)
+    closing: bool = False
+
+    @property
+    def tick_seconds(self) -> float:
+        """How often each stream's timer looks: often enough for each of the three checks."""
+        return min(self.check_seconds, self.ping_seconds, self.send_timeout / 2)
 
     def response(self, request: Request, messages: AsyncIterator[bytes]) -> EventStream:
         return EventStream(messages, self.watch(request), self)
 
     def end_all(self) -> None:
+        """The server is stopping: every open stream ends, and so does any that opens from now on."""
+        self.closing = True
         for stream in list(self.open):
             stream.end(Ending.SHUTDOWN)
 

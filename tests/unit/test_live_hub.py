@@ -144,6 +144,10 @@ def test_a_frame_lasts_at_least_what_the_loop_can_afford_and_never_over_a_second
     assert abs(channel.delay_for_next_frame(100.06, 0.1) - 0.04) < 1e-9
     assert channel.delay_for_next_frame(100.1, 0.1) == 0.0
     assert abs(channel.delay_for_next_frame(100.0, 30.0) - 1.0) < 1e-9
+    slow = Hub(version=0, frame=2.0)  # a configured frame over a second is kept
+    slow.register("v", render)
+    slow.views["v"].last_sent = 100.0
+    assert abs(slow.views["v"].delay_for_next_frame(100.0, 30.0) - 2.0) < 1e-9
 
 
 async def test_a_frame_lasts_twice_what_its_writes_were_measured_to_take() -> None:
@@ -176,6 +180,35 @@ async def test_a_frame_lasts_twice_what_its_writes_were_measured_to_take() -> No
     assert channel.pending
     await clock.advance_to(channel.last_sent + 0.0401)
     assert not channel.pending
+    for writer in writers:
+        writer.cancel()
+
+
+async def test_two_frames_handed_out_in_one_pass_are_timed_together() -> None:
+    """A board and a second view change together: 400 writes of 100 us each run back to back, and
+    each write is still measured at 100 us (not the first frame's writes charged to the second)."""
+    clock = FakeTime()
+    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
+    hub.register("a", render)
+    hub.register("b", render)
+    subscribers = [hub.subscribe(view) for view in ("a", "b") for _ in range(200)]
+
+    async def write(queue: asyncio.Queue[Frame | None]) -> None:
+        while True:
+            await queue.get()
+            clock.now += 100e-6
+
+    writers = [asyncio.create_task(write(s.queue)) for s in subscribers]
+    await settle()
+    hub.write_seconds = 100e-6
+    for version in range(1, 6):
+        both = ChangeNotice(
+            version=version, keys={"a": frozenset("x"), "b": frozenset("y")}, oldest_event_ms={}
+        )
+        hub.publish(both)
+        await settle()
+        await clock.advance_to(clock.now + 1.0)
+    assert abs(hub.write_seconds - 100e-6) < 1e-7
     for writer in writers:
         writer.cancel()
 

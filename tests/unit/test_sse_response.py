@@ -158,8 +158,27 @@ async def test_a_client_that_stops_reading_is_cut_off_after_the_send_timeout() -
     assert [m["type"] for m in connection.sent] == ["http.response.start"]  # the stuck send never finished
 
 
+async def test_a_stream_that_opens_while_the_server_stops_ends_at_once() -> None:
+    """A request accepted just before the stop reaches its stream after the others were ended."""
+    closed: list[str] = []
+    streams = Streams(**FAST)
+    streams.end_all()
+    connection = Connection()
+    await _serve(EventStream(_forever(closed), None, streams), connection)
+    assert closed == ["closed"] and not streams.open and connection.sent[-1]["more_body"] is False
+
+
+async def test_the_last_send_to_a_client_that_stopped_reading_times_out_too() -> None:
+    """The session ends while the client reads nothing: telling it so must not wait forever."""
+    _, alive = _answers(False)
+    streams = Streams(check_seconds=0.01, send_timeout=0.05)
+    connection = Connection(stalled=True)
+    await _serve(EventStream(_forever([]), alive, streams), connection)
+    assert [m["type"] for m in connection.sent] == ["http.response.start"] and not streams.open
+
+
 async def test_a_silent_connection_gets_pings_and_a_busy_one_does_not() -> None:
-    streams = Streams(check_seconds=0.01, ping_seconds=0.03)
+    streams = Streams(check_seconds=0.01, ping_seconds=0.1)
     quiet, busy = Connection(), Connection()
 
     async def frames() -> AsyncIterator[bytes]:
