@@ -4,8 +4,10 @@ slow clients cut off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
-from shopfloor.live.hub import QUEUE_FRAMES, Frame, Hub
+from shopfloor.live.hub import QUEUE_FRAMES, Frame, Hub, Subscriber
 from shopfloor.store.changes import ChangeNotice
 
 rendered: list[frozenset[str]] = []
@@ -81,6 +83,29 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+@contextlib.asynccontextmanager
+async def writing(
+    clock: FakeTime, subscribers: list[Subscriber], seconds_each: float, got: list[Frame | None] | None = None
+) -> AsyncIterator[None]:
+    """A task per subscriber that takes each frame (into `got`) and spends `seconds_each` of fake time
+    writing it, as a stream's task does."""
+
+    async def write(queue: asyncio.Queue[Frame | None]) -> None:
+        while True:
+            frame = await queue.get()
+            if got is not None:
+                got.append(frame)
+            clock.now += seconds_each
+
+    writers = [asyncio.create_task(write(s.queue)) for s in subscribers]
+    await settle()
+    try:
+        yield
+    finally:
+        for writer in writers:
+            writer.cancel()
+
+
 async def delivery_waits(rate: float, seconds: float, frame: float) -> tuple[list[float], int]:
     """Publish one change every 1/rate s (fake time); how long each waited, and how many frames went out."""
     time = FakeTime()
@@ -150,126 +175,86 @@ def test_a_frame_lasts_at_least_what_the_loop_can_afford_and_never_over_a_second
     assert abs(slow.views["v"].delay_for_next_frame(100.0, 30.0) - 2.0) < 1e-9
 
 
+def fake_hub(*views: str) -> tuple[FakeTime, Hub]:
+    clock = FakeTime()
+    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
+    for view in views:
+        hub.register(view, render)
+    return clock, hub
+
+
+async def publish_apart(clock: FakeTime, hub: Hub, notices: list[ChangeNotice]) -> None:
+    """Each change a second after the last: every one goes out at once in a frame of its own."""
+    for change in notices:
+        hub.publish(change)
+        await settle()
+        await clock.advance_to(clock.now + 1.0)
+
+
 async def test_a_frame_lasts_twice_what_its_writes_were_measured_to_take() -> None:
     """200 subscribers whose every write takes 100 us (of fake time): 20 ms of writes a frame, so
     frames at least 40 ms apart once the cost is learnt (a few frames), not the configured 25 ms."""
-    clock = FakeTime()
-    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
-    hub.register("v", render)
-    subscribers = [hub.subscribe("v") for _ in range(200)]
-
-    async def write(queue: asyncio.Queue[Frame | None]) -> None:
-        while True:
-            await queue.get()
-            clock.now += 100e-6
-
-    writers = [asyncio.create_task(write(s.queue)) for s in subscribers]
-    await settle()
-    for version in range(1, 31):
-        hub.publish(notice(version, f"k{version}"))
+    clock, hub = fake_hub("v")
+    async with writing(clock, [hub.subscribe("v") for _ in range(200)], 100e-6):
+        await publish_apart(clock, hub, [notice(v, f"k{v}") for v in range(1, 31)])
+        assert abs(hub.write_seconds - 100e-6) < 1e-6
+        channel = hub.views["v"]
+        hub.publish(notice(31, "now"))  # goes out at once
         await settle()
-        await clock.advance_to(clock.now + 1.0)  # each change long after the last frame
-    assert abs(hub.write_seconds - 100e-6) < 1e-6
-    channel = hub.views["v"]
-    hub.publish(notice(31, "now"))  # goes out at once
-    await settle()
-    hub.publish(notice(32, "then"))  # right after a frame: waits for that frame's end
-    await settle()
-    assert channel.flush_task is not None and channel.pending
-    await clock.advance_to(channel.last_sent + 0.039)
-    assert channel.pending
-    await clock.advance_to(channel.last_sent + 0.0401)
-    assert not channel.pending
-    for writer in writers:
-        writer.cancel()
+        hub.publish(notice(32, "then"))  # right after a frame: waits for that frame's end
+        await settle()
+        assert channel.flush_task is not None and channel.pending
+        await clock.advance_to(channel.last_sent + 0.039)
+        assert channel.pending
+        await clock.advance_to(channel.last_sent + 0.0401)
+        assert not channel.pending
 
 
 async def test_two_frames_handed_out_in_one_pass_are_timed_together() -> None:
     """A board and a second view change together: 400 writes of 100 us each run back to back, and
     each write is still measured at 100 us (not the first frame's writes charged to the second)."""
-    clock = FakeTime()
-    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
-    hub.register("a", render)
-    hub.register("b", render)
+    clock, hub = fake_hub("a", "b")
     subscribers = [hub.subscribe(view) for view in ("a", "b") for _ in range(200)]
-
-    async def write(queue: asyncio.Queue[Frame | None]) -> None:
-        while True:
-            await queue.get()
-            clock.now += 100e-6
-
-    writers = [asyncio.create_task(write(s.queue)) for s in subscribers]
-    await settle()
     hub.write_seconds = 100e-6
-    for version in range(1, 6):
-        both = ChangeNotice(
-            version=version, keys={"a": frozenset("x"), "b": frozenset("y")}, oldest_event_ms={}
-        )
-        hub.publish(both)
-        await settle()
-        await clock.advance_to(clock.now + 1.0)
+    both = [
+        ChangeNotice(version=v, keys={"a": frozenset("x"), "b": frozenset("y")}, oldest_event_ms={})
+        for v in range(1, 6)
+    ]
+    async with writing(clock, subscribers, 100e-6):
+        await publish_apart(clock, hub, both)
     assert abs(hub.write_seconds - 100e-6) < 1e-7
-    for writer in writers:
-        writer.cancel()
 
 
 async def test_a_frame_to_a_few_subscribers_is_not_timed() -> None:
     """With three subscribers, whatever else the loop had queued would be most of what is timed (here
     10 ms of fake time per subscriber): the cost stays what it was until a frame to many is timed."""
-    clock = FakeTime()
-    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
-    hub.register("v", render)
-    subscribers = [hub.subscribe("v") for _ in range(3)]
-
-    async def busy(queue: asyncio.Queue[Frame | None]) -> None:
-        while True:
-            await queue.get()
-            clock.now += 0.01
-
-    writers = [asyncio.create_task(busy(s.queue)) for s in subscribers]
-    await settle()
+    clock, hub = fake_hub("v")
     before = hub.write_seconds
-    for version in range(1, 11):
-        hub.publish(notice(version, f"k{version}"))
-        await settle()
-        await clock.advance_to(clock.now + 1.0)
+    async with writing(clock, [hub.subscribe("v") for _ in range(3)], 0.01):
+        await publish_apart(clock, hub, [notice(v, f"k{v}") for v in range(1, 11)])
     assert hub.write_seconds == before
-    for writer in writers:
-        writer.cancel()
 
 
 async def test_subscribers_of_every_view_stretch_a_views_frame() -> None:
     """500 on the board and 500 on the overview share one loop: with writes of 50 us each, the
     board's frames are 0.1 s apart (its own 500 alone would make them 0.05 s)."""
-    clock = FakeTime()
-    hub = Hub(version=0, frame=0.025, clock=clock.clock, sleep=clock.sleep)
-    hub.register("board", render)
-    hub.register("overview", render)
+    clock, hub = fake_hub("board", "overview")
     board = [hub.subscribe("board") for _ in range(500)]
     for _ in range(500):
         hub.subscribe("overview")
     got: list[Frame | None] = []
-
-    async def write(queue: asyncio.Queue[Frame | None]) -> None:
-        while True:
-            got.append(await queue.get())
-            clock.now += 50e-6
-
     hub.write_seconds = 50e-6
-    writers = [asyncio.create_task(write(s.queue)) for s in board]
-    await settle()
-    hub.publish(notice(1, "a", view="board"))
-    await settle()
-    sent = hub.views["board"].last_sent
-    hub.publish(notice(2, "b", view="board"))
-    await settle()
-    assert len(got) == 500  # the first change went out at once; the second waits
-    await clock.advance_to(sent + 0.099)
-    assert len(got) == 500
-    await clock.advance_to(sent + 0.1 + 1e-9)
-    assert len(got) == 1000
-    for writer in writers:
-        writer.cancel()
+    async with writing(clock, board, 50e-6, got):
+        hub.publish(notice(1, "a", view="board"))
+        await settle()
+        sent = hub.views["board"].last_sent
+        hub.publish(notice(2, "b", view="board"))
+        await settle()
+        assert len(got) == 500  # the first change went out at once; the second waits
+        await clock.advance_to(sent + 0.099)
+        assert len(got) == 500
+        await clock.advance_to(sent + 0.1 + 1e-9)
+        assert len(got) == 1000
 
 
 async def test_a_reload_queued_for_a_client_that_is_cut_off_is_kept() -> None:
