@@ -84,6 +84,7 @@ class EventStream(Response):
         self._task: asyncio.Task[object] | None = None
         self._sending_since: float | None = None
         self._last_sent = 0.0
+        self._asked = 0.0
         self._checkup: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._send: Send | None = None
@@ -98,7 +99,7 @@ class EventStream(Response):
         loop = asyncio.get_running_loop()
         self._task, self._send = asyncio.current_task(), send
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        self._last_sent = loop.time()
+        self._last_sent = self._asked = loop.time()
         listener = loop.create_task(self._hear_disconnect(receive))
         self._timer = loop.call_later(self.streams.tick_seconds, self._tick, loop)
         self.streams.open.add(self)
@@ -146,12 +147,18 @@ class EventStream(Response):
             self.end(Ending.STALLED)
             return
         ping = self._sending_since is None and now - self._last_sent >= self.streams.ping_seconds
-        if (self.alive is not None or ping) and self._checkup is None:
-            self._checkup = loop.create_task(self._check(ping))
+        ask = (
+            self.alive is not None
+            and now - self._asked >= self.streams.check_seconds - self.streams.tick_seconds / 2
+        )
+        if (ask or ping) and self._checkup is None:
+            if ask:
+                self._asked = now
+            self._checkup = loop.create_task(self._check(ask, ping))
 
-    async def _check(self, ping: bool) -> None:
+    async def _check(self, ask: bool, ping: bool) -> None:
         try:
-            if self.alive is not None and not await self.alive():
+            if ask and self.alive is not None and not await self.alive():
                 self.end(Ending.SESSION)
                 return
             if ping and self._send is not None and self._sending_since is None:

@@ -5,6 +5,7 @@ stream it wraps is closed each time (so a hub subscriber or a trend viewer is re
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -224,3 +225,27 @@ def test_every_line_of_the_data_is_its_own_field() -> None:
         b"id: 7\r\nevent: patch\r\ndata: a\r\ndata: b\r\ndata: c\r\ndata: d\r\nretry: 1000\r\n\r\n"
     )
     assert encode_event("x\u2028y") == "data: x\u2028y\r\n\r\n".encode()  # not a line end in SSE
+
+
+async def test_the_session_is_asked_at_its_own_period_however_often_pings_go() -> None:
+    """Pings every 20 ms, session checks every 200 ms: the store is not asked at the ping's pace."""
+    loop = asyncio.get_running_loop()
+    asked_at: list[float] = []
+    twice = asyncio.Event()
+
+    async def alive() -> bool:
+        asked_at.append(loop.time())
+        if len(asked_at) >= 3:
+            twice.set()
+        return True
+
+    streams = Streams(check_seconds=0.2, ping_seconds=0.02)
+    connection = Connection()
+    serving = asyncio.create_task(_serve(EventStream(_forever([]), alive, streams), connection))
+    async with asyncio.timeout(30):
+        await twice.wait()
+    streams.end_all()
+    await serving
+    gaps = [b - a for a, b in itertools.pairwise(asked_at)]
+    assert min(gaps) >= 0.2 - 0.02 / 2 - 1e-3
+    assert connection.bodies().count(PING) >= 2
