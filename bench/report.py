@@ -495,6 +495,20 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             f"sensor producer achieved {_fmt(soak['background_achieved'].get('rate'))} events/s.",
             "",
         ]
+        not_live = soak.get("pages_not_live")
+        if not_live is not None:
+            out += [
+                "Pages not live at a sample: "
+                + (
+                    "; ".join(
+                        f"minute {_fmt(n['minute'])} `{n['page']}` {n['connection']} ({n['reason']})"
+                        for n in not_live
+                    )
+                    or "none"
+                )
+                + ".",
+                "",
+            ]
         samples = soak["samples"]
         full_from = first_full(samples, soak["window_full_minute"])
         windows = by_window(samples, full_from)

@@ -184,7 +184,16 @@ async def _page_sample(cdp: Any, page: Any) -> dict[str, Any]:
     # A page without live data (the alarm journal) has no connection state: its hidden indicator
     # still says "connecting" and must not be reported as one.
     state = await page.evaluate("document.body.dataset.connection || 'no live data'")
-    return {"heap_after_gc_mib": round(after["usedSize"] / 2**20, 3), "dom_nodes": nodes, "connection": state}
+    sample = {
+        "heap_after_gc_mib": round(after["usedSize"] / 2**20, 3),
+        "dom_nodes": nodes,
+        "connection": state,
+    }
+    if state not in ("live", "no live data"):  # why, in the page's own words
+        sample["reason"] = await page.evaluate(
+            "document.querySelector('#connection .conn-label')?.textContent"
+        )
+    return sample
 
 
 async def _sample(
@@ -434,6 +443,12 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         if compared
         else {},
         "page_connection_at_end": connection,
+        "pages_not_live": [
+            {"minute": s["minute"], "page": path, "connection": p["connection"], "reason": p.get("reason")}
+            for s in samples
+            for path, p in s["pages"].items()
+            if p["connection"] not in ("live", "no live data")
+        ],
         "page_errors": errors[:5],
         "target_growth_pct": 5.0,
     }
