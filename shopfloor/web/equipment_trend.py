@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from shopfloor.live.hub import Frame, Hub, Subscriber
 from shopfloor.store import sensors as sensor_store
 from shopfloor.web.board import Reader, live_reader
-from shopfloor.web.sse import EventStream, Streams, encode_event
+from shopfloor.web.sse import EventStream, Streams, frame_bytes
 from shopfloor.web.trend_window import DEFAULT_RANGE, RANGES, trend_window
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,10 @@ def _trend(engine: Engine, machine: str, since_ms: int, per_minute: bool) -> dic
         return sensor_store.trend(conn, machine, since_ms, per_minute=per_minute)
 
 
-def _points_message(points: dict[str, list[list[float]]]) -> tuple[int, bytes]:
-    """The SSE message of new points, and the cursor it moves its viewers to."""
+def _points_frame(points: dict[str, list[list[float]]]) -> Frame:
+    """The frame of new points; its id is the cursor it moves its viewers to."""
     cursor = int(max(p[-1][0] for p in points.values()))
-    return cursor, encode_event(json.dumps(points, separators=(",", ":")), "points", cursor)
+    return Frame("points", json.dumps(points, separators=(",", ":")), cursor)
 
 
 class TrendFeed:
@@ -108,9 +108,8 @@ class TrendFeed:
         for machine, points in found.items():
             if machine not in self.viewers or not points:
                 continue
-            cursor, message = _points_message(points)
-            self.cursors[machine] = max(self.cursors.get(machine, 0), cursor)
-            frame = Frame("points", message.decode())  # encoded once
+            frame = _points_frame(points)
+            self.cursors[machine] = max(self.cursors.get(machine, 0), frame.id or 0)
             for subscriber in list(self.viewers[machine]):
                 subscriber.offer(frame)
 
@@ -153,12 +152,12 @@ def router(
                 if since < cursor:  # what this viewer missed before the shared feed's position
                     points = await asyncio.to_thread(_trend, engine, machine, since, False)
                     if points:
-                        yield _points_message(points)[1]
+                        yield frame_bytes(_points_frame(points))
                 while True:
                     frame = await subscriber.queue.get()
                     if frame is None:
                         return
-                    yield frame.data.encode()
+                    yield frame_bytes(frame)  # encoded once for all of the machine's viewers
             finally:
                 feed.leave(machine, subscriber)
 

@@ -109,8 +109,7 @@ class EventStream(Response):
             async for chunk in self.messages:
                 self._sending_since = loop.time()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                self._sending_since = None
-                self._last_sent = loop.time()
+                self._last_sent, self._sending_since = self._sending_since, None  # one clock read a write
         except asyncio.CancelledError:
             if self.ending is None or self._task.uncancel() > 0:
                 raise  # not (only) ours: the server is cancelling this request
@@ -209,7 +208,7 @@ class Streams:
 
 
 @functools.lru_cache(maxsize=64)
-def _message(frame: Frame) -> bytes:
+def frame_bytes(frame: Frame) -> bytes:
     """The frame as SSE bytes, encoded once however many clients it goes to (frames hash by value;
     their data strings cache their hash, so a hit costs next to nothing)."""
     return encode_event(frame.data, frame.event, frame.id, RETRY_MS)
@@ -231,15 +230,15 @@ def hub_stream(hub: Hub, view: str, request: Request, streams: Streams) -> Event
     async def frames() -> AsyncIterator[bytes]:
         subscriber = hub.subscribe(view)
         try:
-            yield _message(await hub.status_frame())
+            yield frame_bytes(await hub.status_frame())
             first = await hub.catch_up(view, since)
             if first is not None:
-                yield _message(first)
+                yield frame_bytes(first)
             while True:
                 frame = await subscriber.queue.get()
                 if frame is None:  # too slow: cut off; the client reconnects and catches up
                     return
-                yield _message(frame)
+                yield frame_bytes(frame)
         finally:
             hub.unsubscribe(view, subscriber)
 

@@ -18,6 +18,7 @@ from shopfloor.store.registry import HANDLERS
 from shopfloor.store.sensors import SECONDS
 from shopfloor.web.app import create_app
 from shopfloor.web.equipment_trend import TrendFeed
+from shopfloor.web.sse import frame_bytes
 from tests.support import T0, event, unique_settings, wait_until
 
 BUCKET = int(T0.timestamp()) * 1000
@@ -62,9 +63,10 @@ async def test_one_read_per_machine_per_frame_whatever_the_viewers(sqlite_url: s
     assert len(reads) == 2, reads  # one per watched machine (not 80, not the unwatched one)
     for machine, expected in (("press/7", [BUCKET, 1.0, 3.0, 6.0]), ("M2", [BUCKET, 5.0, 5.0, 5.0])):
         sent = frames[machine]
-        assert all(f is sent[0] for f in sent)  # the same bytes for every viewer
-        assert "event: points" in sent[0].data and f"id: {BUCKET}" in sent[0].data
-        data = next(line for line in sent[0].data.splitlines() if line.startswith("data: "))
+        assert all(f is sent[0] for f in sent)  # one frame for every viewer, so encoded once
+        message = frame_bytes(sent[0]).decode()
+        assert "event: points" in message and f"id: {BUCKET}" in message
+        data = next(line for line in message.splitlines() if line.startswith("data: "))
         assert json.loads(data.removeprefix("data: ")) == {"temperature": [expected]}
     for machine, subs in viewers.items():
         for subscriber in subs:
