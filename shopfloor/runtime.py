@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from shopfloor.rebuild.shadow import open_engine
 from shopfloor.store.batch import current_version, ensure_version_row, store_epoch
 from shopfloor.store.db import create_schema, drop_schema, make_engine
 from shopfloor.store.registry import HANDLERS, TABLES
-from shopfloor.transport.base import EventSink
+from shopfloor.transport.base import EventSink, TopicPartition
 from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, MemorySource
 
 log = logging.getLogger(__name__)
@@ -47,29 +49,53 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
-def seconds_behind(lag: int, consumed_per_second: float) -> float:
-    """How long the consumer needs for what waits, at the pace it has just kept (a stalled one at
-    one event a second). A count alone says little: a thousand events are one second of a busy
-    plant's sensor feed, and minutes of a quiet line's orders."""
-    return lag / max(consumed_per_second, 1.0)
+def seconds_behind(
+    lags: dict[TopicPartition, int],
+    arriving: dict[TopicPartition, float],
+    in_hand: int = 0,
+    held_seconds: float = 0.0,
+) -> float:
+    """How far the data shown trails the plant: what waits (in the log, and taken but not yet applied)
+    at the rate events arrive on those partitions, one a second at the least; or as long as the oldest
+    batch taken has gone unapplied, if that is longer (a transaction that hangs). Not at the pace the
+    consumer keeps: one slowed to a third for five seconds by a burst of page loads would count 3.6 s
+    of a 1,000 events/s feed as 12. A count alone says little: a thousand events are one second of a
+    busy plant's sensor feed, and minutes of a quiet line's. A partition without a rate yet (just
+    assigned) is left out until it has one."""
+    known = [tp for tp in lags if tp in arriving]
+    waiting = sum(lags[tp] for tp in known) + (in_hand if known else 0)
+    trailing = waiting / max(sum(arriving[tp] for tp in known), 1.0) if waiting else 0.0
+    return max(trailing, held_seconds)
 
 
 @dataclass
-class Pace:
-    """Events consumed per second between status calls, renewed at most once a `period`; None until
-    two calls have measured it (the first one alone would count any backlog as a stall)."""
+class Arrivals:
+    """Events a second arriving on each partition over about the last `window` seconds, from the log
+    ends the consumer reports: a partition's rate runs from the oldest report in the window that
+    holds it to the newest (the log's end grows whoever reads it, so a rebalance in between changes
+    nothing); one in the newest report only has none yet. Called from the event loop and from
+    `/readyz`'s worker thread alike."""
 
-    period: float = 1.0
-    _at: float | None = None
-    _consumed: int = 0
-    _rate: float | None = None
+    window: float = 60.0
+    _reports: deque[tuple[float, dict[TopicPartition, int]]] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def update(self, consumed: int, now: float) -> float | None:
-        if self._at is None or now - self._at >= self.period:
-            if self._at is not None:
-                self._rate = (consumed - self._consumed) / (now - self._at)
-            self._at, self._consumed = now, consumed
-        return self._rate
+    def update(self, at: float | None, ends: dict[TopicPartition, int]) -> dict[TopicPartition, float]:
+        with self._lock:
+            reports = self._reports
+            if at is not None and (not reports or at > reports[-1][0]):
+                reports.append((at, ends))
+                while len(reports) > 2 and at - reports[1][0] >= self.window:
+                    reports.popleft()
+            if not reports:
+                return {}
+            newest, last = reports[-1]
+            rates: dict[TopicPartition, float] = {}
+            for tp, end in last.items():
+                since, first = next((when, report) for when, report in reports if tp in report)
+                if since < newest:
+                    rates[tp] = max(0, end - first[tp]) / (newest - since)
+            return rates
 
 
 @dataclass
@@ -88,16 +114,20 @@ class Runtime:
     clock_ms: Callable[[], int] = field(default=lambda: wall_clock_ms())  # what sessions expire by
     memory_log: MemoryLog | None = None  # the embedded event log, when this process holds it
     history: History | None = None  # past views (?at=): as-of stores replayed from the log
-    pace: Pace = field(default_factory=Pace)  # the projector's, between heartbeats
+    arrivals: Arrivals = field(default_factory=Arrivals)  # on the projector's partitions
 
     def consumer_behind(self) -> float:
-        """Seconds the projector needs for what waits, at its recent pace (0 without one, or before
-        its pace is known): the heartbeat and readiness judge by it alike."""
+        """Seconds the data shown trails the plant (0 without a projector): the heartbeat and
+        readiness judge by it alike."""
         if self.projector is None:
             return 0.0
         status = self.projector.status
-        pace = self.pace.update(status.consumed, time.monotonic())
-        return 0.0 if pace is None else seconds_behind(status.lag, pace)
+        progress = status.progress
+        arriving = self.arrivals.update(status.progress_at, {tp: end for tp, (_, end) in progress.items()})
+        in_hand = tuple(status.in_hand)  # one copy: the loop may take or finish a batch meanwhile
+        held = time.monotonic() - in_hand[0][0] if in_hand else 0.0
+        lags = {tp: end - position for tp, (position, end) in progress.items()}
+        return seconds_behind(lags, arriving, sum(n for _, n in in_hand), held)
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""
@@ -119,7 +149,8 @@ class Runtime:
                 reasons.append("store refuses writes")
             behind = self.consumer_behind()
             if behind > BEHIND_SECONDS:
-                reasons.append(f"consumer {status.lag} events (about {behind:.0f} s) behind")
+                waiting = f"{status.lag} events waiting, {status.in_hand_records} being applied"
+                reasons.append(f"consumer about {behind:.0f} s behind ({waiting})")
         if self.listener is not None and not self.listener.status.connected:
             reasons.append("not hearing commits (PostgreSQL LISTEN down)")
         return {

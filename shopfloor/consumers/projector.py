@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -55,11 +56,19 @@ class ProjectorStatus:
     store_error: str | None = None
     last_batch_at: float | None = None
     lag: int = 0
+    progress: dict[TopicPartition, tuple[int, int]] = field(default_factory=dict)  # position, log end
+    progress_at: float | None = None  # time.monotonic() of `progress` and `lag`
+    in_hand: deque[tuple[float, int]] = field(default_factory=deque)  # batches taken, not yet applied:
+    # when each was taken (time.monotonic()) and its records, oldest first
     applied: int = 0
     duplicates: int = 0
     stale: int = 0
     dead: int = 0
     parked: int = 0  # of `dead`: in the dead-letter table only, their `.dlq` copy refused
+
+    @property
+    def in_hand_records(self) -> int:
+        return sum(n for _, n in tuple(self.in_hand))  # a copy: /readyz reads from a worker thread
 
     @property
     def consumed(self) -> int:
@@ -178,6 +187,7 @@ class Projector:
                     await self._idle()
                     continue
                 self.status.connected = True
+                self.status.in_hand.append((time.monotonic(), sum(map(len, batch.values()))))
                 mine = [tp for tp in sorted(batch) if tp in self._expected]
                 seeks = {tp: self._seeks.get(tp, 0) for tp in mine}  # as fetched
                 records = [r for tp in mine for r in batch[tp]]
@@ -196,6 +206,7 @@ class Projector:
                     await previous
                 records, items = self._still_current(records, items, seeks)
                 if not records:
+                    self.status.in_hand.popleft()
                     continue
                 if small:
                     await self._process(records, items)
@@ -203,6 +214,7 @@ class Projector:
                     committing = asyncio.create_task(self._process(records, items))
         finally:
             self.status.running = False
+            self.status.in_hand.clear()
             try:
                 if committing is not None:
                     await committing
@@ -243,13 +255,22 @@ class Projector:
         self._update_lag()
 
     def _update_lag(self) -> None:
-        lags = self._source.lag()
-        self.status.lag = sum(lags.values())
-        for tp, lag in lags.items():
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+        progress = self._source.progress()
+        self.status.lag = sum(end - position for position, end in progress.values())
+        self.status.progress, self.status.progress_at = progress, time.monotonic()
+        for tp, (position, end) in progress.items():
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(end - position)
 
     async def _process(self, records: list[Record], items: list[Envelope | Rejected]) -> None:
-        """Dead-letter a decoded batch's rejects and apply it in one transaction."""
+        """Dead-letter a decoded batch's rejects and apply it in one transaction (then it is no longer
+        in hand: batches are processed in the order they were taken)."""
+        try:
+            await self._apply(records, items)
+        finally:
+            if self.status.in_hand:
+                self.status.in_hand.popleft()
+
+    async def _apply(self, records: list[Record], items: list[Envelope | Rejected]) -> None:
         with tracing.consume_span(records, self._group_id) as span:
             set_correlation(getattr(item, "correlationid", None) for item in items)  # logs and pushes after
             tracing.decoded(span, records, items, correlation.get())
@@ -409,6 +430,7 @@ class Projector:
             "store_ok": s.store_ok,
             "store_error": s.store_error,
             "lag": s.lag,
+            "in_hand": s.in_hand_records,
             "last_batch_at": s.last_batch_at,
             "applied": s.applied,
             "duplicates": s.duplicates,

@@ -47,7 +47,9 @@ class EventSource(Protocol):
 
     def connected(self) -> bool: ...
 
-    def lag(self) -> dict[TopicPartition, int]: ...
+    def progress(self) -> dict[TopicPartition, tuple[int, int]]:
+        """Per assigned partition: the position reading has reached and the log's end, as last heard."""
+        ...
 
 
 class LogReader(Protocol):

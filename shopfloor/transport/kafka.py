@@ -123,18 +123,19 @@ class KafkaSource:
     def connected(self) -> bool:
         return asyncio.get_running_loop().time() - self._last_ok < 10.0
 
-    def lag(self) -> dict[TopicPartition, int]:
-        result: dict[TopicPartition, int] = {}
+    def progress(self) -> dict[TopicPartition, tuple[int, int]]:
+        result: dict[TopicPartition, tuple[int, int]] = {}
         for tp in self._consumer.assignment():
             high = self._consumer.highwater(tp)
             last = self._consumer.last_stable_offset(tp)
             try:
-                position = self._consumer._subscription.subscription.assignment.state_value(tp).position
+                state = self._consumer._subscription.subscription.assignment.state_value(tp)
+                position = state.position if state.has_valid_position else None  # else it asserts
             except (AttributeError, KeyError):
                 position = None
             end = high if high is not None else last
             if end is not None and position is not None:
-                result[TopicPartition(tp.topic, tp.partition)] = max(0, end - position)
+                result[TopicPartition(tp.topic, tp.partition)] = (position, max(end, position))
         return result
 
     async def stop(self) -> None:

@@ -102,8 +102,8 @@ class MemorySource:
     def connected(self) -> bool:
         return True
 
-    def lag(self) -> dict[TopicPartition, int]:
-        return {tp: self._log.end_offset(tp) - pos for tp, pos in self._positions.items()}
+    def progress(self) -> dict[TopicPartition, tuple[int, int]]:
+        return {tp: (pos, self._log.end_offset(tp)) for tp, pos in self._positions.items()}
 
 
 class MemoryReader:

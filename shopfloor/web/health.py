@@ -27,7 +27,7 @@ def router(
     behind: Callable[[], float] = lambda: 0.0,
 ) -> APIRouter:
     """`projector`: this process's consumer, if it runs one; `listener`: its NOTIFY listener, if any;
-    `behind`: seconds the consumer needs for what waits, at its recent pace (a count of waiting
+    `behind`: seconds the data trails the plant, what waits at the rate events arrive (a count of waiting
     records says little: one second of a busy plant's sensor feed, or hours of a quiet line's)."""
     api = APIRouter()
 
@@ -61,7 +61,8 @@ def router(
                 problems.append(f"store refuses writes: {status['store_error']}")
             seconds = behind()
             if seconds > BEHIND_SECONDS:
-                problems.append(f"consumer lag {status['lag']} records (about {seconds:.0f} s behind)")
+                waiting = f"{status['lag']} records waiting, {status['in_hand']} being applied"
+                problems.append(f"consumer about {seconds:.0f} s behind ({waiting})")
         if listener is not None:
             body["listener"] = listener.describe()
             if not body["listener"]["connected"]:

@@ -17,7 +17,8 @@ class Consumer:
         self.lag = lag
 
     def describe(self) -> dict[str, Any]:
-        return {"running": True, "connected": True, "store_ok": True, "store_error": None, "lag": self.lag}
+        status = {"running": True, "connected": True, "store_ok": True, "store_error": None}
+        return {**status, "lag": self.lag, "in_hand": 30}
 
 
 async def _ready(tmp_path, lag: int, behind: float) -> tuple[int, list[str]]:  # type: ignore[no-untyped-def]
@@ -37,4 +38,4 @@ async def test_a_second_of_a_busy_feed_waiting_is_ready(tmp_path) -> None:  # ty
 async def test_a_consumer_minutes_behind_is_not_ready_however_few_records_wait(tmp_path) -> None:  # type: ignore[no-untyped-def]
     status, problems = await _ready(tmp_path, lag=120, behind=120.0)
     assert status == 503
-    assert problems == ["consumer lag 120 records (about 120 s behind)"]
+    assert problems == ["consumer about 120 s behind (120 records waiting, 30 being applied)"]
