@@ -50,22 +50,17 @@ def wall_clock_ms() -> int:
 
 
 def seconds_behind(
-    lags: dict[TopicPartition, int],
-    arriving: dict[TopicPartition, float],
-    in_hand: int = 0,
-    held_seconds: float = 0.0,
+    lags: dict[TopicPartition, int], arriving: dict[TopicPartition, float], held_seconds: float = 0.0
 ) -> float:
-    """How far the data shown trails the plant: what waits (in the log, and taken but not yet applied)
-    at the rate events arrive on those partitions, one a second at the least; or as long as the oldest
-    batch taken has gone unapplied, if that is longer (a transaction that hangs). Not at the pace the
-    consumer keeps: one slowed to a third for five seconds by a burst of page loads would count 3.6 s
-    of a 1,000 events/s feed as 12. A count alone says little: a thousand events are one second of a
-    busy plant's sensor feed, and minutes of a quiet line's. A partition without a rate yet (just
-    assigned) is left out until it has one."""
-    known = [tp for tp in lags if tp in arriving]
-    waiting = sum(lags[tp] for tp in known) + (in_hand if known else 0)
-    trailing = waiting / max(sum(arriving[tp] for tp in known), 1.0) if waiting else 0.0
-    return max(trailing, held_seconds)
+    """How far the data shown trails the plant: on the partition furthest behind, what waits in the log
+    at the rate events arrive on it (one a second at the least), or as long as a batch taken has gone
+    unapplied (a transaction that hangs, a consumer that fails and restarts), whichever is longer.
+    Not at the pace the consumer keeps: one slowed to a third for five seconds by a burst of page
+    loads would count 3.6 s of a 1,000 events/s feed as 12. Not summed over partitions: a busy
+    sensor feed would hide a quiet line's orders waiting for minutes. A partition without a rate yet
+    (just assigned) is left out until it has one."""
+    trailing = (lags[tp] / max(arriving[tp], 1.0) for tp in lags if tp in arriving and lags[tp] > 0)
+    return max(max(trailing, default=0.0), held_seconds)
 
 
 @dataclass
@@ -127,7 +122,7 @@ class Runtime:
         in_hand = tuple(status.in_hand)  # one copy: the loop may take or finish a batch meanwhile
         held = time.monotonic() - in_hand[0][0] if in_hand else 0.0
         lags = {tp: end - position for tp, (position, end) in progress.items()}
-        return seconds_behind(lags, arriving, sum(n for _, n in in_hand), held)
+        return seconds_behind(lags, arriving, held)
 
     async def status(self) -> dict[str, Any]:
         """Freshness for every page: newest event time, and whether the data may be stale."""

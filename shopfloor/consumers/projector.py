@@ -58,8 +58,9 @@ class ProjectorStatus:
     lag: int = 0
     progress: dict[TopicPartition, tuple[int, int]] = field(default_factory=dict)  # position, log end
     progress_at: float | None = None  # time.monotonic() of `progress` and `lag`
-    in_hand: deque[tuple[float, int]] = field(default_factory=deque)  # batches taken, not yet applied:
-    # when each was taken (time.monotonic()) and its records, oldest first
+    in_hand: deque[tuple[float, int]] = field(default_factory=deque)  # batches taken, not yet applied
+    # (one that failed stays until a later one applies): when each was taken (time.monotonic()) and
+    # its records, oldest first
     applied: int = 0
     duplicates: int = 0
     stale: int = 0
@@ -187,7 +188,9 @@ class Projector:
                     await self._idle()
                     continue
                 self.status.connected = True
-                self.status.in_hand.append((time.monotonic(), sum(map(len, batch.values()))))
+                taken = time.monotonic()
+                self.status.in_hand.append((taken, sum(map(len, batch.values()))))
+                self._read_progress()  # the lag now leaves out what was just taken
                 mine = [tp for tp in sorted(batch) if tp in self._expected]
                 seeks = {tp: self._seeks.get(tp, 0) for tp in mine}  # as fetched
                 records = [r for tp in mine for r in batch[tp]]
@@ -206,15 +209,14 @@ class Projector:
                     await previous
                 records, items = self._still_current(records, items, seeks)
                 if not records:
-                    self.status.in_hand.popleft()
+                    self.status.in_hand.pop()  # this batch: the one before it has been applied
                     continue
                 if small:
-                    await self._process(records, items)
+                    await self._process(records, items, taken)
                 else:
-                    committing = asyncio.create_task(self._process(records, items))
+                    committing = asyncio.create_task(self._process(records, items, taken))
         finally:
             self.status.running = False
-            self.status.in_hand.clear()
             try:
                 if committing is not None:
                     await committing
@@ -254,21 +256,23 @@ class Projector:
         self.status.connected = await probe() if probe is not None else self._source.connected()
         self._update_lag()
 
-    def _update_lag(self) -> None:
+    def _read_progress(self) -> dict[TopicPartition, tuple[int, int]]:
         progress = self._source.progress()
         self.status.lag = sum(end - position for position, end in progress.values())
         self.status.progress, self.status.progress_at = progress, time.monotonic()
-        for tp, (position, end) in progress.items():
+        return progress
+
+    def _update_lag(self) -> None:
+        for tp, (position, end) in self._read_progress().items():
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(end - position)
 
-    async def _process(self, records: list[Record], items: list[Envelope | Rejected]) -> None:
-        """Dead-letter a decoded batch's rejects and apply it in one transaction (then it is no longer
-        in hand: batches are processed in the order they were taken)."""
-        try:
-            await self._apply(records, items)
-        finally:
-            if self.status.in_hand:
-                self.status.in_hand.popleft()
+    async def _process(self, records: list[Record], items: list[Envelope | Rejected], taken: float) -> None:
+        """Dead-letter a decoded batch's rejects and apply it in one transaction. Once applied, it and
+        any batch taken before it are no longer in hand (one that failed was taken again since)."""
+        await self._apply(records, items)
+        in_hand = self.status.in_hand
+        while in_hand and in_hand[0][0] <= taken:
+            in_hand.popleft()
 
     async def _apply(self, records: list[Record], items: list[Envelope | Rejected]) -> None:
         with tracing.consume_span(records, self._group_id) as span:

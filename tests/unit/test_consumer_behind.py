@@ -7,7 +7,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
+import pytest
 from sqlalchemy import Connection
 
 from shopfloor.config import Settings
@@ -72,7 +74,46 @@ async def test_a_hanging_batch_is_in_hand_and_the_data_trails_by_as_long(sqlite_
         await wait_until(lambda: projector.status.consumed >= 41, 30, "the hung batch applied")
         assert not projector.status.in_hand
         assert runtime.consumer_behind() == 0.0
+
+        append_orders(log, [f"WO-B{n}" for n in range(3_000)])  # a backlog: batches overlap
+        await wait_until(lambda: projector.status.consumed >= 3_041, 60, "the backlog applied")
+        assert not projector.status.in_hand
+        assert runtime.consumer_behind() == 0.0
     finally:
         hang.release.set()
+        projector.stop()
+        await task
+
+
+async def test_a_batch_that_fails_stays_in_hand_until_one_taken_after_it_applies(sqlite_url: str) -> None:
+    """A consumer that fails and is restarted is not live meanwhile, however often it restarts."""
+    engine = open_store(Settings(database_url=sqlite_url))
+    log = MemoryLog(partitions=1)
+    projector = Projector(
+        MemorySource(log), MemorySink(log), engine, "g", [TOPIC], HANDLERS, on_commit=lambda _: None
+    )
+    applying = projector._apply
+    failures = 2
+
+    async def fails_twice(*args: Any) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RuntimeError("the store went away mid-batch")
+        await applying(*args)
+
+    projector._apply = fails_twice  # type: ignore[method-assign]
+    append_orders(log, [f"WO-{n}" for n in range(10)])
+    with pytest.raises(RuntimeError):
+        await projector.run()
+    first = projector.status.in_hand[0][0]
+    with pytest.raises(RuntimeError):
+        await projector.run()  # restarted: the same records taken again, failing again
+    assert projector.status.in_hand[0][0] == first and len(projector.status.in_hand) == 2
+    task = asyncio.create_task(projector.run())
+    try:
+        await wait_until(lambda: projector.status.consumed >= 10, 30, "10 records")
+        assert not projector.status.in_hand  # the third try applied them
+    finally:
         projector.stop()
         await task
