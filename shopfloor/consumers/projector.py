@@ -55,9 +55,8 @@ class ProjectorStatus:
     store_ok: bool = True
     store_error: str | None = None
     last_batch_at: float | None = None
-    lag: int = 0
     progress: dict[TopicPartition, tuple[int, int]] = field(default_factory=dict)  # position, log end
-    progress_at: float | None = None  # time.monotonic() of `progress` and `lag`
+    progress_at: float | None = None  # time.monotonic() of `progress`
     in_hand: deque[tuple[float, int]] = field(default_factory=deque)  # batches taken, not yet applied
     # (one that failed stays until a later one applies): when each was taken (time.monotonic()) and
     # its records, oldest first
@@ -66,6 +65,11 @@ class ProjectorStatus:
     stale: int = 0
     dead: int = 0
     parked: int = 0  # of `dead`: in the dead-letter table only, their `.dlq` copy refused
+
+    @property
+    def lag(self) -> int:
+        """Records in the log past the position reading has reached, as last read."""
+        return sum(end - position for position, end in self.progress.values())
 
     @property
     def in_hand_records(self) -> int:
@@ -258,7 +262,6 @@ class Projector:
 
     def _read_progress(self) -> dict[TopicPartition, tuple[int, int]]:
         progress = self._source.progress()
-        self.status.lag = sum(end - position for position, end in progress.values())
         self.status.progress, self.status.progress_at = progress, time.monotonic()
         return progress
 
