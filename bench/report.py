@@ -509,6 +509,18 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                 + ".",
                 "",
             ]
+        for compared in soak.get("against_fresh", []):
+            if "not_live" in compared:
+                out += [
+                    f"Tabs not live while every page was opened afresh (until minute {_fmt(compared['minute'])}): "
+                    f"{len(compared['not_live'])} of {compared['tab_samples']} tab samples"
+                    + "".join(
+                        f"; round {n['round'] + 1} `{n['page']}` ({n['tab']}) {n['connection']} ({n['reason']})"
+                        for n in compared["not_live"]
+                    )
+                    + ".",
+                    "",
+                ]
         samples = soak["samples"]
         full_from = first_full(samples, soak["window_full_minute"])
         windows = by_window(samples, full_from)

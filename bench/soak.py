@@ -261,6 +261,7 @@ async def _against_fresh(
         began = time.monotonic()
         heaps: dict[str, tuple[list[float], list[float]]] = {path: ([], []) for path in tabs}
         nodes: dict[str, tuple[int, int]] = {}
+        not_live: list[dict[str, Any]] = []  # the moment pages most often fell behind: judged too
         for round_ in range(rounds):
             if round_:
                 await asyncio.sleep(gap)
@@ -269,6 +270,17 @@ async def _against_fresh(
                 heaps[path][0].append(old["heap_after_gc_mib"])
                 heaps[path][1].append(new["heap_after_gc_mib"])
                 nodes[path] = (old["dom_nodes"], new["dom_nodes"])
+                not_live += [
+                    {
+                        "round": round_,
+                        "page": path,
+                        "tab": tab,
+                        "connection": p["connection"],
+                        "reason": p.get("reason"),
+                    }
+                    for tab, p in (("long-open", old), ("fresh", new))
+                    if p["connection"] not in ("live", "no live data")
+                ]
         log(
             f"soak: {len(fresh)} fresh tabs opened in {opened_s:.0f} s; "
             f"{rounds} rounds sampled in {time.monotonic() - began:.0f} s"
@@ -284,7 +296,13 @@ async def _against_fresh(
             }
             for path, (long_open, new_tab) in heaps.items()
         }
-        return {"minute": round((time.monotonic() - started) / 60, 2), "rounds": rounds, "pages": pages}
+        return {
+            "minute": round((time.monotonic() - started) / 60, 2),
+            "rounds": rounds,
+            "pages": pages,
+            "tab_samples": 2 * rounds * len(tabs),
+            "not_live": not_live,
+        }
     except Exception as exc:
         log(f"soak: comparing with fresh tabs failed: {exc!r}")
         return {"minute": round((time.monotonic() - started) / 60, 2), "error": repr(exc)}
