@@ -11,7 +11,7 @@ from tests.support import event, unique_settings, wo
 from tests.unit.test_line_figures import CHANGES, NOON, PROGRESS, ms
 
 # The unit test's hand-worked shift (two stoppages, a break, scrap, two cycle times) as events:
-# availability 300/345, performance 15800/18000, quality 550/580, target 1035, actual 550, behind.
+# availability 300/345, performance 15800/18000, quality 550/580, target 759, actual 550, behind.
 
 
 def _events() -> list[tuple[str, str, dict]]:
@@ -73,7 +73,7 @@ async def test_line_figures_from_kafka_on_both_stores(kafka, producer, database_
         f"{550 / 580:.3f}",
     )
     assert l1["oee"] == f"{(300 / 345) * (15800 / 18000) * (550 / 580):.3f}" == "0.724"
-    assert (l1["target"], l1["actual"], l1["gap"], l1["state"]) == (1035, 550, -485, "behind")
+    assert (l1["target"], l1["actual"], l1["gap"], l1["state"]) == (759, 550, -209, "behind")
     l2 = by_line["L2"]
     assert l2["state"] == "stopped" and l2["availability"] == f"{285 / 345:.3f}"  # down 11:00-12:00 only
     assert l2["performance"] is None and l2["quality"] is None and l2["target"] is None

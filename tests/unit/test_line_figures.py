@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
@@ -91,8 +92,9 @@ def test_a_shift_with_two_stoppages_a_break_and_scrap() -> None:
     assert f.quality == pytest.approx(550 / 580)
     assert f.oee == pytest.approx((300 / 345) * (15800 / 18000) * (550 / 580))
     assert round(f.oee, 3) == 0.724
-    # target: 345 min at the latest order's 20 s cycle = 1035 units; 550 made -> behind
-    assert (f.target, f.actual, f.gap, f.state) == (1035, 550, -485, "behind")
+    # target: 345 min at the ideal rate of the mix made, 580 units in 15800 s: 20700 x 580 / 15800
+    # = 759.9 units; 550 made -> behind
+    assert (f.target, f.actual, f.gap, f.state) == (759, 550, -209, "behind")
 
 
 def test_downtime_minutes_by_machine_and_reason_leave_out_the_break() -> None:
@@ -132,6 +134,23 @@ def test_behind_margin_decides_between_running_and_behind() -> None:
     assert figures("L", DEFAULT, shift, at, [], progress, Rules(behind_margin=0.05)).state == "running"
     assert figures("L", DEFAULT, shift, at, [], progress, Rules(behind_margin=0.04)).state == "behind"
     assert figures("L", DEFAULT, shift, at, [], progress, Rules(target_share=0.9)).target == 54
+
+
+def test_an_update_of_one_order_does_not_swap_the_shifts_target_onto_its_rate() -> None:
+    """Two products at once, a fast one (10 s a unit) and a slow one (30 s), reporting in turn: the
+    target follows the mix made, so it does not jump with whichever order spoke last."""
+    start = ms("2026-12-01T06:00:00")
+    progress = [Progress("FAST", start, 0, 0, 10.0), Progress("SLOW", start, 0, 0, 30.0)]
+    targets = []
+    for minute in range(1, 61):  # FAST reports on the minute, SLOW on the half minute before it
+        progress.append(Progress("SLOW", start + minute * MIN - 30_000, minute - 1, 0))
+        progress.append(Progress("FAST", start + minute * MIN, 5 * minute, 0))
+        for at in (start + minute * MIN - 30_000, start + minute * MIN):
+            targets.append(figures("L", DEFAULT, shift_at(DEFAULT, at), at, [], progress).target)
+    assert all(b >= a for a, b in pairwise(targets)), targets
+    # at 07:00: FAST 300 units x 10 s + SLOW 59 x 30 s = 4770 ideal s for 359 units; 3600 s planned at
+    # that mix is 3600 x 359 / 4770 = 270.9 units (FAST's rate alone would say 360, SLOW's 120)
+    assert targets[-1] == 270
 
 
 def test_figures_depend_on_event_time_only_not_on_arrival_order() -> None:
