@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from shopfloor.store.db import to_ms
 
 MAX_TEXT = 64
+AHEAD_MS = 60_000  # how far ahead of this server's clock a moment may be: another device's clock
 
 
 class BadMoment(ValueError):
@@ -22,7 +23,8 @@ ACCEPTED = (
 
 def parse_moment(text: str, zone: ZoneInfo, now_ms: int) -> int:
     """Epoch ms of `text`. Without an offset it is plant local time; a bare time of day is its latest
-    occurrence at or before `now_ms` (the shift that just ended, not tomorrow's)."""
+    occurrence at or before `now_ms` (the shift that just ended, not tomorrow's). A moment that has
+    not come yet is refused: a past view shows what happened, and nothing has happened then."""
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         raise BadMoment(f"'at' is empty or too long; {ACCEPTED}")
@@ -48,7 +50,10 @@ def parse_moment(text: str, zone: ZoneInfo, now_ms: int) -> int:
         moment = moment.replace(tzinfo=zone)
     if not 1970 <= moment.year <= 9000:
         raise BadMoment(f"{text[:MAX_TEXT]!r} is out of range")
-    return to_ms(moment)
+    at_ms = to_ms(moment)
+    if at_ms > now_ms + AHEAD_MS:
+        raise BadMoment(f"{text[:MAX_TEXT]!r} has not happened yet; a past view shows a moment up to now")
+    return at_ms
 
 
 def local_label(at_ms: int, zone: ZoneInfo) -> str:

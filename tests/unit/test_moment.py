@@ -20,11 +20,12 @@ def ms(*args: int) -> int:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2026-11-27T14:02:00Z", ms(2026, 11, 27, 14, 2)),
-        ("2026-11-27T14:02:00+01:00", ms(2026, 11, 27, 13, 2)),
-        ("2026-11-27T14:02:00 01:00", ms(2026, 11, 27, 13, 2)),  # "+" unescaped in a query string
-        ("2026-11-27T14:02", ms(2026, 11, 27, 13, 2)),  # local: Berlin is UTC+1 in November
-        ("2026-11-27 14:02:05", ms(2026, 11, 27, 13, 2, 5)),
+        ("2026-11-26T14:02:00Z", ms(2026, 11, 26, 14, 2)),
+        ("2026-11-26T14:02:00+01:00", ms(2026, 11, 26, 13, 2)),
+        ("2026-11-26T14:02:00 01:00", ms(2026, 11, 26, 13, 2)),  # "+" unescaped in a query string
+        ("2026-11-26T14:02", ms(2026, 11, 26, 13, 2)),  # local: Berlin is UTC+1 in November
+        ("2026-11-26 14:02:05", ms(2026, 11, 26, 13, 2, 5)),
+        ("2026-11-27T10:00:30Z", ms(2026, 11, 27, 10, 0, 30)),  # half a minute ahead: another clock
         ("2026-07-01T12:00", ms(2026, 7, 1, 10, 0)),  # summer time: UTC+2
         ("10:30", ms(2026, 11, 27, 9, 30)),  # today, already past
         ("14:02", ms(2026, 11, 26, 13, 2)),  # later today has not happened: yesterday's
@@ -35,7 +36,17 @@ def test_moments_in_every_accepted_form(text: str, expected: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "yesterday", "2026-13-01T00:00", "14:02+01:00", "x" * 80, "99999-01-01"]
+    "text",
+    [
+        "",
+        "yesterday",
+        "2026-13-01T00:00",
+        "14:02+01:00",
+        "x" * 80,
+        "99999-01-01",
+        "2026-11-27T10:02:00Z",  # two minutes from now: nothing to show yet
+        "2200-01-01T00:00:00Z",
+    ],
 )
 def test_bad_moments_are_refused_with_what_is_accepted(text: str) -> None:
     with pytest.raises(BadMoment):
