@@ -117,11 +117,10 @@ def board(read: Read, limits_ms: Mapping[str, int], calendar: Calendar, q: str |
             limit=DONE_LANE_ROWS if final else OPEN_LANE_ROWS,
         )
         lanes[stage] = judge(rows, now_ms, limits_ms)
-    lane_counts = store.stage_counts(conn, q) if q else None
     shared = overview(conn, limits_ms, now_ms)
     return {
         "lanes": lanes,
-        "lane_counts": lane_counts or shared["counts"],
+        "lane_counts": store.stage_counts(conn, q) if q else shared["counts"],  # {}: none match
         "rates": rates,
         "q": q,
         "board_query": f"q={quote(q, safe='/')}" if q else None,

@@ -241,6 +241,12 @@ async def test_late_and_stuck_are_judged_by_the_injected_clock(warehouse) -> Non
     assert 'data-attention-order="SO-STUCK"' in page
     timeline = (await client.get("/outbound/timeline", params={"order": "SO-LATE"})).text
     assert "corr-SO-LATE" in timeline and "late" in timeline
+    # a search counts its own matches per lane: none matching is no lane "+N more waiting"
+    for q, created in (("zzzz", 0), ("SO-ST", 1)):
+        searched = (await client.get("/outbound", params={"q": q})).text
+        assert f'id="lane-count-CREATED" data-total="{created}"' in searched
+        more = re.findall(r'id="lane-more-[A-Z_]+"[^>]*data-count="(\d+)"', searched)
+        assert len(more) >= 5 and set(more) == {"0"}
 
 
 async def test_live_patches_carry_only_the_changed_rows(warehouse) -> None:  # type: ignore[no-untyped-def]
