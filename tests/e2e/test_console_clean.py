@@ -22,6 +22,11 @@ SIGNED_IN_PAGES = [
     "/equipment",
     "/equipment?machine=M-001",  # a machine's trends
     "/quality",
+    "/lines",
+    "/downtime",  # Plotly charts of its own
+    "/downtime?kiosk=1",
+    "/alarms",
+    "/alarms/kpis",
     "/admin",
     "/admin/rebuilds",
     "/docs",
