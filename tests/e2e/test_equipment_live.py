@@ -56,6 +56,7 @@ async def test_status_alert_and_acknowledge_live(kafka, producer, browser, sqlit
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"{url}/equipment")
         await page.wait_for_selector('#connection[data-state="live"]', timeout=15_000)
+        assert await page.is_visible(".empty-alerts")  # the panel says there are none, not nothing
 
         status = {"equipment_id": MACHINE, "status": "RUNNING", "line_id": "L7"}
         await producer.event(
@@ -78,6 +79,7 @@ async def test_status_alert_and_acknowledge_live(kafka, producer, browser, sqlit
         await producer.sink.flush()
         alert = f'[data-alert][data-equipment="{MACHINE}"]'
         await page.wait_for_selector(f'{alert}[data-state="OPEN"][data-severity="CRITICAL"]', timeout=15_000)
+        assert not await page.is_visible(".empty-alerts")
         await page.click(f'{alert} button[data-action="acknowledge"]')
         await page.wait_for_selector(f'{alert}[data-state="ACKED"]', timeout=15_000)
         api = (await asyncio.to_thread(_get, f"{url}/api/alerts", equipment=MACHINE))["items"]
