@@ -107,7 +107,12 @@ class LiveBoard:
     def render_context(self, read: Read, params: Any) -> dict[str, Any]:
         """Everything the page and fragment templates see: the context and the shell's variables."""
         version, last_event_ms, _ = current_version(read.conn)
-        shell: dict[str, Any] = {"view": self.view, "version": version, "last_event_ms": last_event_ms}
+        shell: dict[str, Any] = {
+            "view": self.view,
+            "version": version,
+            "last_event_ms": last_event_ms,
+            "now_ms": read.now_ms,  # the page's "now" (the moment, in a past view)
+        }
         shell |= read.shell
         context = {**shell, **self.context(read, params), "board_template": self.board}
         if self.board_route:
@@ -163,7 +168,7 @@ class LiveBoard:
 
         def render(keys: frozenset[str]) -> str:
             with reader() as read:
-                context = patch(read, keys)
+                context = {"now_ms": read.now_ms, **patch(read, keys)}
                 _, last_event_ms = current_version(read.conn)[:2]
             # The newest event time as of these rows: a page's "data from" stays true even when the
             # server stops before its next heartbeat.

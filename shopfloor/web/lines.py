@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
@@ -39,11 +41,29 @@ class Plan:
             return ""
         return datetime.fromtimestamp(ms / 1000, self.calendar.zone).strftime(fmt)
 
+    def when(self, ms: int | None, now_ms: int | None = None) -> str:
+        """A plant-local time of day, with its day unless it is today's (`now_ms`, by default the
+        clock's): "due 15:30" for tomorrow's 15:30 read as long past."""
+        if ms is None:
+            return ""
+        zone = self.calendar.zone
+        moment = datetime.fromtimestamp(ms / 1000, zone)
+        today = datetime.fromtimestamp((self.clock() if now_ms is None else now_ms) / 1000, zone).date()
+        if moment.date() == today:
+            return moment.strftime("%H:%M")
+        return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
+
 
 def use_plant_time(plan: Plan) -> None:
     """Every page's clock times in the plant's time zone (the `clock` filter; UTC by default)."""
     templates.env.filters["clock"] = lambda ms: "–" if ms is None else plan.local(ms, "%H:%M:%S")
     templates.env.filters["local"] = plan.local
+
+    @pass_context
+    def when(context: Context, ms: int | None) -> str:
+        return plan.when(ms, context.get("now_ms"))
+
+    templates.env.filters["when"] = when
 
 
 def due_flag(order: dict[str, Any], now_ms: int) -> str | None:
