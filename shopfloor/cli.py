@@ -10,7 +10,9 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -178,6 +180,15 @@ def _demo_cutoffs() -> dict[str, str]:
     return {"carrier_cutoffs": demo_cutoffs(CARRIERS)}
 
 
+def _demo_shifts(timezone: str) -> dict[str, str]:
+    """The demo's shifts, the first starting now, unless SHOPFLOOR_SHIFTS chooses others."""
+    if os.environ.get("SHOPFLOOR_SHIFTS"):
+        return {}
+    from shopfloor.simulator.demo import demo_shifts
+
+    return {"shifts": demo_shifts(datetime.now(ZoneInfo(timezone)))}
+
+
 def _serve(
     settings: Settings,
     *,
@@ -291,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 database_url=args.database_url or DEMO_DATABASE,
                 **_demo_cutoffs(),
             )
+            settings = settings.model_copy(update=_demo_shifts(settings.timezone))
             _serve(
                 settings,
                 consume=True,

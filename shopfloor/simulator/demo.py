@@ -9,6 +9,7 @@ the malformed records are the kinds of mistakes real producers make.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from shopfloor.events.codec import cloud_event
@@ -30,6 +31,16 @@ def demo_cutoffs(carriers: list[str], every_minutes: int = 30) -> str:
         times = ";".join(f"{m // 60:02d}:{m % 60:02d}" for m in range(first, 24 * 60, every_minutes))
         parts.append(f"{carrier}={times}")
     return ",".join(parts)
+
+
+def demo_shifts(start: datetime) -> str:
+    """SHOPFLOOR_SHIFTS for the demo: three 8-hour shifts, the first beginning at `start` (plant local
+    time, to the minute). A fresh demo store holds no production from before it started, so a shift
+    that began earlier counts that time as planned and idle: minutes in, every line read a few per
+    cent OEE against a target of hours."""
+    first = start.hour * 60 + start.minute
+    edges = [(first + 8 * 60 * i) % (24 * 60) for i in range(4)]
+    return ",".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in pairwise(edges))
 
 
 class DemoExtras:

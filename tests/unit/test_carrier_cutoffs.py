@@ -97,3 +97,20 @@ def test_demo_command_uses_demo_cutoffs_unless_configured(monkeypatch: pytest.Mo
     }
     monkeypatch.setenv("SHOPFLOOR_CARRIER_CUTOFFS", "DHL=15:00")
     assert _demo_cutoffs() == {}
+
+
+def test_the_demo_shift_begins_when_the_demo_does_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh demo store has no production from before it started: a shift begun hours earlier read
+    as hours of idle planned time (OEE of a few per cent) for the demo's first minutes."""
+    from shopfloor.cli import _demo_shifts
+    from shopfloor.projections.calendar import Calendar, shift_at
+    from shopfloor.simulator.demo import demo_shifts
+
+    assert demo_shifts(datetime(2026, 12, 5, 15, 31, 40)) == "15:31-23:31,23:31-07:31,07:31-15:31"
+    monkeypatch.delenv("SHOPFLOOR_SHIFTS", raising=False)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    shifts = _demo_shifts("Europe/Berlin")["shifts"]
+    shift = shift_at(Calendar.parse("Europe/Berlin", shifts, ""), now_ms)
+    assert 0 <= now_ms - shift.start_ms < 2 * 60_000 and shift.end_ms - shift.start_ms == 8 * 3600_000
+    monkeypatch.setenv("SHOPFLOOR_SHIFTS", "06:00-18:00,18:00-06:00")
+    assert _demo_shifts("UTC") == {}
