@@ -156,11 +156,13 @@ class WarehouseTraffic:
     def _count(self, now: datetime) -> list[Produced]:
         sku = self._rng.choice(self._skus)
         location = self._rng.choice(self._home[sku])
-        if self._stock.get((sku, location), 0) <= 0:
+        on_hand = self._stock.get((sku, location), 0)
+        if on_hand <= 0:
             return []
         if self._rng.random() < 0.5:
             return [self._adjust(now, sku, location, -1, "SCRAP")]
-        return [self._adjust(now, sku, location, self._rng.choice([-2, -1, 1, 2]), "COUNT_CORRECTION")]
+        delta = max(-on_hand, self._rng.choice([-2, -1, 1, 2]))  # a count finds what is there
+        return [self._adjust(now, sku, location, delta, "COUNT_CORRECTION")]
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -208,10 +210,24 @@ class WarehouseTraffic:
         self._schedule(now, order)
         return [self._order_event(now, order, "OrderCreated", "shop", **data)]
 
+    def _replenish(self, now: datetime, sku: str, location: str, short: int) -> list[Produced]:
+        """Stock received and put away just before a pick its bin cannot cover: a warehouse restocks
+        before it picks, so no bin goes below zero (the backdated history has no receipts of its own)."""
+        qty = max(short, self._rng.choice([24, 48, 96]))
+        po = f"po-{self._rng.randrange(10**6)}"
+        return [
+            self._adjust(now, sku, DOCK, qty, "RECEIPT", po),
+            self._adjust(now, sku, DOCK, -qty, "PUTAWAY"),
+            self._adjust(now, sku, location, qty, "PUTAWAY"),
+        ]
+
     def _pick(self, now: datetime, order: _Order) -> list[Produced]:
         produced = []
         for sku, qty in order.lines:
             location = max(self._home[sku], key=lambda loc, s=sku: self._stock.get((s, loc), 0))
+            short = qty - self._stock.get((sku, location), 0)
+            if short > 0:
+                produced += self._replenish(now, sku, location, short)
             corr = f"corr-{order.order_id}"
             produced.append(self._adjust(now, sku, location, -qty, "PICK", corr))
             produced.append(self._adjust(now, sku, PACK, qty, "PICK", corr))
