@@ -83,6 +83,9 @@ async def test_api_and_page_show_the_hand_worked_day(app) -> None:  # type: igno
     }
     assert 'data-quality-line="L1"' in page.text and 'data-fpy="1.000"' in page.text  # L1's latest shift
     assert "33 %" in page.text and "1/3 first time" not in page.text  # earlier shift, listed in its column
+    l2 = page.text.split('id="qline-L2"', 1)[1].split("</tr>", 1)[0]
+    assert "none earlier in the last three shifts" in l2  # an empty column says so, it is not blank
+    assert "every inspection on the line, all shifts" in page.text  # what the three counts cover
     assert 'sse-connect="/sse/quality?since=' in page.text
 
 
