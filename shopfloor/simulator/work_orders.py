@@ -22,7 +22,7 @@ PRODUCTS = [
     "manifold-M6",
 ]
 OPERATORS = ["ana", "bram", "chen", "dita", "emre", "fatou", "goran", "hana", "ivo", "jules"]
-DUE_SLACK = 1.5  # an order is due after 1.5 x its ideal run time: tight enough that some run late
+DUE_SLACK = 1.5  # due after 1.5 x the ideal run time of it and the orders ahead: some run late
 HOLD_REASONS = [
     "material shortage",
     "quality check",
@@ -47,10 +47,11 @@ class _Order:
 
     def ideal_cycle_s(self, rate: float) -> float:
         """Seconds per unit at the ideal rate, by product (a fixed table, so seeded runs repeat). The
-        simulator makes units in proportion to its event rate, so the cycle scales with it: lines then
-        run at roughly 40-95 % of the ideal rate, and the slower ones fall behind their target."""
+        simulator makes units in proportion to its event rate, so the cycle scales with it: a line,
+        running one order at a time, then makes its mix at about 60-100 % of the ideal rate, and the
+        slower ones fall behind their target."""
         base = 6.0 + 2.0 * (PRODUCTS.index(self.product) % 5 if self.product in PRODUCTS else 0)
-        return round(base / (4 * max(rate, 0.01)), 4)
+        return round(base * 0.16 / max(rate, 0.01), 4)
 
 
 class WorkOrderTraffic:
@@ -87,8 +88,13 @@ class WorkOrderTraffic:
             "quantity_scrap": order.scrap,
             "ideal_cycle_s": order.ideal_cycle_s(self.rate),
         }
-        if order.due is None:
-            order.due = now + timedelta(seconds=order.planned * data["ideal_cycle_s"] * DUE_SLACK)
+        if order.due is None:  # planned behind the orders already on its line, one at a time
+            ahead = sum(
+                (o.planned - o.done) * o.ideal_cycle_s(self.rate)
+                for o in self._orders.values()
+                if o.line == order.line and o is not order
+            )
+            order.due = now + timedelta(seconds=(ahead + order.planned * data["ideal_cycle_s"]) * DUE_SLACK)
         data["due_at"] = order.due.isoformat()
         if previous:
             data["previous_status"] = previous
@@ -130,7 +136,7 @@ class WorkOrderTraffic:
         if order.status == "PLANNED":
             order.status = "CANCELLED" if roll < 0.03 else "RELEASED"
         elif order.status == "RELEASED":
-            if any(o.status in ("IN_PROGRESS", "ON_HOLD") for o in on_line if o is not order) and roll < 0.6:
+            if any(o.status == "IN_PROGRESS" for o in on_line if o is not order):
                 return []
             order.status, order.operator = "IN_PROGRESS", self._rng.choice(OPERATORS)
         elif order.status == "IN_PROGRESS":
