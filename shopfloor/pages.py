@@ -39,8 +39,14 @@ def _stamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _plural(count: int, noun: str) -> str:
+    """ "1 alert", "3 alerts": a count and its noun as a person would write them."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.autoescape = True
 templates.env.filters["clock"] = _clock
 templates.env.filters["stamp"] = _stamp
+templates.env.filters["plural"] = _plural
 templates.env.globals["plotly_style_guards"] = plotly_style_guards

@@ -304,7 +304,7 @@
         w.appendChild(badge);
       }
       if (badge) {
-        const text = aged ? "⏱ " + agoText(age) : "";
+        const text = aged ? "as of " + agoText(age) : ""; // words: the plant's fonts lack a clock glyph
         if (badge.textContent !== text) badge.textContent = text;
         badge.hidden = !aged;
       }

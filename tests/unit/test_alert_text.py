@@ -75,3 +75,8 @@ def test_a_cleared_alarm_gives_its_clearing_reading_as_such_and_both_times(kind:
     assert CLEARED_WORDS[kind] in text
     assert "10:00:00–10:07:33" in text  # when it was raised and when it cleared, not just the first
     assert "Over its limit" not in text and "Spikes" not in text
+
+
+def test_counts_read_as_written_words() -> None:
+    plural = templates.env.filters["plural"]
+    assert (plural(1, "alert"), plural(0, "alert"), plural(3, "unit")) == ("1 alert", "0 alerts", "3 units")
