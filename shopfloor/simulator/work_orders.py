@@ -51,7 +51,7 @@ class _Order:
         running one order at a time, then makes its mix at about 60-100 % of the ideal rate, and the
         slower ones fall behind their target."""
         base = 6.0 + 2.0 * (PRODUCTS.index(self.product) % 5 if self.product in PRODUCTS else 0)
-        return round(base * 0.16 / max(rate, 0.01), 4)
+        return round(base * 0.18 / max(rate, 0.01), 4)
 
 
 class WorkOrderTraffic:
