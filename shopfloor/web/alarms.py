@@ -147,6 +147,7 @@ def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str, rea
         kind: Text = None,
         priority: Text = None,
         state: Text = None,
+        _notice: Annotated[str | None, Query(alias="notice", description="what the last action did")] = None,
     ) -> Response:
         params = {
             "from": start,

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import Engine
 
+from shopfloor.events.models import WorkOrderStatus
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import quality as quality_store
 from shopfloor.store import work_orders as store
@@ -20,6 +21,8 @@ VIEW = store.VIEW
 STATUS_ORDER = ("IN_PROGRESS", "ON_HOLD", "RELEASED", "PLANNED", "COMPLETED", "CANCELLED")
 FINISHED = ("COMPLETED", "CANCELLED")
 FINISHED_ROWS = 5  # per lane, newest first; the page counts the rest ("+N more finished")
+STATUS_PATTERN = "^(" + "|".join(WorkOrderStatus) + ")$"
+STATUS_HELP = "one of " + ", ".join(WorkOrderStatus)
 LineId = Annotated[str | None, Query(max_length=200, description="show only this line")]
 
 
@@ -108,7 +111,7 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
     def work_orders_api(
         request: Request,
         line: LineId = None,
-        status: Annotated[str | None, Query(pattern="^[A-Z_]{1,20}$")] = None,
+        status: Annotated[str | None, Query(pattern=STATUS_PATTERN, description=STATUS_HELP)] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
