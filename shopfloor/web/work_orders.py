@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import Engine
 
 from shopfloor.events.models import WorkOrderStatus
@@ -60,6 +60,8 @@ def board(read: Read, line: str | None) -> dict[str, Any]:
     if line:
         lanes.setdefault(line, {"open": [], "done": []})
     return {
+        # a wall screen set up before its line's first order: said so, not shown as an idle line
+        "unseen_line": line if line and line not in counts else None,
         "lanes": dict(sorted(lanes.items())),
         "counts": counts,
         "line": line,
@@ -141,6 +143,9 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
     def work_order_history(request: Request, work_order_id: str) -> dict[str, Any]:
         with reader(request) as read:
             entries = store.get_history(read.conn, work_order_id)
+            known = entries or store.list_work_orders(read.conn, ids=[work_order_id])
+        if not known:
+            raise HTTPException(404, f"no work order {work_order_id[:200]!r}")
         return {
             "work_order_id": work_order_id,
             "history": [

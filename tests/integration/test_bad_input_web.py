@@ -133,3 +133,41 @@ async def test_hostile_values_are_never_5xx(plant, url: str) -> None:  # type: i
     for headers in ({}, HTML):
         response = await (client.head if "/sse/" in url else client.get)(url, headers=headers)
         assert response.status_code < 500, (url, response.status_code, response.text[:300])
+
+
+async def test_an_api_asked_for_an_entity_it_never_saw_is_404(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client = plant()
+    for url, words in (
+        ("/api/work-orders/NOPE/history", "no work order 'NOPE'"),
+        ("/api/equipment/NOPE/trend", "no machine 'NOPE'"),
+        ("/api/equipment/NOPE/trend?range=1h", "no machine 'NOPE'"),
+    ):
+        response = await client.get(url)
+        assert response.status_code == 404, (url, response.status_code, response.text[:300])
+        assert words in response.json()["detail"], url
+    known = await client.get("/api/work-orders/WO-1/history")
+    assert known.status_code == 200 and [e["status"] for e in known.json()["history"]] == ["IN_PROGRESS"]
+    trend = await client.get("/api/equipment/M-001/trend")
+    assert trend.status_code == 200 and "temperature" in trend.json()["sensors"]
+
+
+async def test_pages_for_a_line_or_machine_not_seen_yet_say_so(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client = plant()
+    board = await client.get("/work-orders?line=NEW")
+    assert board.status_code == 200
+    assert "No work order has been seen for line NEW yet" in board.text
+    assert 'data-line-unseen="NEW"' in board.text and "not seen yet" in board.text
+    header = await client.get("/lines/header?line=NEW")
+    assert header.status_code == 200
+    assert "Nothing has been seen for line NEW yet" in header.text
+    assert "data-line-summary" not in header.text  # no zeroed band that reads as a stopped line
+    machine = await client.get("/equipment?machine=NOPE")
+    assert machine.status_code == 200
+    assert "No machine NOPE has reported yet" in machine.text
+    assert 'data-trend-url="/api/equipment/NOPE/trend"' not in machine.text
+    # a line and a machine that have reported read as before
+    seen = await client.get("/work-orders?line=L1")
+    assert "not seen yet" not in seen.text and "has been seen" not in seen.text
+    assert 'data-line-summary="L1"' in (await client.get("/lines/header?line=L1")).text
+    tile = await client.get("/equipment?machine=M-001")
+    assert 'data-trend-machine="M-001"' in tile.text and "has reported yet" not in tile.text
