@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -25,6 +24,7 @@ from shopfloor.web import (
     docs,
     equipment_actions,
     equipment_trend,
+    errors,
     health,
     overview,
     sse,
@@ -115,10 +115,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         "/vendor/{name}", vendor_route(vendor_files()), methods=["GET"], include_in_schema=False
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
+    errors.install(app)  # bad input is a 400 naming each problem; browsers get it as a page
 
     history_web.install(app)  # ?at=: 400 for a bad time, 410 for a past the log no longer holds
     templates.env.globals["store_epoch"] = runtime.hub.epoch

@@ -29,10 +29,10 @@ NAME_SHOWN = 60  # a hostile name is quoted this far, not echoed whole
 CACHE_ATTRIBUTE = "_shopfloor_query_names"  # on the route itself: routes are not hashable
 
 
-def _query_fields(dependant: Dependant) -> Iterator[Any]:
+def query_fields(dependant: Dependant) -> Iterator[Any]:
     yield from dependant.query_params
     for sub in dependant.dependencies:
-        yield from _query_fields(sub)
+        yield from query_fields(sub)
 
 
 def accepted(route: APIRoute) -> dict[str, str]:
@@ -40,7 +40,7 @@ def accepted(route: APIRoute) -> dict[str, str]:
     found: dict[str, str] | None = getattr(route, CACHE_ATTRIBUTE, None)
     if found is None:
         found = {}
-        for field in _query_fields(route.dependant):
+        for field in query_fields(route.dependant):
             found[field.alias] = getattr(field.field_info, "description", None) or ""
         for name, text in SHARED.items():
             found.setdefault(name, text)

@@ -171,3 +171,50 @@ async def test_pages_for_a_line_or_machine_not_seen_yet_say_so(plant) -> None:  
     assert 'data-line-summary="L1"' in (await client.get("/lines/header?line=L1")).text
     tile = await client.get("/equipment?machine=M-001")
     assert 'data-trend-machine="M-001"' in tile.text and "has reported yet" not in tile.text
+
+
+@pytest.mark.parametrize(
+    ("url", "named", "back"),
+    [
+        ("/outbound?q=" + "y" * 101, "query.q", "/outbound"),
+        ("/inventory?q=" + "y" * 101, "query.q", "/inventory"),
+        ("/work-orders?line=" + "L" * 201, "query.line", "/work-orders"),
+        ("/equipment?machine=" + "M" * 201, "query.machine", "/equipment"),
+        ("/work-orders?line=" + "L" * 201 + "&kiosk=1", "query.line", "/work-orders?kiosk=1"),
+        ("/dead-letters?state=bogus", "query.state", "/dead-letters"),
+        ("/handover?line=" + "L" * 201, "query.line", "/handover"),
+        ("/no-such-page", "Not Found", "/"),
+    ],
+)
+async def test_browsers_get_a_readable_error_page_with_a_link_that_works(  # type: ignore[no-untyped-def]
+    plant, url: str, named: str, back: str
+) -> None:
+    _, client = plant()
+    page = await client.get(url, headers=HTML)
+    assert 400 <= page.status_code < 500 and page.headers["content-type"].startswith("text/html"), (
+        url,
+        page.status_code,
+        page.text[:300],
+    )
+    assert named in page.text and "<h1>" in page.text
+    assert f'href="{back}" data-error-back' in page.text.replace("&amp;", "&")
+    followed = await client.get(back, headers=HTML)
+    assert followed.status_code == 200, (back, followed.status_code)
+    machine = await client.get(url)  # not a browser: the JSON as before
+    assert machine.status_code == page.status_code and named in machine.text
+    assert machine.headers["content-type"].startswith("application/json")
+
+
+async def test_api_and_stream_errors_stay_json_even_for_a_browser(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client = plant()
+    for url in ("/api/work-orders?status=BOGUS", "/api/work-orders/NOPE/history", "/api/nothing-here"):
+        response = await client.get(url, headers=HTML)
+        assert 400 <= response.status_code < 500
+        assert response.headers["content-type"].startswith("application/json"), url
+
+
+async def test_handover_without_a_line_lists_the_lines_to_choose_from(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client = plant()
+    page = await client.get("/handover", headers=HTML)
+    assert page.status_code == 200, page.text[:300]
+    assert 'href="/handover?line=L1" data-handover-line="L1"' in page.text
