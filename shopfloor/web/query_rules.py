@@ -52,14 +52,15 @@ def describe(names: dict[str, str]) -> str:
     return ", ".join(f"{name} ({text})" if text else name for name, text in names.items())
 
 
-def _problem(name: str, message: str) -> dict[str, Any]:
-    return {"loc": ("query", name[:NAME_SHOWN]), "msg": message, "type": "value_error", "input": None}
+def _problem(name: str, message: str, where: str = "query") -> dict[str, Any]:
+    return {"loc": (where, name[:NAME_SHOWN]), "msg": message, "type": "value_error", "input": None}
 
 
 async def known_query_only(request: Request) -> None:
-    """An app-wide dependency: refuses query parameters the matched route does not read."""
+    """An app-wide dependency: refuses query parameters the matched route does not read, and NUL
+    characters in any query or path parameter."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.query_params:
+    if not isinstance(route, APIRoute):
         return
     names = accepted(route)
     problems = [
@@ -67,6 +68,13 @@ async def known_query_only(request: Request) -> None:
         for name in dict.fromkeys(request.query_params.keys())
         if name not in names
     ]
+    for where, values in (
+        ("query", request.query_params.multi_items()),
+        ("path", request.path_params.items()),
+    ):
+        for name, value in values:
+            if isinstance(value, str) and "\x00" in value:  # no store keeps it (PostgreSQL text refuses it)
+                problems.append(_problem(name, "must not contain a NUL character (0x00)", where))
     if request.query_params.get("kiosk", "") not in KIOSK_VALUES:
         problems.append(_problem("kiosk", "must be 1 (a wall screen) or 0"))
     if problems:

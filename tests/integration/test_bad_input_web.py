@@ -113,6 +113,26 @@ async def test_parameters_the_routes_read_still_work(plant) -> None:  # type: ig
 @pytest.mark.parametrize(
     "url",
     [
+        "/outbound?q=%00%01",
+        "/inventory?q=SKU%00",
+        "/work-orders?line=L1%00",
+        "/api/work-orders/WO%00/history",
+        "/api/equipment/M%00/trend",
+        "/api/alerts?equipment=%00",
+    ],
+)
+async def test_nul_characters_are_refused_before_any_store_sees_them(  # type: ignore[no-untyped-def]
+    plant, url: str
+) -> None:
+    _, client = plant()
+    response = await client.get(url)
+    assert response.status_code == 400, (url, response.status_code, response.text[:300])
+    assert "NUL" in problems(response)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
         "/work-orders?line=" + "L" * 5000,
         "/work-orders?" + "x" * 3000 + "=1",
         "/equipment?machine=%E2%98%83%F0%9F%94%A5",
