@@ -39,8 +39,16 @@ def _stamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _local(ms: int | None, fmt: str = "%H:%M") -> str:
+    """Plant-local time; UTC until the web app sets the plant's zone (`lines.use_plant_time`)."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.autoescape = True
 templates.env.filters["clock"] = _clock
 templates.env.filters["stamp"] = _stamp
+templates.env.filters["local"] = _local
 templates.env.globals["plotly_style_guards"] = plotly_style_guards
