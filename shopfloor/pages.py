@@ -44,9 +44,17 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _local(ms: int | None, fmt: str = "%H:%M") -> str:
+    """Plant-local time; UTC until the web app sets the plant's zone (`lines.use_plant_time`)."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.autoescape = True
 templates.env.filters["clock"] = _clock
 templates.env.filters["stamp"] = _stamp
 templates.env.filters["plural"] = _plural
+templates.env.filters["local"] = _local
 templates.env.globals["plotly_style_guards"] = plotly_style_guards

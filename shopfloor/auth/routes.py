@@ -7,7 +7,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopfloor.auth import kiosks, sessions, users
@@ -120,7 +120,13 @@ def router(runtime: Runtime) -> APIRouter:
         return response
 
     @api.get("/kiosk/{token}")
-    async def kiosk(request: Request, token: str) -> Response:
+    async def kiosk(
+        request: Request,
+        token: str,
+        _next: Annotated[
+            str | None, Query(alias="next", description="not followed: the screen's page wins")
+        ] = None,
+    ) -> Response:
         """A screen opens its link once and gets a long read-only session on the link's page."""
         limits = ((f"kiosk:{_client(request)}", settings.login_max_failures),)
         wait, stamp = limiter.begin(limits)

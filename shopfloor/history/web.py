@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import anyio.from_thread
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -116,33 +117,78 @@ def router() -> APIRouter:
     @api.get("/handover", response_class=HTMLResponse)
     async def handover(
         request: Request,
-        line: Annotated[str, Query(min_length=1, max_length=200)],
+        line: Annotated[str | None, Query(max_length=200, description="the line handed over")] = None,
         since: Annotated[str | None, Query(max_length=64)] = None,
         at: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Any:
-        """A printable shift handover for one line: by default the last shift that has ended."""
+        """A printable shift handover for one line: by default the last shift that has ended (or,
+        when the event log begins after it, the current shift so far). Without a line: the lines
+        to choose from."""
         from shopfloor.pages import templates
-        from shopfloor.projections.calendar import shift_at
 
+        engine = request.app.state.runtime.engine
+        lines = await asyncio.to_thread(_known_lines, engine)
+        if not line:
+            context = {"view": "handover", "lines": lines, "past": {"label": ""}}
+            return templates.TemplateResponse(request, "history/handover_lines.html", context)
         history = _history(request)
         now = int(time.time() * 1000)
+        base = {"line": line, "unseen": line not in lines, "view": "handover", "past": {"label": ""}}
         if since is None or at is None:
-            newest = await asyncio.to_thread(newest_event_ms, request.app.state.runtime.engine) or now
-            calendar = history.settings.calendar()
-            last = shift_at(calendar, shift_at(calendar, newest).start_ms - 1)
-            since_ms, at_ms, label = last.start_ms, last.end_ms, last.label
+            window = await _default_window(history, engine, now)
+            if window is None:
+                context = {
+                    **base,
+                    "empty": "The event log holds no work-order events yet: nothing to hand over.",
+                }
+                return templates.TemplateResponse(request, "history/handover.html", context)
+            since_ms, at_ms, label = window
         else:
             since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
             label = f"{history.label(since_ms)} to {history.label(at_ms)}"
         data = await handover_data(history, since_ms, at_ms, line)
-        context = {**data, "line": line, "shift": label, "since_label": history.label(since_ms)}
-        context |= {"at_label": history.label(at_ms), "view": "handover", "past": {"label": ""}}
+        context = {**base, **data, "shift": label, "since_label": history.label(since_ms)}
+        context |= {"at_label": history.label(at_ms)}
         return templates.TemplateResponse(request, "history/handover.html", context)
 
     return api
 
 
 WORK_ORDER_FIELDS = ("status", "line_id", "product", "quantity_done", "quantity_scrap", "operator")
+
+
+def _known_lines(engine: Engine) -> list[str]:
+    """Every line a work-order or machine event has named."""
+    from shopfloor.store import lines as line_store
+    from shopfloor.store import work_orders as order_store
+
+    with engine.connect() as conn:
+        return sorted(set(order_store.lines(conn)) | set(line_store.line_ids(conn)))
+
+
+def _order_parts(history: History) -> list[Any]:
+    from shopfloor.store import work_orders as store
+
+    return [p for p in history.parts if any(isinstance(h, store.WorkOrderHandler) for h in p.handlers)]
+
+
+async def _default_window(history: History, engine: Engine, now: int) -> tuple[int, int, str] | None:
+    """The last shift that has ended by the newest event; when the log begins after its start
+    (nothing to replay it from), the current shift from the log's first moment to the newest event.
+    None: the log holds no work-order events."""
+    from shopfloor.projections.calendar import shift_at
+
+    earliest = await history.earliest(_order_parts(history))
+    if earliest is None:
+        return None
+    newest = await asyncio.to_thread(newest_event_ms, engine) or now
+    calendar = history.settings.calendar()
+    current = shift_at(calendar, newest)
+    last = shift_at(calendar, current.start_ms - 1)
+    if last.start_ms >= earliest:
+        return last.start_ms, last.end_ms, last.label
+    since_ms = max(current.start_ms, earliest)
+    return since_ms, max(newest, since_ms + 1), f"{current.label} so far (the event log begins in it)"
 
 
 def _history(request: Request) -> History:
@@ -157,7 +203,7 @@ async def handover_data(history: History, since_ms: int, at_ms: int, line: str |
 
     if since_ms >= at_ms:
         raise BadMoment("'since' must be before 'at'")
-    orders = [p for p in history.parts if any(isinstance(h, store.WorkOrderHandler) for h in p.handlers)]
+    orders = _order_parts(history)
 
     def rows(engine: Engine) -> dict[str, dict[str, Any]]:
         with engine.connect() as conn:
@@ -188,6 +234,20 @@ async def handover_data(history: History, since_ms: int, at_ms: int, line: str |
     }
 
 
+def _live_url(request: Request) -> str:
+    """Where "Back to live" leads: the same page without `at`; for a handover, that line's default
+    handover when a chosen window failed, else the list of lines (neither needs a past moment
+    given by hand)."""
+    query = request.query_params
+    if request.url.path == "/handover":
+        line = query.get("line")
+        if line and (query.get("since") is not None or query.get("at") is not None):
+            return "/handover?" + urlencode({"line": line})
+        return "/handover"
+    rest = [(k, v) for k, v in query.multi_items() if k != "at"]
+    return request.url.path + (f"?{urlencode(rest)}" if rest else "")
+
+
 def install(app: FastAPI) -> None:
     """Bad moments are the caller's mistake (400); a past the log no longer holds is gone (410)."""
     from shopfloor.pages import templates
@@ -195,7 +255,7 @@ def install(app: FastAPI) -> None:
     def answer(request: Request, status: int, title: str, message: str) -> Any:
         if _wants_json(request):
             return JSONResponse({"error": title, "detail": message}, status_code=status)
-        context = {"title": title, "message": message, "live_url": request.url.path, "past": {"label": ""}}
+        context = {"title": title, "message": message, "live_url": _live_url(request), "past": {"label": ""}}
         return templates.TemplateResponse(request, "history/unavailable.html", context, status_code=status)
 
     async def bad(request: Request, exc: Exception) -> Any:

@@ -67,6 +67,17 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M")
 
 
+def _range_fields(start: str | None, end: str | None, from_ms: int, to_ms: int) -> dict[str, Any]:
+    """The form keeps what was asked, not the defaults it stood for: a blank To stays blank, so
+    pressing Show again reads up to that moment's now rather than the first load's."""
+    return {
+        "from_value": _iso(from_ms) if start else "",
+        "to_value": _iso(to_ms) if end else "",
+        "from_ms": from_ms,
+        "to_ms": to_ms,
+    }
+
+
 def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
     if value and value not in allowed:
         raise HTTPException(400, f"{name} must be one of {', '.join(allowed)}")
@@ -93,8 +104,7 @@ def journal_context(read: Read, params: dict[str, str | None]) -> dict[str, Any]
         "view": "alarms",
         "alarms": alarms,
         "actions": actions,
-        "from_value": _iso(from_ms),
-        "to_value": _iso(to_ms),
+        **_range_fields(params.get("from"), params.get("to"), from_ms, to_ms),
         "filters": {
             "equipment": params.get("equipment") or "",
             "kind": kind,
@@ -117,7 +127,7 @@ def kpis_context(read: Read, start: str | None, end: str | None) -> dict[str, An
     seen = {a["alert_id"] for a in rows}
     everything = rows + [a for a in active if a["alert_id"] not in seen]
     kpis = alarm_kpis.compute(everything, areas, from_ms, to_ms, now_ms=to_ms)
-    return {"view": "alarms", "kpis": kpis, "from_value": _iso(from_ms), "to_value": _iso(to_ms)}
+    return {"view": "alarms", "kpis": kpis, **_range_fields(start, end, from_ms, to_ms)}
 
 
 def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str, reader: Reader) -> APIRouter:
@@ -147,6 +157,7 @@ def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str, rea
         kind: Text = None,
         priority: Text = None,
         state: Text = None,
+        _notice: Annotated[str | None, Query(alias="notice", description="what the last action did")] = None,
     ) -> Response:
         params = {
             "from": start,

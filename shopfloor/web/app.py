@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -24,6 +24,7 @@ from shopfloor.web import (
     docs,
     equipment_actions,
     equipment_trend,
+    errors,
     health,
     overview,
     sse,
@@ -40,6 +41,7 @@ from shopfloor.web.assets import vendor_files, vendor_route
 from shopfloor.web.board import live_reader
 from shopfloor.web.cutoffs import RiskJudge
 from shopfloor.web.head import HeadAsGet
+from shopfloor.web.query_rules import known_query_only
 from shopfloor.web.sse import Streams
 from shopfloor.web.stream_limits import StreamLimits
 
@@ -101,6 +103,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=runtime.lifespan,
         docs_url=None,  # our own /docs: Swagger UI from local assets, under the CSP
         redoc_url=None,
+        dependencies=[Depends(known_query_only)],  # a query parameter no route reads is a 400
     )
     app.state.runtime = runtime
     app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
@@ -112,10 +115,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         "/vendor/{name}", vendor_route(vendor_files()), methods=["GET"], include_in_schema=False
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=400)
+    errors.install(app)  # bad input is a 400 naming each problem; browsers get it as a page
 
     history_web.install(app)  # ?at=: 400 for a bad time, 410 for a past the log no longer holds
     templates.env.globals["store_epoch"] = runtime.hub.epoch
@@ -168,7 +168,11 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(history_web.router())
 
     @app.get("/sse/{view}", include_in_schema=False)
-    async def live(view: str, request: Request) -> Response:
+    async def live(
+        view: str,
+        request: Request,
+        _since: Annotated[str | None, Query(alias="since", description=sse.SINCE_HELP)] = None,
+    ) -> Response:
         if view not in hub.views:
             return JSONResponse({"error": f"no live view {view!r}"}, status_code=404)
         return sse.hub_stream(hub, view, request, streams)

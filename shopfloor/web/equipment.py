@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import Connection, Engine
 
 from shopfloor import alarm_config
@@ -100,7 +100,15 @@ def patch(read: Read, keys: frozenset[str]) -> dict[str, Any]:
     return {"machines": machines, "alerts": alerts, "alert_sort_key": alert_sort_key, "now_ms": read.now_ms}
 
 
-def machine_param(machine: MachineId = None) -> str | None:
+RANGE_HELP = "trend range shown first: " + ", ".join(RANGES)
+RangeChoice = Annotated[str | None, Query(alias="range", max_length=20, description=RANGE_HELP)]
+
+
+def machine_param(machine: MachineId = None, range_: RangeChoice = None) -> str | None:
+    """The machine whose trends to show; `range` is the page script's, refused here when it is
+    not one the script can show (it would fall back to 10 min without a word)."""
+    if range_ and range_ not in RANGES:
+        raise HTTPException(400, f"range must be one of {', '.join(RANGES)}")
     return machine or None
 
 

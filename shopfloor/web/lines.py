@@ -210,7 +210,10 @@ def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRoute
     @api.get("/lines/header", response_class=HTMLResponse, include_in_schema=False)
     def line_header(request: Request, line: LineId, bands: bool = False) -> HTMLResponse:
         """The line board's header: this line's band, live (`bands` = the band alone, for polling)."""
-        context = {"view": VIEW, "line": line, **now_summaries(request, [line])}
+        with reader(request) as read:
+            seen = line in store.line_ids(read.conn)
+            context = {**read.shell, **summaries(read.conn, plan, read.now_ms, [line] if seen else [])}
+        context |= {"view": VIEW, "line": line, "unseen_line": None if seen else line}
         name = "lines/header_bands.html" if bands else "lines/header.html"
         return templates.TemplateResponse(request, name, context)
 

@@ -214,6 +214,9 @@ def frame_bytes(frame: Frame) -> bytes:
     return encode_event(frame.data, frame.event, frame.id, RETRY_MS)
 
 
+SINCE_HELP = "the read-model version the page shows (or the Last-Event-ID header)"
+
+
 def parse_since(request: Request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("since")
     if raw is None or raw == "":

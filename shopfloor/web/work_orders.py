@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import Engine
 
+from shopfloor.events.models import WorkOrderStatus
 from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import quality as quality_store
 from shopfloor.store import work_orders as store
@@ -20,6 +21,8 @@ VIEW = store.VIEW
 STATUS_ORDER = ("IN_PROGRESS", "ON_HOLD", "RELEASED", "PLANNED", "COMPLETED", "CANCELLED")
 FINISHED = ("COMPLETED", "CANCELLED")
 FINISHED_ROWS = 5  # per lane, newest first; the page counts the rest ("+N more finished")
+STATUS_PATTERN = "^(" + "|".join(WorkOrderStatus) + ")$"
+STATUS_HELP = "one of " + ", ".join(WorkOrderStatus)
 LineId = Annotated[str | None, Query(max_length=200, description="show only this line")]
 
 
@@ -57,6 +60,8 @@ def board(read: Read, line: str | None) -> dict[str, Any]:
     if line:
         lanes.setdefault(line, {"open": [], "done": []})
     return {
+        # a wall screen set up before its line's first order: said so, not shown as an idle line
+        "unseen_line": line if line and line not in counts else None,
         "lanes": dict(sorted(lanes.items())),
         "counts": counts,
         "line": line,
@@ -108,7 +113,7 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
     def work_orders_api(
         request: Request,
         line: LineId = None,
-        status: Annotated[str | None, Query(pattern="^[A-Z_]{1,20}$")] = None,
+        status: Annotated[str | None, Query(pattern=STATUS_PATTERN, description=STATUS_HELP)] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
@@ -138,6 +143,9 @@ def router(engine: Engine, reader: Reader | None = None) -> APIRouter:
     def work_order_history(request: Request, work_order_id: str) -> dict[str, Any]:
         with reader(request) as read:
             entries = store.get_history(read.conn, work_order_id)
+            known = entries or store.list_work_orders(read.conn, ids=[work_order_id])
+        if not known:
+            raise HTTPException(404, f"no work order {work_order_id[:200]!r}")
         return {
             "work_order_id": work_order_id,
             "history": [

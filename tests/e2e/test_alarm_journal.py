@@ -9,6 +9,12 @@ from shopfloor.events.codec import encode_structured
 from tests.support import event, running_server, unique_settings
 
 MACHINE = "M-JOURNAL"
+FIT = """() => ({
+  page: document.documentElement.scrollWidth,
+  shelve: Math.max(
+    ...[...document.querySelectorAll('[data-action="shelve"]')].map((b) => b.getBoundingClientRect().right)
+  ),
+})"""
 
 
 async def test_acknowledge_with_a_note_from_the_journal(kafka, producer, browser, sqlite_url) -> None:  # type: ignore[no-untyped-def]
@@ -31,6 +37,10 @@ async def test_acknowledge_with_a_note_from_the_journal(kafka, producer, browser
             if await page.query_selector(row):
                 break
             await page.wait_for_timeout(500)
+        # On a 1920 px screen the whole journal fits: the actions are on screen, not past its edge.
+        await page.set_viewport_size({"width": 1920, "height": 1080})
+        fit = await page.evaluate(FIT)
+        assert fit["page"] <= 1920 and fit["shelve"] <= 1920, fit
         await page.fill(f'{row} [data-ack-form] input[name="note"]', "valve replaced")
         await page.click(f'{row} button[data-action="acknowledge"]')
         await page.wait_for_selector("[data-action-done]", timeout=15_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -164,3 +164,44 @@ async def test_the_dead_letter_queue_refuses_a_past_view(plant) -> None:  # type
     assert api.status_code == 400 and "no past view" in api.json()["detail"]
     assert (await client.get("/dead-letters")).status_code == 200
     assert (await client.get("/api/dead-letters")).status_code == 200
+
+
+def _form_value(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, name
+    return found.group(1)
+
+
+async def test_journal_shows_plant_times_not_raw_iso(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client, _ = plant
+    day = await client.get("/alarms", params={"from": "2026-11-27", "to": "2026-11-28"})
+    assert _rows(day.text)
+    cells = re.findall(r"<td[^>]*>(?:<time[^>]*>)?([^<]*)", day.text)
+    assert not [c for c in cells if re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]+Z", c.strip())]  # no raw ISO
+    assert re.search(r"<time datetime=\"2026-11-27T\d\d:\d\d:\d\dZ\">27 Nov \d\d:\d\d</time>", day.text)
+
+
+async def test_a_blank_to_reads_up_to_now_when_show_is_pressed_again(plant) -> None:  # type: ignore[no-untyped-def]
+    runtime, client, _ = plant
+    first = await client.get("/alarms")
+    shown = {name: _form_value(first.text, name) for name in ("from", "to")}
+    assert shown == {"from": "", "to": ""}  # the defaults, not the moment the page was loaded
+    # An alarm newer than that load (here a producer clock a little ahead), then Show pressed again.
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    status = {"equipment_id": "M-9", "status": "RUNNING", "line_id": "L1"}
+    events = [event("EquipmentStatusChanged", status, at=later - timedelta(minutes=5))]
+    events += [
+        event(
+            "SensorReading",
+            {"equipment_id": "M-9", "sensor": "vibration", "value": 2.0 if i < 60 else 9.0},
+            source="iot/test",
+            at=later + timedelta(seconds=i),
+        )
+        for i in range(70)
+    ]
+    apply(runtime, events)
+    again = await client.get("/alarms", params=shown)
+    assert again.status_code == 200
+    assert any(
+        alarm_id for alarm_id, kind, _ in _rows(again.text) if "M-9" in alarm_id and kind == "THRESHOLD"
+    )

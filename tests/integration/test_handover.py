@@ -3,7 +3,8 @@ each with the events that did it, and what is still open at the end (hand-worked
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -63,3 +64,44 @@ async def test_handover_lists_what_changed_on_the_line_and_why(
             "/api/history/diff", params={"since": window["at"], "at": window["since"]}
         )
         assert backwards.status_code == 400
+
+
+async def test_handover_defaults_and_links_never_lead_to_an_error(
+    kafka: str, sqlite_url: str, producer: Any
+) -> None:
+    """A log that begins in the current shift: the default is that shift so far (the last finished
+    one has nothing to replay from), and every link on the pages answers."""
+    settings = unique_settings(kafka, sqlite_url)
+    now = datetime.now(UTC)
+    sequence = [
+        ("WO-7", wo("WO-7", "RELEASED", line="L3"), -4),
+        ("WO-7", wo("WO-7", "IN_PROGRESS", line="L3", quantity_done=3), -2),
+    ]
+    html = {"accept": "text/html"}
+    async with projecting(settings) as runtime:
+        for key, data, second in sequence:
+            at = now + timedelta(seconds=second)
+            await producer.event(
+                settings.topic_work_orders, key, event("WorkOrderStatusChanged", data, at=at)
+            )
+        await wait_consumed(runtime, len(sequence))
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t"
+        )
+        chooser = await client.get("/handover", headers=html)
+        assert chooser.status_code == 200, chooser.text[:300]
+        assert 'href="/handover?line=L3"' in chooser.text
+        page = await client.get("/handover?line=L3", headers=html)
+        assert page.status_code == 200, page.text[:500]
+        assert "so far" in page.text and 'data-handover="L3"' in page.text
+        gone = await client.get(
+            "/handover",
+            params={"line": "L3", "since": "2001-01-01T00:00:00Z", "at": "2001-01-01T08:00:00Z"},
+            headers=html,
+        )
+        assert gone.status_code == 410 and 'href="/handover?line=L3"' in gone.text
+        for text in (chooser.text, page.text, gone.text):
+            for link in re.findall(r'href="(/[^"]*)"', text):
+                if not link.startswith(("/static/", "/vendor/")):
+                    answer = await client.get(link.replace("&amp;", "&"), headers=html)
+                    assert answer.status_code == 200, (link, answer.status_code, answer.text[:200])
