@@ -150,4 +150,30 @@ async def test_kiosk_boards_show_everything_or_say_what_is_left_out(
                     size = await page.evaluate(PAGE_SIZE)
                     assert size["height"] <= size["innerHeight"], (board, size)
                 await page.close()
+
+        # more lines than a 720p screen holds: smaller type first, then the rest counted
+        more = [f"M{n:02d}" for n in range(7, 25)]
+        for line in more:
+            running = {"equipment_id": f"M-{line}", "status": "RUNNING", "line_id": line}
+            await producer.event(
+                settings.topic_equipment, f"M-{line}", event("EquipmentStatusChanged", running)
+            )
+        page = await open_live(
+            browser, f"{url}/lines?kiosk=1", errors, viewport={"width": 1280, "height": 720}
+        )
+        await page.wait_for_selector('[data-line-summary="M24"]', state="attached", timeout=20_000)
+        await page.evaluate(NEXT_FRAMES)
+        assert await page.evaluate(OUTSIDE, "[data-line-summary]") == []
+        size = await page.evaluate(PAGE_SIZE)
+        assert size["height"] <= size["innerHeight"], size
+        total = len(LINES) + len(more)
+        shown = await page.locator("[data-line-summary]:visible").count()
+        note = page.locator('[data-fit-for="board"]')
+        assert (
+            0 < shown < total
+            and (await note.inner_text()).strip() == f"+{total - shown} more lines, not shown"
+        )
+        step = await page.evaluate("document.body.dataset.kioskStep")
+        print(f"kiosk lines 1280x720, {total} lines: {shown} shown at type step {step}, the rest counted")
+        await page.close()
     assert not serious(errors), errors
