@@ -81,7 +81,37 @@
     return points.length ? points[points.length - 1][0] : 0;
   }
 
-  function figure(sensor, series, annotations, limit, span) {
+  // Status labels sit above the chart, in rows: each starts at its dotted line (ends there when the
+  // chart's right edge is near) and goes to the first row where it clears the label before it. What
+  // finds no row is counted on the chart, its line still drawn (its text in the hover).
+  const LABEL_ROWS = 3;
+  const ROW_PX = TICK_PX + 6;
+  const measure = document.createElement("canvas").getContext("2d");
+  function textWidth(text) {
+    measure.font = TICK_PX + 'px "Open Sans", verdana, arial, sans-serif';
+    return measure.measureText(text).width + 6;
+  }
+  function statusLabels(statuses, x0, x1, plotPx) {
+    const ends = []; // the right edge (px) of the last label in each row
+    const placed = [];
+    let left = 0;
+    for (const s of statuses.slice().sort(function (a, b) { return a.at_ms - b.at_ms; })) {
+      const text = plain(s.text);
+      const px = x1 > x0 ? ((s.at_ms - x0) / (x1 - x0)) * plotPx : 0;
+      const w = textWidth(s.text);
+      const anchor = px + w <= plotPx ? "left" : "right";
+      const start = Math.max(0, Math.min(anchor === "left" ? px : px - w, plotPx - w));
+      const row = ends.findIndex(function (end) { return end + 8 <= start; });
+      if (row < 0 && ends.length >= LABEL_ROWS) { left += 1; continue; }
+      const at = row < 0 ? ends.length : row;
+      ends[at] = start + w;
+      placed.push({ status: s, text: text, row: at, start: start / plotPx,
+        pinned: anchor === "left" ? px !== start : px - w !== start, anchor: anchor });
+    }
+    return { placed: placed, rows: Math.max(1, ends.length), left: left };
+  }
+
+  function figure(sensor, series, annotations, limit, span, widthPx) {
     const c = columns(series ? series.points : []);
     const band = { color: "rgba(121,192,255,0.35)", width: 1 };
     const pred = columns(series && series.prediction ? series.prediction.points : []);
@@ -110,20 +140,37 @@
       layout.annotations.push({ xref: "paper", x: 0, xanchor: "left", y: limit, yanchor: "bottom", showarrow: false,
         text: "limit " + limit, font: { size: TICK_PX, color: "#ff7b72" }, name: "limit" });
     }
-    for (const a of annotations) {
-      if (a.kind !== "status") continue;
+    const statuses = annotations.filter(function (a) { return a.kind === "status"; });
+    for (const a of statuses) {
       const at = new Date(a.at_ms);
       layout.shapes.push({ type: "line", name: "status", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
         line: { color: "#8b98a5", width: 1, dash: "dot" } });
-      layout.annotations.push({ xref: "x", x: at, yref: "paper", y: 1, yanchor: "bottom", showarrow: false,
-        text: plain(a.text), font: { size: TICK_PX, color: "#c9d1d9" }, name: "status",
-        hovertext: plain(a.text + " at " + at.toLocaleTimeString()) });
+    }
+    if (statuses.length) {
+      const times = c.x.map(Number).concat(statuses.map(function (a) { return a.at_ms; }));
+      const x0 = span ? span.range[0].getTime() : Math.min.apply(null, times);
+      const x1 = span ? span.range[1].getTime() : Math.max.apply(null, times);
+      const plotPx = Math.max(1, (widthPx || 400) - layout.margin.l - layout.margin.r);
+      const labels = statusLabels(statuses, x0, x1, plotPx);
+      layout.margin.t += (labels.rows - 1) * ROW_PX;
+      for (const p of labels.placed) {
+        const at = new Date(p.status.at_ms);
+        const where = p.pinned ? { xref: "paper", x: p.start, xanchor: "left" } : { xref: "x", x: at, xanchor: p.anchor };
+        layout.annotations.push(Object.assign(where, { yref: "paper", y: 1, yanchor: "bottom", yshift: p.row * ROW_PX,
+          showarrow: false, text: p.text, font: { size: TICK_PX, color: "#c9d1d9" }, name: "status",
+          hovertext: plain(p.status.text + " at " + at.toLocaleTimeString()) }));
+      }
+      if (labels.left) {
+        layout.annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "paper", y: 0, yanchor: "bottom",
+          showarrow: false, text: "+" + labels.left + " more status changes", font: { size: TICK_PX, color: "#c9d1d9" },
+          bgcolor: "#182029", name: "status-more" });
+      }
     }
     return { traces: traces, layout: layout };
   }
 
   function draw(el, sensor, series, annotations, limit, span) {
-    const f = figure(sensor, series, annotations, limit, span);
+    const f = figure(sensor, series, annotations, limit, span, el.clientWidth);
     const config = { displayModeBar: false, responsive: true, staticPlot: false };
     return el.dataset.drawn ? Plotly.react(el, f.traces, f.layout, config) : Plotly.newPlot(el, f.traces, f.layout, config);
   }

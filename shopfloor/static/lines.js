@@ -5,6 +5,19 @@
 (function () {
   "use strict";
   const drawn = new Map(); // data-pareto-key -> the element drawn for it, kept across patches
+  const isKiosk = () => document.body.hasAttribute("data-kiosk");
+  // A kiosk chart fills the box the page gives it, with labels in the page's type (read across a
+  // hall) and its minutes printed on the bars (the table beside it is left out there).
+  function kioskLayout(el) {
+    const px = Math.round(0.75 * parseFloat(getComputedStyle(el).fontSize));
+    return {
+      height: Math.max(60, el.clientHeight), width: Math.max(60, el.clientWidth), font: { color: "#e6edf3", size: px },
+      margin: { l: 10, r: 10, t: 10, b: 10 },
+      xaxis: { automargin: true, tickfont: { size: px } },
+      yaxis: { automargin: true, rangemode: "tozero", tickfont: { size: px } },
+      yaxis2: { overlaying: "y", side: "right", range: [0, 100], ticksuffix: "%", automargin: true, tickfont: { size: px } },
+    };
+  }
   function draw(el) {
     const data = JSON.parse(el.dataset.pareto);
     el.hidden = !data.reasons.length;
@@ -12,16 +25,38 @@
     const total = data.minutes.reduce(function (a, b) { return a + b; }, 0);
     let running = 0;
     const cumulative = data.minutes.map(function (m) { running += m; return (100 * running) / total; });
+    const bar = { type: "bar", x: data.reasons, y: data.minutes, name: "minutes", marker: { color: "#58a6ff" } };
+    if (isKiosk()) Object.assign(bar, { text: data.minutes.map(String), textposition: "inside", insidetextanchor: "end",
+      textfont: { color: "#000" } });
     Plotly.react(el, [
-      { type: "bar", x: data.reasons, y: data.minutes, name: "minutes", marker: { color: "#58a6ff" } },
+      bar,
       { type: "scatter", mode: "lines+markers", x: data.reasons, y: cumulative, name: "cumulative %",
         yaxis: "y2", line: { color: "#ffa657" } },
-    ], {
+    ], Object.assign({
       margin: { l: 40, r: 40, t: 10, b: 60 }, height: 220, showlegend: false,
       yaxis: { title: { text: "min" }, rangemode: "tozero" },
       yaxis2: { overlaying: "y", side: "right", range: [0, 100], ticksuffix: "%" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#e6edf3" },
-    }, { displayModeBar: false, staticPlot: true });
+    }, isKiosk() ? kioskLayout(el) : {}), { displayModeBar: false, staticPlot: true });
+    if (isKiosk()) follow(el);
+  }
+  // On a kiosk the box of a chart changes with the board's fit (type steps, lines left out): the
+  // chart follows it, redrawn a frame later (never inside the observer's own callback).
+  const sized = new WeakMap();
+  const observer = window.ResizeObserver ? new ResizeObserver(function (entries) {
+    requestAnimationFrame(function () {
+      for (const entry of entries) {
+        const el = entry.target;
+        const size = el.clientWidth + "x" + el.clientHeight;
+        if (!el.isConnected || el.hidden || sized.get(el) === size) continue;
+        sized.set(el, size);
+        draw(el);
+      }
+    });
+  }) : null;
+  function follow(el) {
+    sized.set(el, el.clientWidth + "x" + el.clientHeight);
+    if (observer) observer.observe(el);
   }
   function place(el) {
     const key = el.dataset.paretoKey;
@@ -58,6 +93,7 @@
     }
     for (const [key, el] of drawn) {
       if (!shown.has(key)) {
+        if (observer) observer.unobserve(el);
         Plotly.purge(el);
         drawn.delete(key);
       }

@@ -190,6 +190,7 @@
   const FIT_ORDER = [
     "tbody.done, .stage-lane.final .order-list, #alert-list",
     "tbody.open, .stage-lane:not(.final) .order-list, #stock-rows, #low-rows",
+    "#ob-attention-list, [data-kiosk-shrink]",
   ];
   function fitNotes() {
     for (const note of document.querySelectorAll("[data-fit-for]")) {
@@ -197,6 +198,17 @@
       const hidden = box ? box.querySelectorAll(":scope > [data-kiosk-hidden]").length : 0;
       note.hidden = hidden === 0;
       note.textContent = hidden ? "+" + hidden + " " + (note.dataset.label || "more open, not shown") : "";
+    }
+  }
+
+  // Boards marked data-kiosk-shrink (line bands, downtime charts) first take smaller type, a step at
+  // a time (body[data-kiosk-step] in the CSS), before any of their parts is left out.
+  const SHRINK_STEPS = 3;
+  function kioskShrink(page) {
+    delete document.body.dataset.kioskStep;
+    if (!document.querySelector("[data-kiosk-shrink]")) return;
+    for (let step = 1; step <= SHRINK_STEPS && page.scrollHeight > window.innerHeight + 1; step++) {
+      document.body.dataset.kioskStep = String(step);
     }
   }
 
@@ -208,6 +220,7 @@
     fitNotes();
     applyCaps();
     const page = document.body; // the kiosk's body clips; its scroll height is what the rows need
+    kioskShrink(page);
     // Hiding rows shows "+N" notes, which take room too: repeat until it fits or nothing is left.
     for (let round = 0; round < 3 && page.scrollHeight > window.innerHeight + 1; round++) {
       for (const part of FIT_ORDER) {
