@@ -51,7 +51,7 @@ class _Order:
         running one order at a time, then makes its mix at about 60-100 % of the ideal rate, and the
         slower ones fall behind their target."""
         base = 6.0 + 2.0 * (PRODUCTS.index(self.product) % 5 if self.product in PRODUCTS else 0)
-        return round(base * 0.18 / max(rate, 0.01), 4)
+        return round(base * 0.2 / max(rate, 0.01), 4)
 
 
 class WorkOrderTraffic:
@@ -150,6 +150,8 @@ class WorkOrderTraffic:
                 if order.done >= order.planned:
                     order.status = "COMPLETED"
         elif order.status == "ON_HOLD":
+            if any(o.status == "IN_PROGRESS" for o in on_line if o is not order):
+                return []  # resumes once the line is free: a line runs one order at a time
             order.status = "IN_PROGRESS"
         event = self._event(order, now, previous, reason)
         if order.status in ("COMPLETED", "CANCELLED"):
