@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from shopfloor.store.db import to_ms
 
 MAX_TEXT = 64
-AHEAD_MS = 60_000  # how far ahead of this server's clock a moment may be: another device's clock
+AHEAD_MS = 60_000  # how far ahead of this server's clock a moment may be, unless the caller says
 
 
 class BadMoment(ValueError):
@@ -21,7 +21,7 @@ ACCEPTED = (
 )
 
 
-def parse_moment(text: str, zone: ZoneInfo, now_ms: int) -> int:
+def parse_moment(text: str, zone: ZoneInfo, now_ms: int, ahead_ms: int = AHEAD_MS) -> int:
     """Epoch ms of `text`. Without an offset it is plant local time; a bare time of day is its latest
     occurrence at or before `now_ms` (the shift that just ended, not tomorrow's). A moment that has
     not come yet is refused: a past view shows what happened, and nothing has happened then."""
@@ -51,7 +51,7 @@ def parse_moment(text: str, zone: ZoneInfo, now_ms: int) -> int:
     if not 1970 <= moment.year <= 9000:
         raise BadMoment(f"{text[:MAX_TEXT]!r} is out of range")
     at_ms = to_ms(moment)
-    if at_ms > now_ms + AHEAD_MS:
+    if at_ms > now_ms + ahead_ms:
         raise BadMoment(f"{text[:MAX_TEXT]!r} has not happened yet; a past view shows a moment up to now")
     return at_ms
 

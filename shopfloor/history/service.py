@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from shopfloor.config import Settings
 from shopfloor.consumers.projector import admission, decode_records
 from shopfloor.events.envelope import Envelope
+from shopfloor.history.moment import local_label, parse_moment
 from shopfloor.history.replay import Replayed, collect, composed, event_ms, memory_store, replay
 from shopfloor.store.changes import Handler
 from shopfloor.store.registry import Part, parts_of
@@ -217,9 +218,12 @@ class History:
             await reader.stop()
 
     def label(self, at_ms: int) -> str:
-        from shopfloor.history.moment import local_label
-
         return local_label(at_ms, self.zone)
+
+    def moment(self, text: str, now_ms: int) -> int:
+        """A past view's moment in epoch ms; as far ahead of `now_ms` as event times may be (a
+        producer clock that runs fast puts the newest events there, and the timeline with them)."""
+        return parse_moment(text, self.zone, now_ms, int(self.settings.max_clock_skew_seconds * 1000))
 
 
 def _composed(parts: Sequence[Part], built: Sequence[AsOf]) -> AsOf:

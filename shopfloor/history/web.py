@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine
 
 from shopfloor.history.diff import attach_events, diff
-from shopfloor.history.moment import BadMoment, parse_moment
+from shopfloor.history.moment import BadMoment
 from shopfloor.history.replay import ReplayStalled
 from shopfloor.history.service import History, PastUnavailable
 from shopfloor.history.timeline import markers
@@ -46,7 +46,7 @@ def past_reader(live: Reader, history: History | None) -> Reader:
             return
         if history is None:
             raise BadMoment(NO_LOG)
-        at_ms = parse_moment(at, history.zone, int(time.time() * 1000))
+        at_ms = history.moment(at, int(time.time() * 1000))
         parts = parts_for(request.url.path, history.parts)
         past = anyio.from_thread.run(history.as_of, at_ms, parts)  # routes run in worker threads
         shell = {
@@ -111,7 +111,7 @@ def router() -> APIRouter:
         """Work orders added, removed and changed between two moments, with the events that did it."""
         history = _history(request)
         now = int(time.time() * 1000)
-        since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
+        since_ms, at_ms = history.moment(since, now), history.moment(at, now)
         return await handover_data(history, since_ms, at_ms, line)
 
     @api.get("/handover", response_class=HTMLResponse)
@@ -144,7 +144,7 @@ def router() -> APIRouter:
                 return templates.TemplateResponse(request, "history/handover.html", context)
             since_ms, at_ms, label = window
         else:
-            since_ms, at_ms = parse_moment(since, history.zone, now), parse_moment(at, history.zone, now)
+            since_ms, at_ms = history.moment(since, now), history.moment(at, now)
             label = f"{history.label(since_ms)} to {history.label(at_ms)}"
         data = await handover_data(history, since_ms, at_ms, line)
         context = {**base, **data, "shift": label, "since_label": history.label(since_ms)}

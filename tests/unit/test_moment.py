@@ -55,3 +55,11 @@ def test_bad_moments_are_refused_with_what_is_accepted(text: str) -> None:
 
 def test_the_banner_shows_plant_local_time() -> None:
     assert local_label(ms(2026, 11, 27, 13, 2), BERLIN) == "2026-11-27 14:02:00 CET"
+
+
+def test_a_moment_may_be_as_far_ahead_as_event_times_may_be() -> None:
+    """A producer clock 4 min fast puts the newest events, and the timeline's end, 4 min ahead: the
+    past view must open there when the configured skew allows 5 min, and not beyond."""
+    assert parse_moment("2026-11-27T10:04:00Z", BERLIN, NOW, ahead_ms=300_000) == ms(2026, 11, 27, 10, 4)
+    with pytest.raises(BadMoment):
+        parse_moment("2026-11-27T10:06:00Z", BERLIN, NOW, ahead_ms=300_000)
