@@ -28,6 +28,7 @@ from shopfloor.store.batch import current_version, newest_event_ms
 from shopfloor.store.db import iso
 from shopfloor.web.board import Read, Reader
 from shopfloor.web.cutoffs import RiskJudge
+from shopfloor.web.errors import wants_html
 
 NO_LOG = "past views need the event log, which this process does not read"
 
@@ -73,10 +74,6 @@ def live_only(live: Reader, what: str) -> Reader:
             yield found
 
     return read
-
-
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
 
 
 def router() -> APIRouter:
@@ -253,7 +250,7 @@ def install(app: FastAPI) -> None:
     from shopfloor.pages import templates
 
     def answer(request: Request, status: int, title: str, message: str) -> Any:
-        if _wants_json(request):
+        if not wants_html(request):  # as every refusal: a page for browsers, JSON for the rest
             return JSONResponse({"error": title, "detail": message}, status_code=status)
         context = {"title": title, "message": message, "live_url": _live_url(request), "past": {"label": ""}}
         return templates.TemplateResponse(request, "history/unavailable.html", context, status_code=status)

@@ -233,6 +233,14 @@ async def test_api_and_stream_errors_stay_json_even_for_a_browser(plant) -> None
         assert response.headers["content-type"].startswith("application/json"), url
 
 
+async def test_a_refused_past_view_is_a_page_for_browsers_and_json_for_programs(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client = plant()
+    for headers, kind in (({}, "application/json"), (HTML, "text/html")):
+        response = await client.get("/work-orders", params={"at": "2200-01-01T00:00:00Z"}, headers=headers)
+        assert response.status_code == 400 and "has not happened yet" in response.text
+        assert response.headers["content-type"].startswith(kind), headers
+
+
 async def test_handover_without_a_line_lists_the_lines_to_choose_from(plant) -> None:  # type: ignore[no-untyped-def]
     _, client = plant()
     page = await client.get("/handover", headers=HTML)
