@@ -25,6 +25,7 @@ SHARED = {
 }
 KIOSK_VALUES = ("", "0", "1")
 NAME_SHOWN = 60  # a hostile name is quoted this far, not echoed whole
+NAMES_LISTED = 10  # unknown names named one by one; the rest counted
 
 CACHE_ATTRIBUTE = "_shopfloor_query_names"  # on the route itself: routes are not hashable
 
@@ -63,11 +64,12 @@ async def known_query_only(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     names = accepted(route)
-    problems = [
-        _problem(name, f"not a parameter of {route.path_format}; it reads {describe(names)}")
-        for name in dict.fromkeys(request.query_params.keys())
-        if name not in names
-    ]
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in names]
+    problems = [_problem(name, f"not a parameter of {route.path_format}") for name in unknown[:NAMES_LISTED]]
+    if len(unknown) > NAMES_LISTED:
+        problems.append(_problem("…", f"and {len(unknown) - NAMES_LISTED} more that are not"))
+    if unknown:  # what it does read, once: a long hostile query gets a short answer
+        problems.append(_problem(unknown[0], f"{route.path_format} reads {describe(names)}"))
     for where, values in (
         ("query", request.query_params.multi_items()),
         ("path", request.path_params.items()),

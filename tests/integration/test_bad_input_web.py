@@ -91,6 +91,13 @@ async def test_bad_query_parameters_are_refused_naming_the_parameter(  # type: i
     assert named in text and accepts in text, (url, text)
 
 
+async def test_a_flood_of_unknown_parameters_gets_a_short_answer(plant) -> None:  # type: ignore[no-untyped-def]
+    _, client = plant()
+    response = await client.get("/inventory?" + "&".join(f"p{i}=1" for i in range(3000)))
+    assert response.status_code == 400 and len(response.content) < 4000, len(response.content)
+    assert "p0" in problems(response) and "and 2990 more" in problems(response)
+
+
 async def test_parameters_the_routes_read_still_work(plant) -> None:  # type: ignore[no-untyped-def]
     _, client = plant()
     for url in (
