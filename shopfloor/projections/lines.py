@@ -13,9 +13,9 @@ machine seen on it is DOWN):
   quality      = good / (good + scrap)               (quantity_done counts good units)
   OEE          = availability x performance x quality (unknown if any factor is)
   target       = planned / ideal cycle of the mix made so far x target share, the mix's cycle being
-                 ideal time / units (good + scrap); before any unit, the ideal cycle of the line's
-                 latest order. So one order's update never swaps the whole shift onto its rate, and
-                 with a share of 1 actual / target is the OEE in units.
+                 ideal time / units (good + scrap), unknown when performance is; before any unit,
+                 the ideal cycle of the line's latest order. So one order's update never swaps the
+                 whole shift onto its rate, and with a share of 1 actual / target is the OEE in units.
   actual       = good units made in the shift so far
 """
 
@@ -186,8 +186,8 @@ def figures(
     quality = good / (good + scrap) if made else None
     factors = (availability, performance, quality)
     oee = None if any(f is None for f in factors) else availability * performance * quality  # type: ignore[operator]
-    if made and ideal_s:  # units at the ideal rate of the mix made: (good + scrap) / ideal time
-        target: int | None = int(planned / 1000 * (good + scrap) / ideal_s * rules.target_share)
+    if made:  # units at the ideal rate of the mix made: (good + scrap) / ideal time; unknown with it
+        target = None if not ideal_s else int(planned / 1000 * (good + scrap) / ideal_s * rules.target_share)
     else:
         target = None if not cycle else int(planned / 1000 / cycle * rules.target_share)
     seen = [c for c in changes if c.at_ms <= now_ms]

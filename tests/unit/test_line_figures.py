@@ -123,6 +123,18 @@ def test_missing_ideal_cycle_makes_performance_and_oee_unknown_not_full() -> Non
     assert f.state == "running"  # no target to be behind of
 
 
+def test_units_made_without_a_rate_leave_the_target_unknown_like_performance() -> None:
+    progress = [
+        Progress("TIMED", ms("2026-12-01T06:30:00"), 0, 0, 10.0),
+        Progress("TIMED", ms("2026-12-01T07:00:00"), 100, 0),
+        Progress("UNTIMED", ms("2026-12-01T07:30:00"), 50, 0),  # no ideal_cycle_s ever: no rate for it
+    ]
+    at = ms("2026-12-01T08:00:00")
+    f = figures("L1", DEFAULT, shift_at(DEFAULT, at), at, [], progress)
+    # not TIMED's 10 s applied to all 150 units (360 a target): the mix's rate is not known
+    assert f.performance is None and f.target is None and f.state == "running"
+
+
 def test_behind_margin_decides_between_running_and_behind() -> None:
     progress = [
         Progress("W", ms("2026-12-01T06:00:00"), 0, 0, 60.0),
