@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
+from shopfloor import pages
 from shopfloor.pages import templates
 from shopfloor.projections import alerts
 from shopfloor.projections.anomaly import ALARM_KINDS
@@ -36,6 +37,12 @@ def _alert(kind: str, **changes: object) -> alerts.Alert:
         detail="stuck" if kind == "SENSOR_FAULT" else None,
     )
     return replace(opened, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _utc_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Times in UTC whatever zone an app built earlier in the session gave the shared filter."""
+    monkeypatch.setitem(templates.env.filters, "clock", pages._clock)
 
 
 def _text(alert: alerts.Alert) -> str:

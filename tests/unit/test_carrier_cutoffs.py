@@ -108,9 +108,9 @@ def test_the_demo_shift_begins_when_the_demo_does_unless_configured(monkeypatch:
 
     assert demo_shifts(datetime(2026, 12, 5, 15, 31, 40)) == "15:31-23:31,23:31-07:31,07:31-15:31"
     monkeypatch.delenv("SHOPFLOOR_SHIFTS", raising=False)
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
-    shifts = _demo_shifts("Europe/Berlin")["shifts"]
-    shift = shift_at(Calendar.parse("Europe/Berlin", shifts, ""), now_ms)
+    shifts = _demo_shifts("Asia/Kolkata")["shifts"]  # a zone with no daylight saving, half an hour off UTC
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)  # after: the minute may turn meanwhile
+    shift = shift_at(Calendar.parse("Asia/Kolkata", shifts, ""), now_ms)
     assert 0 <= now_ms - shift.start_ms < 2 * 60_000 and shift.end_ms - shift.start_ms == 8 * 3600_000
     monkeypatch.setenv("SHOPFLOOR_SHIFTS", "06:00-18:00,18:00-06:00")
     assert _demo_shifts("UTC") == {}
