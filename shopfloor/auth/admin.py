@@ -86,6 +86,10 @@ def router(runtime: Runtime) -> APIRouter:
         name: Annotated[str, Form(max_length=100)],
         board: Annotated[str, Form(alias="page", max_length=200)] = "/",
     ) -> Response:
+        check = getattr(request.app.state, "page_refusal", None)  # the web app's query rule
+        refused = None if check is None else check(board.strip() or "/")
+        if refused is not None:  # a screen whose page would answer 400 on the wall
+            return page(request, {"error": f"a screen's page must load: {refused}"}, 400)
         try:
             token = await asyncio.to_thread(kiosks.create, engine, name, user.name, board)
         except ValueError as exc:

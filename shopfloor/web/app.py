@@ -41,7 +41,7 @@ from shopfloor.web.assets import vendor_files, vendor_route
 from shopfloor.web.board import live_reader
 from shopfloor.web.cutoffs import RiskJudge
 from shopfloor.web.head import HeadAsGet
-from shopfloor.web.query_rules import known_query_only
+from shopfloor.web.query_rules import known_query_only, page_refusal
 from shopfloor.web.sse import Streams
 from shopfloor.web.stream_limits import StreamLimits
 
@@ -106,6 +106,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         dependencies=[Depends(known_query_only)],  # a query parameter no route reads is a 400
     )
     app.state.runtime = runtime
+    app.state.page_refusal = functools.partial(page_refusal, app)  # admin checks a screen's page
     app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
     auth_wiring.install(app, runtime)  # inside SecurityHeaders, so refusals carry them
     app.add_middleware(SecurityHeaders)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 SHARED = {
     "at": "a past moment, for a past view",
@@ -81,3 +83,27 @@ async def known_query_only(request: Request) -> None:
         problems.append(_problem("kiosk", "must be 1 (a wall screen) or 0"))
     if problems:
         raise RequestValidationError(problems)
+
+
+def page_refusal(app: Any, page: str) -> str | None:
+    """Why `page` (a path with a query) would be refused by this app's rule above, or None: a
+    screen is checked when it is set up, not on the wall the first time it loads."""
+    path, _, query = page.partition("?")
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    for route in _routes(app.routes):
+        if route.matches(scope)[0] is Match.FULL:
+            names = accepted(route)
+            unknown = [name for name, _ in parse_qsl(query, keep_blank_values=True) if name not in names]
+            if unknown:
+                return f"{path} does not read {', '.join(unknown[:NAMES_LISTED])}; it reads {describe(names)}"
+            return None
+    return f"{path} is not a page of this site"
+
+
+def _routes(routes: Any) -> Iterator[APIRoute]:
+    """Every API route, included routers opened (FastAPI wraps each `include_router` in one)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _routes(route.original_router.routes)

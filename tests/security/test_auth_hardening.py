@@ -88,9 +88,18 @@ async def test_kiosk_links_open_once_on_their_page_and_the_session_is_listed(dat
     async with auth_app(database_url) as (_, admin):
         await sign_in(admin, "ada")
         token = await page_token(admin, "/admin")
-        for bad in ("//evil.example/x", "https://evil.example", "/admin", "/kiosk/x"):
+        # the last two would answer 400 on the wall: /lines reads no line, and no page /nowhere
+        for bad in (
+            "//evil.example/x",
+            "https://evil.example",
+            "/admin",
+            "/kiosk/x",
+            "/lines?line=L3",
+            "/nowhere",
+        ):
             refused = await admin.post("/admin/screens", data={"name": "x", "page": bad, "csrf_token": token})
             assert refused.status_code == 400, bad
+        assert "does not read line" in refused.text or "not a page" in refused.text
         created = await admin.post(
             "/admin/screens", data={"name": "Dock 2", "page": "/outbound?q=ORD", "csrf_token": token}
         )
