@@ -95,7 +95,7 @@ async def test_status_alert_and_acknowledge_live(kafka, producer, browser, sqlit
         await producer.sink.flush()
 
         def trend_ready() -> bool:
-            return "vibration" in _get(f"{url}/api/equipment/M-001/trend")["sensors"]
+            return "vibration" in _get(f"{url}/api/equipment/M-001/trend").get("sensors", {})  # 404 first
 
         await wait_until(trend_ready, 30, "M-001's first readings")
         await page.goto(f"{url}/equipment?machine=M-001")
