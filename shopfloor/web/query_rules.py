@@ -11,7 +11,7 @@ few every route may carry: `at` (a past view) and `kiosk` (a wall screen, `1` or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -66,7 +66,7 @@ async def known_query_only(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     names = accepted(route)
-    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in names]
+    unknown = _unknown(names, request.query_params.keys())
     problems = [_problem(name, f"not a parameter of {route.path_format}") for name in unknown[:NAMES_LISTED]]
     if len(unknown) > NAMES_LISTED:
         problems.append(_problem("…", f"and {len(unknown) - NAMES_LISTED} more that are not"))
@@ -93,11 +93,16 @@ def page_refusal(app: Any, page: str) -> str | None:
     for route in _routes(app.routes):
         if route.matches(scope)[0] is Match.FULL:
             names = accepted(route)
-            unknown = [name for name, _ in parse_qsl(query, keep_blank_values=True) if name not in names]
+            unknown = _unknown(names, (name for name, _ in parse_qsl(query, keep_blank_values=True)))
             if unknown:
                 return f"{path} does not read {', '.join(unknown[:NAMES_LISTED])}; it reads {describe(names)}"
             return None
     return f"{path} is not a page of this site"
+
+
+def _unknown(names: dict[str, str], given: Iterable[str]) -> list[str]:
+    """The given names a route does not read, each once, in the order given."""
+    return [name for name in dict.fromkeys(given) if name not in names]
 
 
 def _routes(routes: Any) -> Iterator[APIRoute]:
