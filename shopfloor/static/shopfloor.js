@@ -195,7 +195,8 @@
   function fitNotes() {
     for (const note of document.querySelectorAll("[data-fit-for]")) {
       const box = document.getElementById(note.dataset.fitFor);
-      const hidden = box ? box.querySelectorAll(":scope > [data-kiosk-hidden]").length : 0;
+      const kioskHidden = box ? box.querySelectorAll(":scope > [data-kiosk-hidden]").length : 0;
+      const hidden = kioskHidden + Number(note.dataset.beyond || 0);
       note.hidden = hidden === 0;
       note.textContent = hidden ? "+" + hidden + " " + (note.dataset.label || "more open, not shown") : "";
     }

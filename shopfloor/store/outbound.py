@@ -93,16 +93,20 @@ def stage_counts(conn: Connection, q: str | None = None) -> dict[str, int]:
     return {stage: count for stage, count in conn.execute(query)}
 
 
+def count_attention(
+    conn: Connection, now_ms: int, limits_ms: Mapping[str, int], *, late: bool, stuck: bool
+) -> int:
+    condition = _attention(now_ms, limits_ms, late, stuck)
+    if condition is None:
+        return 0
+    return conn.execute(select(func.count()).select_from(ORDERS).where(condition)).scalar_one()
+
+
 def attention_counts(conn: Connection, now_ms: int, limits_ms: Mapping[str, int]) -> dict[str, int]:
-    counts = {}
-    for name, late, stuck in (("late", True, False), ("stuck", False, True)):
-        condition = _attention(now_ms, limits_ms, late, stuck)
-        counts[name] = (
-            0
-            if condition is None
-            else conn.execute(select(func.count()).select_from(ORDERS).where(condition)).scalar_one()
-        )
-    return counts
+    return {
+        "late": count_attention(conn, now_ms, limits_ms, late=True, stuck=False),
+        "stuck": count_attention(conn, now_ms, limits_ms, late=False, stuck=True),
+    }
 
 
 def get_order(conn: Connection, order_id: str) -> dict[str, Any] | None:

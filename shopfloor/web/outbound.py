@@ -99,6 +99,8 @@ def overview(conn: Connection, limits_ms: Mapping[str, int], now_ms: int) -> dic
         "flips": store.upcoming_flips(conn, now_ms, limits_ms),
         "attention_counts": store.attention_counts(conn, now_ms, limits_ms),
         "attention": judge(attention, now_ms, limits_ms),
+        "attention_beyond": store.count_attention(conn, now_ms, limits_ms, late=True, stuck=True)
+        - len(attention),
         "stages": ALL_STAGES,
     }
 

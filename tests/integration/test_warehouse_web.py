@@ -191,7 +191,7 @@ async def test_bad_query_parameters_are_4xx_never_5xx(warehouse, url: str) -> No
     assert missing.status_code == 404
 
 
-async def test_late_and_stuck_are_judged_by_the_injected_clock(warehouse) -> None:  # type: ignore[no-untyped-def]
+async def test_late_and_stuck_are_judged_by_the_injected_clock(warehouse, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     runtime, _ = warehouse(outbound_stuck_minutes="CREATED=10,PAID=120,PICKED=60,DISPATCHED=600")
     apply(
         runtime,
@@ -239,6 +239,11 @@ async def test_late_and_stuck_are_judged_by_the_injected_clock(warehouse) -> Non
     )
     assert cards == {"SO-LATE": "1", "SO-STUCK": "0", "SO-FINE": "0", "SO-DONE": "0", "SO-JUMP": "0"}
     assert 'data-attention-order="SO-STUCK"' in page
+    # the list is capped; what it leaves out is counted (late and stuck overlap counted once)
+    monkeypatch.setattr(outbound_web, "ATTENTION_ROWS", 2)
+    capped = (await client.get("/outbound")).text
+    assert len(re.findall(r"data-attention-order=", capped)) == 2
+    assert "+1 more need attention, not shown" in capped
     timeline = (await client.get("/outbound/timeline", params={"order": "SO-LATE"})).text
     assert "corr-SO-LATE" in timeline and "late" in timeline
     # a search counts its own matches per lane: none matching is no lane "+N more waiting"
