@@ -238,6 +238,11 @@ def _summary(results: dict[str, Any]) -> list[str]:
             f"| server RSS growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
             f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
         )
+        if soak.get("server_python_blocks_growth_pct") is not None:
+            lines.append(
+                f"| server Python heap (live allocations) growth once the dedup window is full, "
+                f"{_fmt(soak['minutes'])} min soak | {_fmt(soak['server_python_blocks_growth_pct'], 1)} % | reported |"
+            )
         if soak.get("js_heap_excess_growth_pct") is not None:
             grown = soak["js_heap_excess_growth_pct"]
             start, end = soak["against_fresh"]
@@ -523,19 +528,24 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                 ]
         samples = soak["samples"]
         full_from = first_full(samples, soak["window_full_minute"])
-        windows = by_window(samples, full_from)
-        if windows:
-            out += [
-                "Server RSS after the windows are full, per 10 minutes (lowest: between snapshots; highest: "
-                "while one is built), MiB: "
-                + "; ".join(
-                    f"from minute {_fmt(w['from_minute'], 0)} {_fmt(w['low_mib'], 0)} / {_fmt(w['median_mib'], 0)} / "
-                    f"{_fmt(w['high_mib'], 0)}"
-                    for w in windows
-                )
-                + " (lowest / median / highest).",
-                "",
-            ]
+        for key, what, unit in (
+            ("server_rss_mib", "Server RSS", "MiB"),
+            ("server_python_blocks", "Server Python heap (live allocations)", "thousand blocks"),
+        ):
+            scale = 1000 if unit == "thousand blocks" else 1
+            windows = by_window(samples, full_from, key=key)
+            if windows:
+                out += [
+                    f"{what} after the windows are full, per 10 minutes (lowest: between snapshots; highest: "
+                    f"while one is built), {unit}: "
+                    + "; ".join(
+                        f"from minute {_fmt(w['from_minute'], 0)} {_fmt(w['low'] / scale, 0)} / "
+                        f"{_fmt(w['median'] / scale, 0)} / {_fmt(w['high'] / scale, 0)}"
+                        for w in windows
+                    )
+                    + " (lowest / median / highest).",
+                    "",
+                ]
         if "soak" in plots:
             out += [f"![soak memory]({img_ref}{plots['soak']})", ""]
     if "history" in results:

@@ -103,24 +103,37 @@ def first_full(samples: list[dict[str, Any]], window_full_minute: float) -> int:
     return next((i for i, s in enumerate(samples) if s["minute"] >= window_full_minute), len(samples))
 
 
-def by_window(samples: list[dict[str, Any]], after: int, minutes: float = 10.0) -> list[dict[str, float]]:
-    """The server's RSS after the windows are full, per `minutes`: lowest (between snapshots),
+def by_window(
+    samples: list[dict[str, Any]], after: int, minutes: float = 10.0, key: str = "server_rss_mib"
+) -> list[dict[str, float]]:
+    """A server figure after the windows are full, per `minutes`: lowest (between snapshots),
     median and highest (while one is built)."""
     windows: dict[int, list[float]] = {}
     start = samples[after]["minute"] if after < len(samples) else 0.0
     for sample in samples[after:]:
-        windows.setdefault(int((sample["minute"] - start) // minutes), []).append(sample["server_rss_mib"])
-    fullest = max((len(rss) for rss in windows.values()), default=0)
+        if sample.get(key) is not None:
+            windows.setdefault(int((sample["minute"] - start) // minutes), []).append(sample[key])
+    fullest = max((len(values) for values in windows.values()), default=0)
     return [
         {
             "from_minute": round(start + i * minutes, 1),
-            "low_mib": min(rss),
-            "median_mib": round(statistics.median(rss), 1),
-            "high_mib": max(rss),
+            "low": min(values),
+            "median": round(statistics.median(values), 1),
+            "high": max(values),
         }
-        for i, rss in sorted(windows.items())
-        if 2 * len(rss) >= fullest  # not a window the run ended a sample or two into
+        for i, values in sorted(windows.items())
+        if 2 * len(values) >= fullest  # not a window the run ended a sample or two into
     ]
+
+
+def python_blocks(base_url: str) -> int | None:
+    """The server's live Python allocations (its /metrics gauge): the leak RSS alone cannot show,
+    since RSS also keeps what the C allocator has not returned after a snapshot build's peak."""
+    response = httpx.get(f"{base_url}/metrics", timeout=5)
+    for line in response.text.splitlines():
+        if line.startswith("shopfloor_python_allocated_blocks "):
+            return int(float(line.split()[1]))
+    return None
 
 
 def page_paths(base_url: str) -> list[str]:
@@ -205,6 +218,7 @@ async def _sample(
     return {
         "minute": round(minute, 2),
         "server_rss_mib": round(rss_bytes(server.pid) / 2**20, 2),
+        "server_python_blocks": await asyncio.to_thread(python_blocks, server.url),
         "applied_ids": await asyncio.to_thread(applied_ids, database),
         "js_heap_after_gc_mib": round(sum(p["heap_after_gc_mib"] for p in pages.values()), 3),
         "dom_nodes": sum(p["dom_nodes"] for p in pages.values()),
@@ -428,6 +442,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     full_from = first_full(samples, window_full)
     rss = [s["server_rss_mib"] for s in samples]
     heap = [s["js_heap_after_gc_mib"] for s in samples]
+    blocks = [s["server_python_blocks"] for s in samples]
     per_page = {
         path: growth([s["pages"][path]["heap_after_gc_mib"] for s in samples], full_from) for path in paths
     }
@@ -446,6 +461,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "window_full_minute": window_full,
         "samples_after_window_full": len(samples) - full_from,
         "server_rss_growth_pct": growth(rss, full_from),
+        "server_python_blocks_growth_pct": None if None in blocks else growth(blocks, full_from),
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
         "against_fresh": against_fresh,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60)
@@ -55,3 +57,9 @@ REBALANCE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
 )
 ASSIGNED_PARTITIONS = Gauge("shopfloor_consumer_assigned_partitions", "Partitions this consumer owns")
+PYTHON_ALLOCATED_BLOCKS = Gauge(
+    "shopfloor_python_allocated_blocks",
+    "Memory blocks Python objects hold now: a leak grows it, while RSS also keeps memory the C "
+    "allocator has not given back after a peak",
+)
+PYTHON_ALLOCATED_BLOCKS.set_function(sys.getallocatedblocks)
