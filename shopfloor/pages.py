@@ -28,9 +28,7 @@ def plotly_style_guards() -> tuple[str, ...]:
 
 
 def _clock(ms: int | None) -> str:
-    if ms is None:
-        return "–"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
+    return "–" if ms is None else _local(ms, "%H:%M:%S")
 
 
 def _stamp(ms: int | None) -> str:

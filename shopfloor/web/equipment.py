@@ -87,7 +87,6 @@ def board(read: Read, machine: str | None = None) -> dict[str, Any]:
         "ranges": RANGES.values(),
         "default_range": DEFAULT_RANGE,
         "alert_sort_key": alert_sort_key,
-        "now_ms": read.now_ms,
     }
 
 
@@ -97,7 +96,7 @@ def patch(read: Read, keys: frozenset[str]) -> dict[str, Any]:
     machines = _machines(read.conn, machine_ids) if machine_ids else []
     found = alert_store.list_alerts(read.conn, ids=alert_ids, limit=len(alert_ids)) if alert_ids else []
     alerts = [with_evidence(a) for a in found]
-    return {"machines": machines, "alerts": alerts, "alert_sort_key": alert_sort_key, "now_ms": read.now_ms}
+    return {"machines": machines, "alerts": alerts, "alert_sort_key": alert_sort_key}
 
 
 RANGE_HELP = "trend range shown first: " + ", ".join(RANGES)
