@@ -245,7 +245,7 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 def histogram_quantiles(
     metrics_text: str, name: str, labels: dict[str, str] | None = None
 ) -> dict[str, float | int | None]:
-    """p50/p99 (ms, upper bucket bounds) and count of a Prometheus histogram scraped from /metrics."""
+    """p50/p99/max (ms, upper bucket bounds) and count of a Prometheus histogram scraped from /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
 
     buckets: list[tuple[float, float]] = []
@@ -260,9 +260,9 @@ def histogram_quantiles(
     buckets.sort()
     total = buckets[-1][1] if buckets else 0
     result: dict[str, float | int | None] = {"count": int(total)}
-    for q in (50, 99):
+    for q in (50, 99, 100):
         bound = next((le for le, n in buckets if total and n >= total * q / 100), None)
-        result[f"p{q}_le_ms"] = None if bound is None else bound * 1000
+        result["max_le_ms" if q == 100 else f"p{q}_le_ms"] = None if bound is None else bound * 1000
     return result
 
 

@@ -198,6 +198,7 @@ async def _level(
         "ready_after": {"status": readiness.status_code, "body": readiness.text[:300]},
         "server_event_to_commit": histogram_quantiles(scraped, "shopfloor_event_to_commit_seconds"),
         "server_batch_commit": histogram_quantiles(scraped, "shopfloor_batch_commit_seconds"),
+        "server_loop_lag": histogram_quantiles(scraped, "shopfloor_event_loop_lag_seconds"),
         "server_event_to_push": histogram_quantiles(
             scraped, "shopfloor_event_to_push_seconds", {"view": "work-orders"}
         ),
@@ -248,7 +249,8 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
         log(
             f"latency watched @{change_rate} changes/s: p50 {level['sse'].get('p50')} ms, "
             f"p99 {p99} ms (target {target}), missed {level['sse_missed']}; "
-            f"targets missed: {level['missed_targets'] or 'none'}"
+            f"targets missed: {level['missed_targets'] or 'none'}; server loop late by "
+            f"{level['server_loop_lag']}"
         )
         watched.append(level)
     return {

@@ -26,6 +26,7 @@ from shopfloor.consumers.projector import Projector, admission
 from shopfloor.history.service import History, reader_factory
 from shopfloor.history.snapshots import SnapshotStore, Snapshotter
 from shopfloor.live.hub import Hub
+from shopfloor.observability.loop_lag import watch_loop
 from shopfloor.rebuild.models import find
 from shopfloor.rebuild.progress import TABLE as REBUILD_PROGRESS
 from shopfloor.rebuild.progress import Progress
@@ -236,6 +237,7 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     hub = Hub(version, settings.push_interval_seconds, epoch=epoch)
     runtime = Runtime(settings=settings, engine=engine, hub=hub)
     runtime.hub.status_provider = runtime.status
+    runtime.tasks.append(watch_loop)
     if serve_web:
         runtime.tasks.append(runtime.hub.run_ticker)
         if engine.dialect.name == "postgresql":
