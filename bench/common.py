@@ -180,20 +180,23 @@ class Server:
 
 
 @contextmanager
-def running_server(settings: Settings, workdir: Path, timeout: float = 90) -> Iterator[Server]:
-    """A real `shopfloor serve` process (web + projector), auth off on loopback."""
+def running_server(
+    settings: Settings, workdir: Path, timeout: float = 90, command: str = "serve"
+) -> Iterator[Server]:
+    """A real `shopfloor serve` process (web + projector), or with `command="web"` a web replica fed
+    by PostgreSQL NOTIFY, auth off on loopback."""
     port = free_port()
     env = settings_env(settings)
     env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
     log_path = workdir / f"server-{port}.log"
-    command = [sys.executable, "-m", "shopfloor", "serve", "--log-level", "warning"]
+    argv = [sys.executable, "-m", "shopfloor", command, "--log-level", "warning"]
     profile_dir = os.environ.get("SHOPFLOOR_BENCH_PYSPY")  # a profiling aid: py-spy samples the server
     if profile_dir:
         out = Path(profile_dir) / f"server-{time.strftime('%H%M%S')}-{port}.txt"
-        command = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "-o", str(out), "--", *command]
+        argv = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "-o", str(out), "--", *argv]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            command,
+            argv,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -204,14 +207,14 @@ def running_server(settings: Settings, workdir: Path, timeout: float = 90) -> It
             deadline = time.monotonic() + timeout
             while True:
                 if process.poll() is not None:
-                    raise RuntimeError(f"shopfloor serve exited: {log_path.read_text()[-3000:]}")
+                    raise RuntimeError(f"shopfloor {command} exited: {log_path.read_text()[-3000:]}")
                 try:
                     if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"shopfloor serve did not start: {log_path.read_text()[-3000:]}")
+                    raise RuntimeError(f"shopfloor {command} did not start: {log_path.read_text()[-3000:]}")
                 time.sleep(0.2)
             yield Server(url, port, process, log_path)
         finally:
@@ -224,6 +227,32 @@ def running_server(settings: Settings, workdir: Path, timeout: float = 90) -> It
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def running_projector(settings: Settings, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `shopfloor project` process: the consumers alone, telling web replicas of each commit
+    by PostgreSQL NOTIFY."""
+    log_path = workdir / f"projector-{uuid.uuid4().hex[:6]}.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shopfloor", "project", "--log-level", "warning"],
+            env=settings_env(settings),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.returncode not in (0, -signal.SIGTERM):
+                log(f"shopfloor project ended with {process.returncode}: {log_path.read_text()[-2000:]}")
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:

@@ -9,6 +9,10 @@ is produced, one per second, each a new order; every client notes when the row f
 Latency is event `time` -> arrival at the client (so it includes Kafka, the projector's commit
 and the render); the spread is arrival minus the first client's arrival for the same change (the
 fan-out itself).
+
+Then the same with more screens than one process holds, as a plant would deploy them: a
+`shopfloor project` process and two `shopfloor web` replicas on one PostgreSQL store (commits told
+to the replicas by NOTIFY), the clients spread evenly over the replicas.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import psutil
 from bench.common import (
     STATUS_CYCLE,
     Producer,
+    Server,
     Services,
     bench_process,
     bench_settings,
@@ -36,6 +41,7 @@ from bench.common import (
     log,
     read_line,
     rss_bytes,
+    running_projector,
     running_server,
     sensor_load,
     stop_process,
@@ -44,12 +50,14 @@ from bench.common import (
     wait_ready,
     work_order_event,
 )
+from shopfloor.config import Settings
 
 PER_WORKER = 250
 TARGET_P99_MS = 100.0
 SENSOR_RATE = 1000
 BOARD_CHANGES_PER_S = 20
 BOARD_ORDERS = 50
+REPLICAS = 2
 
 
 class BoardTraffic:
@@ -73,7 +81,7 @@ class BoardTraffic:
 
 
 async def _count(
-    server: Any,
+    servers: list[Server],
     producer: Producer,
     board: BoardTraffic,
     load_pid: int,
@@ -81,10 +89,14 @@ async def _count(
     count: int,
     changes: int,
     gap: float,
+    projector_pid: int | None = None,
 ) -> dict[str, Any]:
+    """The clients spread evenly over `servers` (one `serve` process, or web replicas beside a
+    projector process, `projector_pid`)."""
+    shares = _split(count, max(len(servers), math.ceil(count / PER_WORKER)))
     workers = [
-        bench_process("sse_clients", "--url", server.url, "--count", str(n))
-        for n in _split(count, math.ceil(count / PER_WORKER))
+        bench_process("sse_clients", "--url", servers[i % len(servers)].url, "--count", str(n))
+        for i, n in enumerate(shares)
     ]
     board_task: asyncio.Task[None] | None = None
     try:
@@ -92,14 +104,19 @@ async def _count(
         for worker in workers:
             _, ok, bad = (await asyncio.to_thread(read_line, worker, 180, "SSE clients")).split()
             connected, failed = connected + int(ok), failed + int(bad)
-        subscribed = await asyncio.to_thread(_wait_subscribed, server.url, connected)
+        subscribed = await asyncio.to_thread(_wait_subscribed, [s.url for s in servers], connected)
         await asyncio.sleep(1)
         board_sent, board_started = board.sent, time.monotonic()
         board_task = asyncio.create_task(board.run())
         await asyncio.sleep(3)  # the board's own traffic reaches every client first
-        rss_connected = rss_bytes(server.pid)
+        rss_connected = sum(rss_bytes(s.pid) for s in servers)
         # how the machine's cores are shared while the timed changes go out
-        groups = {"server": [server.pid], "clients": [w.pid for w in workers], "sensor_producer": [load_pid]}
+        groups = {
+            "server": [s.pid for s in servers],
+            "clients": [w.pid for w in workers],
+            "sensor_producer": [load_pid],
+            **({"projector": [projector_pid]} if projector_pid is not None else {}),
+        }
         cpu_before = {name: cpu_seconds(pids) for name, pids in groups.items()}
         machine_before = _busy_seconds()
         sent: list[tuple[str, float]] = []
@@ -115,7 +132,8 @@ async def _count(
             name: round((cpu_seconds(pids) - cpu_before[name]) / timed_s, 2) for name, pids in groups.items()
         }
         cpu_share["machine"] = round((_busy_seconds() - machine_before) / timed_s, 2)
-        write_s = await asyncio.to_thread(_gauge, server.url, "shopfloor_sse_write_seconds")
+        writes = [await asyncio.to_thread(_gauge, s.url, "shopfloor_sse_write_seconds") for s in servers]
+        write_s = sum(writes) / len(writes)
         await asyncio.sleep(2 + count / 250)  # late deliveries count as late, not as missing
         board_rate = (board.sent - board_sent) / (time.monotonic() - board_started)
         seen: dict[str, list[float]] = {}
@@ -152,6 +170,7 @@ async def _count(
             to_all.append(arrivals[-1] - event_ms)
     return {
         "clients": count,
+        "web_processes": len(servers),
         "connected": connected,
         "subscribed_before_changes": subscribed,
         "connect_failed": failed,
@@ -189,13 +208,13 @@ def _gauge(url: str, name: str) -> float:
     )
 
 
-def _wait_subscribed(url: str, count: int, timeout: float = 120) -> int:
-    """Until the server has subscribed `count` SSE clients (its /metrics gauge): a client whose TCP
-    connect succeeded may still wait in the accept backlog, and would miss the first changes."""
+def _wait_subscribed(urls: list[str], count: int, timeout: float = 120) -> int:
+    """Until the servers have subscribed `count` SSE clients (their /metrics gauges): a client whose
+    TCP connect succeeded may still wait in the accept backlog, and would miss the first changes."""
     deadline = time.monotonic() + timeout
     subscribed = 0
     while time.monotonic() < deadline:
-        subscribed = int(_gauge(url, "shopfloor_sse_clients"))
+        subscribed = int(sum(_gauge(url, "shopfloor_sse_clients") for url in urls))
         if subscribed >= count:
             break
         time.sleep(0.5)
@@ -206,51 +225,92 @@ def _split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
-    counts = [100, 200] if quick else [100, 500, 1000, 2000]
-    changes, gap = (3, 0.5) if quick else (20, 1.0)
-    settings = bench_settings(services.kafka, f"sqlite:///{workdir / 'fanout.db'}")
-    await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
-    rows: list[dict[str, Any]] = []
-    with running_server(settings, workdir) as server:
+async def _series(
+    services: Services,
+    settings: Settings,
+    servers: list[Server],
+    counts: list[int],
+    changes: int,
+    gap: float,
+    projector_pid: int | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every client count against `servers`, the plant's load behind: the rows, and what the sensor
+    producer achieved."""
+    for server in servers:
         await asyncio.to_thread(wait_ready, server.url)
-        async with Producer(services.kafka, linger_ms=0) as producer:
-            # a board with some orders on it, so each patch is a realistic insert into a lane
-            for i in range(BOARD_ORDERS):
-                order = f"WO-FAN-{i:03d}"
-                await producer.send(
-                    settings.topic_work_orders,
-                    order,
-                    work_order_event(order, "PLANNED", 1, line=f"FL{i % 5}"),
+    rows: list[dict[str, Any]] = []
+    async with Producer(services.kafka, linger_ms=0) as producer:
+        # a board with some orders on it, so each patch is a realistic insert into a lane
+        for i in range(BOARD_ORDERS):
+            order = f"WO-FAN-{i:03d}"
+            await producer.send(
+                settings.topic_work_orders, order, work_order_event(order, "PLANNED", 1, line=f"FL{i % 5}")
+            )
+        await producer.flush()
+        board = BoardTraffic(producer, settings.topic_work_orders, BOARD_CHANGES_PER_S)
+        load = sensor_load(services.kafka, settings, SENSOR_RATE)
+        try:
+            read_line(load, 60, "sensor producer")
+            where = "one process" if len(servers) == 1 else f"{len(servers)} web replicas"
+            for count in counts:
+                log(
+                    f"fanout: {count} SSE clients on {where}, {SENSOR_RATE} sensor events/s and "
+                    f"{BOARD_CHANGES_PER_S} board changes/s behind"
                 )
-            await producer.flush()
-            board = BoardTraffic(producer, settings.topic_work_orders, BOARD_CHANGES_PER_S)
-            load = sensor_load(services.kafka, settings, SENSOR_RATE)
-            try:
-                read_line(load, 60, "sensor producer")
-                for count in counts:
-                    log(
-                        f"fanout: {count} SSE clients, {SENSOR_RATE} sensor events/s and "
-                        f"{BOARD_CHANGES_PER_S} board changes/s behind"
-                    )
-                    row = await _count(
-                        server, producer, board, load.pid, settings.topic_work_orders, count, changes, gap
-                    )
-                    log(
-                        f"fanout {count}: latency {row['latency']} spread {row['spread']} "
-                        f"missing {row['missing_deliveries']} board {row['board_changes_per_s']}/s "
-                        f"cores {row['cpu_cores_used']}"
-                    )
-                    row["sensor_producer_running"] = load.poll() is None  # else this row had no sensor load
-                    rows.append(row)
-                    await asyncio.sleep(2)
-            finally:
-                sensors = stop_sensor_load(load)
-    holding = [
+                row = await _count(
+                    servers,
+                    producer,
+                    board,
+                    load.pid,
+                    settings.topic_work_orders,
+                    count,
+                    changes,
+                    gap,
+                    projector_pid,
+                )
+                log(
+                    f"fanout {count} on {where}: latency {row['latency']} spread {row['spread']} "
+                    f"missing {row['missing_deliveries']} board {row['board_changes_per_s']}/s "
+                    f"cores {row['cpu_cores_used']}"
+                )
+                row["sensor_producer_running"] = load.poll() is None  # else this row had no sensor load
+                rows.append(row)
+                await asyncio.sleep(2)
+        finally:
+            sensors = stop_sensor_load(load)
+    return rows, sensors
+
+
+def _holding(rows: list[dict[str, Any]]) -> int | None:
+    """The largest client count whose p99 held the target with every delivery made."""
+    held = [
         r["clients"]
         for r in rows
         if r["latency"].get("p99", math.inf) <= TARGET_P99_MS and r["missing_deliveries"] == 0
     ]
+    return max(held) if held else None
+
+
+async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
+    counts = [100, 200] if quick else [100, 500, 1000, 2000]
+    replica_counts = [100] if quick else [1000, 2000]
+    changes, gap = (3, 0.5) if quick else (20, 1.0)
+    settings = bench_settings(services.kafka, f"sqlite:///{workdir / 'fanout.db'}")
+    await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
+    with running_server(settings, workdir) as server:
+        rows, sensors = await _series(services, settings, [server], counts, changes, gap)
+    # More screens than one process holds go to more web replicas, each with its own event loop,
+    # told of every commit by PostgreSQL NOTIFY from the one projector process.
+    shared = bench_settings(services.kafka, services.fresh_postgres("fanout"))
+    await ensure_topics(services.kafka, shared.topics, shared.kafka_topic_partitions)
+    with contextlib.ExitStack() as stack:
+        projector = stack.enter_context(running_projector(shared, workdir))
+        replicas = [
+            stack.enter_context(running_server(shared, workdir, command="web")) for _ in range(REPLICAS)
+        ]
+        replica_rows, replica_sensors = await _series(
+            services, shared, replicas, replica_counts, changes, gap, projector.pid
+        )
     return {
         "benchmark": "fanout",
         "store": "sqlite",
@@ -261,5 +321,12 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
         },
         "rows": rows,
         "target_p99_ms": TARGET_P99_MS,
-        "largest_holding_target": max(holding) if holding else None,
+        "largest_holding_target": _holding(rows),
+        "replicas": {
+            "web_processes": REPLICAS,
+            "store": "postgresql",
+            "sensor_achieved": replica_sensors,
+            "rows": replica_rows,
+            "largest_holding_target": _holding(replica_rows),
+        },
     }

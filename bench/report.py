@@ -194,6 +194,15 @@ def _summary(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| SSE clients per process at p99 ≤ 100 ms{under} | {_fmt(best)} | ≥ 1,000: {_met(best is not None and best >= 1000)} |"
         )
+        replicas = results["fanout"].get("replicas")
+        if replicas:
+            tried = ", ".join(
+                f"{r['clients']:,}: p99 {_fmt(r['latency'].get('p99'), 0)} ms" for r in replicas["rows"]
+            )
+            lines.append(
+                f"| SSE clients on {replicas['web_processes']} web replicas (PostgreSQL, one projector process) "
+                f"at p99 ≤ 100 ms, same load ({tried}) | {_fmt(replicas['largest_holding_target'])} | reported |"
+            )
     if "history" in results:
         history = results["history"]
         target = history["target_s"]
@@ -335,20 +344,7 @@ def _ratio(row: dict[str, Any], key: str) -> str:
 
 
 def _fanout(result: dict[str, Any]) -> list[str]:
-    lines = [
-        "| clients | connected | deliveries | missing | p50 ms | p99 ms | max ms | spread p99 ms | last client p50 ms | server RSS MiB | board changes/s behind | cores used: server / clients / machine | one write, as the server measured it (µs) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in result["rows"]:
-        cores = r.get("cpu_cores_used", {})
-        lines.append(
-            f"| {r['clients']:,} | {r['connected']:,} | {r['deliveries']:,} | {r['missing_deliveries']} | "
-            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)} | {_fmt(r['latency'].get('max'), 1)} | "
-            f"{_fmt(r['spread'].get('p99'), 1)} | {_fmt(r['to_all_clients'].get('p50'), 1)} | {_fmt(r['server_rss_mib'], 1)} | "
-            f"{_fmt(r.get('board_changes_per_s'), 1)} | "
-            f"{_fmt(cores.get('server'), 2)} / {_fmt(cores.get('clients'), 2)} / {_fmt(cores.get('machine'), 2)} | "
-            f"{_fmt(r.get('sse_write_us'), 1)} |"
-        )
+    lines = _fanout_rows(result["rows"])
     background = result.get("background")
     if background:
         achieved = background.get("sensor_achieved", {})
@@ -367,6 +363,36 @@ def _fanout(result: dict[str, Any]) -> list[str]:
         ]
     else:
         lines += ["", "Measured on an otherwise idle server (no background load)."]
+    replicas = result.get("replicas")
+    if replicas:
+        achieved = replicas.get("sensor_achieved", {})
+        lines += [
+            "",
+            f"The same load with the clients spread over {replicas['web_processes']} `shopfloor web` replicas "
+            f"beside one `shopfloor project` process, on PostgreSQL (each commit told to the replicas by "
+            f"NOTIFY); {_fmt(achieved.get('rate'), 0)} sensor events/s achieved. Server cores are the "
+            "replicas' together; the projector's are in the machine's:",
+            "",
+            *_fanout_rows(replicas["rows"]),
+        ]
+    return lines
+
+
+def _fanout_rows(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| clients | connected | deliveries | missing | p50 ms | p99 ms | max ms | spread p99 ms | last client p50 ms | server RSS MiB | board changes/s behind | cores used: server / clients / machine | one write, as the server measured it (µs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cores = r.get("cpu_cores_used", {})
+        lines.append(
+            f"| {r['clients']:,} | {r['connected']:,} | {r['deliveries']:,} | {r['missing_deliveries']} | "
+            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)} | {_fmt(r['latency'].get('max'), 1)} | "
+            f"{_fmt(r['spread'].get('p99'), 1)} | {_fmt(r['to_all_clients'].get('p50'), 1)} | {_fmt(r['server_rss_mib'], 1)} | "
+            f"{_fmt(r.get('board_changes_per_s'), 1)} | "
+            f"{_fmt(cores.get('server'), 2)} / {_fmt(cores.get('clients'), 2)} / {_fmt(cores.get('machine'), 2)} | "
+            f"{_fmt(r.get('sse_write_us'), 1)} |"
+        )
     return lines
 
 

@@ -151,8 +151,8 @@ def _bump_version(conn: Connection, last_event_ms: int | None) -> int:
     }
     if last_event_ms is not None:
         values["last_event_ms"] = last_event_ms
-    conn.execute(update(STORE_VERSION).where(STORE_VERSION.c.id == 1).values(**values))
-    return conn.execute(select(STORE_VERSION.c.version).where(STORE_VERSION.c.id == 1)).scalar_one()
+    bump = update(STORE_VERSION).where(STORE_VERSION.c.id == 1).values(**values)
+    return conn.execute(bump.returning(STORE_VERSION.c.version)).scalar_one()  # one round trip, not two
 
 
 def ensure_version_row(engine: Engine) -> None:
