@@ -185,6 +185,7 @@ def running_server(
 ) -> Iterator[Server]:
     """A real `shopfloor serve` process (web + projector), or with `command="web"` a web replica fed
     by PostgreSQL NOTIFY, auth off on loopback."""
+    ensure_browser_assets()  # a server serves pages too, and refuses to start without their assets
     port = free_port()
     env = settings_env(settings)
     env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="off")
