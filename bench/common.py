@@ -180,6 +180,24 @@ class Server:
 
 
 @contextmanager
+def _process(
+    argv: list[str], env: dict[str, str], workdir: Path, log_path: Path, stop: int = signal.SIGTERM
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A process writing to `log_path`, sent `stop` on the way out and killed if it does not end."""
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir)
+        try:
+            yield process
+        finally:
+            process.send_signal(stop)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
 def running_server(
     settings: Settings, workdir: Path, timeout: float = 90, command: str = "serve"
 ) -> Iterator[Server]:
@@ -195,65 +213,32 @@ def running_server(
     if profile_dir:
         out = Path(profile_dir) / f"server-{time.strftime('%H%M%S')}-{port}.txt"
         argv = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "-o", str(out), "--", *argv]
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-        )
+    stop = signal.SIGINT if profile_dir else signal.SIGTERM  # py-spy writes its profile on SIGINT
+    with _process(argv, env, workdir, log_path, stop) as process:
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"shopfloor {command} exited: {log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"shopfloor {command} did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
-            yield Server(url, port, process, log_path)
-        finally:
-            if profile_dir:
-                process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-            else:
-                process.terminate()
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"shopfloor {command} exited: {log_path.read_text()[-3000:]}")
             try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"shopfloor {command} did not start: {log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Server(url, port, process, log_path)
 
 
 @contextmanager
 def running_projector(settings: Settings, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real `shopfloor project` process: the consumers alone, telling web replicas of each commit
-    by PostgreSQL NOTIFY."""
+    by PostgreSQL NOTIFY. It serves no HTTP, so no readiness to wait for: its log is in `workdir`."""
+    argv = [sys.executable, "-m", "shopfloor", "project", "--log-level", "warning"]
     log_path = workdir / f"projector-{uuid.uuid4().hex[:6]}.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shopfloor", "project", "--log-level", "warning"],
-            env=settings_env(settings),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.returncode not in (0, -signal.SIGTERM):
-                log(f"shopfloor project ended with {process.returncode}: {log_path.read_text()[-2000:]}")
+    with _process(argv, settings_env(settings), workdir, log_path) as process:
+        yield process
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:

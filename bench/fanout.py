@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import math
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,8 @@ async def _count(
 ) -> dict[str, Any]:
     """The clients spread evenly over `servers` (one `serve` process, or web replicas beside a
     projector process, `projector_pid`)."""
-    shares = _split(count, max(len(servers), math.ceil(count / PER_WORKER)))
+    per_server = math.ceil(math.ceil(count / PER_WORKER) / len(servers))  # as many workers on each
+    shares = _split(count, per_server * len(servers))
     workers = [
         bench_process("sse_clients", "--url", servers[i % len(servers)].url, "--count", str(n))
         for i, n in enumerate(shares)
@@ -232,10 +234,11 @@ async def _series(
     counts: list[int],
     changes: int,
     gap: float,
-    projector_pid: int | None = None,
+    projector: subprocess.Popen[bytes] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every client count against `servers`, the plant's load behind: the rows, and what the sensor
-    producer achieved."""
+    producer achieved. With web replicas, `projector` is the process feeding them: a row taken after
+    it ended would time nothing, so that ends the series with an error."""
     for server in servers:
         await asyncio.to_thread(wait_ready, server.url)
     rows: list[dict[str, Any]] = []
@@ -266,7 +269,7 @@ async def _series(
                     count,
                     changes,
                     gap,
-                    projector_pid,
+                    None if projector is None else projector.pid,
                 )
                 log(
                     f"fanout {count} on {where}: latency {row['latency']} spread {row['spread']} "
@@ -274,6 +277,10 @@ async def _series(
                     f"cores {row['cpu_cores_used']}"
                 )
                 row["sensor_producer_running"] = load.poll() is None  # else this row had no sensor load
+                if projector is not None and projector.poll() is not None:
+                    raise RuntimeError(
+                        f"shopfloor project ended ({projector.returncode}); its log is in the workdir"
+                    )
                 rows.append(row)
                 await asyncio.sleep(2)
         finally:
@@ -309,7 +316,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
             stack.enter_context(running_server(shared, workdir, command="web")) for _ in range(REPLICAS)
         ]
         replica_rows, replica_sensors = await _series(
-            services, shared, replicas, replica_counts, changes, gap, projector.pid
+            services, shared, replicas, replica_counts, changes, gap, projector
         )
     return {
         "benchmark": "fanout",

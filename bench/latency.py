@@ -29,7 +29,6 @@ from bench.common import (
     bench_process,
     bench_settings,
     chromium,
-    ensure_browser_assets,
     ensure_topics,
     epoch_ms,
     histogram_quantiles,
@@ -211,7 +210,6 @@ async def _level(
 
 
 async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
-    ensure_browser_assets()
     events, interval = (12, 0.2) if quick else (500, 0.25)
     levels = []
     for rate in (1000,) if quick else (1000, 5000):

@@ -366,12 +366,14 @@ def _fanout(result: dict[str, Any]) -> list[str]:
     replicas = result.get("replicas")
     if replicas:
         achieved = replicas.get("sensor_achieved", {})
+        projector = [r.get("cpu_cores_used", {}).get("projector") for r in replicas["rows"]]
         lines += [
             "",
             f"The same load with the clients spread over {replicas['web_processes']} `shopfloor web` replicas "
             f"beside one `shopfloor project` process, on PostgreSQL (each commit told to the replicas by "
-            f"NOTIFY); {_fmt(achieved.get('rate'), 0)} sensor events/s achieved. Server cores are the "
-            "replicas' together; the projector's are in the machine's:",
+            f"NOTIFY); {_fmt(achieved.get('rate'), 0)} sensor events/s achieved. Server RSS and cores are "
+            "the replicas' together; the projector used "
+            f"{' / '.join(_fmt(c, 2) for c in projector)} of a core (counted in the machine's):",
             "",
             *_fanout_rows(replicas["rows"]),
         ]

@@ -55,7 +55,6 @@ from bench.common import (
     bench_process,
     bench_settings,
     chromium,
-    ensure_browser_assets,
     ensure_topics,
     equipment_event,
     log,
@@ -340,7 +339,6 @@ def excess_growth(start: dict[str, dict[str, float]], end: dict[str, dict[str, f
 
 
 async def run(services: Services, workdir: Path, *, quick: bool, minutes: float) -> dict[str, Any]:
-    ensure_browser_assets()
     every = 10.0 if quick else 60.0
     stop_every, stop_for = (20.0, 5.0) if quick else (300.0, 60.0)
     dedup_window_s = 20.0 if quick else 3600.0

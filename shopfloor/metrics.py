@@ -57,10 +57,11 @@ REBALANCE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
 )
 ASSIGNED_PARTITIONS = Gauge("shopfloor_consumer_assigned_partitions", "Partitions this consumer owns")
+EVENT_LOOP_WATCH_SECONDS = 0.05
 EVENT_LOOP_LAG = Histogram(
     "shopfloor_event_loop_lag_seconds",
-    "How much later than due a 50 ms timer ran: the event loop stalled (or the process waited for a "
-    "core) that long, and every screen's pushes with it",
+    f"How much later than due a {EVENT_LOOP_WATCH_SECONDS * 1000:.0f} ms timer ran: the event loop stalled "
+    "(or the process waited for a core) that long, and every screen's pushes with it",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 PYTHON_ALLOCATED_BLOCKS = Gauge(

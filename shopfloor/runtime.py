@@ -237,8 +237,8 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     hub = Hub(version, settings.push_interval_seconds, epoch=epoch)
     runtime = Runtime(settings=settings, engine=engine, hub=hub)
     runtime.hub.status_provider = runtime.status
-    runtime.tasks.append(watch_loop)
-    if serve_web:
+    if serve_web:  # where /metrics is served, and where a stall holds up screens
+        runtime.tasks.append(watch_loop)
         runtime.tasks.append(runtime.hub.run_ticker)
         if engine.dialect.name == "postgresql":
             from shopfloor.live.notify_listener import NotifyListener

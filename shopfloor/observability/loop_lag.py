@@ -10,16 +10,15 @@ from collections.abc import Awaitable, Callable
 
 from shopfloor import metrics
 
-INTERVAL_SECONDS = 0.05
-
 
 async def watch_loop(
-    interval: float = INTERVAL_SECONDS,
+    interval: float = metrics.EVENT_LOOP_WATCH_SECONDS,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     observe: Callable[[float], None] = metrics.EVENT_LOOP_LAG.observe,
 ) -> None:
-    """Sleeps `interval` again and again and records how much later than asked each sleep ended."""
+    """A timer's lateness is what every other callback waiting on the loop suffered too; the clock,
+    the sleep and where readings go are parameters so a test can drive it without a real loop."""
     while True:
         due = clock() + interval
         await sleep(interval)

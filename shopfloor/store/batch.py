@@ -152,7 +152,10 @@ def _bump_version(conn: Connection, last_event_ms: int | None) -> int:
     if last_event_ms is not None:
         values["last_event_ms"] = last_event_ms
     bump = update(STORE_VERSION).where(STORE_VERSION.c.id == 1).values(**values)
-    return conn.execute(bump.returning(STORE_VERSION.c.version)).scalar_one()  # one round trip, not two
+    if conn.dialect.update_returning:  # one round trip instead of two (not on SQLite before 3.35)
+        return conn.execute(bump.returning(STORE_VERSION.c.version)).scalar_one()
+    conn.execute(bump)
+    return conn.execute(select(STORE_VERSION.c.version).where(STORE_VERSION.c.id == 1)).scalar_one()
 
 
 def ensure_version_row(engine: Engine) -> None:

@@ -98,3 +98,24 @@ def test_duplicates_count_once_and_stale_events_stay_stale(database_url: str, si
         engine.dispose()
     assert stored == {f"test/line\x1f{event_id}" for event_id in reference.applied}
     assert newest == reference.newest
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "no-returning"])
+def test_each_batch_moves_the_store_version_on_by_one(
+    database_url: str, returning: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages ask for what changed since a version, so every batch must get the next one, whether the
+    store returns it from its update (PostgreSQL, SQLite 3.35+) or is asked again after (older SQLite)."""
+    engine = open_store(unique_settings(None, database_url))
+    monkeypatch.setattr(engine.dialect, "update_returning", returning)
+    try:
+        versions = []
+        for n in range(3):
+            records = _records([(f"v-{n}", "WO-V", n + 1)], n)
+            batch = Batch("g", decode_records(records), {TP: n or None}, {TP: n + 1})
+            notice = apply_batch(engine, batch, HANDLERS).notice
+            assert notice is not None
+            versions.append(notice.version)
+    finally:
+        engine.dispose()
+    assert versions == [1, 2, 3]  # a new store is at version 0

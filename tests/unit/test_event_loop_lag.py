@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from pathlib import Path
 
 import pytest
 
 from shopfloor.observability.loop_lag import watch_loop
+from shopfloor.runtime import build
+from tests.support import unique_settings
 
 
 class Stop(Exception):
@@ -36,5 +40,18 @@ async def test_a_blocked_loop_shows_as_one_late_timer() -> None:
     time.sleep(0.3)  # noqa: ASYNC251  (the stall under test: a callback holding the loop)
     await asyncio.sleep(0.05)
     watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
     # a busy machine only makes timers later: the stall itself is the floor of what is recorded
     assert max(observed) >= 0.25
+
+
+@pytest.mark.parametrize("serve_web", [True, False], ids=["web", "projector-only"])
+def test_processes_serving_screens_watch_their_loop(tmp_path: Path, serve_web: bool) -> None:
+    """Where /metrics is served the loop is watched; a projector-only process has no /metrics to show it."""
+    settings = unique_settings(None, f"sqlite:///{tmp_path / 'store.db'}")
+    runtime = build(settings, consume=not serve_web, serve_web=serve_web)
+    try:
+        assert (watch_loop in runtime.tasks) is serve_web
+    finally:
+        runtime.engine.dispose()
