@@ -216,19 +216,24 @@ def running_server(
     stop = signal.SIGINT if profile_dir else signal.SIGTERM  # py-spy writes its profile on SIGINT
     with _process(argv, env, workdir, log_path, stop) as process:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"shopfloor {command} exited: {log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"shopfloor {command} did not start: {log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_healthy(process, url, log_path, timeout)
         yield Server(url, port, process, log_path)
+
+
+def wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float) -> None:
+    """Until the server's /healthz answers; the end of its log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited: {log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.args!r} did not start: {log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
 
 
 @contextmanager

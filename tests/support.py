@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench.common import wait_healthy
 from shopfloor.config import Settings
 from shopfloor.events.codec import cloud_event, encode_binary, encode_structured
 
@@ -136,18 +135,7 @@ def running_server(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise AssertionError(f"shopfloor {command} exited: {log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"shopfloor {command} did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
+            wait_healthy(process, url, log_path, timeout)
             yield url
         finally:
             process.terminate()
