@@ -286,6 +286,18 @@ def histogram_quantiles(
     return result
 
 
+def sample_total(metrics_text: str, sample: str) -> float:
+    """The sum over labels of one sample of a scraped /metrics (e.g. a histogram's `_count`)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(metrics_text)
+        for s in family.samples
+        if s.name == sample
+    )
+
+
 def rss_bytes(pid: int) -> int:
     import psutil
 

@@ -44,6 +44,7 @@ from bench.common import (
     rss_bytes,
     running_projector,
     running_server,
+    sample_total,
     sensor_load,
     stop_process,
     stop_sensor_load,
@@ -199,15 +200,7 @@ def _busy_seconds() -> float:
 
 def _gauge(url: str, name: str) -> float:
     """The server's gauge `name` from /metrics, summed over its labels."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == name
-        for sample in family.samples
-    )
+    return sample_total(httpx.get(f"{url}/metrics", timeout=10).text, name)
 
 
 def _wait_subscribed(urls: list[str], count: int, timeout: float = 120) -> int:

@@ -35,6 +35,7 @@ from bench.common import (
     log,
     read_line,
     running_server,
+    sample_total,
     sensor_load,
     stop_process,
     stop_sensor_load,
@@ -198,6 +199,10 @@ async def _level(
         "server_event_to_commit": histogram_quantiles(scraped, "shopfloor_event_to_commit_seconds"),
         "server_batch_commit": histogram_quantiles(scraped, "shopfloor_batch_commit_seconds"),
         "server_loop_lag": histogram_quantiles(scraped, "shopfloor_event_loop_lag_seconds"),
+        "server_snapshots": {  # past-view snapshots built meanwhile: background work on the same cores
+            "count": int(sample_total(scraped, "shopfloor_history_snapshot_seconds_count")),
+            "seconds": round(sample_total(scraped, "shopfloor_history_snapshot_seconds_sum"), 2),
+        },
         "server_event_to_push": histogram_quantiles(
             scraped, "shopfloor_event_to_push_seconds", {"view": "work-orders"}
         ),
@@ -248,7 +253,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
             f"latency watched @{change_rate} changes/s: p50 {level['sse'].get('p50')} ms, "
             f"p99 {p99} ms (target {target}), missed {level['sse_missed']}; "
             f"targets missed: {level['missed_targets'] or 'none'}; server loop late by "
-            f"{level['server_loop_lag']}"
+            f"{level['server_loop_lag']}; snapshots built meanwhile {level['server_snapshots']}"
         )
         watched.append(level)
     return {

@@ -57,6 +57,13 @@ REBALANCE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
 )
 ASSIGNED_PARTITIONS = Gauge("shopfloor_consumer_assigned_partitions", "Partitions this consumer owns")
+HISTORY_SNAPSHOT_SECONDS = Histogram(
+    "shopfloor_history_snapshot_seconds",
+    "Building and saving one past-view snapshot of a part (the heaviest background work: it shares "
+    "the process's cores with the live path)",
+    ["part"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
 EVENT_LOOP_WATCH_SECONDS = 0.05
 EVENT_LOOP_LAG = Histogram(
     "shopfloor_event_loop_lag_seconds",

@@ -46,6 +46,7 @@ from sqlalchemy import (
     true,
 )
 
+from shopfloor import metrics
 from shopfloor.history.service import AsOf, History, PastUnavailable, carries
 from shopfloor.history.views import lean_parts
 from shopfloor.store.batch import newest_event_ms as store_newest_event_ms
@@ -417,6 +418,7 @@ class Snapshotter:
         of its records since its last snapshot, taken less than QUIET_HOURS ago (a past view replays
         those in a fraction of a second; another copy of a large, slowly changing part, such as the
         work orders of a busy plant, would cost space for nothing)."""
+        started = time.monotonic()
         built = await self._history.build(moment, part)
         self._steps[part.name] = step_after(built, self._interval_ms, self._busy_records)
         try:
@@ -431,6 +433,7 @@ class Snapshotter:
             lean = part.name in self._lean
             self._store.forget_loaded()  # the previous image, copied into the store: not needed to save
             saved = await asyncio.to_thread(save_part, self._store, built, self._interval_ms, part, lean=lean)
+            metrics.HISTORY_SNAPSHOT_SECONDS.labels(part.name).observe(time.monotonic() - started)
             log.info(
                 "snapshot of %s at %d: %d records replayed in %.2fs, %s bytes",
                 part.name,

@@ -8,6 +8,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import insert
 
 from shopfloor.config import Settings
@@ -109,6 +110,7 @@ async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hou
 ) -> None:
     store = SnapshotStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
     history = _Quiet(store)
+    timed_before = {part: _timed(part) for part in ("a", "b")}
     newest = 10 * MINUTE
     _whole(
         store, MINUTE, b"whole"
@@ -129,6 +131,12 @@ async def test_a_quiet_part_is_snapshotted_again_only_when_busy_enough_or_an_hou
     newest = 9 * MINUTE + 61 * MINUTE
     await snapshotter.take_due()
     assert store.moments("a") == [9 * MINUTE, 69 * MINUTE]  # an hour after its last: taken, however quiet
+    for part in ("a", "b"):  # the build time is exported for the snapshots taken, not the quiet ones
+        assert _timed(part) - timed_before[part] == len(store.moments(part))
+
+
+def _timed(part: str) -> float:
+    return REGISTRY.get_sample_value("shopfloor_history_snapshot_seconds_count", {"part": part}) or 0.0
 
 
 async def test_a_part_that_fails_does_not_stop_the_others(tmp_path: Path) -> None:
