@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -246,8 +247,18 @@ def _project(settings: Settings) -> None:
     runtime = build(settings, consume=True, serve_web=False)
 
     async def main() -> None:
+        # SIGTERM and SIGINT end the worker through its lifespan: its consumer leaves the group, so
+        # the others take its partitions at once instead of after the session timeout.
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         async with runtime.lifespan(None):
-            await asyncio.Event().wait()
+            if settings.project_port is None:
+                await stop.wait()
+            else:
+                from shopfloor.web.project_health import health_server
+
+                await health_server(runtime, settings.project_port).serve()  # stops on the same signals
 
     asyncio.run(main())
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: float = Field(default=900.0, gt=0)
     metrics_token: str | None = None
+    # `shopfloor project` answers /healthz, /readyz and /metrics on this port when it is set; off by
+    # default, so workers sharing a host never contend for one port.
+    project_port: int | None = Field(default=None, ge=1, le=65_535)
     # The HTTP edge: who may forward client addresses, which Host names are ours, and what one
     # client may hold open. Lists are comma-separated strings, so they survive env vars.
     trusted_proxies: str = ""

@@ -73,11 +73,15 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     def _metrics_allowed(self, headers: Headers) -> bool:
-        token = self.runtime.settings.metrics_token
-        if not token:
-            return True
-        given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(token.encode(), given.encode())
+        return metrics_allowed(self.runtime.settings.metrics_token, headers.get("authorization", ""))
+
+
+def metrics_allowed(token: str | None, authorization: str) -> bool:
+    """Without a configured token /metrics is open; with one, only `Bearer <token>` reads it."""
+    if not token:
+        return True
+    given = authorization.removeprefix("Bearer ").strip()
+    return hmac.compare_digest(token.encode(), given.encode())
 
 
 async def _token(headers: Headers, receive: Receive) -> tuple[Receive, str | None]:
