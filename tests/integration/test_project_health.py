@@ -53,3 +53,17 @@ async def test_a_projector_worker_serves_its_readiness_and_its_metrics(
         assert await asyncio.to_thread(worker.process.wait, 20) == 0  # server and consumer stop cleanly
     finally:
         worker.stop()
+
+
+async def test_a_stopped_worker_leaves_its_group_rather_than_dying(kafka, sqlite_url, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM ends a worker through its lifespan, so its consumer leaves the group and the others take
+    its partitions at once; killed by the signal instead, they wait out the session timeout."""
+    settings = scale_settings(kafka, sqlite_url)
+    await ensure_topics(kafka, settings.topics, settings.kafka_topic_partitions, {})
+    worker = Worker(settings, tmp_path / "project.log")
+    try:
+        await wait_until(lambda: worker.assignment() is not None, 60, "the worker's first assignment")
+        worker.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.process.wait, 30) == 0, worker.log_path.read_text()[-3000:]
+    finally:
+        worker.stop()
