@@ -286,15 +286,18 @@ def histogram_quantiles(
     return result
 
 
-def sample_total(metrics_text: str, sample: str) -> float:
-    """The sum over labels of one sample of a scraped /metrics (e.g. a histogram's `_count`)."""
+def sample_total(metrics_text: str, sample: str, labels: dict[str, str] | None = None) -> float:
+    """The sum over labels of one sample of a scraped /metrics (e.g. a histogram's `_count`), of those
+    carrying `labels` if given."""
     from prometheus_client.parser import text_string_to_metric_families
 
+    wanted = (labels or {}).items()
+    families = text_string_to_metric_families(metrics_text)
     return sum(
         s.value
-        for family in text_string_to_metric_families(metrics_text)
+        for family in families
         for s in family.samples
-        if s.name == sample
+        if s.name == sample and all(s.labels.get(k) == v for k, v in wanted)
     )
 
 

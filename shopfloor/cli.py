@@ -221,22 +221,26 @@ def _serve(
     serve(app, settings, runtime.auth, app.state.streams.end_all)
 
 
-def _refuse_busy_port(command: str, settings: Settings) -> None:
-    """A taken port is a one-line error (exit 2) before anything starts or prints a URL."""
+def _refuse_busy_port(
+    command: str, settings: Settings, port: int | None = None, knob: str = "--port"
+) -> None:
+    """A taken port is a one-line error (exit 2) before anything starts or prints a URL; `knob` is
+    what picks another."""
+    port = settings.port if port is None else port
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((settings.host, settings.port))
+            probe.bind((settings.host, port))
         except (OSError, OverflowError) as exc:
-            where = f"{settings.host}:{settings.port}"
+            where = f"{settings.host}:{port}"
             if getattr(exc, "errno", None) == errno.EADDRINUSE:
                 message = (
-                    f"{where} is already in use; stop what listens there or pick another port with --port"
+                    f"{where} is already in use; stop what listens there or pick another port with {knob}"
                 )
             else:
                 reason = getattr(exc, "strerror", None) or exc
-                message = f"cannot listen on {where} ({reason}); check --host and --port"
+                message = f"cannot listen on {where} ({reason}); check --host and {knob}"
             print(f"shopfloor {command}: {message}", file=sys.stderr)
             sys.exit(2)
 
@@ -244,21 +248,30 @@ def _refuse_busy_port(command: str, settings: Settings) -> None:
 def _project(settings: Settings) -> None:
     from shopfloor.runtime import build
 
+    if settings.project_port is not None:
+        _refuse_busy_port("project", settings, settings.project_port, "SHOPFLOOR_PROJECT_PORT")
     runtime = build(settings, consume=True, serve_web=False)
 
     async def main() -> None:
         # SIGTERM and SIGINT end the worker through its lifespan: its consumer leaves the group, so
-        # the others take its partitions at once instead of after the session timeout.
-        stop = asyncio.Event()
+        # the others take its partitions at once instead of after the session timeout. A second
+        # signal is the default one again, for a stop that hangs.
+        loop, stop = asyncio.get_running_loop(), asyncio.Event()
+
+        def stopping() -> None:
+            stop.set()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
         async with runtime.lifespan(None):
             if settings.project_port is None:
                 await stop.wait()
             else:
-                from shopfloor.web.project_health import health_server
+                from shopfloor.web.project_health import serve_health
 
-                await health_server(runtime, settings.project_port).serve()  # stops on the same signals
+                await serve_health(runtime, settings.project_port, stop)
 
     asyncio.run(main())
 

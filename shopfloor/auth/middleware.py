@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 from urllib.parse import parse_qsl, quote
 
@@ -17,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopfloor.auth import csrf, sessions
+from shopfloor.auth import csrf, metrics_token, sessions
 from shopfloor.auth.roles import Principal
 from shopfloor.pages import templates
 from shopfloor.runtime import Runtime
@@ -42,7 +41,7 @@ class AuthMiddleware:
         method: str = scope["method"]
         if path == "/metrics":
             if not self._metrics_allowed(headers):
-                await _plain(send, 401, "metrics need the bearer token", {"www-authenticate": "Bearer"})
+                await _plain(send, 401, metrics_token.REFUSAL, {"www-authenticate": "Bearer"})
                 return
             await self.app(scope, receive, send)
             return
@@ -73,15 +72,9 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     def _metrics_allowed(self, headers: Headers) -> bool:
-        return metrics_allowed(self.runtime.settings.metrics_token, headers.get("authorization", ""))
-
-
-def metrics_allowed(token: str | None, authorization: str) -> bool:
-    """Without a configured token /metrics is open; with one, only `Bearer <token>` reads it."""
-    if not token:
-        return True
-    given = authorization.removeprefix("Bearer ").strip()
-    return hmac.compare_digest(token.encode(), given.encode())
+        return metrics_token.metrics_allowed(
+            self.runtime.settings.metrics_token, headers.get("authorization", "")
+        )
 
 
 async def _token(headers: Headers, receive: Receive) -> tuple[Receive, str | None]:

@@ -3,43 +3,53 @@ batch times and dead letters live in its process, not in any web replica's."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
 import uvicorn
 from fastapi import FastAPI
-from starlette.datastructures import Headers
-from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shopfloor.auth.middleware import metrics_allowed
+from shopfloor.auth.metrics_token import MetricsToken
 from shopfloor.runtime import Runtime
 from shopfloor.web import health
+from shopfloor.web.server import GuardedHttp
+
+GRACEFUL_SHUTDOWN_SECONDS = 5.0  # well inside a container's stop grace: the consumer must still leave
+MAX_CONNECTIONS = 64  # scrapers and health checks, not screens
 
 
-class MetricsToken:
-    """/metrics asks for the bearer token when SHOPFLOOR_METRICS_TOKEN is set, as on the web side."""
+class _QuietServer(uvicorn.Server):
+    """The worker owns SIGTERM and SIGINT (they end its consumer too): the server is told to stop."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
-        self.app, self.token = app, token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/metrics" and not self._allowed(scope):
-            refusal = PlainTextResponse("metrics need the bearer token", 401, {"www-authenticate": "Bearer"})
-            await refusal(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-    def _allowed(self, scope: Scope) -> bool:
-        return metrics_allowed(self.token, Headers(scope=scope).get("authorization", ""))
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
-def health_server(runtime: Runtime, port: int) -> uvicorn.Server:
+async def serve_health(runtime: Runtime, port: int, stop: asyncio.Event) -> None:
+    """Serves the worker's health and metrics until `stop` is set: a small app of its own, started
+    inside the worker's running lifespan, with the web side's guards on request heads."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(health.router(runtime.engine, runtime.projector, None, runtime.consumer_behind))
+    settings = runtime.settings
     config = uvicorn.Config(
-        MetricsToken(app, runtime.settings.metrics_token),
-        host=runtime.settings.host,
+        MetricsToken(app, settings.metrics_token),
+        host=settings.host,
         port=port,
-        lifespan="off",  # the worker's runtime is already running
+        http=GuardedHttp,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        lifespan="off",
         log_level="warning",
         access_log=False,
     )
-    return uvicorn.Server(config)
+    config.head_timeout = settings.http_header_timeout_seconds  # type: ignore[attr-defined]
+    config.head_limit = settings.http_max_header_bytes  # type: ignore[attr-defined]
+    server = _QuietServer(config)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving  # a port it could not take ends the worker here (uvicorn exits)

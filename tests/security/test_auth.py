@@ -221,3 +221,12 @@ async def test_login_form_never_redirects_off_site(database_url) -> None:  # typ
             },
         )
         assert done.headers["location"] == "/"
+
+
+async def test_metrics_take_the_bearer_token_once_one_is_set(database_url) -> None:  # type: ignore[no-untyped-def]
+    async with auth_app(database_url, metrics_token="scrape-me") as (_, client):
+        refused = await client.get("/metrics")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert (await client.get("/metrics", headers={"authorization": "Bearer wrong"})).status_code == 401
+        scraped = await client.get("/metrics", headers={"authorization": "Bearer scrape-me"})
+        assert scraped.status_code == 200 and "shopfloor_events_total" in scraped.text
