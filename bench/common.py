@@ -180,7 +180,7 @@ class Server:
 
 
 @contextmanager
-def _process(
+def started_process(
     argv: list[str], env: dict[str, str], workdir: Path, log_path: Path, stop: int = signal.SIGTERM
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A process writing to `log_path`, sent `stop` on the way out and killed if it does not end."""
@@ -214,7 +214,7 @@ def running_server(
         out = Path(profile_dir) / f"server-{time.strftime('%H%M%S')}-{port}.txt"
         argv = ["py-spy", "record", "-r", "200", "-f", "raw", "--threads", "-o", str(out), "--", *argv]
     stop = signal.SIGINT if profile_dir else signal.SIGTERM  # py-spy writes its profile on SIGINT
-    with _process(argv, env, workdir, log_path, stop) as process:
+    with started_process(argv, env, workdir, log_path, stop) as process:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(process, url, log_path, timeout)
         yield Server(url, port, process, log_path)
@@ -242,7 +242,7 @@ def running_projector(settings: Settings, workdir: Path) -> Iterator[subprocess.
     by PostgreSQL NOTIFY. It serves no HTTP, so no readiness to wait for: its log is in `workdir`."""
     argv = [sys.executable, "-m", "shopfloor", "project", "--log-level", "warning"]
     log_path = workdir / f"projector-{uuid.uuid4().hex[:6]}.log"
-    with _process(argv, settings_env(settings), workdir, log_path) as process:
+    with started_process(argv, settings_env(settings), workdir, log_path) as process:
         yield process
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -15,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import wait_healthy
+from bench.common import started_process, wait_healthy
 from shopfloor.config import Settings
 from shopfloor.events.codec import cloud_event, encode_binary, encode_structured
 
@@ -125,22 +124,8 @@ def running_server(
     env = settings_env(settings)
     env.update(SHOPFLOOR_PORT=str(port), SHOPFLOOR_HOST="127.0.0.1", SHOPFLOOR_AUTH="on" if auth else "off")
     log_path = server_log(port)
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shopfloor", command, *args],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
+    argv = [sys.executable, "-m", "shopfloor", command, *args]
+    with started_process(argv, env, REPO, log_path) as process:
         url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(process, url, log_path, timeout)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        wait_healthy(process, url, log_path, timeout)
+        yield url

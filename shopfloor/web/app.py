@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor.auth import wiring as auth_wiring
+from shopfloor.auth.metrics_token import MetricsToken
 from shopfloor.history import web as history_web
 from shopfloor.pages import templates
 from shopfloor.rebuild import progress as progress_store
@@ -109,6 +110,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.page_refusal = functools.partial(page_refusal, app)  # admin checks a screen's page
     app.add_middleware(StreamLimits, settings=runtime.settings)  # inside auth: it knows the session
     auth_wiring.install(app, runtime)  # inside SecurityHeaders, so refusals carry them
+    app.add_middleware(MetricsToken, token=runtime.settings.metrics_token)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

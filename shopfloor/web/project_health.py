@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from shopfloor.auth.metrics_token import MetricsToken
 from shopfloor.runtime import Runtime
 from shopfloor.web import health
-from shopfloor.web.server import GuardedHttp
+from shopfloor.web.server import guarded_config
 
-GRACEFUL_SHUTDOWN_SECONDS = 5.0  # well inside a container's stop grace: the consumer must still leave
 MAX_CONNECTIONS = 64  # scrapers and health checks, not screens
 
 
@@ -33,19 +32,13 @@ async def serve_health(runtime: Runtime, port: int, stop: asyncio.Event) -> None
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(health.router(runtime.engine, runtime.projector, None, runtime.consumer_behind))
     settings = runtime.settings
-    config = uvicorn.Config(
+    config = guarded_config(
         MetricsToken(app, settings.metrics_token),
-        host=settings.host,
-        port=port,
-        http=GuardedHttp,
+        settings,
+        port,
         limit_concurrency=MAX_CONNECTIONS,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
+        lifespan="off",  # the worker's runtime is already running
     )
-    config.head_timeout = settings.http_header_timeout_seconds  # type: ignore[attr-defined]
-    config.head_limit = settings.http_max_header_bytes  # type: ignore[attr-defined]
     server = _QuietServer(config)
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())

@@ -101,24 +101,36 @@ def deployed_app(app: ASGIApp, settings: Settings, auth: bool) -> Edge:
     return Edge(app, TrustedProxies(settings.trusted_proxies), allowed_hosts(settings, auth))
 
 
+def guarded_config(app: ASGIApp, settings: Settings, port: int, **options: Any) -> uvicorn.Config:
+    """uvicorn as every shopfloor server runs it: request heads under a deadline and a size cap,
+    a bounded graceful stop, no access log; `options` add what one server needs beyond that."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        http=GuardedHttp,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        log_level="warning",
+        access_log=False,
+        **options,
+    )
+    config.head_timeout = settings.http_header_timeout_seconds  # type: ignore[attr-defined]
+    config.head_limit = settings.http_max_header_bytes  # type: ignore[attr-defined]
+    return config
+
+
 def build_server(
     app: ASGIApp, settings: Settings, auth: bool, end_streams: Callable[[], None] = _no_streams
 ) -> uvicorn.Server:
-    config = uvicorn.Config(
+    config = guarded_config(
         deployed_app(app, settings, auth),
-        host=settings.host,
-        port=settings.port,
-        http=GuardedHttp,
+        settings,
+        settings.port,
         proxy_headers=False,  # the edge layer does it, only for SHOPFLOOR_TRUSTED_PROXIES
         timeout_keep_alive=settings.http_keep_alive_seconds,
         limit_concurrency=settings.http_max_connections,
         backlog=2048,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        log_level="warning",
-        access_log=False,
     )
-    config.head_timeout = settings.http_header_timeout_seconds  # type: ignore[attr-defined]
-    config.head_limit = settings.http_max_header_bytes  # type: ignore[attr-defined]
     return StreamingServer(config, end_streams)
 
 
