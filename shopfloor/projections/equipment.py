@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from shopfloor.events.envelope import Envelope
 from shopfloor.events.models import EquipmentStatusChanged
-from shopfloor.projections.frozen import frozen
+from shopfloor.projections.frozen import frozen, replace
 
 UNASSIGNED_LINE = "unassigned"
 UNKNOWN = "UNKNOWN"  # a machine known only from its sensor readings so far

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from operator import attrgetter
 from typing import Any
 
@@ -14,6 +14,7 @@ from shopfloor.events.envelope import Envelope
 from shopfloor.projections import alerts as fold
 from shopfloor.projections.alerts import Alert, JournalEntry, Note
 from shopfloor.projections.anomaly import NOTE_KINDS, Signal
+from shopfloor.projections.frozen import as_dict
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import insert_ignore, lock_keys, upsert_tuples
 from shopfloor.store.entity import columns_of, load
@@ -69,7 +70,7 @@ def apply_signals(conn: Connection, signals: Sequence[SignalAt], changes: Change
     recorded apart, for the trend."""
     notes = [fold.note_of(eq, sensor, s) for eq, sensor, s in signals if s.kind in NOTE_KINDS]
     if notes:
-        insert_ignore(conn, NOTES, [asdict(n) for n in notes])
+        insert_ignore(conn, NOTES, [as_dict(n) for n in notes])
         newest = max(n.at_ms for n in notes)
         conn.execute(delete(NOTES).where(NOTES.c.at_ms < newest - NOTES_RETAIN_MS))
     signals = [x for x in signals if x[2].kind not in NOTE_KINDS]
@@ -132,7 +133,7 @@ class AlertCommandHandler:
         entries = [fold.journal_entry(e) for e in events]
         ids = sorted({e.alert_id for e in entries})
         lock_keys(conn, ALERTS, ids)
-        insert_ignore(conn, JOURNAL, [asdict(e) for e in entries])
+        insert_ignore(conn, JOURNAL, [as_dict(e) for e in entries])
         alerts = _load(conn, ids)
         for entry in entries:
             alert = alerts.get(entry.alert_id)

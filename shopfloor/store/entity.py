@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, ClassVar, get_origin, get_type_hints
 
 from sqlalchemy import Connection, Table
 
 from shopfloor.events.envelope import Envelope
+from shopfloor.projections.frozen import field_names
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import insert_ignore_tuples, select_in, upsert_tuples
 from shopfloor.store.schema import ROW_CLASS, unwrap
@@ -79,13 +80,18 @@ def _adder(column: str) -> Callable[[Any, str], dict[str, Any]]:
     return add
 
 
+_EVENT_MS = attrgetter("event_ms")
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """Where a fold result keeps the state, the entries to append and the counter deltas."""
+    """Where a fold result keeps the state, the entries to append and the counter deltas: a getter
+    for each (the state's is None when the result is the state itself), and for each entry its table
+    and row."""
 
-    state: str | None  # None: the result is the state itself
-    appends: tuple[tuple[str, Table, Callable[[Any], tuple[Any, ...]]], ...]
-    counts: str | None
+    state: Callable[[Any], Any] | None
+    appends: tuple[tuple[Callable[[Any], Any], Table, Callable[[Any], tuple[Any, ...]]], ...]
+    counts: Callable[[Any], dict[Any, int]] | None
 
 
 class EntityHandler:
@@ -104,6 +110,7 @@ class EntityHandler:
     _key: ClassVar[str]
     _columns: ClassVar[tuple[str, ...]]
     _row: ClassVar[Callable[[Any], tuple[Any, ...]]]
+    _key_of: ClassVar[Callable[[Any], Any]]
 
     @staticmethod
     def fold(state: Any, event: Envelope) -> Any:
@@ -114,6 +121,7 @@ class EntityHandler:
         (cls._key,) = (c.name for c in cls.table.primary_key)
         cls._columns = columns_of(cls.table)
         cls._row = attrgetter(*cls._columns)
+        cls._key_of = attrgetter(cls._key)
         cls._plan = _plan_of(get_type_hints(cls.fold)["return"], cls.table.info[ROW_CLASS], cls.appends)
         if (cls._plan.counts is None) != (cls.counts is None):
             raise TypeError(f"{cls.__name__}: a fold that counts needs a counts table, and only such a fold")
@@ -135,32 +143,31 @@ class EntityHandler:
         ids = sorted(set(event_ids))
         at = columns.index(key)
         states = {row[at]: row_class(*row) for row in load(conn, self.table, columns, key, ids)}
-        appended: dict[Table, list[tuple[Any, ...]]] = {table: [] for _, table, _ in plan.appends}
+        # the loop runs once per event: everything it calls is looked up before it
+        fold, mark, get, key_of = self.fold, self.mark, states.get, self._key_of
+        state_of, counts_of = plan.state, plan.counts
+        appends = [(entry_of, row, table, []) for entry_of, table, row in plan.appends]
         deltas: dict[Any, int] = {}
         marked: set[str] = set()
-        oldest_ms: int | None = None
         for event, entity_id in zip(events, event_ids, strict=True):
-            result = self.fold(states.get(entity_id), event)
-            state = result if plan.state is None else getattr(result, plan.state)
-            states[getattr(state, key)] = state
-            for name, table, row in plan.appends:
-                entry = getattr(result, name)
+            result = fold(get(entity_id), event)
+            state = result if state_of is None else state_of(result)
+            states[key_of(state)] = state
+            for entry_of, row, _, rows in appends:
+                entry = entry_of(result)
                 if entry is not None:
-                    appended[table].append(row(entry))
-            if plan.counts is not None:
-                for cell, delta in getattr(result, plan.counts).items():
+                    rows.append(row(entry))
+            if counts_of is not None:
+                for cell, delta in counts_of(result).items():
                     deltas[cell] = deltas.get(cell, 0) + delta
-            marked.add(self.mark(state))
-            at_ms = event.event_ms
-            if oldest_ms is None or at_ms < oldest_ms:
-                oldest_ms = at_ms
+            marked.add(mark(state))
         upsert_tuples(conn, self.table, columns, [self._row(states[i]) for i in ids], [key])
-        for table, rows in appended.items():
+        for _, _, table, rows in appends:
             insert_ignore_tuples(conn, table, columns_of(table), rows)
         if self.counts is not None:
             bump(conn, self.counts, deltas)
-        if oldest_ms is not None:
-            changes.mark_many(self.view, marked, oldest_ms)
+        if events:
+            changes.mark_many(self.view, marked, min(map(_EVENT_MS, events)))
 
 
 def _plan_of(result: Any, row_class: type, appends: Mapping[type, Table]) -> _Plan:
@@ -168,19 +175,19 @@ def _plan_of(result: Any, row_class: type, appends: Mapping[type, Table]) -> _Pl
         return _Plan(None, (), None)
     hints = get_type_hints(result)
     state, counts, appended = None, None, []
-    for f in fields(result):
-        hint = hints[f.name]
+    for name in field_names(result):
+        hint = hints[name]
         if get_origin(hint) is dict:
-            counts = f.name
+            counts = name
             continue
         python, _ = unwrap(hint)
         if python is row_class:
-            state = f.name
+            state = name
         elif python in appends:
             table = appends[python]
-            appended.append((f.name, table, attrgetter(*columns_of(table))))
+            appended.append((attrgetter(name), table, attrgetter(*columns_of(table))))
         else:
-            raise TypeError(f"{result.__name__}.{f.name}: neither the state, an append nor counts")
+            raise TypeError(f"{result.__name__}.{name}: neither the state, an append nor counts")
     if state is None:
         raise TypeError(f"{result.__name__} holds no {row_class.__name__}")
-    return _Plan(state, tuple(appended), counts)
+    return _Plan(attrgetter(state), tuple(appended), None if counts is None else attrgetter(counts))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from shopfloor.projections.equipment import Equipment, first_seen, fold
+from shopfloor.projections.frozen import as_dict
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import insert_ignore
 from shopfloor.store.entity import EntityHandler, load
@@ -36,7 +36,7 @@ def ensure_known(conn: Connection, first_ms: dict[str, int], changes: Changes) -
     """Machines first heard of through their sensors get a grid tile (status UNKNOWN)."""
     known = {eq for (eq,) in load(conn, EQUIPMENT, ("equipment_id",), "equipment_id", first_ms)}
     new = {eq: ms for eq, ms in first_ms.items() if eq not in known}
-    insert_ignore(conn, EQUIPMENT, [asdict(first_seen(eq, ms)) for eq, ms in sorted(new.items())])
+    insert_ignore(conn, EQUIPMENT, [as_dict(first_seen(eq, ms)) for eq, ms in sorted(new.items())])
     for eq, ms in new.items():
         changes.mark(VIEW, tile_key(eq), ms)
 

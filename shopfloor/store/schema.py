@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import types as pytypes
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from sqlalchemy import (
@@ -30,6 +29,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlmodel import SQLModel
+
+from shopfloor.projections.frozen import field_names
 
 # The tables still declared as SQLModel classes (sign-in, rebuild progress) share this metadata.
 METADATA = SQLModel.metadata
@@ -59,23 +60,23 @@ def table_of(
     key, index, overrides = tuple(key), set(index), dict(types or {})
     hints = get_type_hints(cls)
     columns = []
-    for f in fields(cls):
-        python, optional = unwrap(hints[f.name])
-        sql_type = overrides.pop(f.name, None)
+    for column in field_names(cls):
+        python, optional = unwrap(hints[column])
+        sql_type = overrides.pop(column, None)
         if sql_type is None:
-            sql_type = BigInteger if python is int and f.name.endswith("_ms") else _SQL_TYPES[python]
-        in_key = f.name in key
+            sql_type = BigInteger if python is int and column.endswith("_ms") else _SQL_TYPES[python]
+        in_key = column in key
         columns.append(
             Column(
-                f.name,
+                column,
                 sql_type,
                 primary_key=in_key,
                 nullable=optional and not in_key,
                 autoincrement=optional if in_key and python is int else "auto",
-                index=f.name in index or None,
+                index=column in index or None,
             )
         )
-    unknown = (set(key) | index | set(overrides)) - {f.name for f in fields(cls)}
+    unknown = (set(key) | index | set(overrides)) - set(field_names(cls))
     if unknown:
         raise ValueError(f"{name}: {sorted(unknown)} are not fields of {cls.__name__}")
     table = Table(
