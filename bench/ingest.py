@@ -291,7 +291,8 @@ async def _naive(
 def ensure_quix() -> Path:
     """Quix Streams in its own virtualenv (its pins conflict with shopfloor's); created once."""
     python = QUIX_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import quixstreams, sys; sys.exit(quixstreams.__version__ != '3.28.1')"]
+    wanted = "quixstreams.__version__ != '3.28.1' or msgspec.__version__ != '0.22.0'"
+    probe = [str(python), "-c", f"import msgspec, quixstreams, sys; sys.exit({wanted})"]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python
     log(f"ingest: installing Quix Streams into {QUIX_VENV} (bench/requirements-quix.txt)")

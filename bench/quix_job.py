@@ -2,8 +2,8 @@
 
 Quix Streams 3.28.1 pins pydantic < 2.14 and pydantic-settings < 2.16, which shopfloor's pins
 exclude, so it cannot share shopfloor's environment. This script imports nothing from the shopfloor
-package; the `same` work loads shopfloor's anomaly detector (a pure, stdlib-only module) by path,
-so both sides run the identical detector.
+package; the `same` work loads shopfloor's anomaly detector (a pure module: the stdlib and msgspec)
+by path, so both sides run the identical detector.
 
 `python quix_job.py --bootstrap HOST:PORT --topic T --count N --projection P --work same|bare`
 consumes N records from the beginning and prints one JSON line. Two kinds of work:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
+
 from shopfloor.evaluation import detect
 from shopfloor.projections import anomaly
 from shopfloor.simulator import scenarios
@@ -107,3 +111,21 @@ def test_fold_is_pure_and_batch_boundaries_do_not_matter() -> None:
     assert state == whole
     assert chunked == whole_signals
     assert anomaly.to_json(state) == anomaly.to_json(whole)
+
+
+def test_a_stored_state_reads_back_as_it_was_non_finite_floats_included() -> None:
+    readings = _series(scenarios.DEGRADATION, seed=2, hours=6).readings
+    state, _ = anomaly.fold(None, anomaly.spec_for("vibration"), readings)
+    assert state is not None and state.history and state.ref is not None
+    text = anomaly.to_json(state)
+    # the stdlib's own encoding of the same fields: the store's rows are plain JSON arrays
+    assert json.loads(text) == json.loads(json.dumps(anomaly._FIELDS(state)))
+    assert anomaly.from_json(text) == state
+    # a float that JSON cannot write as a number (a slope of almost nothing: a time to the limit of
+    # infinity) must not come back as None, nor as anything but itself
+    far = dataclasses.replace(state, ttl_s=math.inf, history=((1, -math.inf), *state.history[1:]))
+    back = anomaly.from_json(anomaly.to_json(far))
+    assert back is not None and back.ttl_s == math.inf and back.history[0] == (1, -math.inf)
+    assert back == far
+    odd = dataclasses.replace(state, ref=math.nan)
+    assert math.isnan(anomaly.from_json(anomaly.to_json(odd)).ref)  # type: ignore[union-attr, arg-type]
