@@ -9,7 +9,7 @@ entries -> bump its counters -> mark the view, declared instead of written out:
         appends = {StatusEntry: HISTORY}
         counts = COUNTS
 
-The fold returns the new state, or a dataclass holding it (a field typed as the table's row class)
+The fold returns the new state, or a `@frozen` row holding it (a field typed as the table's row class)
 beside entries to append (fields typed as a class in `appends`, None when there is none) and
 counter deltas (a `dict` field: counter cell -> delta, applied to `counts`).
 """
@@ -97,7 +97,7 @@ class _Plan:
 class EntityHandler:
     """A read model of one row per entity (keyed by the events' `entity_id()`), folded purely.
 
-    A subclass declares it: `event_types`, `table` (derived from the state's dataclass by
+    A subclass declares it: `event_types`, `table` (derived from the state's row class by
     `table_of`), `fold` (a staticmethod), `view`, and optionally `appends`, `counts` and `mark`
     (the page key a state is shown under; default: its key)."""
 

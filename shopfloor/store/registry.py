@@ -2,7 +2,7 @@
 
 Adding a read model (say quality inspections):
 1. `store/quality.py`: its tables, `table_of(Inspection, "quality_inspections", key=(...))` from
-   the fold's dataclasses, and its handler: an `EntityHandler` subclass (event types, table, fold,
+   the fold's `@frozen` rows, and its handler: an `EntityHandler` subclass (event types, table, fold,
    view, appends, counts), or any class with `event_types`, `tables`, `views` and `apply`;
 2. one line in `MODELS` below: `ReadModel.of("quality", QualityHandler()),`.
 Everything else follows from this list: the handlers the projector runs (in this order), the

@@ -1,7 +1,8 @@
-"""The one way a table is declared here: from the dataclass whose instances are its rows.
+"""The one way a table is declared here: from the class whose instances are its rows.
 
-A fold's state, history entry or fact is a frozen dataclass; its table is derived from it, so the
-two cannot drift apart (a drift would only show at run time, as `State(**row)` failing). Column
+A fold's state, history entry or fact is a `@frozen` row (bookkeeping rows are frozen dataclasses);
+its table is derived from it, so the two cannot drift apart (a drift would only show at run time, as
+`State(**row)` failing). Column
 names and order, Python types and optionality come from the fields: `str` is VARCHAR, `int` INTEGER
 (BIGINT for `*_ms` epoch milliseconds), `float` FLOAT, `bool` BOOLEAN, `bytes` a BLOB/BYTEA, and
 `X | None` nullable. `types` overrides a column's type where the Python type does not say enough
@@ -34,7 +35,7 @@ from shopfloor.projections.frozen import field_names
 
 # The tables still declared as SQLModel classes (sign-in, rebuild progress) share this metadata.
 METADATA = SQLModel.metadata
-ROW_CLASS = "row_class"  # Table.info key: the dataclass a table was derived from
+ROW_CLASS = "row_class"  # Table.info key: the row class a table was derived from
 
 _SQL_TYPES: dict[type, Any] = {str: String, int: Integer, float: Float, bool: Boolean, bytes: LargeBinary}
 
@@ -50,7 +51,7 @@ def table_of(
     types: Mapping[str, Any] | None = None,
     without_rowid: bool = False,
 ) -> Table:
-    """The table `name` with one column per field of the dataclass `cls`, primary key `key` (in that
+    """The table `name` with one column per field of the row class `cls`, primary key `key` (in that
     column order: a key's leading columns are what its lookups and ranges can use);
     `index` columns get a single-column index each (`ix_<table>_<column>`), `indexes` are named
     multi-column ones, `unique` column groups a UNIQUE constraint each. `without_rowid` stores a
