@@ -43,7 +43,7 @@ PROBE_INTERVAL = 3.0
 # A smaller one is decoded at once on the event loop, so its size is bounded in bytes too.
 OVERLAP_FROM_RECORDS = 500
 OVERLAP_FROM_BYTES = 256 * 1024
-_PARTITION_OF = attrgetter("topic", "partition")
+_PARTITION_OF = attrgetter("topic", "partition")  # a record's partition as a plain tuple, in C
 _OFFSET_OF = attrgetter("offset")
 
 

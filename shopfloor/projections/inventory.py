@@ -55,7 +55,7 @@ def fold_stock(current: StockLevel | None, event: Envelope) -> StockLevel:
             adjustments=1,
         )
     newest = at_ms >= current.updated_ms
-    # Positional, in field order: `dataclasses.replace` costs as much as the rest of the fold.
+    # Positional, in field order: a keyword `replace` costs as much as the rest of the fold.
     if newest:
         return StockLevel(
             current.sku,

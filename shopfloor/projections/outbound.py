@@ -23,7 +23,7 @@ from shopfloor.events.models import (
     PaymentProcessed,
     ShipmentDispatched,
 )
-from shopfloor.projections.frozen import frozen
+from shopfloor.projections.frozen import field_names, frozen
 
 STAGES = ("CREATED", "PAID", "PICKED", "DISPATCHED", "DELIVERED")
 OPEN_STAGES = ("CREATED", "PAID", "PICKED", "DISPATCHED")
@@ -239,7 +239,7 @@ def fold(current: Order | None, event: Envelope) -> Folded:
 
 
 def _as_fields(order: Order) -> dict[str, Any]:
-    return {name: getattr(order, name) for name in Order.__slots__}
+    return {name: getattr(order, name) for name in field_names(Order)}
 
 
 # --- read-time judgements: pure functions of (order, now) -------------------------------------

@@ -83,7 +83,7 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
         previous = data.previous_status
     else:
         moved = status != current.status
-        order = WorkOrder(  # positional, in field order: `dataclasses.replace` costs as much as the fold
+        order = WorkOrder(  # positional, in field order: a keyword `replace` costs as much as the fold
             current.work_order_id,
             status,
             data.line_id or current.line_id,

@@ -185,6 +185,8 @@ def _plan_of(result: Any, row_class: type, appends: Mapping[type, Table]) -> _Pl
             state = name
         elif python in appends:
             table = appends[python]
+            if any(table is other for _, other, _ in appended):  # one list per table keeps log order
+                raise TypeError(f"{result.__name__}: two fields append to {table.name}")
             appended.append((attrgetter(name), table, attrgetter(*columns_of(table))))
         else:
             raise TypeError(f"{result.__name__}.{name}: neither the state, an append nor counts")

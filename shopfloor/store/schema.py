@@ -1,8 +1,8 @@
 """The one way a table is declared here: from the class whose instances are its rows.
 
 A fold's state, history entry or fact is a `@frozen` row (bookkeeping rows are frozen dataclasses);
-its table is derived from it, so the two cannot drift apart (a drift would only show at run time, as
-`State(**row)` failing). Column
+its table is derived from it, so the two cannot drift apart (a drift would only show at run time,
+as `State(**row)` failing). Column
 names and order, Python types and optionality come from the fields: `str` is VARCHAR, `int` INTEGER
 (BIGINT for `*_ms` epoch milliseconds), `float` FLOAT, `bool` BOOLEAN, `bytes` a BLOB/BYTEA, and
 `X | None` nullable. `types` overrides a column's type where the Python type does not say enough

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from shopfloor.config import Settings
 from shopfloor.pages import templates
 from shopfloor.projections.calendar import Calendar, shift_at
+from shopfloor.projections.frozen import field_names
 from shopfloor.projections.outbound import (
     ALL_STAGES,
     FINAL_STAGES,
@@ -61,7 +62,7 @@ def countdown(ms: int) -> str:
 def judge(rows: list[dict[str, Any]], now_ms: int, limits_ms: Mapping[str, int]) -> list[dict[str, Any]]:
     """Adds late / stuck flags and deadlines, computed with the injected clock."""
     for row in rows:
-        order = Order(**{name: row[name] for name in Order.__slots__})
+        order = Order(**{name: row[name] for name in field_names(Order)})
         row["late"] = is_late(order, now_ms)
         row["stuck"] = is_stuck(order, now_ms, limits_ms)
         row["stuck_at_ms"] = stuck_deadline(order, limits_ms)
@@ -186,7 +187,7 @@ def _details(conn: Connection, order_id: str, now_ms: int, limits_ms: Mapping[st
     if row is None:
         raise HTTPException(404, f"no outbound order {order_id[:200]!r}")
     judge([row], now_ms, limits_ms)
-    order = Order(**{name: row[name] for name in Order.__slots__})
+    order = Order(**{name: row[name] for name in field_names(Order)})
     return {"order": row, "spans": timeline(order, now_ms), "steps": steps, "lines": order_lines(order)}
 
 

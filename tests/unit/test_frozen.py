@@ -1,4 +1,5 @@
-"""`@frozen` rows behave as the frozen, slotted dataclass they replace (built here the usual way)."""
+"""`@frozen` rows (msgspec structs) behave as the frozen, slotted dataclass they replaced (built here
+the usual way) in every way a fold or a table relies on."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class Usual:
     note: str | None
 
 
-def test_a_frozen_row_is_the_usual_dataclass_in_every_way_a_fold_relies_on() -> None:
+def test_a_frozen_row_behaves_as_the_usual_dataclass_in_every_way_a_fold_relies_on() -> None:
     fast, usual = Fast("a", 1, None), Usual("a", 1, None)
     assert repr(fast).removeprefix("Fast") == repr(usual).removeprefix("Usual")
     assert fast == Fast(key="a", count=1, note=None) and fast != Fast("a", 2, None)
@@ -94,3 +95,23 @@ def test_fields_named_like_the_constructors_own_names_are_plain_fields() -> None
     odd = Odd("s", 1, "k")
     assert (odd.self, odd._set_key, odd.key) == ("s", 1, "k")
     assert list(inspect.signature(Odd).parameters) == ["self", "_set_key", "key"]
+
+
+def test_what_would_be_lost_building_the_struct_is_refused() -> None:
+    class Base:
+        pass
+
+    with pytest.raises(TypeError, match="plain class"):
+
+        @frozen
+        class Derived(Base):
+            key: str
+
+    with pytest.raises(TypeError, match="plain class"):
+
+        @frozen
+        class Calling:
+            key: str
+
+            def __repr__(self) -> str:
+                return super().__repr__()

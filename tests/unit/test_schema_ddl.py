@@ -1,4 +1,4 @@
-"""Tables declared from the folds' dataclasses compile to exactly the DDL the hand-written rows had.
+"""Tables declared from the folds' row classes compile to exactly the DDL the hand-written rows had.
 
 `fixtures/schema_ddl.sql` was dumped from the SQLModel row classes before they were replaced: any
 change of a recorded table's column names, types, nullability, keys or indexes shows up here as a

@@ -1,0 +1,55 @@
+"""An entity handler's declaration is checked when the class is made, not when a batch meets it."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopfloor.events.envelope import Envelope
+from shopfloor.projections.frozen import frozen
+from shopfloor.store.entity import EntityHandler
+from shopfloor.store.schema import METADATA, table_of
+
+
+@frozen
+class Thing:
+    thing_id: str
+    count: int
+
+
+@frozen
+class Note:
+    thing_id: str
+    text: str
+
+
+@frozen
+class Other:
+    thing_id: str
+    text: str
+
+
+@frozen
+class Twice:
+    thing: Thing
+    first: Note | None
+    second: Other | None
+
+
+def fold_twice(current: Thing | None, event: Envelope) -> Twice:
+    raise NotImplementedError
+
+
+def test_two_entries_appended_to_one_table_are_refused() -> None:
+    """Their rows would go in field by field, not in log order, and the wrong one could win a key."""
+    things = table_of(Thing, "test_decl_things", key=("thing_id",))
+    notes = table_of(Note, "test_decl_notes", key=("thing_id", "text"))
+    try:
+        with pytest.raises(TypeError, match="two fields append to test_decl_notes"):
+
+            class Handler(EntityHandler):
+                event_types = frozenset({"Nothing"})
+                table, fold, view = things, staticmethod(fold_twice), "things"
+                appends = {Note: notes, Other: notes}
+    finally:  # the store's metadata is every registered table's
+        METADATA.remove(things)
+        METADATA.remove(notes)
