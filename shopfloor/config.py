@@ -71,7 +71,6 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: float = Field(default=300.0, ge=0)
     dead_letter_max_bytes: int = Field(default=1_000_000, ge=10_000)
     push_interval_seconds: float = Field(default=0.025, gt=0)  # one coalescing frame per view
-    stale_after_seconds: float = Field(default=15.0, gt=0)
     # Alarm limits and priorities (TOML); SHOPFLOOR_ALARM_LIMITS / _PRIORITIES / _SILENT_SECONDS override it.
     alarm_config: str | None = None
     # Critical alarms unacknowledged this long go to the webhook, then to the escalation webhook.
