@@ -23,7 +23,7 @@ from shopfloor.events.models import (
     PaymentProcessed,
     ShipmentDispatched,
 )
-from shopfloor.projections.frozen import field_names, frozen
+from shopfloor.projections.frozen import as_dict, frozen
 
 STAGES = ("CREATED", "PAID", "PICKED", "DISPATCHED", "DELIVERED")
 OPEN_STAGES = ("CREATED", "PAID", "PICKED", "DISPATCHED")
@@ -211,7 +211,7 @@ def fold(current: Order | None, event: Envelope) -> Folded:
     stage = EVENT_STAGE[event.type]
     at_ms = event.event_ms
     order_id = event.data.entity_id()
-    fields = _blank(order_id, at_ms) if current is None else _as_fields(current)
+    fields = _blank(order_id, at_ms) if current is None else as_dict(current)
     note = _transition(fields, stage, at_ms, current is None)
     time_field = TIME_FIELD[stage]
     previous = fields[time_field]
@@ -236,10 +236,6 @@ def fold(current: Order | None, event: Envelope) -> Folded:
     )
     fields["event_count"] += 1
     return Folded(Order(**fields), step)
-
-
-def _as_fields(order: Order) -> dict[str, Any]:
-    return {name: getattr(order, name) for name in field_names(Order)}
 
 
 # --- read-time judgements: pure functions of (order, now) -------------------------------------

@@ -146,14 +146,14 @@ class EntityHandler:
         # the loop runs once per event: everything it calls is looked up before it
         fold, mark, get, key_of = self.fold, self.mark, states.get, self._key_of
         state_of, counts_of = plan.state, plan.counts
-        appends = [(entry_of, row, table, []) for entry_of, table, row in plan.appends]
+        appends = [(entry_of, table, row, []) for entry_of, table, row in plan.appends]
         deltas: dict[Any, int] = {}
         marked: set[str] = set()
         for event, entity_id in zip(events, event_ids, strict=True):
             result = fold(get(entity_id), event)
             state = result if state_of is None else state_of(result)
             states[key_of(state)] = state
-            for entry_of, row, _, rows in appends:
+            for entry_of, _, row, rows in appends:
                 entry = entry_of(result)
                 if entry is not None:
                     rows.append(row(entry))
@@ -162,7 +162,7 @@ class EntityHandler:
                     deltas[cell] = deltas.get(cell, 0) + delta
             marked.add(mark(state))
         upsert_tuples(conn, self.table, columns, [self._row(states[i]) for i in ids], [key])
-        for _, _, table, rows in appends:
+        for _, table, _, rows in appends:
             insert_ignore_tuples(conn, table, columns_of(table), rows)
         if self.counts is not None:
             bump(conn, self.counts, deltas)

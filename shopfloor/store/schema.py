@@ -59,9 +59,9 @@ def table_of(
     copy of every key in the key's index: such tables (trend buckets, applied ids) are most of a
     store's and a snapshot's bytes."""
     key, index, overrides = tuple(key), set(index), dict(types or {})
-    hints = get_type_hints(cls)
+    hints, names = get_type_hints(cls), field_names(cls)
     columns = []
-    for column in field_names(cls):
+    for column in names:
         python, optional = unwrap(hints[column])
         sql_type = overrides.pop(column, None)
         if sql_type is None:
@@ -77,7 +77,7 @@ def table_of(
                 index=column in index or None,
             )
         )
-    unknown = (set(key) | index | set(overrides)) - set(field_names(cls))
+    unknown = (set(key) | index | set(overrides)) - set(names)
     if unknown:
         raise ValueError(f"{name}: {sorted(unknown)} are not fields of {cls.__name__}")
     table = Table(

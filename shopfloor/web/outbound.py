@@ -59,10 +59,15 @@ def countdown(ms: int) -> str:
     return f"in {text}" if ms >= 0 else f"{text} late"
 
 
+def _order(row: Mapping[str, Any]) -> Order:
+    """The fold's row from a page row (which carries the order's columns and more)."""
+    return Order(**{name: row[name] for name in field_names(Order)})
+
+
 def judge(rows: list[dict[str, Any]], now_ms: int, limits_ms: Mapping[str, int]) -> list[dict[str, Any]]:
     """Adds late / stuck flags and deadlines, computed with the injected clock."""
     for row in rows:
-        order = Order(**{name: row[name] for name in field_names(Order)})
+        order = _order(row)
         row["late"] = is_late(order, now_ms)
         row["stuck"] = is_stuck(order, now_ms, limits_ms)
         row["stuck_at_ms"] = stuck_deadline(order, limits_ms)
@@ -187,7 +192,7 @@ def _details(conn: Connection, order_id: str, now_ms: int, limits_ms: Mapping[st
     if row is None:
         raise HTTPException(404, f"no outbound order {order_id[:200]!r}")
     judge([row], now_ms, limits_ms)
-    order = Order(**{name: row[name] for name in field_names(Order)})
+    order = _order(row)
     return {"order": row, "spans": timeline(order, now_ms), "steps": steps, "lines": order_lines(order)}
 
 
