@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import sys
 import threading
 import time
 from collections import deque
@@ -42,9 +41,6 @@ from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, Memo
 log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Awaitable[Any]]
 GC_YOUNG_THRESHOLD = 5_000
-# How long a busy thread may keep the interpreter while the event loop waits for it: 0.5 ms, not
-# CPython's 5 ms (see `hand_the_loop_back_sooner`).
-SWITCH_INTERVAL_S = 0.0005
 
 
 BEHIND_SECONDS = 10.0  # as long as a page waits for a heartbeat before it counts itself stale
@@ -107,7 +103,6 @@ class Runtime:
     sink: EventSink | None = None
     auth: bool = False
     listener: Any = None  # NotifyListener on PostgreSQL web processes
-    serves_screens: bool = False
     tasks: list[BackgroundTask] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     last_event_ms: int | None = None
@@ -178,8 +173,6 @@ class Runtime:
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         tune_gc()
-        if self.serves_screens:
-            hand_the_loop_back_sooner()
         running = [asyncio.create_task(task()) for task in self.tasks]
         try:
             yield
@@ -203,15 +196,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-
-
-def hand_the_loop_back_sooner() -> None:
-    """A process serving screens: its loop gives up the interpreter on every socket write, and a
-    thread busy meanwhile (a batch, a render, a snapshot) keeps it for the whole switch interval
-    before the loop may go on. At CPython's 5 ms, one frame to 100 screens could wait half a second
-    while a batch was applied; at 0.5 ms the watched board's p50 at 20 changes/s went 34-35 -> 12-13
-    ms (bench/analysis.md). Not in the `shopfloor project` worker, whose loop writes to no screen."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 # The store's tables, sign-in's and rebuild progress: what every process creates on opening the store.
@@ -254,7 +238,6 @@ def build(settings: Settings, *, consume: bool, serve_web: bool, demo: bool = Fa
     runtime = Runtime(settings=settings, engine=engine, hub=hub)
     runtime.hub.status_provider = runtime.status
     if serve_web:  # where /metrics is served, and where a stall holds up screens
-        runtime.serves_screens = True
         runtime.tasks.append(watch_loop)
         runtime.tasks.append(runtime.hub.run_ticker)
         if engine.dialect.name == "postgresql":
