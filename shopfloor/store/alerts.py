@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Text, case, delete, select
@@ -19,7 +18,7 @@ from shopfloor.store.changes import Changes
 from shopfloor.store.db import insert_ignore, lock_keys, upsert_tuples
 from shopfloor.store.entity import columns_of, load
 from shopfloor.store.equipment import VIEW, tile_key
-from shopfloor.store.schema import table_of
+from shopfloor.store.schema import row_values, table_of
 
 
 def alert_key(alert_id: str) -> str:
@@ -51,7 +50,7 @@ SignalAt = tuple[str, str, Signal]  # equipment, sensor, signal
 
 
 ALERT_COLUMNS = columns_of(ALERTS)
-_alert_row = attrgetter(*ALERT_COLUMNS)
+_alert_row = row_values(ALERTS)
 
 
 def _load(conn: Connection, ids: Sequence[str]) -> dict[str, Alert]:

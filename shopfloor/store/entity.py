@@ -28,7 +28,7 @@ from shopfloor.events.envelope import Envelope
 from shopfloor.projections.frozen import field_names
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import insert_ignore_tuples, select_in, upsert_tuples
-from shopfloor.store.schema import ROW_CLASS, unwrap
+from shopfloor.store.schema import ROW_CLASS, row_values, unwrap
 
 CHUNK = 500  # keys per `IN (...)` list
 
@@ -120,7 +120,7 @@ class EntityHandler:
         super().__init_subclass__(**kwargs)
         (cls._key,) = (c.name for c in cls.table.primary_key)
         cls._columns = columns_of(cls.table)
-        cls._row = attrgetter(*cls._columns)
+        cls._row = row_values(cls.table)
         cls._key_of = attrgetter(cls._key)
         cls._plan = _plan_of(get_type_hints(cls.fold)["return"], cls.table.info[ROW_CLASS], cls.appends)
         if (cls._plan.counts is None) != (cls.counts is None):
@@ -187,7 +187,11 @@ def _plan_of(result: Any, row_class: type, appends: Mapping[type, Table]) -> _Pl
             table = appends[python]
             if any(table is other for _, other, _ in appended):  # one list per table keeps log order
                 raise TypeError(f"{result.__name__}: two fields append to {table.name}")
-            appended.append((attrgetter(name), table, attrgetter(*columns_of(table))))
+            if table.info.get(ROW_CLASS) is not python:  # its rows are read as the table's class
+                raise TypeError(
+                    f"{result.__name__}.{name}: {table.name} is not declared from {python.__name__}"
+                )
+            appended.append((attrgetter(name), table, row_values(table)))
         else:
             raise TypeError(f"{result.__name__}.{name}: neither the state, an append nor counts")
     if state is None:

@@ -10,7 +10,6 @@ import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -34,7 +33,7 @@ from shopfloor.projections.inventory import SkuTotal, StockLevel, fold_stock, fo
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import execute_cached, upsert_tuples
 from shopfloor.store.entity import CHUNK, bump, columns_of, like, load
-from shopfloor.store.schema import table_of
+from shopfloor.store.schema import row_values, table_of
 
 VIEW = "inventory"
 
@@ -136,8 +135,8 @@ _PG_STOCK_SQL = (
     "ON s.sku = wanted.sku AND s.location = wanted.location"
 )
 TOTAL_COLUMNS = columns_of(TOTALS)
-_stock_tuple = attrgetter(*STOCK_COLUMNS)  # a row's parameters straight from the folded state
-_total_tuple = attrgetter(*TOTAL_COLUMNS)
+_stock_tuple = row_values(STOCK)  # a row's parameters straight from the folded state
+_total_tuple = row_values(TOTALS)
 
 
 class InventoryHandler:

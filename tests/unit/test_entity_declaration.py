@@ -53,3 +53,30 @@ def test_two_entries_appended_to_one_table_are_refused() -> None:
     finally:  # the store's metadata is every registered table's
         METADATA.remove(things)
         METADATA.remove(notes)
+
+
+@frozen
+class Once:
+    thing: Thing
+    entry: Other | None
+
+
+def fold_once(current: Thing | None, event: Envelope) -> Once:
+    raise NotImplementedError
+
+
+def test_an_entry_appended_to_a_table_of_another_class_is_refused() -> None:
+    """A row goes in as its own fields in order, which are the columns only of a table declared from
+    its class."""
+    things = table_of(Thing, "test_decl_things", key=("thing_id",))
+    notes = table_of(Note, "test_decl_notes", key=("thing_id", "text"))
+    try:
+        with pytest.raises(TypeError, match="test_decl_notes is not declared from Other"):
+
+            class Handler(EntityHandler):
+                event_types = frozenset({"Nothing"})
+                table, fold, view = things, staticmethod(fold_once), "things"
+                appends = {Other: notes}
+    finally:
+        METADATA.remove(things)
+        METADATA.remove(notes)
