@@ -33,6 +33,7 @@ from bench.common import ensure_topics, fresh_postgres_database
 from bench.ingest import GENERATORS, PROJECTIONS, TARGETS, _produce, _shopfloor, open_store_url
 from shopfloor.consumers.projector import decode_records
 from shopfloor.events.codec import encode_structured
+from shopfloor.runtime import tune_gc
 from shopfloor.store.batch import Batch, apply_batch
 from shopfloor.store.registry import HANDLERS
 from shopfloor.transport.base import Record, TopicPartition
@@ -97,6 +98,7 @@ def cpu_mode(args: argparse.Namespace) -> None:
     """Decode and apply per event, in-process, batches of 5,000 as the projector fetches them; CPU
     time of the process (the machine is shared: wall time would count other processes' turns)."""
     profiler = cProfile.Profile(time.process_time) if args.profile else None
+    tune_gc()  # the collector's settings of every shopfloor process
     for projection in args.projection or PROJECTIONS:
         records = _records(projection, args.events)
         with tempfile.TemporaryDirectory() as tmp:

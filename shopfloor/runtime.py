@@ -40,7 +40,10 @@ from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, Memo
 
 log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Awaitable[Any]]
-GC_YOUNG_THRESHOLD = 5_000
+# A batch's decoded events live until it is applied, three tracked objects each (the payload model,
+# its dict, its set of given fields): 15,000 for a batch of 5,000. A lower threshold set off several
+# young collections per batch, each moving the batch on to be walked again by the older generations'.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 BEHIND_SECONDS = 10.0  # as long as a page waits for a heartbeat before it counts itself stale
