@@ -106,14 +106,18 @@ def _parse_sequence(value: object) -> int | None:
         return None
     if isinstance(value, bool):
         raise InvalidEvent("extension 'sequence' must be an integer")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
-        value = int(value)
+    if isinstance(value, str) and len(value) < 30:
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if digits.isascii() and digits.isdecimal():  # what `int` reads, less its other scripts
+            value = int(text)
     if isinstance(value, int) and -(2**63) <= value < 2**63:  # what the store's BIGINT holds
         return value
     raise InvalidEvent(f"extension 'sequence' must be an integer of 64 bits, got {str(value)[:40]!r}")
 
 
 def _required_string(value: object, name: str) -> str:
+    """Keep in step with `_plain_string`, the fast path's predicate."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidEvent(f"attribute '{name}' is required (non-empty string)")
     if len(value) > 500:
@@ -122,6 +126,7 @@ def _required_string(value: object, name: str) -> str:
 
 
 def _optional_string(value: object, name: str) -> str | None:
+    """Keep in step with `_optional_plain`, the fast path's predicate."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 500:
@@ -209,8 +214,9 @@ def _decode_fast(
     """The Envelope of a well-formed structured record, or None for anything else (never a reason).
 
     Accepts only what `_decode_checked` accepts, with the same result: the same byte-level checks,
-    the same attribute checks, and the payload model's own validator (from JSON, not a dict). Each
-    check is inline, in the commonest shape: this runs once per record on the ingest path."""
+    the same attribute checks, and the payload model's own validator (from JSON, not a dict). The
+    checks are predicates, not the checked path's raising helpers: this runs once per record on the
+    ingest path, and declining costs nothing here."""
     if len(value) > MAX_VALUE_BYTES or b"\x00" in value or (b"\\" in value and b"\\u0000" in value):
         return None  # (one byte is found faster than six: most events hold no escape at all)
     try:
@@ -258,12 +264,13 @@ def _decode_fast(
 
 
 def _plain_string(value: object) -> bool:
-    """What `_required_string` accepts."""
+    """Exactly what `_required_string` accepts: the fast path may decline, never differ
+    (`tests/unit/test_codec_fast_path.py`)."""
     return type(value) is str and 0 < len(value) <= 500 and not value.isspace()
 
 
 def _optional_plain(value: object) -> bool:
-    """What `_optional_string` accepts."""
+    """Exactly what `_optional_string` accepts (as `_plain_string`)."""
     return value is None or (type(value) is str and len(value) <= 500)
 
 

@@ -57,6 +57,9 @@ def test_unknown_extra_fields_are_ignored() -> None:
         (lambda e: e.update(time="2026-11-27T08:00:00"), "UTC offset"),
         (lambda e: e.update(specversion="0.3"), "specversion"),
         (lambda e: e.update(sequence="abc"), "'sequence' must be an integer"),
+        (lambda e: e.update(sequence="--3"), "'sequence' must be an integer"),
+        (lambda e: e.update(sequence="\u00b2"), "'sequence' must be an integer"),  # a superscript two
+        (lambda e: e.update(sequence="\u0663"), "'sequence' must be an integer"),  # an Arabic-Indic three
         (lambda e: e["data"].pop("work_order_id"), "work_order_id: Field required"),
         (lambda e: e["data"].update(status="DONE"), "status"),
         (lambda e: e["data"].update(quantity_done=-1), "quantity_done"),
