@@ -41,8 +41,9 @@ from shopfloor.transport.memory import MemoryLog, MemoryReader, MemorySink, Memo
 log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Awaitable[Any]]
 # A batch's decoded events live until it is applied, three tracked objects each (the payload model,
-# its dict, its set of given fields): 15,000 for a batch of 5,000. A lower threshold set off several
-# young collections per batch, each moving the batch on to be walked again by the older generations'.
+# its dict, its set of given fields): 15,000 for a batch of 5,000 (`batch_max_records`; at about
+# 6,700 the same happens again). A lower threshold set off several young collections per batch, each
+# moving the batch on to be walked again by the middle generation's collections.
 GC_YOUNG_THRESHOLD = 20_000
 
 

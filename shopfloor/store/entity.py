@@ -187,7 +187,7 @@ def _plan_of(result: Any, row_class: type, appends: Mapping[type, Table]) -> _Pl
             table = appends[python]
             if any(table is other for _, other, _ in appended):  # one list per table keeps log order
                 raise TypeError(f"{result.__name__}: two fields append to {table.name}")
-            if table.info.get(ROW_CLASS) is not python:  # its rows are read as the table's class
+            if table.info.get(ROW_CLASS) is not python:  # rows go in by position: only its class's fields fit
                 raise TypeError(
                     f"{result.__name__}.{name}: {table.name} is not declared from {python.__name__}"
                 )

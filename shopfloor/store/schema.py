@@ -43,10 +43,14 @@ ROW_CLASS = "row_class"  # Table.info key: the row class a table was derived fro
 def row_values(table: Table) -> Callable[[Any], tuple[Any, ...]]:
     """A row's column values in the table's order, from an instance of the class it was declared
     from: a struct's fields in one C call (its fields are the columns, in order), a fifth of the time
-    of one `getattr` each for ten columns; any other row, one `getattr` per column."""
+    of one `getattr` each for ten columns. The struct's values go by position, so only an instance of
+    that class may be given; any other row class gets one `getattr` per column."""
     columns = tuple(table.c.keys())
     if getattr(table.info.get(ROW_CLASS), "__struct_fields__", None) == columns:
         return msgspec.structs.astuple
+    if len(columns) == 1:  # attrgetter of one name gives the value itself
+        (column,) = columns
+        return lambda row: (getattr(row, column),)
     return attrgetter(*columns)
 
 

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 import pytest
 
 from shopfloor.projections.frozen import as_dict, field_names, frozen, replace
+from shopfloor.store.registry import TABLES
+from shopfloor.store.schema import ROW_CLASS, row_values
 
 
 @frozen
@@ -115,3 +117,15 @@ def test_what_would_be_lost_building_the_struct_is_refused() -> None:
 
             def __repr__(self) -> str:
                 return super().__repr__()
+
+
+def test_a_rows_values_are_its_tables_columns_by_name_for_every_table() -> None:
+    """A row goes into its table as one tuple in column order (a struct's by position): each value
+    must land in the column of its own name."""
+    declared = [table for table in TABLES if ROW_CLASS in table.info]
+    assert len(declared) > 20  # every read model's tables, not a few
+    for table in declared:
+        row_class = table.info[ROW_CLASS]
+        names = field_names(row_class)
+        row = row_class(*(f"{table.name}.{name}" for name in names))
+        assert row_values(table)(row) == tuple(f"{table.name}.{column.name}" for column in table.c)
