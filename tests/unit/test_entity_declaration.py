@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from shopfloor.events.envelope import Envelope
@@ -39,20 +41,26 @@ def fold_twice(current: Thing | None, event: Envelope) -> Twice:
     raise NotImplementedError
 
 
-def test_two_entries_appended_to_one_table_are_refused() -> None:
-    """Their rows would go in field by field, not in log order, and the wrong one could win a key."""
+def _declare(folded: Callable[[Thing | None, Envelope], object], appended: tuple[type, ...]) -> None:
+    """A handler of things whose fold gives `folded`'s result, each of `appended` going to the notes
+    table (declared from Note); both tables are taken out of the store's metadata again after."""
     things = table_of(Thing, "test_decl_things", key=("thing_id",))
     notes = table_of(Note, "test_decl_notes", key=("thing_id", "text"))
     try:
-        with pytest.raises(TypeError, match="two fields append to test_decl_notes"):
 
-            class Handler(EntityHandler):
-                event_types = frozenset({"Nothing"})
-                table, fold, view = things, staticmethod(fold_twice), "things"
-                appends = {Note: notes, Other: notes}
+        class Handler(EntityHandler):
+            event_types = frozenset({"Nothing"})
+            table, fold, view = things, staticmethod(folded), "things"
+            appends = dict.fromkeys(appended, notes)
     finally:  # the store's metadata is every registered table's
         METADATA.remove(things)
         METADATA.remove(notes)
+
+
+def test_two_entries_appended_to_one_table_are_refused() -> None:
+    """Their rows would go in field by field, not in log order, and the wrong one could win a key."""
+    with pytest.raises(TypeError, match="two fields append to test_decl_notes"):
+        _declare(fold_twice, (Note, Other))
 
 
 @frozen
@@ -68,15 +76,5 @@ def fold_once(current: Thing | None, event: Envelope) -> Once:
 def test_an_entry_appended_to_a_table_of_another_class_is_refused() -> None:
     """A row goes in as its own fields in order, which are the columns only of a table declared from
     its class."""
-    things = table_of(Thing, "test_decl_things", key=("thing_id",))
-    notes = table_of(Note, "test_decl_notes", key=("thing_id", "text"))
-    try:
-        with pytest.raises(TypeError, match="test_decl_notes is not declared from Other"):
-
-            class Handler(EntityHandler):
-                event_types = frozenset({"Nothing"})
-                table, fold, view = things, staticmethod(fold_once), "things"
-                appends = {Other: notes}
-    finally:
-        METADATA.remove(things)
-        METADATA.remove(notes)
+    with pytest.raises(TypeError, match="test_decl_notes is not declared from Other"):
+        _declare(fold_once, (Other,))
