@@ -123,7 +123,8 @@ def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
         samples = soak["samples"]
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
         minutes = [s["minute"] for s in samples]
-        top.plot(minutes, [s["server_rss_mib"] for s in samples], "o-", color="tab:blue")
+        dense = soak.get("rss_samples") or samples  # runs before the 10-second samples have only these
+        top.plot([s["minute"] for s in dense], [s["server_rss_mib"] for s in dense], "-", color="tab:blue")
         top.set_ylabel("server RSS (MiB)")
         top.grid(alpha=0.3)
         bottom.plot(minutes, [s["js_heap_after_gc_mib"] for s in samples], "o-", color="tab:orange")
@@ -520,8 +521,14 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         out += ["## Soak", "", _doc("soak"), "", *_soak(soak), ""]
         out += [
             f"Growth once the dedup window ({_fmt(soak['dedup_window_s'] / 60)} min) and the sensor window are full "
-            f"(from minute {_fmt(soak['window_full_minute'])}, {soak['samples_after_window_full']} samples): server RSS "
-            f"{_fmt(soak['server_rss_growth_pct'], 1)} %; JS heap of the long-open pages (content included, so not the "
+            f"(from minute {_fmt(soak['window_full_minute'])}, {soak['samples_after_window_full']} samples"
+            + (
+                f"; the server's RSS {soak['rss_samples_after_window_full']}, one every "
+                f"{_fmt(soak['rss_sample_every_s'])} s"
+                if "rss_samples" in soak
+                else ""
+            )
+            + f"): server RSS {_fmt(soak['server_rss_growth_pct'], 1)} %; JS heap of the long-open pages (content included, so not the "
             f"judged figure when the comparison with fresh tabs above is there) {_fmt(soak['js_heap_growth_pct'], 1)} % "
             f"(per page: {', '.join(f'`{p}` {_fmt(g, 1)} %' for p, g in soak['js_heap_growth_pct_per_page'].items())}); "
             f"connection state at the end: {soak['page_connection_at_end']}; "
@@ -561,7 +568,11 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             ("server_python_blocks", "Server Python heap (live allocations)", "thousand blocks"),
         ):
             scale = 1000 if unit == "thousand blocks" else 1
-            windows = by_window(samples, full_from, key=key)
+            series, after = samples, full_from
+            if key == "server_rss_mib" and "rss_samples" in soak:
+                series = soak["rss_samples"]
+                after = first_full(series, soak["window_full_minute"])
+            windows = by_window(series, after, key=key)
             if windows:
                 out += [
                     f"{what} after the windows are full, per 10 minutes (lowest: between snapshots; highest: "

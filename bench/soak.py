@@ -8,7 +8,8 @@ Chromium tab per page linked from the overview (`/` and every board it links to,
 links the board of every line the load's machines and work orders run on, so pages added later are
 soaked too) stay connected throughout. Every minute (every 10 s in quick mode) it samples
 the server's RSS, the `applied_events` rows (the dedup ids), and per tab the JS heap after
-`HeapProfiler.collectGarbage` and the DOM node count.
+`HeapProfiler.collectGarbage` and the DOM node count; the server's RSS alone also every 10 s
+(every 2 s in quick mode), which costs nothing.
 
 Memory only plateaus once every bounded store is full: the dedup ids after the dedup window (event
 time, `dedup_window_seconds`: 1 h by default, 20 s in quick mode) and the sensor read model's
@@ -16,8 +17,11 @@ per-second buckets after 10 minutes. The server's growth is therefore judged onl
 after the later of the two (`window_full_minute`): median of the last third of those samples
 against the median of the first third. The server's RSS is a saw-tooth with the history snapshots
 (a busy part's build holds the image it starts from beside the store it replays into), so it is
-also given per 10 minutes: lowest, median and highest. A run shorter than
-the windows reports no growth figure rather than a misleading one.
+also given per 10 minutes: lowest, median and highest. Its growth is judged on the 10-second
+samples: with one a minute, a third held ten, and its median was the midpoint of whichever one
+sample fell in a build and one between (a run read +6.3 % so while the lows between builds were
+flat); with six a minute the share of samples in builds, not their phase, sets the median. A run
+shorter than the windows reports no growth figure rather than a misleading one.
 
 A page's heap also follows what it shows (the downtime board draws a chart for each line and window
 once there is downtime in it), and a tab that has run for a while holds compiled code a new one has
@@ -340,6 +344,7 @@ def excess_growth(start: dict[str, dict[str, float]], end: dict[str, dict[str, f
 
 async def run(services: Services, workdir: Path, *, quick: bool, minutes: float) -> dict[str, Any]:
     every = 10.0 if quick else 60.0
+    rss_every = 2.0 if quick else 10.0
     stop_every, stop_for = (20.0, 5.0) if quick else (300.0, 60.0)
     dedup_window_s = 20.0 if quick else 3600.0
     database = workdir / "soak.db"
@@ -353,6 +358,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     await ensure_topics(services.kafka, settings.topics, settings.kafka_topic_partitions)
     orders = [f"WO-SOAK-{i:03d}" for i in range(ORDERS)]
     samples: list[dict[str, Any]] = []
+    rss_samples: list[dict[str, Any]] = []  # the server's RSS alone, every `rss_every`
     async with Producer(services.kafka) as producer:
         for i, order in enumerate(orders):
             await producer.send(topic, order, work_order_event(order, "PLANNED", 1, line=f"SL{i % LINES}"))
@@ -391,7 +397,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                     # tabs do not weigh on them; the last runs while the work orders keep coming.
                     first_at = max(0.0, window_full * 60 - comparing - 60)
                     comparisons: list[asyncio.Task[dict[str, Any]]] = []
-                    next_sample = started
+                    next_sample = next_rss = started
                     sequence = dict.fromkeys(orders, 1)
                     n = 0
                     stops = 0
@@ -402,6 +408,12 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                             if not comparisons and elapsed >= min(first_at, minutes * 60):
                                 log(f"soak: every page opened afresh beside its tab ({settle:g} s)")
                                 comparisons.append(asyncio.create_task(compare()))
+                            if len(comparisons) < 2 and time.monotonic() >= next_rss:
+                                rss = round(rss_bytes(server.pid) / 2**20, 2)
+                                rss_samples.append({"minute": round(elapsed / 60, 3), "server_rss_mib": rss})
+                                next_rss += rss_every
+                                if next_rss <= time.monotonic():  # a page sample held it up: none made up
+                                    next_rss = time.monotonic() + rss_every
                             if len(comparisons) < 2 and time.monotonic() >= next_sample:
                                 samples.append(await _sample(server, tabs, database, elapsed / 60))
                                 log(f"soak sample {samples[-1]}")
@@ -438,7 +450,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
                 stop_process(clients)
     compared = all("pages" in c for c in against_fresh)
     full_from = first_full(samples, window_full)
-    rss = [s["server_rss_mib"] for s in samples]
+    rss_full_from = first_full(rss_samples, window_full)
     heap = [s["js_heap_after_gc_mib"] for s in samples]
     blocks = [s["server_python_blocks"] for s in samples]
     per_page = {
@@ -458,7 +470,10 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "dedup_window_s": dedup_window_s,
         "window_full_minute": window_full,
         "samples_after_window_full": len(samples) - full_from,
-        "server_rss_growth_pct": growth(rss, full_from),
+        "rss_samples": rss_samples,
+        "rss_sample_every_s": rss_every,
+        "rss_samples_after_window_full": len(rss_samples) - rss_full_from,
+        "server_rss_growth_pct": growth([s["server_rss_mib"] for s in rss_samples], rss_full_from),
         "server_python_blocks_growth_pct": None if None in blocks else growth(blocks, full_from),
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
