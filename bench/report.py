@@ -244,8 +244,10 @@ def _summary(results: dict[str, Any]) -> list[str]:
     if "soak" in results:
         soak = results["soak"]
         growth = soak.get("server_rss_growth_pct")
+        judged = "lows between snapshot builds" if soak.get("rss_samples") else "median of each third"
         lines.append(
-            f"| server RSS growth once the dedup window is full, {_fmt(soak['minutes'])} min soak | {_fmt(growth, 1)} % | "
+            f"| server RSS growth once the dedup window is full ({judged}), {_fmt(soak['minutes'])} min soak | "
+            f"{_fmt(growth, 1)} % | "
             f"≤ 5 %: {_met(growth is not None and growth <= 5)} |"
         )
         if soak.get("server_python_blocks_growth_pct") is not None:
@@ -525,10 +527,17 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
             + (
                 f"; the server's RSS {soak['rss_samples_after_window_full']}, one every "
                 f"{_fmt(soak['rss_sample_every_s'])} s"
-                if "rss_samples" in soak
+                if soak.get("rss_samples")
                 else ""
             )
-            + f"): server RSS {_fmt(soak['server_rss_growth_pct'], 1)} %; JS heap of the long-open pages (content included, so not the "
+            + f"): server RSS {_fmt(soak['server_rss_growth_pct'], 1)} %"
+            + (
+                f" (10th percentile of each third: the lows between snapshot builds; medians "
+                f"{_fmt(soak.get('server_rss_median_growth_pct'), 1)} %)"
+                if soak.get("rss_samples")
+                else " (median of each third)"
+            )
+            + "; JS heap of the long-open pages (content included, so not the "
             f"judged figure when the comparison with fresh tabs above is there) {_fmt(soak['js_heap_growth_pct'], 1)} % "
             f"(per page: {', '.join(f'`{p}` {_fmt(g, 1)} %' for p, g in soak['js_heap_growth_pct_per_page'].items())}); "
             f"connection state at the end: {soak['page_connection_at_end']}; "
@@ -569,7 +578,7 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         ):
             scale = 1000 if unit == "thousand blocks" else 1
             series, after = samples, full_from
-            if key == "server_rss_mib" and "rss_samples" in soak:
+            if key == "server_rss_mib" and soak.get("rss_samples"):
                 series = soak["rss_samples"]
                 after = first_full(series, soak["window_full_minute"])
             windows = by_window(series, after, key=key)
