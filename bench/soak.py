@@ -14,17 +14,18 @@ the server's RSS, the `applied_events` rows (the dedup ids), and per tab the JS 
 Memory only plateaus once every bounded store is full: the dedup ids after the dedup window (event
 time, `dedup_window_seconds`: 1 h by default, 20 s in quick mode) and the sensor read model's
 per-second buckets after 10 minutes. The server's growth is therefore judged only on the samples
-after the later of the two (`window_full_minute`), last third against first third. The server's
-RSS is a saw-tooth with the history snapshots (a busy part's build holds the image it starts from
-beside the store it replays into: about 380 MiB between builds, up to 790 during one, builds
-taking about half the time), so it is given per 10 minutes (lowest, median, highest), and its
-growth is judged on the 10-second samples' lows: the 10th percentile of each third, the memory the
-server holds between builds, where a leak shows. A third's median is no measure of it: its samples
-fall in two groups, one from inside builds and one from between, and the median lands wherever the
-builds happened to line up with the third. Of the minute samples, five of a third's ten fell inside
-builds in one run, and its median was the mean of one low and one high sample: +6.3 % while the
-lows were flat. The medians' growth is reported beside it. A run shorter than the windows reports
-no growth figure rather than a misleading one.
+after the later of the two (`window_full_minute`), last third against first third. The server's RSS
+is a saw-tooth with the history snapshots (a busy part's build holds the image it starts from beside
+the store it replays into: about 400 MiB between builds, up to 900 during one, builds taking half
+the time or more), so it is given per 10 minutes (lowest, median, highest), and its growth is judged
+on the 10-second samples' lows: the 10th percentile of each third, the memory the server holds
+between builds, where a leak shows. (Where builds fill more than nine tenths of a third, its 10th
+percentile falls inside a build too: the lowest per 10 minutes tells then.) A third's median is no
+measure of it: its samples fall in two groups, one from inside builds and one from between, and the
+median lands wherever the builds happened to line up with the third. Of the minute samples, five of
+a third's ten fell inside builds in one run, and its median was the mean of one low and one high
+sample: +6.3 % while the lows were flat. The medians' growth is reported beside it. A run shorter
+than the windows reports no growth figure rather than a misleading one.
 
 A page's heap also follows what it shows (the downtime board draws a chart for each line and window
 once there is downtime in it), and a tab that has run for a while holds compiled code a new one has
