@@ -49,6 +49,11 @@ def _other_machine(base: dict[str, Any], other: dict[str, Any]) -> str:
 # --- plots --------------------------------------------------------------------------------------
 
 
+def _rss_series(soak: dict[str, Any]) -> list[dict[str, Any]]:
+    """The server's RSS samples: every 10 s, or only the minute samples in runs from before those."""
+    return soak.get("rss_samples") or soak["samples"]
+
+
 def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
     import matplotlib
 
@@ -123,8 +128,8 @@ def _plots(run: dict[str, Any], img: Path, prefix: str) -> dict[str, str]:
         samples = soak["samples"]
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
         minutes = [s["minute"] for s in samples]
-        dense = soak.get("rss_samples") or samples  # runs before the 10-second samples have only these
-        top.plot([s["minute"] for s in dense], [s["server_rss_mib"] for s in dense], "-", color="tab:blue")
+        rss = _rss_series(soak)
+        top.plot([s["minute"] for s in rss], [s["server_rss_mib"] for s in rss], "-", color="tab:blue")
         top.set_ylabel("server RSS (MiB)")
         top.grid(alpha=0.3)
         bottom.plot(minutes, [s["js_heap_after_gc_mib"] for s in samples], "o-", color="tab:orange")
@@ -571,17 +576,13 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
                     "",
                 ]
         samples = soak["samples"]
-        full_from = first_full(samples, soak["window_full_minute"])
         for key, what, unit in (
             ("server_rss_mib", "Server RSS", "MiB"),
             ("server_python_blocks", "Server Python heap (live allocations)", "thousand blocks"),
         ):
             scale = 1000 if unit == "thousand blocks" else 1
-            series, after = samples, full_from
-            if key == "server_rss_mib" and soak.get("rss_samples"):
-                series = soak["rss_samples"]
-                after = first_full(series, soak["window_full_minute"])
-            windows = by_window(series, after, key=key)
+            series = _rss_series(soak) if key == "server_rss_mib" else samples
+            windows = by_window(series, first_full(series, soak["window_full_minute"]), key=key)
             if windows:
                 out += [
                     f"{what} after the windows are full, per 10 minutes (lowest: between snapshots; highest: "

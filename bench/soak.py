@@ -464,6 +464,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     compared = all("pages" in c for c in against_fresh)
     full_from = first_full(samples, window_full)
     rss_full_from = first_full(rss_samples, window_full)
+    rss = [s["server_rss_mib"] for s in rss_samples]
     heap = [s["js_heap_after_gc_mib"] for s in samples]
     blocks = [s["server_python_blocks"] for s in samples]
     per_page = {
@@ -486,8 +487,8 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
         "rss_samples": rss_samples,
         "rss_sample_every_s": rss_every,
         "rss_samples_after_window_full": len(rss_samples) - rss_full_from,
-        "server_rss_growth_pct": growth([s["server_rss_mib"] for s in rss_samples], rss_full_from, LOWS),
-        "server_rss_median_growth_pct": growth([s["server_rss_mib"] for s in rss_samples], rss_full_from),
+        "server_rss_growth_pct": growth(rss, rss_full_from, LOWS),
+        "server_rss_median_growth_pct": growth(rss, rss_full_from),
         "server_python_blocks_growth_pct": None if None in blocks else growth(blocks, full_from),
         "js_heap_growth_pct": growth(heap, full_from),
         "js_heap_growth_pct_per_page": per_page,
