@@ -85,8 +85,8 @@ def _store(store: str, tmp: str, postgres: str) -> Iterator[str]:
         yield from fresh_postgres_database(postgres, "bench_hot")
 
 
-def _records(projection: str, n: int) -> list[Record]:
-    start = datetime.now(UTC) - timedelta(hours=2)
+def _records(projection: str, n: int, start: datetime | None = None) -> list[Record]:
+    start = start or datetime.now(UTC) - timedelta(hours=2)
     out = []
     for offset, (key, event) in enumerate(GENERATORS[projection](n, start)):
         value, headers = encode_structured(event)
