@@ -86,7 +86,8 @@ def _store(store: str, tmp: str, postgres: str) -> Iterator[str]:
 
 
 def _records(projection: str, n: int, start: datetime | None = None) -> list[Record]:
-    start = start or datetime.now(UTC) - timedelta(hours=2)
+    if start is None:
+        start = datetime.now(UTC) - timedelta(hours=2)
     out = []
     for offset, (key, event) in enumerate(GENERATORS[projection](n, start)):
         value, headers = encode_structured(event)

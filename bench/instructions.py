@@ -26,9 +26,8 @@ if __package__ in (None, ""):
 from bench.ingest import PROJECTIONS
 
 BATCH = 5_000
-START = datetime(
-    2026, 1, 5, 6, tzinfo=UTC
-)  # the same events in every run: a sensor's buckets follow the clock
+# the same events in every run: a sensor's buckets follow the clock
+START = datetime(2026, 1, 5, 6, tzinfo=UTC)
 _COLLECTED = re.compile(r"Collected : ([\d,]+)")
 
 
@@ -51,7 +50,11 @@ def _child(projection: str, events: int, first_only: bool) -> None:
         for begin in range(0, BATCH if first_only else len(records), BATCH):
             chunk = records[begin : begin + BATCH]
             batch = Batch("instructions", decode_records(chunk), {tp: expected}, {tp: chunk[-1].offset + 1})
-            apply_batch(engine, batch, HANDLERS)
+            result = apply_batch(engine, batch, HANDLERS)
+            if result.applied != len(chunk):  # counting the reject path would measure something else
+                raise RuntimeError(
+                    f"{projection}: {len(chunk) - result.applied} of {len(chunk)} events not applied"
+                )
             expected = chunk[-1].offset + 1
         engine.dispose()
 
