@@ -48,6 +48,10 @@ Instant = Annotated[datetime, AfterValidator(plausible_instant)]
 FiniteFloat = Annotated[float, AfterValidator(_finite)]
 
 
+# The folds read a member's value as `str(member)`: a StrEnum's `__str__` is str's own, while `.value`
+# goes through a descriptor written in Python (about 0.1 µs a read, on every event).
+
+
 class WorkOrderStatus(StrEnum):
     PLANNED = "PLANNED"
     RELEASED = "RELEASED"

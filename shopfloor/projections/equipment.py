@@ -30,7 +30,7 @@ def fold(current: Equipment | None, event: Envelope) -> Equipment:
     data = event.data
     assert isinstance(data, EquipmentStatusChanged)
     at_ms = event.event_ms
-    status = data.status.value
+    status = str(data.status)
     if current is None:
         return Equipment(
             data.equipment_id, data.line_id or UNASSIGNED_LINE, status, data.reason, at_ms, at_ms

@@ -119,7 +119,7 @@ def record(current: Inspection | None, event: Envelope) -> Recorded:
         inspection_id=data.inspection_id,
         work_order_id=data.work_order_id,
         line_id=line,
-        result=data.result.value,
+        result=str(data.result),
         defects=json.dumps([{"code": c, "count": n} for c, n in defects.items()], separators=(",", ":")),
         defect_units=sum(defects.values()),
         inspector=data.inspector,

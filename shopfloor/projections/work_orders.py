@@ -60,7 +60,7 @@ def fold(current: WorkOrder | None, event: Envelope) -> Folded:
     data = event.data
     assert isinstance(data, WorkOrderStatusChanged)
     at_ms = event.event_ms
-    status = data.status.value
+    status = str(data.status)
     changed = current is None or status != current.status
     count = 0 if current is None else current.history_count
     if current is None:

@@ -106,7 +106,7 @@ def fold_machine(current: LineMachine | None, event: Envelope) -> MachineFolded:
     data = event.data
     assert isinstance(data, EquipmentStatusChanged)
     line = data.line_id or (current.line_id if current is not None else None) or UNASSIGNED
-    fact = MachineFact(event.id, data.equipment_id, line, event.event_ms, data.status.value, data.reason)
+    fact = MachineFact(event.id, data.equipment_id, line, event.event_ms, str(data.status), data.reason)
     return MachineFolded(LineMachine(data.equipment_id, line), fact)
 
 
@@ -122,7 +122,7 @@ def fold_order(current: LineOrder | None, event: Envelope) -> OrderFolded:
     order = LineOrder(
         work_order_id=data.work_order_id,
         line_id=data.line_id or (current.line_id if current is not None else None) or UNASSIGNED,
-        status=data.status.value,
+        status=str(data.status),
         done=_pick(data.quantity_done, 0 if current is None else current.done),
         scrap=_pick(data.quantity_scrap, 0 if current is None else current.scrap),
         quantity_planned=_pick(data.quantity_planned, None if current is None else current.quantity_planned),
