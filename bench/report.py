@@ -500,6 +500,11 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         "the ingest benchmark into its own virtualenv (`bench/requirements-quix.txt`) because its pins",
         "(pydantic < 2.14, pydantic-settings < 2.16) conflict with shopfloor's.",
         "",
+        "For comparing a change with its parent, quicker than a full run: `python bench/ingest_hot.py`",
+        "(the projector alone through Kafka, or `cpu` for decode and apply in process) and",
+        "`python bench/instructions.py` (instructions an event for decode and apply, counted by valgrind:",
+        "a figure a busy machine cannot move).",
+        "",
     ]
     if "latency" in results:
         out += ["## Event → pixel latency", "", _doc("latency"), "", *_latency(results["latency"]), ""]
