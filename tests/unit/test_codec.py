@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shopfloor.events.codec import InvalidEvent, decode
+from shopfloor.events.codec import InvalidEvent, decode, encode_binary
 from shopfloor.events.models import WorkOrderStatusChanged
 from tests.support import encode, event, wo
 
@@ -39,6 +39,21 @@ def test_binary_mode_reads_ce_headers() -> None:
     assert decoded.data.entity_id() == "WO-2"
 
 
+def test_a_sequence_string_may_carry_surrounding_whitespace_and_a_bad_traceparent_is_ignored() -> None:
+    evt = event("WorkOrderStatusChanged", wo("WO-5", "PLANNED"))
+    evt.update(sequence=" -12 ", traceparent=["not", "a", "trace"])
+    decoded = decode(*encode(evt))
+    assert (decoded.sequence, decoded.traceparent) == (-12, None)
+
+
+def test_a_binary_mode_attribute_header_must_carry_utf8() -> None:
+    value, headers = encode_binary(event("WorkOrderStatusChanged", wo("WO-6", "PLANNED")))
+    for bad in (None, b"\xff"):
+        with pytest.raises(InvalidEvent, match="ce_subject"):
+            decode(value, [*headers, ("ce_subject", bad)])
+    assert decode(value, [*headers, ("x-other", None), ("x-bytes", b"\xff")]).data.entity_id() == "WO-6"
+
+
 def test_unknown_extra_fields_are_ignored() -> None:
     evt = event("WorkOrderStatusChanged", {**wo("WO-3", "PLANNED"), "future_field": {"x": 1}})
     evt["someextension"] = "kept out of the way"
@@ -60,6 +75,13 @@ def test_unknown_extra_fields_are_ignored() -> None:
         (lambda e: e.update(sequence="--3"), "'sequence' must be an integer"),
         (lambda e: e.update(sequence="\u00b2"), "'sequence' must be an integer"),  # a superscript two
         (lambda e: e.update(sequence="\u0663"), "'sequence' must be an integer"),  # an Arabic-Indic three
+        (lambda e: e.update(sequence="+3"), "'sequence' must be an integer"),
+        (lambda e: e.update(sequence=3.0), "'sequence' must be an integer"),
+        (lambda e: e.update(sequence=2**63), "'sequence' must be an integer of 64 bits"),
+        (lambda e: e.update(id="   "), "'id' is required"),
+        (lambda e: e.update(source="x" * 501), "'source' is longer than 500 characters"),
+        (lambda e: e.update(subject="x" * 501), "'subject' must be a string of at most 500 characters"),
+        (lambda e: e.update(correlationid=7), "'correlationid' must be a string"),
         (lambda e: e["data"].pop("work_order_id"), "work_order_id: Field required"),
         (lambda e: e["data"].update(status="DONE"), "status"),
         (lambda e: e["data"].update(quantity_done=-1), "quantity_done"),
