@@ -11,6 +11,10 @@ the same machine clock the event `time` comes from. Work-order events are produc
 The watched-board runs time the load itself: work-order changes at 20 and 200 a second go to the
 very board the Chromium page shows (200 orders on it), with the same sensor traffic and 100 other
 SSE clients in the background; targets p99 <= 50 ms at 20/s and <= 100 ms at 200/s, none missed.
+
+A full run measures every level three times, the levels in turn, so that each level meets the
+machine's slow and fast minutes alike; a level's figures are those of its median round by p99 (the
+rounds' p99 in brackets), and a change never shown in any round is a target missed.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ ORDERS = 40
 WATCHED_ORDERS = 200
 LINES = 4
 WATCHED_TARGETS_MS = {20: 50.0, 200: 100.0}
+ROUNDS = 3  # a full run's rounds of every level (quick: one)
 POLL_PATH = "/__bench/poll"
 POLL_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>work orders (htmx polling, 2 s)</title>
@@ -216,50 +221,83 @@ async def _level(
 
 async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, Any]:
     events, interval = (12, 0.2) if quick else (500, 0.25)
-    levels = []
-    for rate in (1000,) if quick else (1000, 5000):
-        log(f"latency: {events} work-order changes with {rate} sensor events/s in the background")
-        level = await _level(services, workdir, rate, events, interval)
-        log(
-            f"latency @{rate}/s: SSE {level['sse']} missed {level['sse_missed']}; "
-            f"polling {level['polling']} missed {level['polling_missed']}"
-        )
-        levels.append(level)
-    watched = []
+    rates = (1000,) if quick else (1000, 5000)
     seconds = 10 if quick else 30
+    rounds = 1 if quick else ROUNDS
+    level_rounds: dict[int, list[dict[str, Any]]] = {rate: [] for rate in rates}
+    watched_rounds: dict[int, list[dict[str, Any]]] = {rate: [] for rate in WATCHED_TARGETS_MS}
+    for round_ in range(1, rounds + 1):
+        for rate in rates:
+            log(
+                f"latency round {round_}/{rounds}: {events} work-order changes, {rate} sensor events/s behind"
+            )
+            level = await _level(services, workdir, rate, events, interval)
+            log(
+                f"latency @{rate}/s: SSE {level['sse']} missed {level['sse_missed']}; "
+                f"polling {level['polling']} missed {level['polling_missed']}"
+            )
+            level_rounds[rate].append(level)
+        for change_rate in WATCHED_TARGETS_MS:
+            log(
+                f"latency round {round_}/{rounds}: watched board, {change_rate} changes/s for {seconds}s, "
+                "1000 sensor events/s behind"
+            )
+            level = await _level(
+                services,
+                workdir,
+                1000,
+                change_rate * seconds,
+                1 / change_rate,
+                order_count=WATCHED_ORDERS,
+                tag=f"-watched{change_rate}",
+                poll=False,
+            )
+            log(
+                f"latency watched @{change_rate} changes/s: p50 {level['sse'].get('p50')} ms, "
+                f"p99 {level['sse'].get('p99')} ms, missed {level['sse_missed']}; server loop late by "
+                f"{level['server_loop_lag']}; snapshots built meanwhile {level['server_snapshots']}"
+            )
+            watched_rounds[change_rate].append(level)
+    watched = []
     for change_rate, target in WATCHED_TARGETS_MS.items():
-        log(f"latency: watched board, {change_rate} changes/s for {seconds}s, 1000 sensor events/s behind")
-        level = await _level(
-            services,
-            workdir,
-            1000,
-            change_rate * seconds,
-            1 / change_rate,
-            order_count=WATCHED_ORDERS,
-            tag=f"-watched{change_rate}",
-            poll=False,
-        )
-        level.update(change_rate=change_rate, target_p99_ms=target)
+        level = _median_round(watched_rounds[change_rate])
         p99 = level["sse"].get("p99")
+        level.update(change_rate=change_rate, target_p99_ms=target)
         level["missed_targets"] = [
             text
             for text, failed in (
                 (f"p99 {p99} ms > {target} ms", p99 is None or p99 > target),
-                (f"{level['sse_missed']} changes never shown", level["sse_missed"] > 0),
+                *(
+                    (f"{n} changes never shown in round {i}", n > 0)
+                    for i, n in enumerate(level["rounds_missed"], start=1)
+                ),
             )
             if failed
         ]
         log(
-            f"latency watched @{change_rate} changes/s: p50 {level['sse'].get('p50')} ms, "
-            f"p99 {p99} ms (target {target}), missed {level['sse_missed']}; "
-            f"targets missed: {level['missed_targets'] or 'none'}; server loop late by "
-            f"{level['server_loop_lag']}; snapshots built meanwhile {level['server_snapshots']}"
+            f"latency watched @{change_rate} changes/s, median round: p99 {p99} ms (rounds "
+            f"{level['rounds_p99']}; target {target}); targets missed: {level['missed_targets'] or 'none'}"
         )
         watched.append(level)
     return {
         "benchmark": "latency",
         "store": "sqlite",
-        "levels": levels,
+        "rounds": rounds,
+        "levels": [_median_round(level_rounds[rate]) for rate in rates],
         "watched": watched,
         "target_p99_ms": 50,
+    }
+
+
+def _median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round whose SSE p99 is the median (a round without one counts as the slowest), with every
+    round's p99 and missed changes in run order and the other rounds' own results, so each bracketed
+    figure can be derived again from the raw results."""
+    ranked = sorted(results, key=lambda r: (r["sse"].get("p99") is None, r["sse"].get("p99") or 0.0))
+    median = ranked[len(ranked) // 2]  # of an even count, the slower of the two middle ones
+    return {
+        **median,
+        "rounds_p99": [r["sse"].get("p99") for r in results],
+        "rounds_missed": [r["sse_missed"] for r in results],
+        "other_rounds": [r for r in results if r is not median],
     }
