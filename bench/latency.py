@@ -16,12 +16,13 @@ A full run measures every level three times, the levels in turn, each round into
 own, so that each level meets the machine's slow and fast minutes alike; a level's figures (SSE,
 polling and the server's) are those of its median round by SSE p99, a round that missed a change
 counting as the slowest, and every round's p99 and missed changes are given beside them. A change
-never shown in any round is a target missed.
+never shown in any round is a target missed, at the levels that have a target.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -297,7 +298,10 @@ def _median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
     results, so each bracketed figure can be derived again from the raw results."""
     ranked = sorted(
         results,
-        key=lambda r: (r["sse_missed"] > 0 or r["sse"].get("p99") is None, r["sse"].get("p99") or 0.0),
+        key=lambda r: (
+            r["sse_missed"] > 0 or r["sse"].get("p99") is None,
+            math.inf if r["sse"].get("p99") is None else r["sse"]["p99"],
+        ),
     )
     median = ranked[len(ranked) // 2]  # of an even count, the slower of the two middle ones
     return {
