@@ -4,7 +4,7 @@ Starts what it needs (Kafka and PostgreSQL through dev/kafka.sh and dev/postgres
 Chromium through Playwright), runs every benchmark (or `--only` some), writes JSON to
 bench/results/ and, for a full run, renders docs/benchmarks.md with its plots in docs/img/ and
 the raw results to commit in docs/benchmarks/raw/ (bench/raw.py).
-`--quick` (under 3 minutes) checks that the harness works; its figures are not the targets, and
+`--quick` (about 5 minutes) checks that the harness works; its figures are not the targets, and
 it writes only to bench/results/ (the report goes to bench/results/benchmarks-quick.md).
 """
 
@@ -46,7 +46,7 @@ def ensure_bench_packages() -> None:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness (< 3 min)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness (about 5 min)")
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark")
     parser.add_argument("--soak-minutes", type=float, default=None, help="soak length (default 90; quick 1)")
     parser.add_argument("--no-report", action="store_true", help="write JSON results only")
