@@ -287,17 +287,18 @@ def _summary(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _per_round(values: Sequence[Any]) -> str:
+    """Each round's figure in run order, when a level ran more than once (its own are the median's)."""
+    return f" (rounds {', '.join(_fmt(v) for v in values)})" if len(values) > 1 else ""
+
+
 def _round_p99s(level: dict[str, Any]) -> str:
-    """A level's rounds' p99, in run order, when it ran more than once (its figures are the median's)."""
-    rounds = level.get("rounds_p99") or []
-    return f" (rounds {', '.join(_fmt(p) for p in rounds)})" if len(rounds) > 1 else ""
+    return _per_round(level.get("rounds_p99") or [])
 
 
 def _missed(level: dict[str, Any]) -> str:
     """Changes never shown in the median round, and in each round when there were several."""
-    rounds = level.get("rounds_missed") or []
-    each = f" (rounds {', '.join(str(n) for n in rounds)})" if len(rounds) > 1 else ""
-    return f"{level['sse_missed']}{each}"
+    return f"{level['sse_missed']}{_per_round(level.get('rounds_missed') or [])}"
 
 
 def _none_missed(level: dict[str, Any]) -> bool:
