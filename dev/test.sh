@@ -25,7 +25,18 @@ echo "test.sh: Kafka $SHOPFLOOR_TEST_KAFKA, PostgreSQL $SHOPFLOOR_TEST_POSTGRES 
 .venv/bin/ruff format --check --quiet . || { echo "test.sh: ruff format would change files (run: .venv/bin/ruff format .)" >&2; exit 1; }
 .venv/bin/ruff check --quiet .
 
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+if [ $# -gt 0 ]; then
+  .venv/bin/python -m pytest -p no:cacheprovider "$@"
+else
+  # Unit, integration and security tests wait mostly on Kafka, PostgreSQL and servers of their own
+  # and share nothing (own topics, databases, ports), so two workers take them. Everything else
+  # (browser pages, kills, outages: their timing is part of what they check) runs alone afterwards.
+  shared=(tests/unit tests/integration tests/security)
+  failed=0
+  .venv/bin/python -m pytest -p no:cacheprovider -n 2 "${shared[@]}" || failed=1
+  .venv/bin/python -m pytest -p no:cacheprovider tests "${shared[@]/#/--ignore=}" || failed=1
+  [ "$failed" -eq 0 ] || { echo "test.sh: tests failed (see above)" >&2; exit 1; }
+fi
 if [ -d bench ] && [ -f bench/run.py ] && [ $# -eq 0 ]; then
   .venv/bin/python bench/run.py --quick
 fi
