@@ -363,7 +363,7 @@ async def run(services: Services, workdir: Path, *, quick: bool, minutes: float)
     database = workdir / "soak.db"
     settings = bench_settings(services.kafka, f"sqlite:///{database}", dedup_window_seconds=dedup_window_s)
     window_full = max(dedup_window_s / 60, 0.0 if quick else SENSOR_WINDOW_MINUTES)
-    settle = 15.0 if quick else FRESH_SETTLE_S
+    settle = 8.0 if quick else FRESH_SETTLE_S
     rounds, gap = (2, 2.0) if quick else (FRESH_ROUNDS, FRESH_ROUND_GAP_S)
     # generously: 30 s for each four tabs opened (34 pages) and for each round of samples
     comparing = 9 * 30 + settle + (rounds - 1) * gap + rounds * 30

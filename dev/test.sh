@@ -28,13 +28,12 @@ echo "test.sh: Kafka $SHOPFLOOR_TEST_KAFKA, PostgreSQL $SHOPFLOOR_TEST_POSTGRES 
 if [ $# -gt 0 ]; then
   .venv/bin/python -m pytest -p no:cacheprovider "$@"
 else
-  # Unit, integration and security tests wait mostly on Kafka, PostgreSQL and servers of their own
-  # and share nothing (own topics, databases, ports), so two workers take them. Everything else
-  # (browser pages, kills, outages: their timing is part of what they check) runs alone afterwards.
-  shared=(tests/unit tests/integration tests/security)
+  # Most tests wait on Kafka, PostgreSQL and servers of their own and share nothing (own topics,
+  # databases, ports), so two workers take them. Those marked `alone` (pages in Chromium, paced
+  # kills: timing is part of what they check) run afterwards one at a time.
   failed=0
-  .venv/bin/python -m pytest -p no:cacheprovider -n 2 "${shared[@]}" || failed=1
-  .venv/bin/python -m pytest -p no:cacheprovider tests "${shared[@]/#/--ignore=}" || failed=1
+  .venv/bin/python -m pytest -p no:cacheprovider -n 2 -m "not alone" || failed=1
+  .venv/bin/python -m pytest -p no:cacheprovider -m alone || failed=1
   [ "$failed" -eq 0 ] || { echo "test.sh: tests failed (see above)" >&2; exit 1; }
 fi
 if [ -d bench ] && [ -f bench/run.py ] && [ $# -eq 0 ]; then

@@ -150,6 +150,14 @@ def browser_assets() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test with a page in Chromium runs alone (`dev/test.sh` gives the rest two workers): what a
+    page shows, a connection state or a fading highlight, has timing in it."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.alone)
+
+
 FIGURES: list[str] = []
 
 

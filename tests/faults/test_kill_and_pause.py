@@ -19,6 +19,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from shopfloor.config import Settings
@@ -29,6 +30,7 @@ from tests.faults.processes import consumed, start, stop
 from tests.faults.streams import mixed_stream, topic_for
 from tests.support import unique_settings, wait_until
 
+pytestmark = pytest.mark.alone  # kills paced to land while records arrive, on a quiet machine
 KILLS = int(os.environ.get("SHOPFLOOR_KILLS", "5"))
 RECORDS = int(os.environ.get("SHOPFLOOR_KILL_RECORDS", "8000"))
 Stream = list[tuple[str, str, bytes]]

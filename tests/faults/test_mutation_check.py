@@ -4,10 +4,13 @@ If one of these passes the comparison, the fault tests could not have caught tha
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults import reference
 from tests.faults.streams import mixed_stream
 from tests.faults.test_kill_and_pause import _settings, run_with_kills
 
+pytestmark = pytest.mark.alone  # the kill test's pacing
 RECORDS = 3000
 
 
