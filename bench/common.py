@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import platform
 import resource
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -501,6 +502,26 @@ def summarize(values: Sequence[float]) -> dict[str, float | int]:
         "max": round(ordered[-1], 2),
         "min": round(ordered[0], 2),
         "mean": round(statistics.fmean(ordered), 2),
+    }
+
+
+def median_round(
+    results: Sequence[dict[str, Any]], p99: Callable[[dict[str, Any]], float | None], missed: str
+) -> dict[str, Any]:
+    """Of a level measured in several rounds, the round whose p99 is the median (one that missed a
+    delivery, or has no p99, counts as the slowest), with every round's p99 and misses in run order
+    and the other rounds' own results, so each bracketed figure can be derived again from the raw
+    results. `missed` names the round's count of deliveries never made."""
+    ranked = sorted(
+        results,
+        key=lambda r: (r[missed] > 0 or p99(r) is None, math.inf if p99(r) is None else p99(r)),
+    )
+    median = ranked[len(ranked) // 2]  # of an even count, the slower of the two middle ones
+    return {
+        **median,
+        "rounds_p99": [p99(r) for r in results],
+        "rounds_missed": [r[missed] for r in results],
+        "other_rounds": [r for r in results if r is not median],
     }
 
 

@@ -22,7 +22,6 @@ never shown in any round is a target missed, at the levels that have a target.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from bench.common import (
     epoch_ms,
     histogram_quantiles,
     log,
+    median_round,
     read_line,
     running_server,
     sample_total,
@@ -293,20 +293,5 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
 
 
 def _median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The round whose SSE p99 is the median (one that missed a change, or has no p99, counts as the
-    slowest), with every round's p99 and missed changes in run order and the other rounds' own
-    results, so each bracketed figure can be derived again from the raw results."""
-    ranked = sorted(
-        results,
-        key=lambda r: (
-            r["sse_missed"] > 0 or r["sse"].get("p99") is None,
-            math.inf if r["sse"].get("p99") is None else r["sse"]["p99"],
-        ),
-    )
-    median = ranked[len(ranked) // 2]  # of an even count, the slower of the two middle ones
-    return {
-        **median,
-        "rounds_p99": [r["sse"].get("p99") for r in results],
-        "rounds_missed": [r["sse_missed"] for r in results],
-        "other_rounds": [r for r in results if r is not median],
-    }
+    """The round whose SSE p99 is the median; a round that missed a change counts as the slowest."""
+    return median_round(results, lambda r: r["sse"].get("p99"), "sse_missed")

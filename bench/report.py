@@ -208,7 +208,8 @@ def _summary(results: dict[str, Any]) -> list[str]:
         replicas = results["fanout"].get("replicas")
         if replicas:
             tried = ", ".join(
-                f"{r['clients']:,}: p99 {_fmt(r['latency'].get('p99'), 0)} ms" for r in replicas["rows"]
+                f"{r['clients']:,}: p99 {_fmt(r['latency'].get('p99'), 0)} ms{_round_p99s(r)}"
+                for r in replicas["rows"]
             )
             lines.append(
                 f"| SSE clients on {replicas['web_processes']} web replicas (PostgreSQL, one projector process) "
@@ -382,11 +383,24 @@ def _ratio(row: dict[str, Any], key: str) -> str:
 
 
 def _fanout(result: dict[str, Any]) -> list[str]:
-    lines = _fanout_rows(result["rows"])
+    rounds = result.get("rounds", 1)
+    lines = [
+        "This run measured each client count once."
+        if rounds == 1
+        else f"This run measured each client count {rounds} times, the counts in turn within each round; "
+        "the figures are each count's median round by p99 (a round with a delivery never made counts as "
+        "the slowest), every round's p99 and missing deliveries in brackets.",
+        "",
+        *_fanout_rows(result["rows"]),
+    ]
     background = result.get("background")
     if background:
         achieved = background.get("sensor_achieved", {})
-        stopped = [f"{r['clients']:,}" for r in result["rows"] if r.get("sensor_producer_running") is False]
+        stopped = [
+            f"{r['clients']:,}"
+            for r in result["rows"]
+            if any(x.get("sensor_producer_running") is False for x in [r, *r.get("other_rounds", [])])
+        ]
         lines += [
             "",
             f"Background throughout: {background['sensor_rate']:,} sensor events/s asked, "
@@ -426,8 +440,10 @@ def _fanout_rows(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         cores = r.get("cpu_cores_used", {})
         lines.append(
-            f"| {r['clients']:,} | {r['connected']:,} | {r['deliveries']:,} | {r['missing_deliveries']} | "
-            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)} | {_fmt(r['latency'].get('max'), 1)} | "
+            f"| {r['clients']:,} | {r['connected']:,} | {r['deliveries']:,} | "
+            f"{r['missing_deliveries']}{_per_round(r.get('rounds_missed') or [])} | "
+            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)}{_round_p99s(r)} | "
+            f"{_fmt(r['latency'].get('max'), 1)} | "
             f"{_fmt(r['spread'].get('p99'), 1)} | {_fmt(r['to_all_clients'].get('p50'), 1)} | {_fmt(r['server_rss_mib'], 1)} | "
             f"{_fmt(r.get('board_changes_per_s'), 1)} | "
             f"{_fmt(cores.get('server'), 2)} / {_fmt(cores.get('clients'), 2)} / {_fmt(cores.get('machine'), 2)} | "
