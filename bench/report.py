@@ -288,13 +288,13 @@ def _summary(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _per_round(values: Sequence[Any]) -> str:
+def _per_round(values: Sequence[Any], digits: int = 0) -> str:
     """Each round's figure in run order, when a level ran more than once (its own are the median's)."""
-    return f" (rounds {', '.join(_fmt(v) for v in values)})" if len(values) > 1 else ""
+    return f" (rounds {', '.join(_fmt(v, digits) for v in values)})" if len(values) > 1 else ""
 
 
-def _round_p99s(level: dict[str, Any]) -> str:
-    return _per_round(level.get("rounds_p99") or [])
+def _round_p99s(level: dict[str, Any], digits: int = 0) -> str:
+    return _per_round(level.get("rounds_p99") or [], digits)
 
 
 def _missed(level: dict[str, Any]) -> str:
@@ -395,7 +395,6 @@ def _fanout(result: dict[str, Any]) -> list[str]:
     ]
     background = result.get("background")
     if background:
-        achieved = background.get("sensor_achieved", {})
         stopped = [
             f"{r['clients']:,}"
             for r in result["rows"]
@@ -404,7 +403,7 @@ def _fanout(result: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"Background throughout: {background['sensor_rate']:,} sensor events/s asked, "
-            f"{_fmt(achieved.get('rate'), 0)} achieved{' (' + achieved['error'] + ')' if achieved.get('error') else ''}; "
+            f"{_achieved(background)} achieved; "
             f"{background['board_changes_per_s']} status changes/s asked on the watched board's own orders "
             "(sent per client count above, from 3 s before the timed changes to the end of their wait)."
             + (
@@ -417,19 +416,28 @@ def _fanout(result: dict[str, Any]) -> list[str]:
         lines += ["", "Measured on an otherwise idle server (no background load)."]
     replicas = result.get("replicas")
     if replicas:
-        achieved = replicas.get("sensor_achieved", {})
         projector = [r.get("cpu_cores_used", {}).get("projector") for r in replicas["rows"]]
         lines += [
             "",
             f"The same load with the clients spread over {replicas['web_processes']} `shopfloor web` replicas "
             f"beside one `shopfloor project` process, on PostgreSQL (each commit told to the replicas by "
-            f"NOTIFY); {_fmt(achieved.get('rate'), 0)} sensor events/s achieved. Server RSS and cores are "
+            f"NOTIFY); {_achieved(replicas)} sensor events/s achieved. Server RSS and cores are "
             "the replicas' together; the projector used "
             f"{' / '.join(_fmt(c, 2) for c in projector)} of a core (counted in the machine's):",
             "",
             *_fanout_rows(replicas["rows"]),
         ]
     return lines
+
+
+def _achieved(block: dict[str, Any]) -> str:
+    """The sensor producer's achieved rate (the median round's), each round's, and any error."""
+    rounds = block.get("sensor_achieved_rounds") or [block.get("sensor_achieved", {})]
+    errors = "; ".join(r["error"] for r in rounds if r.get("error"))
+    return (
+        f"{_fmt(block.get('sensor_achieved', {}).get('rate'), 0)}"
+        f"{_per_round([r.get('rate') for r in rounds])}{f' ({errors})' if errors else ''}"
+    )
 
 
 def _fanout_rows(rows: list[dict[str, Any]]) -> list[str]:
@@ -442,7 +450,7 @@ def _fanout_rows(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {r['clients']:,} | {r['connected']:,} | {r['deliveries']:,} | "
             f"{r['missing_deliveries']}{_per_round(r.get('rounds_missed') or [])} | "
-            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)}{_round_p99s(r)} | "
+            f"{_fmt(r['latency'].get('p50'), 1)} | {_fmt(r['latency'].get('p99'), 1)}{_round_p99s(r, 1)} | "
             f"{_fmt(r['latency'].get('max'), 1)} | "
             f"{_fmt(r['spread'].get('p99'), 1)} | {_fmt(r['to_all_clients'].get('p50'), 1)} | {_fmt(r['server_rss_mib'], 1)} | "
             f"{_fmt(r.get('board_changes_per_s'), 1)} | "

@@ -31,10 +31,12 @@ else
   # Most tests wait on Kafka, PostgreSQL and servers of their own and share nothing (own topics,
   # databases, ports), so two workers take them. Those marked `alone` (pages in Chromium, paced
   # kills: timing is part of what they check) run afterwards one at a time.
-  failed=0
-  .venv/bin/python -m pytest -p no:cacheprovider -n 2 -m "not alone" || failed=1
-  .venv/bin/python -m pytest -p no:cacheprovider -m alone || failed=1
-  [ "$failed" -eq 0 ] || { echo "test.sh: tests failed (see above)" >&2; exit 1; }
+  # --dist loadfile: a module's tests stay on one worker, so a module-scoped broker starts once.
+  shared=0 alone=0
+  .venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadfile -m "not alone" || shared=$?
+  [ "$shared" -ne 2 ] || exit 2 # interrupted
+  .venv/bin/python -m pytest -p no:cacheprovider -m alone || alone=$?
+  [ "$shared" -eq 0 ] && [ "$alone" -eq 0 ] || { echo "test.sh: tests failed (see above)" >&2; exit 1; }
 fi
 if [ -d bench ] && [ -f bench/run.py ] && [ $# -eq 0 ]; then
   .venv/bin/python bench/run.py --quick

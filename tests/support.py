@@ -99,9 +99,17 @@ async def wait_until(
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, for a process started next. Under pytest-xdist each worker takes only ports
+    of its own residue (port mod workers), so two workers never hand out the same one while the
+    first's process is still starting."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % workers
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port % workers == mine:
+            return port
 
 
 def server_log(port: int) -> Path:

@@ -11,6 +11,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.faults.components import own_postgres
 from tests.faults.processes import consumed
 from tests.faults.streams import mixed_stream
@@ -18,6 +20,7 @@ from tests.faults.test_kill_and_pause import _produce_paced, _settings, _topics,
 from tests.integration.harness import projecting
 from tests.support import wait_until
 
+pytestmark = pytest.mark.alone  # the restarts are paced to land while records arrive
 RECORDS = 6000
 DOWN_SECONDS = 3.0
 

@@ -80,6 +80,7 @@ async def cross(engine: Engine) -> tuple[Any, Any] | None:
             conn.close()
 
 
+@pytest.mark.alone  # the page must come to wait within the swap's half-second lock wait
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_page_read_crossing_the_swap_is_answered_and_the_swap_tries_again(database_url: str) -> None:
     assert sorted(t.name for t in TABLES) == ["work_order_counts", "work_order_history", "work_orders"]

@@ -16,12 +16,12 @@ def _p99(r: dict[str, Any]) -> float | None:
 
 
 def test_the_median_p99_is_quoted_with_every_round_in_run_order() -> None:
-    rounds = [_round(71.0), _round(56.0), _round(51.0)]
+    rounds = [_round(51.0), _round(71.0), _round(56.0)]  # 56 ranks in the middle, comes last
     quoted = median_round(rounds, _p99, "missed")
     assert quoted["latency"] == {"p99": 56.0}
-    assert quoted["rounds_p99"] == [71.0, 56.0, 51.0]
+    assert quoted["rounds_p99"] == [51.0, 71.0, 56.0]
     assert quoted["rounds_missed"] == [0, 0, 0]
-    assert quoted["other_rounds"] == [rounds[0], rounds[2]]
+    assert quoted["other_rounds"] == [rounds[0], rounds[1]]
 
 
 def test_a_round_that_missed_a_delivery_ranks_slowest_however_fast_it_was() -> None:
