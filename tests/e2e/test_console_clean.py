@@ -80,7 +80,7 @@ async def test_every_page_has_a_clean_console(browser: Any, tmp_path: Path) -> N
                 await page.wait_for_selector(".js-plotly-plot .main-svg", state="attached")
             if path == "/docs":
                 await page.wait_for_selector(".swagger-ui .opblock", state="attached")
-            await page.wait_for_timeout(1000)  # live updates arrive meanwhile
+            await page.wait_for_timeout(1500)  # live updates arrive meanwhile
         await context.close()
     assert problems == []
 
