@@ -541,7 +541,7 @@ def render(run: dict[str, Any], *, quick: bool, extra: Sequence[dict[str, Any]] 
         "",
         "```sh",
         "bash dev/setup.sh test && pip install -e '.[bench]'   # matplotlib, psutil, py-spy, pyinstrument",
-        "python bench/run.py                    # everything (about 2 h 20 min, 96 min of it the soak)",
+        "python bench/run.py                    # everything (about 2 h 30 min, 96 min of it the soak)",
         "python bench/run.py --quick            # harness check, about 5 min, results in bench/results/ only",
         "python bench/run.py --only latency     # one benchmark: latency | ingest | fanout | history | history-demo | soak",
         "python bench/run.py --soak-minutes 10  # shorter soak",
