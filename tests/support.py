@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import sys
 import time
@@ -98,18 +99,30 @@ async def wait_until(
         await asyncio.sleep(0.1)
 
 
+# Ports for servers the tests start under pytest-xdist, one block per worker: below the kernel's
+# ephemeral range (32768 up), above the clones' own services (dev/env.sh: 20000-29999).
+WORKER_PORTS = range(30000, 32768)
+
+
 def free_port() -> int:
-    """A port free now, for a process started next. Under pytest-xdist each worker takes only ports
-    of its own residue (port mod workers), so two workers never hand out the same one while the
-    first's process is still starting."""
+    """A port free now, for a process started next. Under pytest-xdist each worker takes ports from
+    a block of its own, so two workers never hand out one port while the first's process starts."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % workers
-    while True:
+    if workers == 1:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port % workers == mine:
+            return int(sock.getsockname()[1])
+    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % workers
+    size = len(WORKER_PORTS) // workers
+    block = range(WORKER_PORTS.start + mine * size, WORKER_PORTS.start + (mine + 1) * size)
+    for port in random.sample(block, len(block)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             return port
+    raise RuntimeError(f"no free port in {block} for xdist worker {mine}")
 
 
 def server_log(port: int) -> Path:
