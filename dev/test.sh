@@ -31,9 +31,10 @@ else
   # Most tests wait on Kafka, PostgreSQL and servers of their own and share nothing (own topics,
   # databases, ports), so two workers take them. Those marked `alone` (pages in Chromium, paced
   # kills and restarts, a lock wait: timing is part of what they check) run afterwards one at a time.
-  # --dist loadfile: a module's tests stay on one worker, so a module-scoped broker starts once.
+  # The default distribution, by index: scope-based ones (loadfile, loadgroup) key tests by node id
+  # and silently run one of the schemathesis tests that share one.
   shared=0 alone=0
-  .venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadfile -m "not alone" || shared=$?
+  .venv/bin/python -m pytest -p no:cacheprovider -n 2 -m "not alone" || shared=$?
   # 2: interrupted (Ctrl-C), or collection errors or lost workers: stop here.
   [ "$shared" -ne 2 ] || { echo "test.sh: the shared run stopped (exit 2); the alone run skipped" >&2; exit 2; }
   .venv/bin/python -m pytest -p no:cacheprovider -m alone || alone=$?
