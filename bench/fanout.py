@@ -306,8 +306,8 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
     replica_counts = [100] if quick else [1000, 2000]
     changes, gap = (3, 0.5) if quick else (20, 1.0)
     rounds = 1 if quick else ROUNDS
-    one: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
-    spread: dict[int, list[dict[str, Any]]] = {count: [] for count in replica_counts}
+    one_process: dict[int, list[dict[str, Any]]] = {count: [] for count in counts}
+    on_replicas: dict[int, list[dict[str, Any]]] = {count: [] for count in replica_counts}
     sensors: list[dict[str, Any]] = []
     replica_sensors: list[dict[str, Any]] = []
     for round_ in range(1, rounds + 1):
@@ -319,7 +319,7 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
             rows, achieved = await _series(services, settings, [server], counts, changes, gap)
         sensors.append(achieved)
         for row in rows:
-            one[row["clients"]].append(row)
+            one_process[row["clients"]].append(row)
         # More screens than one process holds go to more web replicas, each with its own event
         # loop, told of every commit by PostgreSQL NOTIFY from the one projector process.
         shared = bench_settings(services.kafka, services.fresh_postgres(f"fanout{round_}"))
@@ -334,9 +334,9 @@ async def run(services: Services, workdir: Path, *, quick: bool) -> dict[str, An
             )
         replica_sensors.append(achieved)
         for row in rows:
-            spread[row["clients"]].append(row)
-    rows = [_median_round(one[count]) for count in counts]
-    replica_rows = [_median_round(spread[count]) for count in replica_counts]
+            on_replicas[row["clients"]].append(row)
+    rows = [_median_round(one_process[count]) for count in counts]
+    replica_rows = [_median_round(on_replicas[count]) for count in replica_counts]
     for row in rows + replica_rows:
         log(
             f"fanout {row['clients']} on {row['web_processes']} process(es), median round: p99 "

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import free_port as bench_free_port
 from bench.common import started_process, wait_healthy
 from shopfloor.config import Settings
 from shopfloor.events.codec import cloud_event, encode_binary, encode_structured
@@ -109,9 +110,7 @@ def free_port() -> int:
     a block of its own, so two workers never hand out one port while the first's process starts."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers == 1:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+        return bench_free_port()
     mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % workers
     size = len(WORKER_PORTS) // workers
     block = range(WORKER_PORTS.start + mine * size, WORKER_PORTS.start + (mine + 1) * size)
