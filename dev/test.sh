@@ -16,7 +16,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
-bash dev/setup.sh test
+bash dev/setup.sh test,bench  # the bench extra for the quick benchmark harness, before anything runs
 SHOPFLOOR_TEST_KAFKA="$(bash dev/kafka.sh start | tail -n1)"
 SHOPFLOOR_TEST_POSTGRES="$(bash dev/postgres.sh start | tail -n1)"
 export SHOPFLOOR_TEST_KAFKA SHOPFLOOR_TEST_POSTGRES
@@ -33,14 +33,25 @@ else
   # kills and restarts, a lock wait: timing is part of what they check) run afterwards one at a time.
   # The default distribution, by index: scope-based ones (loadfile, loadgroup) key tests by node id
   # and silently run one of the schemathesis tests that share one.
-  shared=0 alone=0
+  # The quick benchmark harness (a check that the benchmarks run; its figures are not measurements)
+  # runs beside the shared tests, at a lower priority and in a process group of its own, its output
+  # held until it ends; the alone run starts once both have ended.
+  shared=0 alone=0 harness=0
+  harness_log="$(mktemp)"
+  setsid nice -n 10 .venv/bin/python bench/run.py --quick >"$harness_log" 2>&1 &
+  harness_pid=$!
+  trap 'kill -TERM -- "-$harness_pid" 2>/dev/null || true' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   .venv/bin/python -m pytest -p no:cacheprovider -n 2 -m "not alone" || shared=$?
   # 2: interrupted (Ctrl-C), or collection errors or lost workers: stop here.
   [ "$shared" -ne 2 ] || { echo "test.sh: the shared run stopped (exit 2); the alone run skipped" >&2; exit 2; }
+  wait "$harness_pid" || harness=$?
+  cat "$harness_log"
+  rm -f "$harness_log"
+  echo "test.sh: shared tests and harness done after $(( $(date +%s) - started ))s" >&2
   .venv/bin/python -m pytest -p no:cacheprovider -m alone || alone=$?
-  [ "$shared" -eq 0 ] && [ "$alone" -eq 0 ] || { echo "test.sh: tests failed (see above)" >&2; exit 1; }
-fi
-if [ -d bench ] && [ -f bench/run.py ] && [ $# -eq 0 ]; then
-  .venv/bin/python bench/run.py --quick
+  [ "$harness" -eq 0 ] || echo "test.sh: the quick benchmark harness failed (see its output above)" >&2
+  [ "$shared" -eq 0 ] && [ "$alone" -eq 0 ] && [ "$harness" -eq 0 ] || { echo "test.sh: tests failed (see above)" >&2; exit 1; }
 fi
 echo "test.sh: wall time $(( $(date +%s) - started ))s"
