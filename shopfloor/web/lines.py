@@ -43,7 +43,8 @@ class Plan:
 
     def when(self, ms: int | None, now_ms: int | None = None) -> str:
         """A plant-local time of day, with its day unless it is today's (`now_ms`, by default the
-        clock's): "due 15:30" for tomorrow's 15:30 read as long past."""
+        clock's): "due 15:30" for tomorrow's 15:30 read as long past. The day's words are joined by
+        no-break spaces: a narrow cell wraps the line between the day and the time, never inside the day."""
         if ms is None:
             return ""
         zone = self.calendar.zone
@@ -51,7 +52,7 @@ class Plan:
         today = datetime.fromtimestamp((self.clock() if now_ms is None else now_ms) / 1000, zone).date()
         if moment.date() == today:
             return moment.strftime("%H:%M")
-        return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
+        return f"{moment:%a}\u00a0{moment.day}\u00a0{moment:%b} {moment:%H:%M}"
 
 
 def use_plant_time(plan: Plan) -> None:

@@ -44,19 +44,25 @@ NEXT_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnima
 
 async def _seed_work_orders(producer: Any, settings: Any) -> None:
     """Eight open orders a line on six lines, real-looking ids, long counts, and late, at-risk and
-    on-time due times."""
+    on-time due times, some of them on another day (shown with the day: the longest due lines),
+    whatever the hour the test runs at."""
     now = datetime.now(UTC)
+    day = timedelta(days=1)
     for n in range(48):
         order = f"WO-87{n:03d}"
         status = STATUSES[n % len(STATUSES)]
         data = wo(order, status, line=LINES[n % len(LINES)], product=PRODUCTS[n % len(PRODUCTS)])
+        due = {3: -day - timedelta(minutes=30), 5: day + timedelta(minutes=40)}.get(
+            n % 8, timedelta(minutes=-30 if n % 4 == 0 else 40 + n)
+        )
         data.update(
             quantity_planned=1200,
             quantity_done=112,
             quantity_scrap=3,
             operator=OPERATORS[n % len(OPERATORS)],
-            ideal_cycle_s=30.0,  # 1088 units left at 30 s: whatever is due today is at risk
-            due_at=(now + timedelta(minutes=-30 if n % 4 == 0 else 40 + n)).isoformat(),
+            # 1088 units left at 30 s: whatever is due today is at risk; at 90 s, tomorrow's too
+            ideal_cycle_s=90.0 if n % 8 == 5 else 30.0,
+            due_at=(now + due).isoformat(),
         )
         if status == "ON_HOLD":
             data["reason"] = "waiting for material"

@@ -321,7 +321,9 @@ async def test_pick_rate_countdown_and_coming_deadlines(warehouse) -> None:  # t
     card = re.search(r'<li id="ob-SO-D".*?</li>', page, re.S).group(0)  # type: ignore[union-attr]
     assert "due 09:30" in card and ">in 30 min<" in card
     tomorrows = re.search(r'<li id="ob-SO-A".*?</li>', page, re.S).group(0)  # type: ignore[union-attr]
-    assert "due Sat 28 Nov 09:00" in tomorrows  # not a bare "09:00", which reads as half an hour ago
+    assert (
+        "due Sat\u00a028\u00a0Nov 09:00" in tomorrows
+    )  # not a bare "09:00", which reads as half an hour ago
     # The counts' coming flips: SO-D late at minute 90; stuck at 65 (SO-D), 70, 110, 118 (the picks).
     late = re.search(r'class="flag late" data-count="0" data-base="0" data-flips="([^"]*)"', page).group(1)  # type: ignore[union-attr]
     stuck = re.search(r'class="flag stuck" data-count="0" data-base="0" data-flips="([^"]*)"', page).group(1)  # type: ignore[union-attr]
