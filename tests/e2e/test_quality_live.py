@@ -4,7 +4,7 @@ and result pills are readable (contrast >= 4.5:1) and carry their word and an ic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.browser import seen_at, summary, watch
@@ -33,7 +33,12 @@ def inspection(
 async def test_inspections_appear_live_on_quality_and_work_order_boards(
     kafka, producer, browser, sqlite_url
 ) -> None:  # type: ignore[no-untyped-def]
-    settings = unique_settings(kafka, sqlite_url, push_interval_seconds=0.2)
+    # One 8-hour shift from an hour ago: the line's row counts this shift's first inspections, and a
+    # shift changing between two of them (the default shifts change at 06:00, 14:00 and 22:00) would
+    # split them.
+    start = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+    shift = f"{start:%H:%M}-{start + timedelta(hours=8):%H:%M}"
+    settings = unique_settings(kafka, sqlite_url, push_interval_seconds=0.2, shifts=shift)
     quality_topic = settings.topic_quality
     for n, order in enumerate(ORDERS):
         data = wo(order, "IN_PROGRESS", line=LINE, quantity_planned=10, quantity_done=n)
