@@ -1,5 +1,6 @@
-// Line boards: a relative "in 12 min" beside each due time. Downtime page: draws each [data-pareto] element as a Pareto bar chart (minutes by reason, largest
-// first) with Plotly. A live patch brings the whole board again; a chart whose figures are unchanged is put back as drawn
+// Line boards: a relative "in 12 min" beside each due time, and an open order's flag turned late when
+// that time passes. Downtime page: draws each [data-pareto] element as a Pareto bar chart (minutes by
+// reason, largest first) with Plotly. A live patch brings the whole board again; a chart whose figures are unchanged is put back as drawn
 // (redrawing every chart on every patch, and never purging the plots thrown away, kept growing a wall screen's heap), a
 // changed one is drawn anew and the old plot purged. The numbers also stand in a table beside it.
 (function () {
@@ -76,9 +77,25 @@
     const text = min < 60 ? min + " min" : Math.floor(min / 60) + " h " + (min % 60) + " min";
     return ms >= 0 ? "(in " + text + ")" : "(" + text + " ago)";
   }
+  // An open order turns late at its due time with no event to say so: its flag flips here, word and
+  // colour, as the server renders a late one.
+  function turnLate(el) {
+    el.removeAttribute("data-late-at");
+    el.dataset.dueFlag = "late";
+    el.classList.remove("due-at-risk");
+    el.classList.add("due-late");
+    let flag = el.querySelector(".due-flag");
+    if (!flag) {
+      flag = document.createElement("span");
+      flag.className = "due-flag";
+      el.append(" ", flag);
+    }
+    flag.textContent = "· ⚠ late";
+  }
   function refreshDue() {
-    const now = Date.now();
+    const now = document.body.dataset.past ? Number(document.body.dataset.past) : Date.now(); // a past view's moment
     for (const el of document.querySelectorAll("[data-due-in-ms]")) el.textContent = relative(Number(el.dataset.dueInMs) - now);
+    for (const el of document.querySelectorAll("[data-late-at]")) if (now > Number(el.dataset.lateAt)) turnLate(el);
   }
   setInterval(refreshDue, 15000);
   document.addEventListener("DOMContentLoaded", refreshDue);

@@ -88,7 +88,10 @@ def with_plans(conn: Connection, orders: list[dict[str, Any]], now_ms: int) -> l
     for order in orders:
         plan = plans.get(order["work_order_id"], {})
         merged = {**order, "due_ms": plan.get("due_ms"), "ideal_cycle_s": plan.get("ideal_cycle_s")}
-        out.append({**merged, "due_flag": due_flag(merged, now_ms)})
+        flag = due_flag(merged, now_ms)
+        # the moment an open order turns late with no event to say so: the page flips its flag then
+        turns_late = merged["due_ms"] if merged.get("status") in OPEN_STATUSES and flag != "late" else None
+        out.append({**merged, "due_flag": flag, "late_at_ms": turns_late})
     return out
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.e2e.browser import seen_at, summary, watch
+from tests.e2e.screens import open_live, serious
 from tests.support import event, running_server, unique_settings, wo
 
 STATUSES = ["RELEASED", "IN_PROGRESS", "ON_HOLD", "IN_PROGRESS", "COMPLETED"]
@@ -65,3 +66,38 @@ async def test_board_follows_kafka_events_live(kafka, producer, browser, sqlite_
         ) == {"L1"}
         await filtered.close()
         await page.close()
+
+
+async def test_an_order_turns_late_on_screen_at_its_due_time_with_no_event(
+    kafka, producer, browser, sqlite_url
+) -> None:  # type: ignore[no-untyped-def]
+    """A wall screen runs for hours between events: an open order whose due time passes must read as
+    late then, word and colour, not stay "at risk" until something else about it changes. A closed
+    order past its due time is not late."""
+    settings = unique_settings(kafka, sqlite_url)
+    topic = settings.topic_work_orders
+    closed = wo("WO-DUE-0", "COMPLETED", line="LD", quantity_planned=10, quantity_done=10)
+    closed["due_at"] = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    await producer.event(topic, "WO-DUE-0", event("WorkOrderStatusChanged", closed, sequence=1))
+    errors: list[str] = []
+    with running_server(settings) as url:
+        page = await open_live(browser, f"{url}/work-orders?line=LD", errors)
+        due = datetime.now(UTC) + timedelta(seconds=6)
+        data = wo("WO-DUE-1", "IN_PROGRESS", line="LD", quantity_planned=100, quantity_done=0)
+        data.update(ideal_cycle_s=60.0, due_at=due.isoformat())  # 100 units at a minute each: at risk
+        await producer.event(topic, "WO-DUE-1", event("WorkOrderStatusChanged", data, sequence=1))
+        flag = '[data-work-order="WO-DUE-1"] .due'
+        await page.wait_for_selector(f'{flag}[data-due-flag="at-risk"]', timeout=20_000)
+        assert (await page.locator(flag).inner_text()).rstrip().endswith("⚠ at risk")
+        # No further event: the page itself turns it late once the due time has passed.
+        await page.wait_for_selector(f'{flag}[data-due-flag="late"]', timeout=30_000)
+        assert datetime.now(UTC) > due
+        text = await page.locator(flag).inner_text()
+        assert text.rstrip().endswith("⚠ late") and "at risk" not in text, text
+        assert await page.locator(f"{flag}.due-late").count() == 1
+        finished = page.locator('[data-work-order="WO-DUE-0"] .due')  # shown among the finished
+        assert await finished.get_attribute("data-due-flag") == ""
+        assert await finished.get_attribute("data-late-at") is None
+        assert "late" not in await finished.inner_text()
+        await page.close()
+    assert not serious(errors), errors

@@ -59,8 +59,10 @@ async def served() -> AsyncIterator[Callable[..., Any]]:
     """The boards on a bare app and a fresh hub, all reading the store at `now_ms`."""
     clients: list[httpx.AsyncClient] = []
 
-    def serve(runtime: Runtime, boards: Boards, now_ms: int) -> tuple[httpx.AsyncClient, Hub]:
-        plan = lines_web.Plan(runtime.settings, clock=lambda: now_ms)
+    def serve(
+        runtime: Runtime, boards: Boards, now_ms: int | Callable[[], int]
+    ) -> tuple[httpx.AsyncClient, Hub]:
+        plan = lines_web.Plan(runtime.settings, clock=now_ms if callable(now_ms) else lambda: now_ms)
         lines_web.use_plant_time(plan)
         reader = live_reader(runtime.engine, plan.clock)
         app, hub = FastAPI(), Hub(0, 0.01)
@@ -297,6 +299,50 @@ async def test_lines_and_downtime_boards(store, served) -> None:  # type: ignore
     assert hub.views["downtime"].follows == {"lines"}
 
 
+def _refresh(html: str, element: str) -> dict[str, str]:
+    """The htmx attributes on the first tag whose attributes include `element` (e.g. `id="board"`)."""
+    tag = re.search(rf"<div [^>]*{re.escape(element)}[^>]*>", html)
+    assert tag is not None, f"no {element}"
+    return dict(re.findall(r'(hx-[\w-]+)="([^"]*)"', tag.group(0)))
+
+
+async def test_shift_figures_turn_over_on_a_quiet_plant(store, served) -> None:  # type: ignore[no-untyped-def]
+    """A quiet plant sends no event when a shift ends, so nothing would push the new shift's figures:
+    the downtime board and the overview (its line strip is this shift's) ask again every 30 s, and
+    asked after 14:00 with no new event, they show the shift that began then."""
+    runtime = store(LINE_DOWN, line_target_share=1.0)
+    now = {"ms": int(NOON.timestamp() * 1000)}
+    points = inventory_web.ReorderPoints.from_settings(runtime.settings)
+
+    def boards(r: Runtime, plan: lines_web.Plan) -> list[LiveBoard]:
+        return [*lines_web.live_boards(plan), overview.live_board(points, r.settings.stuck_limits_ms(), plan)]
+
+    client, _ = served(runtime, boards, lambda: now["ms"])
+    reasons = re.compile(r'<tr data-reason="([^"]+)"><td>[^<]*</td><td>([\d.]+)</td>')
+    downtime = (await client.get("/downtime")).text
+    assert _refresh(downtime, 'id="board"') == {
+        "hx-get": "/downtime/board",
+        "hx-trigger": "every 30s",
+        "hx-swap": "outerHTML",
+    }
+    assert reasons.findall(downtime) == [("changeover", "60.0")] * 3  # down since 11:00; shift from 06:00
+    home = (await client.get("/")).text
+    assert _refresh(home, 'id="tiles"') == {
+        "hx-get": "/",
+        "hx-select": "#tiles",
+        "hx-trigger": "every 30s",
+        "hx-swap": "outerHTML",
+    }
+    run = re.compile(r"run ([\d.]+) of ([\d.]+) planned min")  # the line strip's shift so far
+    assert run.findall(home) == [("300.0", "360.0")]  # 06:00-12:00, down since 11:00
+
+    now["ms"] = int((NOON + timedelta(hours=2, minutes=5)).timestamp() * 1000)  # 14:05, no new event
+    later = (await client.get("/downtime/board")).text
+    # this shift 14:00-14:05, the last 24 h and 7 days 11:00-14:05
+    assert reasons.findall(later) == [("changeover", "5.0"), ("changeover", "185.0"), ("changeover", "185.0")]
+    assert run.findall((await client.get("/")).text) == [("0.0", "5.0")]  # 14:00-14:05, down throughout
+
+
 async def test_overview_board(store, served) -> None:  # type: ignore[no-untyped-def]
     runtime = store(WORK_ORDERS)
     points = inventory_web.ReorderPoints.from_settings(runtime.settings)
@@ -312,7 +358,7 @@ async def test_overview_board(store, served) -> None:  # type: ignore[no-untyped
     assert root["data-view"] == "overview" and "data-board-url" not in root
     assert (await client.get("/board")).status_code == 404  # the overview reloads whole
     patch = await hub.views["overview"].render_patch(frozenset({"followed"}))
-    assert patch.startswith('<template><div id="tiles">') and 'data-figure="wo-open">2<' in patch
+    assert patch.startswith('<template><div id="tiles"') and 'data-figure="wo-open">2<' in patch
     assert hub.views["overview"].follows == {"work-orders", "inventory", "outbound", "equipment", "lines"}
 
 
