@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from shopfloor.auth.roles import Principal, current_user, require_role
 from shopfloor.events.codec import cloud_event, encode_structured
+from shopfloor.events.models import plausible_instant
 from shopfloor.pages import templates
 from shopfloor.projections import alarm_kpis
 from shopfloor.projections.anomaly import ALARM_KINDS, PRIORITIES
@@ -36,8 +37,9 @@ Text = Annotated[str | None, Query(max_length=200)]
 Note = Annotated[str | None, Form(max_length=2000)]
 
 
-def parse_time(text: str | None, name: str) -> int | None:
-    """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]` (UTC, as the date inputs send it); None when blank."""
+def parse_time(text: str | None, name: str, zone: tzinfo = UTC) -> int | None:
+    """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]` in the plant's time zone `zone` (as the pages show
+    times, and as /lines and past views read them) unless it carries an offset; None when blank."""
     if not text:
         return None
     try:
@@ -45,17 +47,23 @@ def parse_time(text: str | None, name: str) -> int | None:
     except ValueError:
         raise HTTPException(400, f"{name}: expected a date like 2026-12-01 or 2026-12-01T08:00") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=zone)
+    try:
+        plausible_instant(moment)  # the pages show it in plant time: year 1 or 9999 would not convert
+    except ValueError as exc:
+        raise HTTPException(400, f"{name} {exc}") from None
     return int(moment.timestamp() * 1000)
 
 
-def time_range(conn: Connection, start: str | None, end: str | None, now_ms: int) -> tuple[int, int]:
+def time_range(
+    conn: Connection, start: str | None, end: str | None, now_ms: int, zone: tzinfo = UTC
+) -> tuple[int, int]:
     """Default: the day up to now (the reader's: the clock, or the moment of a past view), or up to
     the newest event the store holds if that is later (a producer's clock ahead of ours). Not the
     newest event alone: that is the last batch's, and a batch of an older partition may commit last."""
     _, last_event_ms, _ = current_version(conn)
-    to_ms = parse_time(end, "to") or max(now_ms, last_event_ms or 0) + 1
-    from_ms = parse_time(start, "from") or to_ms - DAY_MS
+    to_ms = parse_time(end, "to", zone) or max(now_ms, last_event_ms or 0) + 1
+    from_ms = parse_time(start, "from", zone) or to_ms - DAY_MS
     if from_ms >= to_ms:
         raise HTTPException(400, "from must be before to")
     if to_ms - from_ms > MAX_RANGE_MS:
@@ -63,16 +71,18 @@ def time_range(conn: Connection, start: str | None, end: str | None, now_ms: int
     return from_ms, to_ms
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M")
+def _iso(ms: int, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%dT%H:%M")
 
 
-def _range_fields(start: str | None, end: str | None, from_ms: int, to_ms: int) -> dict[str, Any]:
+def _range_fields(
+    start: str | None, end: str | None, from_ms: int, to_ms: int, zone: tzinfo
+) -> dict[str, Any]:
     """The form keeps what was asked, not the defaults it stood for: a blank To stays blank, so
     pressing Show again reads up to that moment's now rather than the first load's."""
     return {
-        "from_value": _iso(from_ms) if start else "",
-        "to_value": _iso(to_ms) if end else "",
+        "from_value": _iso(from_ms, zone) if start else "",
+        "to_value": _iso(to_ms, zone) if end else "",
         "from_ms": from_ms,
         "to_ms": to_ms,
     }
@@ -84,9 +94,9 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | Non
     return value or None
 
 
-def journal_context(read: Read, params: dict[str, str | None]) -> dict[str, Any]:
+def journal_context(read: Read, params: dict[str, str | None], zone: tzinfo = UTC) -> dict[str, Any]:
     conn = read.conn
-    from_ms, to_ms = time_range(conn, params.get("from"), params.get("to"), read.now_ms)
+    from_ms, to_ms = time_range(conn, params.get("from"), params.get("to"), read.now_ms, zone)
     kind = _choice(params.get("kind"), ALARM_KINDS, "kind")
     priority = _choice(params.get("priority"), PRIORITIES, "priority")
     state = _choice(params.get("state"), STATES, "state")
@@ -104,7 +114,7 @@ def journal_context(read: Read, params: dict[str, str | None]) -> dict[str, Any]
         "view": "alarms",
         "alarms": alarms,
         "actions": actions,
-        **_range_fields(params.get("from"), params.get("to"), from_ms, to_ms),
+        **_range_fields(params.get("from"), params.get("to"), from_ms, to_ms, zone),
         "filters": {
             "equipment": params.get("equipment") or "",
             "kind": kind,
@@ -118,34 +128,37 @@ def journal_context(read: Read, params: dict[str, str | None]) -> dict[str, Any]
     }
 
 
-def kpis_context(read: Read, start: str | None, end: str | None) -> dict[str, Any]:
+def kpis_context(read: Read, start: str | None, end: str | None, zone: tzinfo = UTC) -> dict[str, Any]:
     conn = read.conn
-    from_ms, to_ms = time_range(conn, start, end, read.now_ms)
+    from_ms, to_ms = time_range(conn, start, end, read.now_ms, zone)
     rows = alert_store.alarms_between(conn, from_ms, to_ms, limit=100_000)
     active = alert_store.standing(conn)
     areas = {e["equipment_id"]: e["line_id"] for e in equipment_store.list_equipment(conn)}
     seen = {a["alert_id"] for a in rows}
     everything = rows + [a for a in active if a["alert_id"] not in seen]
     kpis = alarm_kpis.compute(everything, areas, from_ms, to_ms, now_ms=to_ms)
-    return {"view": "alarms", "kpis": kpis, **_range_fields(start, end, from_ms, to_ms)}
+    return {"view": "alarms", "kpis": kpis, **_range_fields(start, end, from_ms, to_ms, zone)}
 
 
-def router(engine: Engine, sink: Callable[[], EventSink | None], topic: str, reader: Reader) -> APIRouter:
+def router(
+    engine: Engine, sink: Callable[[], EventSink | None], topic: str, reader: Reader, zone: tzinfo = UTC
+) -> APIRouter:
     """`sink()`: where commands go (None: this process does not publish); `topic`: the command topic;
-    `reader`: the store and moment the pages read (a past one for `?at=`)."""
+    `reader`: the store and moment the pages read (a past one for `?at=`); `zone`: the plant's time
+    zone, in which a date or time without an offset is read."""
     api = APIRouter()
 
     def page(
         request: Request, params: dict[str, str | None], error: str | None = None, status: int = 200
     ) -> Response:
         with reader(request) as read:
-            context = {**read.shell, **journal_context(read, params)}
+            context = {**read.shell, **journal_context(read, params, zone)}
         context.update(error=error, notice=request.query_params.get("notice"))
         return templates.TemplateResponse(request, "alarms/journal.html", context, status_code=status)
 
     def kpis(request: Request, start: str | None, end: str | None) -> dict[str, Any]:
         with reader(request) as read:
-            return {**read.shell, **kpis_context(read, start, end)}
+            return {**read.shell, **kpis_context(read, start, end, zone)}
 
     @api.get("/alarms", response_class=HTMLResponse, include_in_schema=False)
     def journal_page(

@@ -151,7 +151,9 @@ def include_routes(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(equipment_web.router(engine, reader))
     app.include_router(equipment_trend.router(engine, hub, streams, plan.clock, reader))
     app.include_router(equipment_actions.router(engine, sink, settings.topic_alert_commands))
-    app.include_router(alarms_web.router(engine, sink, settings.topic_alert_commands, reader))
+    app.include_router(
+        alarms_web.router(engine, sink, settings.topic_alert_commands, reader, plan.calendar.zone)
+    )
     app.include_router(health.router(engine, runtime.projector, runtime.listener, runtime.consumer_behind))
     app.include_router(docs.router(settings.event_topics()))
     progress_store.ensure_table(engine)

@@ -33,9 +33,8 @@ def reading(machine: str, sensor: str, value: float, second: float) -> dict[str,
     return event("SensorReading", data, source="iot/test", at=T0 + timedelta(seconds=second))
 
 
-@pytest.fixture
-async def plant(database_url: str) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient, MemoryLog]]:
-    runtime = build(unique_settings("127.0.0.1:1", database_url), consume=False, serve_web=False)
+def _plant(database_url: str, **overrides: Any) -> tuple[Runtime, httpx.AsyncClient, MemoryLog]:
+    runtime = build(unique_settings("127.0.0.1:1", database_url, **overrides), consume=False, serve_web=False)
     log = MemoryLog()
     runtime.sink = MemorySink(log)
     status = {"equipment_id": "M-1", "status": "RUNNING", "line_id": "L1"}
@@ -47,9 +46,39 @@ async def plant(database_url: str) -> AsyncIterator[tuple[Runtime, httpx.AsyncCl
     events += [reading("M-1", "temperature", 61.0, 100 + i * 5) for i in range(80)]
     apply(runtime, events)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t")
+    return runtime, client, log
+
+
+@pytest.fixture
+async def plant(database_url: str) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient, MemoryLog]]:
+    runtime, client, log = _plant(database_url)
     yield runtime, client, log
     await client.aclose()
     runtime.engine.dispose()
+
+
+async def test_a_range_without_an_offset_is_the_plants_days(database_url: str) -> None:
+    """The pages show plant time, and a date typed into them means the plant's day: in Anchorage
+    (UTC-9 in November) the alarms of 08:01 UTC on 27 November were raised late on the 26th."""
+    runtime, client, _ = _plant(database_url, timezone="America/Anchorage")
+    try:
+        plant_day = await client.get("/alarms", params={"from": "2026-11-26", "to": "2026-11-27"})
+        assert sorted(k for _, k, _ in _rows(plant_day.text)) == ["SENSOR_FAULT", "THRESHOLD"]
+        assert 'value="2026-11-26T00:00"' in plant_day.text  # the form keeps the plant's day
+        utc_day = await client.get("/alarms", params={"from": "2026-11-27", "to": "2026-11-28"})
+        assert _rows(utc_day.text) == []
+        with_offset = await client.get(
+            "/alarms", params={"from": "2026-11-27T00:00+00:00", "to": "2026-11-28"}
+        )
+        assert len(_rows(with_offset.text)) == 2  # an offset given is kept
+        kpis = await client.get("/alarms/kpis", params={"from": "2026-11-27", "to": "2026-11-28"})
+        assert kpis.status_code == 200 and 'value="2026-11-27T00:00"' in kpis.text
+        for far in ({"from": "0001-01-01", "to": "0001-01-02"}, {"from": "9999-12-30", "to": "9999-12-31"}):
+            refused = await client.get("/alarms", params=far)  # not shown in plant time: a 400, not a 500
+            assert refused.status_code == 400 and "between 1970-01-01 and 2100-01-01" in refused.text
+    finally:
+        await client.aclose()
+        runtime.engine.dispose()
 
 
 def _rows(html: str) -> list[tuple[str, str, str]]:
@@ -99,7 +128,10 @@ async def test_ack_with_note_and_shelve_with_reason_publish_commands(plant) -> N
         ("AlertShelved", "fitter on site"),
     ]
     apply_batch(runtime.engine, Batch("alarm-test", commands, {}, {}), HANDLERS)
-    page = await client.get("/alarms", params={"from": "2026-11-27", "to": "2026-12-20"})
+    # The commands carry the wall clock's time: their journal entries are today's, whatever the date.
+    today = datetime.now(UTC).date()
+    around = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+    page = await client.get("/alarms", params=around)
     assert "bearing checked" in page.text and "fitter on site" in page.text
     with runtime.engine.connect() as conn:
         alert = alert_store.get_alert(conn, alert_id)
