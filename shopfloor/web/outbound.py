@@ -78,13 +78,15 @@ def judge(rows: list[dict[str, Any]], now_ms: int, limits_ms: Mapping[str, int])
 
 
 def pick_rates(conn: Any, calendar: Calendar, now_ms: int) -> dict[str, dict[str, Any]]:
-    """Orders and units picked per hour in the last 15 minutes and since the shift started."""
+    """Orders and units picked per hour in the last 15 minutes and since the shift started (a rate
+    once the shift is 15 minutes old; before that, its counts)."""
     shift = shift_at(calendar, now_ms)
-    windows = {"last_15_min": now_ms - 15 * 60_000, "shift": shift.start_ms}
+    quarter = 15 * 60_000
+    windows = {"last_15_min": now_ms - quarter, "shift": shift.start_ms}
     picks = store.picks_between(conn, min(windows.values()), now_ms)
     rates = {}
     for name, start in windows.items():
-        rate = pick_rate(picks, start, now_ms)
+        rate = pick_rate(picks, start, now_ms, min_window_ms=quarter)
         rates[name] = {
             "orders": rate.orders,
             "units": rate.units,

@@ -34,3 +34,11 @@ def test_since_the_shift_started_two_hours_ago() -> None:
 def test_no_elapsed_time_has_no_rate() -> None:
     rate = pick_rate(PICKS, NOW, NOW)
     assert rate.orders_per_hour is None and rate.units_per_hour is None
+
+
+def test_a_window_shorter_than_the_least_has_counts_and_no_rate() -> None:
+    rate = pick_rate(PICKS, NOW - 10 * MIN, NOW, min_window_ms=15 * MIN)  # a shift ten minutes old
+    assert (rate.orders, rate.units) == (3, 10)  # the picks 10 (its start), 5 and 1 minutes ago
+    assert rate.orders_per_hour is None and rate.units_per_hour is None
+    rate = pick_rate(PICKS, NOW - 15 * MIN, NOW, min_window_ms=15 * MIN)  # fifteen: a rate
+    assert rate.orders_per_hour == 12.0
