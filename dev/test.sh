@@ -34,21 +34,19 @@ else
   # The default distribution, by index: scope-based ones (loadfile, loadgroup) key tests by node id
   # and silently run one of the schemathesis tests that share one.
   # The quick benchmark harness (a check that the benchmarks run; its figures are not measurements)
-  # runs beside the shared tests, at a lower priority and in a process group of its own, its output
-  # held until it ends; the alone run starts once both have ended.
+  # runs beside the shared tests at a lower priority, its output held until it ends; the alone run
+  # starts once both have ended. `timeout` bounds it and gives it a process group of its own, which
+  # the exit trap stops whole (its servers and Chromium with it) however this script ends.
   shared=0 alone=0 harness=0
   harness_log="$(mktemp)"
-  setsid nice -n 10 .venv/bin/python bench/run.py --quick >"$harness_log" 2>&1 &
+  nice -n 10 timeout -k 30 900 .venv/bin/python bench/run.py --quick >"$harness_log" 2>&1 &
   harness_pid=$!
-  trap 'kill -TERM -- "-$harness_pid" 2>/dev/null || true' EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  trap 'kill -TERM -- "-$harness_pid" 2>/dev/null || true; rm -f "$harness_log"' EXIT
   .venv/bin/python -m pytest -p no:cacheprovider -n 2 -m "not alone" || shared=$?
   # 2: interrupted (Ctrl-C), or collection errors or lost workers: stop here.
   [ "$shared" -ne 2 ] || { echo "test.sh: the shared run stopped (exit 2); the alone run skipped" >&2; exit 2; }
   wait "$harness_pid" || harness=$?
   cat "$harness_log"
-  rm -f "$harness_log"
   echo "test.sh: shared tests and harness done after $(( $(date +%s) - started ))s" >&2
   .venv/bin/python -m pytest -p no:cacheprovider -m alone || alone=$?
   [ "$harness" -eq 0 ] || echo "test.sh: the quick benchmark harness failed (see its output above)" >&2

@@ -100,6 +100,7 @@
   setInterval(refreshDue, 15000);
   document.addEventListener("DOMContentLoaded", refreshDue);
   document.addEventListener("shopfloor:frame", refreshDue);
+  document.addEventListener("htmx:afterSwap", refreshDue); // a reloaded board, or a past view's next moment
 
   function drawAll() {
     if (!window.Plotly) return;

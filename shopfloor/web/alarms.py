@@ -29,7 +29,8 @@ from shopfloor.web.board import Read, Reader
 from shopfloor.web.equipment_actions import MAX_SHELVE_MINUTES, same_origin
 
 SOURCE = "shopfloor/web/alarms"
-DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 MAX_RANGE_MS = 31 * DAY_MS
 STATES = ("OPEN", "ACKED", "CLEARED")
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
@@ -37,7 +38,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 Note = Annotated[str | None, Form(max_length=2000)]
 
 
-def parse_time(text: str | None, name: str, zone: tzinfo = UTC) -> int | None:
+def parse_time(text: str | None, name: str, zone: tzinfo) -> int | None:
     """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]` in the plant's time zone `zone` (as the pages show
     times, and as /lines and past views read them) unless it carries an offset; None when blank."""
     if not text:
@@ -56,7 +57,7 @@ def parse_time(text: str | None, name: str, zone: tzinfo = UTC) -> int | None:
 
 
 def time_range(
-    conn: Connection, start: str | None, end: str | None, now_ms: int, zone: tzinfo = UTC
+    conn: Connection, start: str | None, end: str | None, now_ms: int, zone: tzinfo
 ) -> tuple[int, int]:
     """Default: the day up to now (the reader's: the clock, or the moment of a past view), or up to
     the newest event the store holds if that is later (a producer's clock ahead of ours). Not the
@@ -66,7 +67,7 @@ def time_range(
     from_ms = parse_time(start, "from", zone) or to_ms - DAY_MS
     if from_ms >= to_ms:
         raise HTTPException(400, "from must be before to")
-    if to_ms - from_ms > MAX_RANGE_MS:
+    if to_ms - from_ms > MAX_RANGE_MS + HOUR_MS:  # 31 of the plant's days, one an hour longer in autumn
         raise HTTPException(400, "the range may span at most 31 days")
     return from_ms, to_ms
 
@@ -94,7 +95,7 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | Non
     return value or None
 
 
-def journal_context(read: Read, params: dict[str, str | None], zone: tzinfo = UTC) -> dict[str, Any]:
+def journal_context(read: Read, params: dict[str, str | None], zone: tzinfo) -> dict[str, Any]:
     conn = read.conn
     from_ms, to_ms = time_range(conn, params.get("from"), params.get("to"), read.now_ms, zone)
     kind = _choice(params.get("kind"), ALARM_KINDS, "kind")
@@ -128,7 +129,7 @@ def journal_context(read: Read, params: dict[str, str | None], zone: tzinfo = UT
     }
 
 
-def kpis_context(read: Read, start: str | None, end: str | None, zone: tzinfo = UTC) -> dict[str, Any]:
+def kpis_context(read: Read, start: str | None, end: str | None, zone: tzinfo) -> dict[str, Any]:
     conn = read.conn
     from_ms, to_ms = time_range(conn, start, end, read.now_ms, zone)
     rows = alert_store.alarms_between(conn, from_ms, to_ms, limit=100_000)
@@ -141,7 +142,7 @@ def kpis_context(read: Read, start: str | None, end: str | None, zone: tzinfo = 
 
 
 def router(
-    engine: Engine, sink: Callable[[], EventSink | None], topic: str, reader: Reader, zone: tzinfo = UTC
+    engine: Engine, sink: Callable[[], EventSink | None], topic: str, reader: Reader, zone: tzinfo
 ) -> APIRouter:
     """`sink()`: where commands go (None: this process does not publish); `topic`: the command topic;
     `reader`: the store and moment the pages read (a past one for `?at=`); `zone`: the plant's time

@@ -71,6 +71,10 @@ async def test_a_range_without_an_offset_is_the_plants_days(database_url: str) -
             "/alarms", params={"from": "2026-11-27T00:00+00:00", "to": "2026-11-28"}
         )
         assert len(_rows(with_offset.text)) == 2  # an offset given is kept
+        month = {"from": "2026-10-02", "to": "2026-11-02"}  # 31 days and the hour the clocks went back
+        assert (await client.get("/alarms", params=month)).status_code == 200
+        longer = {"from": "2026-10-01", "to": "2026-11-02"}
+        assert (await client.get("/alarms", params=longer)).status_code == 400
         kpis = await client.get("/alarms/kpis", params={"from": "2026-11-27", "to": "2026-11-28"})
         assert kpis.status_code == 200 and 'value="2026-11-27T00:00"' in kpis.text
         for far in ({"from": "0001-01-01", "to": "0001-01-02"}, {"from": "9999-12-30", "to": "9999-12-31"}):

@@ -8,7 +8,7 @@ have shown), the past views replay the same topics from the broker into an in-me
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote
@@ -116,7 +116,7 @@ def app_for(runtime: Runtime, clock: dict[str, int]) -> FastAPI:
     app.include_router(lines_web.router(engine, lines_web.Plan(settings, clock=now), reader))
     app.include_router(quality_web.router(engine, settings, reader))
     app.include_router(equipment_trend.router(engine, runtime.hub, Streams(), now, reader))
-    app.include_router(alarms_web.router(engine, lambda: None, settings.topic_alert_commands, reader))
+    app.include_router(alarms_web.router(engine, lambda: None, settings.topic_alert_commands, reader, UTC))
     if template_context not in templates.context_processors:  # who may act (sign-in off: everyone)
         templates.context_processors.append(template_context)
     points = inventory_web.ReorderPoints.from_settings(settings)
@@ -252,6 +252,7 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
                 response = await client.get(page, params={"at": moment})
                 assert response.status_code == 200, response.text[-500:]
                 assert "Past view at" in response.text and "sse-connect" not in response.text
+                assert "every 30s" not in response.text  # a moment's figures never change: no polling
                 assert "data-ack-form" not in response.text and "data-shelve-form" not in response.text
                 assert entities(response.text) == live[page], f"{page} at {moment}"
             for path in APIS:
