@@ -255,6 +255,9 @@ async def test_past_views_show_exactly_what_the_live_boards_showed(kafka, databa
                 assert "every 30s" not in response.text  # a moment's figures never change: no polling
                 assert "data-ack-form" not in response.text and "data-shelve-form" not in response.text
                 assert entities(response.text) == live[page], f"{page} at {moment}"
+            header = await client.get("/lines/header", params={"line": "L1", "at": moment})
+            assert header.status_code == 200 and 'data-line-summary="L1"' in header.text
+            assert "every 30s" not in header.text  # the line board's header band: no polling either
             for path in APIS:
                 past_api = await client.get(f"{path}{'&' if '?' in path else '?'}at={quote(moment)}")
                 assert past_api.status_code == 200, past_api.text[-500:]
