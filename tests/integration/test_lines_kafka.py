@@ -61,6 +61,7 @@ async def test_line_figures_from_kafka_on_both_stores(kafka, producer, database_
                 "/api/lines/L1/shifts", params={"from": "2026-12-02", "to": "2026-12-01"}
             )
             unknown = await client.get("/api/lines/NOPE/shifts")
+            far = await client.get("/api/lines/L1/shifts", params={"from": "0001-01-01", "to": "0001-01-02"})
             downtime = (await client.get("/api/downtime")).json()
             page = (await client.get("/lines")).text
 
@@ -86,6 +87,7 @@ async def test_line_figures_from_kafka_on_both_stores(kafka, producer, database_
     for response in (bad, backwards):
         assert response.status_code == 400 and response.json()["error"]
     assert unknown.status_code == 404
+    assert far.status_code == 400 and "between 1970-01-01 and 2100-01-01" in far.json()["error"]  # not a 500
 
     assert downtime["downtime"]["L1"]["shift"] == [["jam", 25.0], ["material", 25.0]]
     assert downtime["downtime"]["L2"]["shift"] == [["changeover", 60.0]]
