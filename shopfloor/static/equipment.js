@@ -23,7 +23,7 @@
   }
 
   function refreshCountdowns() {
-    const now = Date.now();
+    const now = window.shopfloorNow(); // a past view's moment, else the clock
     for (const el of document.querySelectorAll("[data-until-ms]")) {
       el.textContent = minutesText(Number(el.dataset.untilMs) - now);
     }

@@ -93,7 +93,7 @@
     flag.textContent = "· ⚠ late";
   }
   function refreshDue() {
-    const now = document.body.dataset.past ? Number(document.body.dataset.past) : Date.now(); // a past view's moment
+    const now = window.shopfloorNow(); // a past view's moment, else the clock
     for (const el of document.querySelectorAll("[data-due-in-ms]")) el.textContent = relative(Number(el.dataset.dueInMs) - now);
     for (const el of document.querySelectorAll("[data-late-at]")) if (now > Number(el.dataset.lateAt)) turnLate(el);
   }

@@ -17,6 +17,10 @@
   // A past view (?at=) is not live: no connection state, and every request it makes asks for the same moment.
   const pastAt = () => (document.body && document.body.dataset.past ? new Date(Number(document.body.dataset.past)).toISOString() : null);
   const liveRoot = () => (pastAt() ? null : document.getElementById("live-root"));
+  // The page's "now": a past view's moment, else the clock. Every countdown and flag that moves with
+  // time counts from it, so a past view shows them as they stood then.
+  const pageNow = () => (pastAt() ? Number(document.body.dataset.past) : Date.now());
+  window.shopfloorNow = pageNow;
   document.addEventListener("htmx:configRequest", function (evt) {
     const at = pastAt();
     if (at && evt.detail.verb === "get") evt.detail.parameters.at = at;
@@ -290,7 +294,7 @@
   }
 
   function refreshFreshness() {
-    const now = pastAt() ? Number(document.body.dataset.past) : Date.now(); // a past view's "now" is its moment
+    const now = pageNow();
     const fresh = document.getElementById("freshness");
     if (lastEventMs === null && fresh && fresh.dataset.lastEventMs) lastEventMs = Number(fresh.dataset.lastEventMs);
     if (fresh) fresh.textContent = lastEventMs ? "data " + agoText(now - lastEventMs) : "no data yet";

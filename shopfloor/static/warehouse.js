@@ -67,7 +67,7 @@
   }
 
   function flipDeadlines() {
-    const now = Date.now();
+    const now = window.shopfloorNow(); // a past view's moment, else the clock
     for (const card of document.querySelectorAll("[data-due-ms]")) {
       if (card.dataset.late !== "1" && now > Number(card.dataset.dueMs)) card.dataset.late = "1";
     }
@@ -82,7 +82,7 @@
     return ms >= 0 ? "in " + text : text + " late";
   }
   function refreshCountdowns() {
-    const now = Date.now();
+    const now = window.shopfloorNow(); // a past view's moment, else the clock
     for (const el of document.querySelectorAll("[data-countdown-ms]")) {
       const text = countdown(Number(el.dataset.countdownMs) - now);
       if (el.textContent !== text) el.textContent = text;

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from tests.support import running_server, unique_settings, wait_until
+from tests.e2e.screens import open_live, serious
+from tests.support import event, running_server, unique_settings, wait_until
 
 
 def _past_orders(base: str, moment: dict[str, str]) -> bool:
@@ -103,3 +105,31 @@ async def test_a_past_view_is_marked_read_only_and_not_live(browser: Any, tmp_pa
         assert len(streams) >= 1  # only the live page opened a stream
         assert not problems, problems
         await context.close()
+
+
+async def test_a_past_views_countdowns_and_flags_count_from_its_moment(
+    kafka, producer, browser, sqlite_url
+) -> None:  # type: ignore[no-untyped-def]
+    """A past view's "now" is its moment: an order open then and due after it reads "in 5 min", not
+    late, though its due time has passed since (the page's countdowns and flags once counted from
+    the wall clock)."""
+    settings = unique_settings(kafka, sqlite_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    created, due = now - timedelta(minutes=10), now - timedelta(minutes=2)
+    moment = created + timedelta(minutes=3)  # open, due in 5 min
+    data = {"order_id": "SO-PAST", "customer": "Borealis", "due_at": due.isoformat()}
+    await producer.event(settings.topic_outbound, "SO-PAST", event("OrderCreated", data, at=created))
+    errors: list[str] = []
+    with running_server(settings) as url:
+        live = await open_live(browser, f"{url}/outbound", errors)
+        await live.wait_for_selector('[data-order="SO-PAST"][data-late="1"]', timeout=20_000)  # late now
+        await live.close()
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{url}/outbound?at={quote(moment.isoformat())}")  # its clocks ran at load
+        card = page.locator('[data-order="SO-PAST"]')
+        await card.wait_for(timeout=20_000)
+        assert await card.get_attribute("data-late") == "0"
+        assert (await card.locator("[data-countdown-ms]").inner_text()).strip() == "in 5 min"
+        await page.close()
+    assert not serious(errors), errors
