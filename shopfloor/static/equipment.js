@@ -236,6 +236,8 @@
     if (range !== drawnRange) drawnRange = null; // not another range's points meanwhile
     const url = new URL(panel.dataset.trendUrl, window.location.href);
     url.searchParams.set("range", range);
+    const past = window.shopfloorPastAt(); // a past view's trend ends at its moment
+    if (past) url.searchParams.set("at", past);
     const response = await fetch(url.pathname + url.search, { credentials: "same-origin" });
     if (ticket !== loads) return; // a newer range was picked meanwhile
     const note = document.getElementById("trend-note");
@@ -289,6 +291,7 @@
     }
     await load(panel);
     panel.dataset.ready = "true";
+    if (window.shopfloorPastAt()) return; // a moment's trend is drawn once: no stream, no redraws
     connect(panel);
     // predictions, annotations and per-minute buckets change by the minute: redraw once a minute
     setInterval(function () { load(panel); }, 60000);

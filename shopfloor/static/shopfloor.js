@@ -21,6 +21,7 @@
   // time counts from it, so a past view shows them as they stood then.
   const pageNow = () => (pastAt() ? Number(document.body.dataset.past) : Date.now());
   window.shopfloorNow = pageNow;
+  window.shopfloorPastAt = pastAt; // what a request of its own (not htmx's) must add as `at`
   document.addEventListener("htmx:configRequest", function (evt) {
     const at = pastAt();
     if (at && evt.detail.verb === "get") evt.detail.parameters.at = at;

@@ -112,13 +112,21 @@ async def test_a_past_views_countdowns_and_flags_count_from_its_moment(
 ) -> None:  # type: ignore[no-untyped-def]
     """A past view's "now" is its moment: an order open then and due after it reads "in 5 min", not
     late, though its due time has passed since (the page's countdowns and flags once counted from
-    the wall clock)."""
+    the wall clock); a machine's trend is the moment's too (it was the live one, streaming)."""
     settings = unique_settings(kafka, sqlite_url)
     now = datetime.now(UTC).replace(microsecond=0)
     created, due = now - timedelta(minutes=10), now - timedelta(minutes=2)
     moment = created + timedelta(minutes=3)  # open, due in 5 min
     data = {"order_id": "SO-PAST", "customer": "Borealis", "due_at": due.isoformat()}
     await producer.event(settings.topic_outbound, "SO-PAST", event("OrderCreated", data, at=created))
+    status = {"equipment_id": "M-PAST", "status": "RUNNING", "line_id": "L1"}
+    await producer.event(
+        settings.topic_equipment, "M-PAST", event("EquipmentStatusChanged", status, at=created)
+    )
+    for second in range(0, 120, 5):
+        reading = {"equipment_id": "M-PAST", "sensor": "temperature", "value": 60.0}
+        at = created + timedelta(seconds=second)
+        await producer.event(settings.topic_sensors, "M-PAST", event("SensorReading", reading, at=at))
     errors: list[str] = []
     with running_server(settings) as url:
         live = await open_live(browser, f"{url}/outbound", errors)
@@ -131,5 +139,17 @@ async def test_a_past_views_countdowns_and_flags_count_from_its_moment(
         await card.wait_for(timeout=20_000)
         assert await card.get_attribute("data-late") == "0"
         assert (await card.locator("[data-countdown-ms]").inner_text()).strip() == "in 5 min"
+        await page.close()
+
+        # A machine's trend in a past view is the moment's: asked for with it, and never streamed live.
+        asked: list[str] = []
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda r: asked.append(r.url) if "trend" in r.url else None)
+        await page.goto(f"{url}/equipment?machine=M-PAST&at={quote(moment.isoformat())}")
+        await page.wait_for_selector('#trend-panel[data-ready="true"]', timeout=20_000)
+        trends = [u for u in asked if "/api/equipment/M-PAST/trend" in u]
+        assert trends and all("at=" in u for u in trends), asked
+        assert not [u for u in asked if "/sse/equipment-trend" in u], asked
         await page.close()
     assert not serious(errors), errors
