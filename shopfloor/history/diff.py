@@ -49,6 +49,7 @@ def attach_events(changes: list[Change], events: Iterable[Envelope]) -> None:
                 {
                     "type": event.type,
                     "time": event.time.isoformat(),
+                    "at_ms": event.event_ms,  # shown in plant time
                     "source": event.source,
                     "id": event.id,
                     "summary": summary(event),

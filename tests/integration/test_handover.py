@@ -17,7 +17,7 @@ from tests.support import T0, event, unique_settings, wo
 async def test_handover_lists_what_changed_on_the_line_and_why(
     kafka: str, sqlite_url: str, producer: Any
 ) -> None:
-    settings = unique_settings(kafka, sqlite_url)
+    settings = unique_settings(kafka, sqlite_url, timezone="Asia/Kolkata")  # UTC+05:30: times shown there
     sequence = [
         ("WO-1", wo("WO-1", "RELEASED", line="L1"), 0),
         ("WO-2", wo("WO-2", "RELEASED", line="L1"), 5),
@@ -60,6 +60,9 @@ async def test_handover_lists_what_changed_on_the_line_and_why(
         assert page.status_code == 200
         assert 'data-change="WO-1" data-kind="changed"' in page.text
         assert 'data-change="WO-3" data-kind="added"' in page.text and "WO-9" not in page.text
+        # WO-1's events at 08:01:40 and 08:02:30 UTC, in the plant's time (+05:30)
+        shown = re.findall(r'<tr data-change="WO-1".*?</tr>', page.text, re.S)[0]
+        assert re.findall(r"<time [^>]*>([^<]*)</time>", shown) == ["13:31:40", "13:32:30"]
         backwards = await client.get(
             "/api/history/diff", params={"since": window["at"], "at": window["since"]}
         )
