@@ -51,7 +51,12 @@ def past_reader(live: Reader, history: History | None) -> Reader:
         parts = parts_for(request.url.path, history.parts)
         past = anyio.from_thread.run(history.as_of, at_ms, parts)  # routes run in worker threads
         shell = {
-            "past": {"at_ms": at_ms, "label": history.label(at_ms), "at": at.strip()},
+            "past": {
+                "at_ms": at_ms,
+                "label": history.label(at_ms),
+                "at": at.strip(),
+                "zone": getattr(history.zone, "key", "UTC"),  # the timeline's labels are in it too
+            },
             "outbound_at_risk": RiskJudge(past.engine, history.settings, clock=lambda: at_ms),
         }
         with past.engine.connect() as conn:

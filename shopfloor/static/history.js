@@ -7,7 +7,17 @@
   let playing = null;
 
   const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
-  const plain = (ms) => iso(ms).replace("T", " ").replace("Z", " UTC");
+  // Moments read as the banner's: plant date and time with the zone's name, whatever the browser's zone.
+  const timeline = document.getElementById("timeline");
+  const plantTime = new Intl.DateTimeFormat("en-GB", {
+    timeZone: (timeline && timeline.dataset.zone) || "UTC", hourCycle: "h23", timeZoneName: "short",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  function plain(ms) {
+    const p = {};
+    for (const part of plantTime.formatToParts(new Date(ms))) p[part.type] = part.value;
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second + " " + p.timeZoneName;
+  }
 
   function go(ms) {
     const url = new URL(window.location.href);

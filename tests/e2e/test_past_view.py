@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -112,8 +113,9 @@ async def test_a_past_views_countdowns_and_flags_count_from_its_moment(
 ) -> None:  # type: ignore[no-untyped-def]
     """A past view's "now" is its moment: an order open then and due after it reads "in 5 min", not
     late, though its due time has passed since (the page's countdowns and flags once counted from
-    the wall clock); a machine's trend is the moment's too (it was the live one, streaming)."""
-    settings = unique_settings(kafka, sqlite_url)
+    the wall clock); a machine's trend is the moment's too (it was the live one, streaming); and the
+    timeline reads in plant time, as the banner does."""
+    settings = unique_settings(kafka, sqlite_url, timezone="Asia/Kolkata")  # UTC+05:30 on the pages
     now = datetime.now(UTC).replace(microsecond=0)
     created, due = now - timedelta(minutes=10), now - timedelta(minutes=2)
     moment = created + timedelta(minutes=3)  # open, due in 5 min
@@ -139,6 +141,15 @@ async def test_a_past_views_countdowns_and_flags_count_from_its_moment(
         await card.wait_for(timeout=20_000)
         assert await card.get_attribute("data-late") == "0"
         assert (await card.locator("[data-countdown-ms]").inner_text()).strip() == "in 5 min"
+        # The timeline's ends read in plant time, as the banner does (they were UTC).
+        await page.wait_for_selector("#timeline:not([hidden]) [data-timeline-to]:not(:empty)", timeout=20_000)
+        kolkata = ZoneInfo("Asia/Kolkata")
+        for end, bound in (("[data-timeline-from]", "min"), ("[data-timeline-to]", "max")):
+            ms = int(await page.eval_on_selector("#timeline-slider", f"s => s.{bound}"))
+            expected = datetime.fromtimestamp(ms / 1000, kolkata).strftime("%Y-%m-%d %H:%M:%S")
+            assert (await page.locator(end).inner_text()).startswith(expected), (end, expected)
+        banner = (await page.locator("[data-past-label]").inner_text()).strip()
+        assert banner.startswith(moment.astimezone(kolkata).strftime("%Y-%m-%d %H:%M:%S")), banner
         await page.close()
 
         # A machine's trend in a past view is the moment's: asked for with it, and never streamed live.
