@@ -181,6 +181,7 @@ async def test_outbound_board(store, served) -> None:  # type: ignore[no-untyped
     runtime = store(
         [
             order("OrderCreated", "SO-LATE", 0, due_at="2026-11-27T08:30:00Z"),
+            order("OrderCreated", "SO-OLD", 0, due_at="2026-11-26T17:00:00Z"),  # due yesterday
             order("OrderCreated", "SO-OK", 55, due_at="2026-11-28T09:00:00Z"),
             order("OrderCreated", "SO-PAID", 0),
             order("PaymentProcessed", "SO-PAID", 50, amount=1.0),
@@ -195,6 +196,7 @@ async def test_outbound_board(store, served) -> None:  # type: ignore[no-untyped
     cards = {o: (stage, late, stuck) for o, stage, late, stuck in CARD.findall(page)}
     assert cards == {
         "SO-LATE": ("CREATED", "1", "1"),  # due 08:30, and 60 min in CREATED
+        "SO-OLD": ("CREATED", "1", "1"),
         "SO-OK": ("CREATED", "0", "0"),  # 5 min in CREATED, due tomorrow
         "SO-PAID": ("PAID", "0", "0"),  # 10 of 120 min
         "SO-DONE": ("DELIVERED", "0", "0"),
@@ -209,13 +211,16 @@ async def test_outbound_board(store, served) -> None:  # type: ignore[no-untyped
     }
     fragment = (await client.get("/outbound/board", params={"q": "ok"})).text
     assert [c[0] for c in CARD.findall(fragment)] == ["SO-OK"]
-    assert re.findall(r'data-attention-order="([^"]+)"', fragment) == ["SO-LATE"]  # whatever the search
+    attention = re.findall(r'data-attention-order="([^"]+)"', fragment)
+    assert sorted(attention) == ["SO-LATE", "SO-OLD"]  # whatever the search
+    # a due time of another day carries its day: a bare "17:00" would read as today's, still to come
+    assert sorted(re.findall(r"late, due ([^<]+)<", fragment)) == ["08:30", "Thu\u00a026\u00a0Nov 17:00"]
 
     patch = await hub.views["outbound"].render_patch(frozenset({"SO-OK"}))
     assert re.findall(r'<template data-into="([^"]+)">', patch) == ["lane-CREATED"]
     assert CARD.findall(patch)[0] == ("SO-OK", "CREATED", "0", "0")
     counts = dict(re.findall(r'id="lane-count-([A-Z_]+)" data-total="(\d+)"', patch))
-    assert {k: v for k, v in counts.items() if v != "0"} == {"CREATED": "2", "PAID": "1", "DELIVERED": "1"}
+    assert {k: v for k, v in counts.items() if v != "0"} == {"CREATED": "3", "PAID": "1", "DELIVERED": "1"}
 
 
 TILE = re.compile(r'data-equipment="([^"]+)" data-status="([^"]+)" data-line="([^"]+)"')

@@ -246,6 +246,9 @@ async def test_late_and_stuck_are_judged_by_the_injected_clock(warehouse, monkey
     assert "+1 more need attention, not shown" in capped
     timeline = (await client.get("/outbound/timeline", params={"order": "SO-LATE"})).text
     assert "corr-SO-LATE" in timeline and "late" in timeline
+    # times as the other pages give them (plant time, UTC here), not as ISO stamps ("…T09:00:00Z")
+    assert '<dd>2026-11-27 09:00:00 <span class="badge late">late</span>' in timeline
+    assert '<span class="at">2026-11-27 08:00:00</span> OrderCreated' in timeline
     # a search counts its own matches per lane: none matching is no lane "+N more waiting"
     for q, created in (("zzzz", 0), ("SO-ST", 1)):
         searched = (await client.get("/outbound", params={"q": q})).text
