@@ -101,13 +101,18 @@ def _decimal(value: float | None) -> str | None:
     return None if value is None else f"{value:.3f}"
 
 
+def _rfc3339(ms: int, plan: Plan) -> str:
+    """Plant local time with its offset as RFC 3339 writes it ("+01:00"; `%z` gives "+0100")."""
+    return datetime.fromtimestamp(ms / 1000, plan.calendar.zone).isoformat(timespec="minutes")
+
+
 def as_dict(f: LineFigures, plan: Plan) -> dict[str, Any]:
     """One line's figures as the API and the markup carry them (factors 0-1, 3 places)."""
     return {
         "line_id": f.line_id,
         "shift": f.shift.label,
-        "shift_start": plan.local(f.shift.start_ms, "%Y-%m-%dT%H:%M%z"),
-        "shift_end": plan.local(f.shift.end_ms, "%Y-%m-%dT%H:%M%z"),
+        "shift_start": _rfc3339(f.shift.start_ms, plan),
+        "shift_end": _rfc3339(f.shift.end_ms, plan),
         "state": f.state,
         "oee": _decimal(f.oee),
         "availability": _decimal(f.availability),
