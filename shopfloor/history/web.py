@@ -187,6 +187,8 @@ async def _default_window(history: History, engine: Engine, now: int) -> tuple[i
     calendar = history.settings.calendar()
     current = shift_at(calendar, newest)
     last = shift_at(calendar, current.start_ms - 1)
+    if last.label == "off shift":  # a gap between shifts (no night shift): the shift before it
+        last = shift_at(calendar, last.start_ms - 1)
     if last.start_ms >= earliest:
         return last.start_ms, last.end_ms, last.label
     since_ms = max(current.start_ms, earliest)

@@ -108,3 +108,31 @@ async def test_handover_defaults_and_links_never_lead_to_an_error(
                 if not link.startswith(("/static/", "/vendor/")):
                     answer = await client.get(link.replace("&amp;", "&"), headers=html)
                     assert answer.status_code == 200, (link, answer.status_code, answer.text[:200])
+
+
+async def test_the_default_handover_skips_the_hours_between_shifts(
+    kafka: str, sqlite_url: str, producer: Any
+) -> None:
+    """Two shifts, 06:00-14:00 and 14:00-22:00: at 10:00 the last shift that has ended is yesterday's
+    14:00-22:00, not the night between, when no shift works."""
+    settings = unique_settings(kafka, sqlite_url, shifts="06:00-14:00,14:00-22:00")
+    sequence = [  # T0 is 08:00 UTC: the log begins the day before at 12:00, the newest event is at 10:00
+        ("WO-5", wo("WO-5", "RELEASED", line="L5"), -20 * 3600),
+        ("WO-5", wo("WO-5", "IN_PROGRESS", line="L5", quantity_done=4), -16 * 3600),
+        ("WO-5", wo("WO-5", "IN_PROGRESS", line="L5", quantity_done=9), 2 * 3600),
+    ]
+    async with projecting(settings) as runtime:
+        for key, data, second in sequence:
+            await producer.event(
+                settings.topic_work_orders, key, event("WorkOrderStatusChanged", data, offset_s=second)
+            )
+        await wait_consumed(runtime, len(sequence))
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t"
+        )
+        page = await client.get("/handover?line=L5", headers={"accept": "text/html"})
+        assert page.status_code == 200, page.text[:500]
+        assert "2026-11-26 14:00: from" in page.text, page.text[:2000]
+        assert "off shift" not in page.text
+        # the 16:00 event is that shift's: 4 done
+        assert 'data-change="WO-5"' in page.text and "IN_PROGRESS, 4 done" in page.text
