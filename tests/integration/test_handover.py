@@ -4,6 +4,8 @@ each with the events that did it, and what is still open at the end (hand-worked
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,18 @@ import httpx
 from shopfloor.web.app import create_app
 from tests.integration.harness import projecting, wait_consumed
 from tests.support import T0, event, unique_settings, wo
+
+
+@asynccontextmanager
+async def _served(settings: Any, producer: Any, sequence: list[Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """The work-order events (key, data, seconds after T0) projected from Kafka, and a client."""
+    async with projecting(settings) as runtime:
+        for key, data, second in sequence:
+            await producer.event(
+                settings.topic_work_orders, key, event("WorkOrderStatusChanged", data, offset_s=second)
+            )
+        await wait_consumed(runtime, len(sequence))
+        yield httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t")
 
 
 async def test_handover_lists_what_changed_on_the_line_and_why(
@@ -28,15 +42,7 @@ async def test_handover_lists_what_changed_on_the_line_and_why(
         ("WO-9", wo("WO-9", "COMPLETED", line="L2"), 160),
         ("WO-2", wo("WO-2", "CANCELLED", line="L1"), 300),  # after: not counted
     ]
-    async with projecting(settings) as runtime:
-        for key, data, second in sequence:
-            await producer.event(
-                settings.topic_work_orders, key, event("WorkOrderStatusChanged", data, offset_s=second)
-            )
-        await wait_consumed(runtime, len(sequence))
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t"
-        )
+    async with _served(settings, producer, sequence) as client:
         window = {
             "since": (T0 + timedelta(seconds=60)).isoformat(),
             "at": (T0 + timedelta(seconds=200)).isoformat(),
@@ -121,15 +127,7 @@ async def test_the_default_handover_skips_the_hours_between_shifts(
         ("WO-5", wo("WO-5", "IN_PROGRESS", line="L5", quantity_done=4), -16 * 3600),
         ("WO-5", wo("WO-5", "IN_PROGRESS", line="L5", quantity_done=9), 2 * 3600),
     ]
-    async with projecting(settings) as runtime:
-        for key, data, second in sequence:
-            await producer.event(
-                settings.topic_work_orders, key, event("WorkOrderStatusChanged", data, offset_s=second)
-            )
-        await wait_consumed(runtime, len(sequence))
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t"
-        )
+    async with _served(settings, producer, sequence) as client:
         page = await client.get("/handover?line=L5", headers={"accept": "text/html"})
         assert page.status_code == 200, page.text[:500]
         assert "2026-11-26 14:00: from" in page.text, page.text[:2000]
