@@ -42,6 +42,8 @@ else
   nice -n 10 timeout -k 30 900 .venv/bin/python bench/run.py --quick >"$harness_log" 2>&1 &
   harness_pid=$!
   trap 'kill -TERM -- "-$harness_pid" 2>/dev/null || true; rm -f "$harness_log"' EXIT
+  trap 'exit 143' TERM  # a stop sent to the run's process group ends pytest too; then the exit trap runs
+  trap 'exit 129' HUP
   .venv/bin/python -m pytest -p no:cacheprovider -n 2 -m "not alone" || shared=$?
   # 2: interrupted (Ctrl-C), or collection errors or lost workers: stop here.
   [ "$shared" -ne 2 ] || { echo "test.sh: the shared run stopped (exit 2); the alone run skipped" >&2; exit 2; }

@@ -55,7 +55,7 @@ def past_reader(live: Reader, history: History | None) -> Reader:
                 "at_ms": at_ms,
                 "label": history.label(at_ms),
                 "at": at.strip(),
-                "zone": getattr(history.zone, "key", "UTC"),  # the timeline's labels are in it too
+                "zone": history.zone.key,  # the timeline's labels are in it too
             },
             "outbound_at_risk": RiskJudge(past.engine, history.settings, clock=lambda: at_ms),
         }

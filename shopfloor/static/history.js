@@ -9,10 +9,18 @@
   const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
   // Moments read as the banner's: plant date and time with the zone's name, whatever the browser's zone.
   const timeline = document.getElementById("timeline");
-  const plantTime = new Intl.DateTimeFormat("en-GB", {
-    timeZone: (timeline && timeline.dataset.zone) || "UTC", hourCycle: "h23", timeZoneName: "short",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
+  function formatIn(zone) {
+    return new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone, hourCycle: "h23", timeZoneName: "short",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+  }
+  let plantTime;
+  try {
+    plantTime = formatIn((timeline && timeline.dataset.zone) || "UTC");
+  } catch (e) { // a zone Python knows and the browser does not ("posix/…"): UTC, which says so
+    plantTime = formatIn("UTC");
+  }
   function plain(ms) {
     const p = {};
     for (const part of plantTime.formatToParts(new Date(ms))) p[part.type] = part.value;

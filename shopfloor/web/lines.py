@@ -102,8 +102,8 @@ def _decimal(value: float | None) -> str | None:
 
 
 def _rfc3339(ms: int, plan: Plan) -> str:
-    """Plant local time with its offset as RFC 3339 writes it ("+01:00"; `%z` gives "+0100")."""
-    return datetime.fromtimestamp(ms / 1000, plan.calendar.zone).isoformat(timespec="minutes")
+    """Plant local time with its offset as RFC 3339 writes it (seconds, "+01:00"; `%z` gives "+0100")."""
+    return datetime.fromtimestamp(ms / 1000, plan.calendar.zone).isoformat(timespec="seconds")
 
 
 def as_dict(f: LineFigures, plan: Plan) -> dict[str, Any]:

@@ -68,7 +68,7 @@ async def test_line_figures_from_kafka_on_both_stores(kafka, producer, database_
     by_line = {line["line_id"]: line for line in lines["lines"]}
     l1 = by_line["L1"]
     assert l1["shift"] == "2026-12-01 06:00"
-    assert (l1["shift_start"], l1["shift_end"]) == ("2026-12-01T06:00+00:00", "2026-12-01T14:00+00:00")
+    assert (l1["shift_start"], l1["shift_end"]) == ("2026-12-01T06:00:00+00:00", "2026-12-01T14:00:00+00:00")
     assert (l1["availability"], l1["performance"], l1["quality"]) == (
         f"{300 / 345:.3f}",
         f"{15800 / 18000:.3f}",
