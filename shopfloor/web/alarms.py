@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Engine
 
 from shopfloor.auth.roles import Principal, current_user, require_role
 from shopfloor.events.codec import cloud_event, encode_structured
-from shopfloor.events.models import plausible_instant
 from shopfloor.pages import templates
 from shopfloor.projections import alarm_kpis
 from shopfloor.projections.anomaly import ALARM_KINDS, PRIORITIES
@@ -27,48 +26,29 @@ from shopfloor.store.batch import current_version
 from shopfloor.transport.base import EventSink
 from shopfloor.web.board import Read, Reader
 from shopfloor.web.equipment_actions import MAX_SHELVE_MINUTES, same_origin
+from shopfloor.web.plant_range import DAY_MS, check_range, plant_instant
 
 SOURCE = "shopfloor/web/alarms"
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-MAX_RANGE_MS = 31 * DAY_MS
 STATES = ("OPEN", "ACKED", "CLEARED")
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Text = Annotated[str | None, Query(max_length=200)]
 Note = Annotated[str | None, Form(max_length=2000)]
 
 
-def parse_time(text: str | None, name: str, zone: tzinfo) -> int | None:
-    """`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]` in the plant's time zone `zone` (as the pages show
-    times, and as /lines and past views read them) unless it carries an offset; None when blank."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(400, f"{name}: expected a date like 2026-12-01 or 2026-12-01T08:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    try:
-        plausible_instant(moment)  # the pages show it in plant time: year 1 or 9999 would not convert
-    except ValueError as exc:
-        raise HTTPException(400, f"{name} {exc}") from None
-    return int(moment.timestamp() * 1000)
-
-
 def time_range(
     conn: Connection, start: str | None, end: str | None, now_ms: int, zone: tzinfo
 ) -> tuple[int, int]:
-    """Default: the day up to now (the reader's: the clock, or the moment of a past view), or up to
-    the newest event the store holds if that is later (a producer's clock ahead of ours). Not the
-    newest event alone: that is the last batch's, and a batch of an older partition may commit last."""
+    """`start` and `end` in plant time (`plant_range`). Default: the day up to now (the reader's: the
+    clock, or the moment of a past view), or up to the newest event the store holds if that is later
+    (a producer's clock ahead of ours). Not the newest event alone: that is the last batch's, and a
+    batch of an older partition may commit last."""
     _, last_event_ms, _ = current_version(conn)
-    to_ms = parse_time(end, "to", zone) or max(now_ms, last_event_ms or 0) + 1
-    from_ms = parse_time(start, "from", zone) or to_ms - DAY_MS
-    if from_ms >= to_ms:
-        raise HTTPException(400, "from must be before to")
-    if to_ms - from_ms > MAX_RANGE_MS + HOUR_MS:  # 31 of the plant's days, one an hour longer in autumn
-        raise HTTPException(400, "the range may span at most 31 days")
+    try:
+        to_ms = plant_instant(end, "to", zone) if end else max(now_ms, last_event_ms or 0) + 1
+        from_ms = plant_instant(start, "from", zone) if start else to_ms - DAY_MS
+        check_range(from_ms, to_ms)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     return from_ms, to_ms
 
 

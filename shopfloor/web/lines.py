@@ -12,7 +12,6 @@ from jinja2.runtime import Context
 from sqlalchemy import Connection, Engine
 
 from shopfloor.config import Settings
-from shopfloor.events.models import plausible_instant
 from shopfloor.pages import templates
 from shopfloor.projections.calendar import Calendar, Shift, breaks_in, shift_at, shifts_between
 from shopfloor.projections.lines import LineFigures, Rules, downtime_by_reason, figures
@@ -20,13 +19,11 @@ from shopfloor.projections.work_orders import OPEN_STATUSES
 from shopfloor.store import lines as store
 from shopfloor.store.batch import current_version
 from shopfloor.web.board import Clock, LiveBoard, Read, Reader, live_reader, wall_clock_ms
+from shopfloor.web.plant_range import DAY_MS, check_range, plant_instant
 
 VIEW = store.VIEW
 DOWNTIME_VIEW = "downtime"
 DOWNTIME_FOLLOWS = frozenset({VIEW})
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-MAX_RANGE_MS = 31 * DAY_MS
 LineId = Annotated[str, Query(max_length=200)]
 
 
@@ -194,20 +191,6 @@ def live_boards(plan: Plan) -> tuple[LiveBoard, LiveBoard]:
     return lines, down
 
 
-def _parse_instant(name: str, text: str, plan: Plan) -> int:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an ISO 8601 date or time, got {text[:40]!r}") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=plan.calendar.zone)  # plant local time
-    try:
-        plausible_instant(value)  # year 1 or 9999 would not convert to plant time
-    except ValueError as exc:
-        raise ValueError(f"{name} {exc}") from None
-    return int(value.timestamp() * 1000)
-
-
 def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRouter:
     """Both boards' pages and fragments (through `reader`; the live store by the plan's clock by
     default), the line-board header, and the API."""
@@ -251,15 +234,13 @@ def router(engine: Engine, plan: Plan, reader: Reader | None = None) -> APIRoute
         read: Read, line_id: str, from_: str | None, to: str | None
     ) -> dict[str, Any] | JSONResponse:
         now = read.now_ms
+        zone = plan.calendar.zone
         try:
-            end = _parse_instant("to", to, plan) if to else now
-            start = _parse_instant("from", from_, plan) if from_ else end - DAY_MS
+            end = plant_instant(to, "to", zone) if to else now
+            start = plant_instant(from_, "from", zone) if from_ else end - DAY_MS
+            check_range(start, end)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        if start >= end:
-            return JSONResponse({"error": "from must be before to"}, status_code=400)
-        if end - start > MAX_RANGE_MS + HOUR_MS:  # 31 of the plant's days, one an hour longer in autumn
-            return JSONResponse({"error": "at most 31 days at a time"}, status_code=400)
         if line_id not in store.line_ids(read.conn):
             return JSONResponse({"error": f"no line {line_id!r}"}, status_code=404)
         shifts = [
