@@ -55,4 +55,13 @@ templates.env.filters["clock"] = _clock
 templates.env.filters["stamp"] = _stamp
 templates.env.filters["plural"] = _plural
 templates.env.filters["local"] = _local
+
+
+def _moment(ms: int | None) -> str:
+    """Plant-local date and time to the second, for a time that may fall on any day (the `local`
+    filter of the moment, which the web app points at the plant's zone)."""
+    return templates.env.filters["local"](ms, "%Y-%m-%d %H:%M:%S")
+
+
+templates.env.filters["moment"] = _moment
 templates.env.globals["plotly_style_guards"] = plotly_style_guards
